@@ -1,0 +1,38 @@
+# Tunekit's two entry points from a fresh clone:
+#   make demo   set everything up, then run the demo (dataset toolkit -> train -> serve -> eval)
+#   make test   set everything up, then run every test suite
+# Everything the project needs is installed from its own files; nothing by hand.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+NPM_STAMP := node_modules/.install-stamp
+VENV_STAMP := $(VENV)/.install-stamp
+
+.PHONY: demo test deps build venv test-ts test-py bench-data clean
+
+deps: $(NPM_STAMP) build venv
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+build: $(NPM_STAMP)
+	npx tsc -p tsconfig.json
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): worker/requirements-torch.txt worker/requirements.txt worker/requirements-dev.txt
+	node dist/cli/main.js setup --dev
+
+demo: deps
+	bash examples/demo.sh
+
+test: deps
+	bash scripts/run-tests.sh
+
+bench-data: deps
+	node bench/data/run.mjs
+
+clean:
+	rm -rf dist node_modules $(VENV)

@@ -1,0 +1,4 @@
+import type { Command } from "commander";
+
+// Placeholder registration, replaced by the real command in this same change.
+export function registerDataValidate(_parent: Command): void {}

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { registerInit } from "./commands/init.js";
+import { registerDataValidate } from "./commands/data-validate.js";
+import { registerDataStats } from "./commands/data-stats.js";
+import { registerDataConvert } from "./commands/data-convert.js";
+import { registerDataSplit } from "./commands/data-split.js";
+import { registerEstimate } from "./commands/estimate.js";
+import { VERSION } from "../core/version.js";
+
+export function buildProgram(): Command {
+  const program = new Command("tunekit")
+    .description("Fine-tune LLMs from TypeScript: decide, prepare data, train, watch, serve.")
+    .version(VERSION)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride((error) => {
+      // commander's own usage errors (unknown option, missing argument) exit 2
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") process.exit(0);
+      process.exit(2);
+    });
+
+  registerInit(program);
+  const data = program.command("data").description("dataset toolkit: validate, stats, convert, split");
+  registerDataValidate(data);
+  registerDataStats(data);
+  registerDataConvert(data);
+  registerDataSplit(data);
+  registerEstimate(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);
