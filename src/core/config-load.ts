@@ -193,13 +193,14 @@ export function loadConfig(path: string | null, overrides: readonly string[] = [
       });
     }
     raw = (value as Record<string, unknown> | null) ?? {};
+    // the line of the key itself (for unknown keys and bad values alike), else of the value
+    type PairList = { items?: Array<{ key: { value: unknown; range?: [number, number, number] } }> };
     lineOf = (keyPath) => {
-      const node = document.getIn(keyPath as unknown[], true) as { range?: [number, number, number] } | undefined;
-      const offset = node?.range?.[0];
-      if (offset !== undefined) return lineCounter.linePos(offset).line;
-      const parent = keyPath.length > 1 ? (document.getIn(keyPath.slice(0, -1) as unknown[], true) as { items?: Array<{ key: { value: unknown; range?: [number, number, number] } }> } | undefined) : (document.contents as { items?: Array<{ key: { value: unknown; range?: [number, number, number] } }> } | null);
+      const parent = (keyPath.length > 1 ? document.getIn(keyPath.slice(0, -1) as unknown[], true) : document.contents) as PairList | null | undefined;
       const pair = parent?.items?.find((item) => item.key?.value === keyPath[keyPath.length - 1]);
-      return pair?.key.range ? lineCounter.linePos(pair.key.range[0]).line : undefined;
+      if (pair?.key.range) return lineCounter.linePos(pair.key.range[0]).line;
+      const node = document.getIn(keyPath as unknown[], true) as { range?: [number, number, number] } | undefined;
+      return node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
     };
   }
   applyOverrides(raw, overrides);
