@@ -6,6 +6,7 @@ import { registerDataStats } from "./commands/data-stats.js";
 import { registerDataConvert } from "./commands/data-convert.js";
 import { registerDataSplit } from "./commands/data-split.js";
 import { registerEstimate } from "./commands/estimate.js";
+import { registerSetup } from "./commands/setup.js";
 import { VERSION } from "../core/version.js";
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDataConvert(data);
   registerDataSplit(data);
   registerEstimate(program);
+  registerSetup(program);
   return program;
 }
 
