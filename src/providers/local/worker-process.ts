@@ -1,0 +1,300 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { constants as osConstants } from "node:os";
+import type { WorkerJobSpec } from "../../spec/job-spec.js";
+import {
+  WorkerExitCode,
+  parseWorkerEvent,
+  type DoneEvent,
+  type WorkerEvent,
+} from "../../spec/worker-events.js";
+
+/**
+ * Runs one worker process (or a torchrun launcher) and turns its stdout into typed events, its
+ * exit status into an outcome. Protocol v1 (src/spec/worker-events.ts).
+ */
+
+export type WorkerStatus = "done" | "failed" | "bad_config" | "cancelled" | "diverged";
+
+export interface ProtocolError {
+  /** the stdout line that is not a valid v1 event (cut at 2,000 characters) */
+  line: string;
+  message: string;
+}
+
+export interface WorkerOutcome {
+  status: WorkerStatus;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** one sentence for the user: what happened */
+  message: string;
+  /** the last lines the worker wrote on stderr */
+  stderrTail: string[];
+  protocolErrors: ProtocolError[];
+  done: DoneEvent | null;
+  /** the `cancelled` event, when the worker wrote one */
+  cancelled: Extract<WorkerEvent, { type: "cancelled" }> | null;
+  /** the last `error` event, when the worker wrote one */
+  error: Extract<WorkerEvent, { type: "error" }> | null;
+  /** the last `checkpoint` event seen */
+  lastCheckpoint: Extract<WorkerEvent, { type: "checkpoint" }> | null;
+  /** cancel() was called before the worker ended */
+  cancelRequested: boolean;
+}
+
+export interface WorkerCommand {
+  command: string;
+  args: string[];
+}
+
+/** `python -m tunekit_worker train SPEC`, or through torch.distributed.run for several processes. */
+export function workerCommand(python: string, specPath: string, numProcesses = 1): WorkerCommand {
+  if (numProcesses > 1) {
+    return {
+      command: python,
+      args: ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", String(numProcesses), "-m", "tunekit_worker", "train", specPath],
+    };
+  }
+  return { command: python, args: ["-m", "tunekit_worker", "train", specPath] };
+}
+
+export interface StartWorkerOptions {
+  command: WorkerCommand;
+  runDir: string;
+  /** written to <run_dir>/job.json before launch; the command should name that file */
+  spec?: WorkerJobSpec;
+  /** prepended to PYTHONPATH */
+  pythonPath?: string;
+  environment?: NodeJS.ProcessEnv;
+  onEvent?: (event: WorkerEvent) => void;
+  onProtocolError?: (error: ProtocolError) => void;
+  onStderr?: (line: string) => void;
+  /** stderr lines kept for the outcome (default 50) */
+  stderrTailLines?: number;
+  /** after cancel(), SIGKILL the worker when it has not exited within this many ms (default 10 minutes) */
+  cancelTimeoutMs?: number;
+}
+
+export const JOB_FILE = "job.json";
+export const EVENTS_FILE = "events.jsonl";
+export const WORKER_LOG_FILE = "worker.log";
+
+export function signalName(signal: NodeJS.Signals | null): string {
+  if (!signal) return "";
+  const number = (osConstants.signals as Record<string, number>)[signal];
+  return number === undefined ? signal : `${signal} (${number})`;
+}
+
+function describeOutcome(status: WorkerStatus, outcome: Omit<WorkerOutcome, "status" | "message">): string {
+  const tail = outcome.stderrTail.length > 0 ? "" : " (no stderr output)";
+  if (outcome.signal) {
+    const why = outcome.signal === "SIGKILL" && !outcome.cancelRequested ? "; SIGKILL from outside usually means the machine ran out of memory" : "";
+    return `worker was killed by signal ${signalName(outcome.signal)}${outcome.cancelRequested ? " after cancel" : ""}${why}${tail}`;
+  }
+  switch (status) {
+    case "done":
+      return "training finished";
+    case "cancelled":
+      return outcome.cancelled?.checkpoint_path ? `cancelled at step ${outcome.cancelled.step}; checkpoint ${outcome.cancelled.checkpoint_path}` : `cancelled${outcome.cancelled ? ` at step ${outcome.cancelled.step}` : ""} without a checkpoint`;
+    case "bad_config":
+      return `the worker refused the job spec: ${outcome.error?.message ?? `exit ${outcome.exitCode}`}`;
+    case "diverged":
+      return `training diverged: ${outcome.error?.message ?? "loss became NaN or inf"}`;
+    case "failed":
+      if (outcome.exitCode === WorkerExitCode.done) return "worker exited 0 without a `done` event";
+      return `worker failed with exit status ${outcome.exitCode}${outcome.error ? `: ${outcome.error.message}` : ""}${tail}`;
+  }
+}
+
+/**
+ * The outcome of a finished worker. The exit code decides; under torchrun (which exits 1 for any
+ * child failure) the worker's own `done`/`cancelled`/`error` events refine a generic failure.
+ */
+export function classifyExit(
+  exitCode: number | null,
+  signal: NodeJS.Signals | null,
+  seen: { done: DoneEvent | null; cancelled: WorkerOutcome["cancelled"]; error: WorkerOutcome["error"]; cancelRequested: boolean },
+): WorkerStatus {
+  if (signal) return seen.cancelRequested ? "cancelled" : "failed";
+  switch (exitCode) {
+    case WorkerExitCode.done:
+      return seen.done ? "done" : "failed";
+    case WorkerExitCode.badConfig:
+      return "bad_config";
+    case WorkerExitCode.cancelled:
+      return "cancelled";
+    case WorkerExitCode.diverged:
+      return "diverged";
+    default:
+      if (seen.done) return "done";
+      if (seen.cancelled) return "cancelled";
+      if (seen.error?.code === "bad_config") return "bad_config";
+      if (seen.error?.code === "nan_loss") return "diverged";
+      return "failed";
+  }
+}
+
+export class WorkerProcess {
+  readonly pid: number | undefined;
+  readonly finished: Promise<WorkerOutcome>;
+  private readonly child: ChildProcess;
+  private cancelCount = 0;
+  private killTimer: NodeJS.Timeout | undefined;
+  private exited = false;
+
+  constructor(private readonly options: StartWorkerOptions) {
+    const { runDir } = options;
+    mkdirSync(runDir, { recursive: true });
+    if (options.spec) writeFileSync(join(runDir, JOB_FILE), `${JSON.stringify(options.spec, null, 2)}\n`);
+    const eventsFile: WriteStream = createWriteStream(join(runDir, EVENTS_FILE), { flags: "a" });
+    const logFile: WriteStream = createWriteStream(join(runDir, WORKER_LOG_FILE), { flags: "a" });
+    const environment: NodeJS.ProcessEnv = { ...(options.environment ?? process.env), PYTHONUNBUFFERED: "1" };
+    if (options.pythonPath) environment.PYTHONPATH = [options.pythonPath, environment.PYTHONPATH].filter(Boolean).join(":");
+
+    // own process group: a Ctrl-C in the terminal reaches the supervisor only, which forwards
+    // SIGTERM once; the group lets a forced stop reach torchrun's children too
+    const child = spawn(options.command.command, options.command.args, {
+      shell: false,
+      detached: process.platform !== "win32",
+      stdio: ["ignore", "pipe", "pipe"],
+      env: environment,
+    });
+    this.child = child;
+    this.pid = child.pid;
+
+    const stderrTail: string[] = [];
+    const tailLimit = options.stderrTailLines ?? 50;
+    const protocolErrors: ProtocolError[] = [];
+    const seen: { done: DoneEvent | null; cancelled: WorkerOutcome["cancelled"]; error: WorkerOutcome["error"]; lastCheckpoint: WorkerOutcome["lastCheckpoint"] } = {
+      done: null,
+      cancelled: null,
+      error: null,
+      lastCheckpoint: null,
+    };
+
+    const stdoutClosed = new Promise<void>((resolve) => {
+      if (!this.child.stdout) return resolve();
+      const lines = createInterface({ input: this.child.stdout, crlfDelay: Infinity });
+      lines.on("line", (line) => {
+        if (line.trim() === "") return;
+        let event: WorkerEvent;
+        try {
+          event = parseWorkerEvent(line);
+        } catch (error) {
+          const problem: ProtocolError = { line: line.slice(0, 2000), message: protocolMessage(error) };
+          protocolErrors.push(problem);
+          options.onProtocolError?.(problem);
+          return;
+        }
+        eventsFile.write(`${line}\n`);
+        if (event.type === "done") seen.done = event;
+        else if (event.type === "cancelled") seen.cancelled = event;
+        else if (event.type === "error") seen.error = event;
+        else if (event.type === "checkpoint") seen.lastCheckpoint = event;
+        options.onEvent?.(event);
+      });
+      lines.on("close", () => resolve());
+    });
+    const stderrClosed = new Promise<void>((resolve) => {
+      if (!this.child.stderr) return resolve();
+      const lines = createInterface({ input: this.child.stderr, crlfDelay: Infinity });
+      lines.on("line", (line) => {
+        logFile.write(`${line}\n`);
+        stderrTail.push(line);
+        if (stderrTail.length > tailLimit) stderrTail.shift();
+        options.onStderr?.(line);
+      });
+      lines.on("close", () => resolve());
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>((resolve) => {
+      this.child.on("error", (error) => resolve({ code: null, signal: null, spawnError: error }));
+      this.child.on("exit", (code, signal) => resolve({ code, signal }));
+    });
+
+    this.finished = (async () => {
+      const { code, signal, spawnError } = await exited;
+      this.exited = true;
+      if (this.killTimer) clearTimeout(this.killTimer);
+      // a grandchild that inherited stdout could keep the pipes open: give them a moment, then stop reading
+      if (!spawnError) await Promise.race([Promise.all([stdoutClosed, stderrClosed]), delay(5_000)]);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      await Promise.all([closeStream(eventsFile), closeStream(logFile)]);
+      const cancelRequested = this.cancelCount > 0;
+      if (spawnError) {
+        return {
+          status: "failed",
+          exitCode: null,
+          signal: null,
+          message: `could not start the worker \`${options.command.command}\`: ${spawnError.message}`,
+          stderrTail,
+          protocolErrors,
+          ...seen,
+          cancelRequested,
+        } satisfies WorkerOutcome;
+      }
+      const status = classifyExit(code, signal, { ...seen, cancelRequested });
+      const partial = { exitCode: code, signal, stderrTail, protocolErrors, ...seen, cancelRequested };
+      return { status, message: describeOutcome(status, partial), ...partial } satisfies WorkerOutcome;
+    })();
+  }
+
+  /** Has the process exited? */
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  /**
+   * First call: SIGTERM (the worker writes a checkpoint and exits with the `cancelled` code);
+   * SIGKILL when it has not exited within cancelTimeoutMs. A second call sends SIGKILL at once.
+   * Resolves with the outcome.
+   */
+  cancel(): Promise<WorkerOutcome> {
+    if (this.exited) return this.finished;
+    this.cancelCount += 1;
+    if (this.cancelCount === 1) {
+      this.signal("SIGTERM", false);
+      this.killTimer = setTimeout(() => this.signal("SIGKILL", true), this.options.cancelTimeoutMs ?? 600_000);
+      this.killTimer.unref();
+    } else {
+      this.signal("SIGKILL", true);
+    }
+    return this.finished;
+  }
+
+  /** Forced stop without waiting (used when the supervisor itself is going away). */
+  kill(): void {
+    if (!this.exited) this.signal("SIGKILL", true);
+  }
+
+  private signal(signal: NodeJS.Signals, wholeGroup: boolean): void {
+    if (this.exited || this.pid === undefined) return;
+    try {
+      if (wholeGroup && process.platform !== "win32") process.kill(-this.pid, signal);
+      else this.child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function protocolMessage(error: unknown): string {
+  if (error instanceof SyntaxError) return `not JSON: ${error.message}`;
+  const issues = (error as { issues?: Array<{ path: PropertyKey[]; message: string }> }).issues;
+  if (issues) return issues.map((issue) => `\`${issue.path.map(String).join(".") || "(event)"}\`: ${issue.message}`).join("; ");
+  return error instanceof Error ? error.message : String(error);
+}
+
+function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds).unref());
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.end(() => resolve()));
+}
+
+export function startWorker(options: StartWorkerOptions): WorkerProcess {
+  return new WorkerProcess(options);
+}
