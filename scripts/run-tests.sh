@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test suite (TypeScript with vitest, the Python worker with pytest) and ends with one
+# plain summary line "tests: N passed, N failed" so that CI reads the outcome of both.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .tunekit
+vitest_report=.tunekit/vitest-report.json
+pytest_report=.tunekit/pytest-report.txt
+
+npx vitest run --reporter=default --reporter=json --outputFile="$vitest_report"
+vitest_status=$?
+
+PYTHONPATH=worker .venv/bin/python -m pytest worker/tests -q -p no:cacheprovider 2>&1 | tee "$pytest_report"
+pytest_status=${PIPESTATUS[0]}
+# pytest exits 5 when it collected nothing: that is not a pass
+[ "$pytest_status" -eq 5 ] && echo "pytest collected no tests" >&2
+
+node -e '
+const fs = require("fs");
+const vitest = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+const pytest = fs.readFileSync(process.argv[2], "utf8");
+const count = (word) => Number((pytest.match(new RegExp("(\\d+) " + word)) || [0, 0])[1]);
+const passed = vitest.numPassedTests + count("passed");
+const failed = vitest.numFailedTests + count("failed") + count("error");
+const skipped = vitest.numPendingTests + vitest.numTodoTests + count("skipped");
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "$vitest_report" "$pytest_report"
+
+[ "$vitest_status" -eq 0 ] && [ "$pytest_status" -eq 0 ] && exit 0
+exit 1
