@@ -1,0 +1,74 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { TunekitError } from "../../core/errors.js";
+import defaultPrices from "../prices.json" with { type: "json" };
+
+export const hostedPriceSchema = z.strictObject({
+  provider: z.string().min(1).describe("Hosted provider, e.g. `openai`."),
+  model: z.string().min(1).describe("Fine-tunable model snapshot, e.g. `gpt-4o-mini-2024-07-18`."),
+  aliases: z.array(z.string().min(1)).default([]).describe("Other names that mean this model."),
+  training_per_million: z.number().nonnegative().describe("Training price per 1M billed tokens."),
+  max_training_context: z.number().int().positive().describe("Longest example the provider trains on; longer ones are billed at this cap."),
+  as_of: z.string().min(1).describe("Date the price was read."),
+  source: z.string().min(1).describe("Where the price was read (URL)."),
+});
+
+export const priceTableSchema = z.strictObject({
+  currency: z.string().min(1).default("USD"),
+  unit: z.string().default("per 1M training tokens"),
+  note: z.string().optional(),
+  models: z.array(hostedPriceSchema).min(1),
+});
+
+export type HostedPrice = z.output<typeof hostedPriceSchema>;
+export type PriceTable = z.output<typeof priceTableSchema>;
+
+/** The price table shipped with Tunekit (src/data/prices.json). */
+export function defaultPriceTable(): PriceTable {
+  return priceTableSchema.parse(defaultPrices);
+}
+
+/** Read and check a price table; `--prices FILE` uses the same shape as src/data/prices.json. */
+export async function loadPriceTable(file?: string): Promise<PriceTable> {
+  if (file === undefined) return defaultPriceTable();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new TunekitError(`Cannot read the price table \`${file}\`: ${error instanceof Error ? error.message : String(error)}`, {
+      kind: "usage",
+      code: "invalid_price_table",
+      field: "--prices",
+      fix: "Pass a JSON file shaped like src/data/prices.json.",
+      cause: error,
+    });
+  }
+  const parsed = priceTableSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      code: issue.code,
+      field: issue.path.join("."),
+      message: `\`${issue.path.join(".")}\`: ${issue.message}`,
+      file,
+    }));
+    throw new TunekitError(`The price table \`${file}\` has ${problems.length} problem(s)`, {
+      kind: "usage",
+      code: "invalid_price_table",
+      field: "--prices",
+      problems,
+      fix: "Fix the fields listed, following the shape of src/data/prices.json.",
+    });
+  }
+  return parsed.data;
+}
+
+/** The entry for a model name, snapshot, alias or `ft:` id; null when the table has none. */
+export function findHostedPrice(table: PriceTable, model: string): HostedPrice | null {
+  const base = model.startsWith("ft:") ? (model.split(":")[1] ?? model) : model;
+  return table.models.find((entry) => entry.model === base || entry.aliases.includes(base)) ?? null;
+}
+
+/** Max training context of a hosted model from the shipped table; null when unknown. */
+export function hostedTrainingContext(model: string): number | null {
+  return findHostedPrice(defaultPriceTable(), model)?.max_training_context ?? null;
+}
