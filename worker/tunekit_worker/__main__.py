@@ -1,0 +1,23 @@
+"""`python -m tunekit_worker train SPEC.json` (PYTHONPATH=<repo>/worker)."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = "usage: python -m tunekit_worker train SPEC.json"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] != "train":
+        from .events import EventWriter, ExitCode
+
+        EventWriter().emit("error", code="bad_config", message=f"bad arguments {argv}; {USAGE}", field="argv")
+        print(USAGE, file=sys.stderr)
+        return ExitCode.BAD_CONFIG
+    from .train import run_training
+
+    return run_training(argv[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

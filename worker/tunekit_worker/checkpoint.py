@@ -1,0 +1,101 @@
+"""Resumable checkpoints: <run_dir>/checkpoints/step-000050/ holds the trainable weights (PEFT
+adapter or full weights, safetensors), optimizer.pt, scheduler.pt, rng.pt (python, numpy, torch
+and CUDA generator states of every rank) and trainer_state.json (step, data position, metrics
+history, resolved config). A checkpoint is written to a temporary folder and renamed into place, so
+a folder named step-* is always complete."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy
+import torch
+
+TRAINER_STATE = "trainer_state.json"
+
+
+def checkpoint_path(run_dir: str, step: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"step-{step:06d}"
+
+
+def capture_rng_state() -> dict[str, Any]:
+    kind, keys, position, has_gauss, cached_gaussian = numpy.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": [kind, torch.from_numpy(keys.copy()), position, has_gauss, cached_gaussian],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    numpy.random.set_state((kind, keys.numpy(), position, has_gauss, cached_gaussian))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    path: Path,
+    model: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    rng_states: list[dict[str, Any]],
+    trainer_state: dict[str, Any],
+) -> Path:
+    staging = path.with_name(path.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+    torch.save(scheduler.state_dict(), staging / "scheduler.pt")
+    torch.save(rng_states, staging / "rng.pt")
+    (staging / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=2) + "\n")
+    shutil.rmtree(path, ignore_errors=True)
+    staging.rename(path)
+    return path
+
+
+def read_trainer_state(path: str | Path) -> dict[str, Any]:
+    return json.loads((Path(path) / TRAINER_STATE).read_text())
+
+
+def load_trainable_weights(model: Any, path: str | Path, is_peft: bool) -> None:
+    """Put the checkpoint's weights into an already built model (same architecture)."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if is_peft:
+        from peft import set_peft_model_state_dict
+        from peft.utils import load_peft_weights
+
+        result = set_peft_model_state_dict(model, load_peft_weights(str(path), device="cpu"))
+        unexpected = list(getattr(result, "unexpected_keys", []) or [])
+        if unexpected:
+            raise RuntimeError(f"checkpoint {path} does not match the adapter: unexpected {unexpected[:5]}")
+        return
+    state: dict[str, torch.Tensor] = {}
+    for shard in sorted(path.glob("*.safetensors")):
+        state.update(load_file(shard))
+    result = model.load_state_dict(state, strict=False)
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    missing = [key for key in result.missing_keys if key not in tied and not key.endswith("lm_head.weight")]
+    if result.unexpected_keys or missing:
+        raise RuntimeError(
+            f"checkpoint {path} does not match the model: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
+        )
+
+
+def load_training_state(path: str | Path, optimizer: torch.optim.Optimizer, scheduler: Any, rank: int) -> None:
+    path = Path(path)
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+    rng_states = torch.load(path / "rng.pt", weights_only=True)
+    restore_rng_state(rng_states[rank] if rank < len(rng_states) else rng_states[0])

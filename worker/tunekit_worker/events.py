@@ -1,0 +1,228 @@
+"""Worker protocol v1: the Python mirror of `src/spec/worker-events.ts`.
+
+The worker writes one JSON object per line on stdout (and nothing else); human logs go to stderr.
+Each event type is described once here as a table of fields, and `validate_event` checks a parsed
+line against it with the same rules as the zod schemas on the TypeScript side (unknown keys are
+allowed, as zod's default object strips them; integers may be written as 3 or 3.0; NaN and
+infinity are not numbers). The contract test feeds the shared fixtures to this function.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, TextIO
+
+PROTOCOL_VERSION = 1
+
+
+class ExitCode:
+    """Exit codes are part of the contract (`WorkerExitCode` in worker-events.ts)."""
+
+    DONE = 0
+    FAILED = 1
+    BAD_CONFIG = 2
+    CANCELLED = 3
+    DIVERGED = 4
+
+
+# ---- field kinds ------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return _is_number(value) and float(value).is_integer()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an event: a check, a description of it for error messages, and flags."""
+
+    check: Callable[[Any], str | None]
+    optional: bool = False
+    nullable: bool = False
+
+
+def _kind(test: Callable[[Any], bool], expected: str) -> Callable[[Any], str | None]:
+    return lambda value: None if test(value) else f"expected {expected}, got {json.dumps(value)}"
+
+
+NUMBER = _kind(_is_number, "a finite number")
+INT = _kind(_is_int, "an integer")
+STRING = _kind(lambda value: isinstance(value, str), "a string")
+BOOLEAN = _kind(lambda value: isinstance(value, bool), "a boolean")
+UNKNOWN_RECORD = _kind(lambda value: isinstance(value, dict), "an object")
+NUMBER_RECORD = _kind(
+    lambda value: isinstance(value, dict) and all(_is_number(item) for item in value.values()),
+    "an object of finite numbers",
+)
+
+
+def _int_at_least(minimum: int) -> Callable[[Any], str | None]:
+    return _kind(lambda value: _is_int(value) and value >= minimum, f"an integer >= {minimum}")
+
+
+def _literal_one_of(*choices: str) -> Callable[[Any], str | None]:
+    return _kind(lambda value: value in choices, "one of " + ", ".join(choices))
+
+
+def _object(fields: dict[str, Field]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return f"expected an object, got {json.dumps(value)}"
+        problems = _check_fields(value, fields)
+        return "; ".join(problems) if problems else None
+
+    return check
+
+
+SUMMARY_FIELDS = {
+    "trained_tokens": Field(INT),
+    "train_runtime_s": Field(NUMBER),
+    "tokens_per_second": Field(NUMBER),
+    "steps": Field(INT),
+    "final_train_loss": Field(NUMBER, nullable=True),
+    "final_valid_loss": Field(NUMBER, nullable=True),
+    "final_valid_mean_token_accuracy": Field(NUMBER, nullable=True),
+}
+
+BASE_FIELDS = {
+    "v": Field(_kind(lambda value: value == 1 and not isinstance(value, bool), "1")),
+    "time": Field(NUMBER, optional=True),
+}
+
+EVENT_FIELDS: dict[str, dict[str, Field]] = {
+    "started": {
+        "run_dir": Field(STRING),
+        "pid": Field(INT),
+        "device": Field(STRING),
+        "world_size": Field(_int_at_least(1)),
+        "resumed_from": Field(STRING, nullable=True),
+    },
+    "config": {"resolved": Field(UNKNOWN_RECORD)},
+    "data": {
+        "train_examples": Field(INT),
+        "valid_examples": Field(INT),
+        "train_tokens": Field(INT),
+        "trained_tokens": Field(INT),
+        "truncated_examples": Field(INT),
+        "sequences": Field(INT),
+        "steps_per_epoch": Field(INT),
+        "total_steps": Field(INT),
+    },
+    "metrics": {
+        "step": Field(INT),
+        "total_steps": Field(INT),
+        "epoch": Field(NUMBER),
+        "train_loss": Field(NUMBER),
+        "train_mean_token_accuracy": Field(NUMBER),
+        "learning_rate": Field(NUMBER),
+        "grad_norm": Field(NUMBER, nullable=True),
+        "tokens_per_second": Field(NUMBER),
+        "trained_tokens_seen": Field(INT),
+        "elapsed_s": Field(NUMBER),
+    },
+    "eval": {
+        "step": Field(INT),
+        "valid_loss": Field(NUMBER),
+        "valid_mean_token_accuracy": Field(NUMBER),
+        "full": Field(BOOLEAN),
+    },
+    "checkpoint": {
+        "step": Field(INT),
+        "epoch": Field(NUMBER),
+        "path": Field(STRING),
+        "metrics": Field(NUMBER_RECORD),
+    },
+    "log": {
+        "level": Field(_literal_one_of("debug", "info", "warn", "error")),
+        "message": Field(STRING),
+    },
+    "error": {
+        "code": Field(STRING),
+        "message": Field(STRING),
+        "field": Field(STRING, optional=True),
+    },
+    "cancelled": {
+        "step": Field(INT),
+        "checkpoint_path": Field(STRING, nullable=True),
+    },
+    "done": {
+        "adapter_path": Field(STRING, nullable=True),
+        "merged_path": Field(STRING, nullable=True),
+        "summary": Field(_object(SUMMARY_FIELDS)),
+    },
+}
+
+
+def _check_fields(record: dict[str, Any], fields: dict[str, Field]) -> list[str]:
+    problems = []
+    for name, field in fields.items():
+        if name not in record:
+            if not field.optional:
+                problems.append(f"`{name}` is missing")
+            continue
+        value = record[name]
+        if value is None and field.nullable:
+            continue
+        problem = field.check(value)
+        if problem:
+            problems.append(f"`{name}`: {problem}")
+    return problems
+
+
+class InvalidEvent(ValueError):
+    """A line that is not a valid v1 event; the message names every bad field."""
+
+
+def validate_event(event: Any) -> dict[str, Any]:
+    """Return the event when it is a valid v1 event; raise InvalidEvent naming every problem."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"an event is a JSON object, got {json.dumps(event)}")
+    event_type = event.get("type")
+    if event_type not in EVENT_FIELDS:
+        raise InvalidEvent(f"`type` must be one of {', '.join(EVENT_FIELDS)}, got {json.dumps(event_type)}")
+    problems = _check_fields(event, {**BASE_FIELDS, **EVENT_FIELDS[event_type]})
+    if problems:
+        raise InvalidEvent(f"invalid `{event_type}` event: " + "; ".join(problems))
+    return event
+
+
+def parse_event_line(line: str) -> dict[str, Any]:
+    """Parse and validate one stdout line of the worker."""
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InvalidEvent(f"not JSON: {error}") from error
+    return validate_event(event)
+
+
+# ---- writing events ---------------------------------------------------------------------------
+
+
+class EventWriter:
+    """Writes validated events as JSON Lines. Ranks other than 0 get a silent writer."""
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.enabled = enabled
+
+    def emit(self, event_type: str, **fields: Any) -> dict[str, Any]:
+        event = {"v": PROTOCOL_VERSION, "type": event_type, "time": round(time.time(), 3), **fields}
+        validate_event(event)  # a bug here must never reach the supervisor as a malformed line
+        if self.enabled:
+            self.stream.write(json.dumps(event, allow_nan=False) + "\n")
+            self.stream.flush()
+        return event
+
+    def log(self, level: str, message: str) -> None:
+        """A `log` event for the supervisor, mirrored on stderr for humans."""
+        if self.enabled:
+            print(f"[tunekit-worker] {level}: {message}", file=sys.stderr, flush=True)
+        self.emit("log", level=level, message=message)
