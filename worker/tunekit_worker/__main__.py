@@ -1,13 +1,21 @@
-"""`python -m tunekit_worker train SPEC.json` (PYTHONPATH=<repo>/worker)."""
+"""Entry points (PYTHONPATH=<repo>/worker):
+
+    python -m tunekit_worker train SPEC.json
+    python -m tunekit_worker count-tokens MODEL DATA.jsonl [MAX_SEQ_LEN]
+"""
 
 from __future__ import annotations
 
 import sys
 
-USAGE = "usage: python -m tunekit_worker train SPEC.json"
+USAGE = "usage: python -m tunekit_worker train SPEC.json | count-tokens MODEL DATA.jsonl [MAX_SEQ_LEN]"
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) >= 1 and argv[0] == "count-tokens":
+        from .count_tokens import main as count_tokens_main
+
+        return count_tokens_main(argv[1:])
     if len(argv) != 2 or argv[0] != "train":
         from .events import EventWriter, ExitCode
 
