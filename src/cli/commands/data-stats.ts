@@ -1,4 +1,54 @@
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { TunekitError } from "../../core/errors.js";
+import { DATASET_FORMATS, type DatasetFormat } from "../../spec/dataset.js";
+import { computeDatasetStats, formatDatasetStats } from "../../data/stats/dataset-stats.js";
+import { loadTokenCounter } from "../../data/tokens/load-token-counter.js";
+import { action, printJson } from "../output.js";
 
-// Placeholder registration, replaced by the real command in this same change.
-export function registerDataStats(_parent: Command): void {}
+export function parseFormatOption(value: string | undefined): DatasetFormat | "auto" {
+  if (value === undefined || value === "auto") return "auto";
+  if ((DATASET_FORMATS as readonly string[]).includes(value)) return value as DatasetFormat;
+  throw new TunekitError(`\`--format\` must be auto, ${DATASET_FORMATS.join(", ")}; got \`${value}\``, {
+    kind: "usage",
+    code: "invalid_format",
+    field: "--format",
+    fix: `Pass --format ${DATASET_FORMATS.join("|")}, or leave it out to detect the format of each line.`,
+  });
+}
+
+export async function readChatTemplateOption(file: string | undefined): Promise<string | null> {
+  if (file === undefined) return null;
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    throw new TunekitError(`Cannot read the chat template \`${file}\``, {
+      kind: "usage",
+      code: "file_not_found",
+      field: "--chat-template",
+      fix: "Pass a file holding a Jinja chat template.",
+      cause: error,
+    });
+  }
+}
+
+export function registerDataStats(parent: Command): void {
+  parent
+    .command("stats")
+    .description("token statistics of a dataset for a model: examples, messages, tokens, trained tokens, a histogram")
+    .argument("<file>", "dataset file (JSONL)")
+    .requiredOption("-m, --model <model>", "OpenAI model name, .gguf file, or model folder with tokenizer.json")
+    .option("--format <format>", `dataset format: auto, ${DATASET_FORMATS.join(", ")}`, "auto")
+    .option("--chat-template <file>", "Jinja chat template overriding the model's own")
+    .option("--json", "print the statistics as JSON", false)
+    .action(
+      action(async (file: string, options: { model: string; format: string; chatTemplate?: string; json: boolean }) => {
+        const format = parseFormatOption(options.format);
+        const counter = await loadTokenCounter(options.model, { chatTemplate: await readChatTemplateOption(options.chatTemplate) });
+        const stats = await computeDatasetStats(file, counter, { model: options.model, format });
+        if (options.json) printJson(stats);
+        else process.stdout.write(`${formatDatasetStats(stats)}\n`);
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,117 @@
+"""Reference token counts from transformers, for test/token-parity.test.ts.
+
+Reads a JSON request on stdin and prints a JSON answer on stdout:
+  {"action": "build-tiny-tokenizer", "dir": DIR}
+      trains a tiny byte-level BPE tokenizer with the `tokenizers` library and saves a
+      transformers folder (tokenizer.json, tokenizer_config.json with a ChatML template,
+      config.json with max_position_embeddings) into DIR.
+  {"action": "spans", "dir": DIR, "gguf_file": NAME or null, "examples": [...]}
+      loads AutoTokenizer.from_pretrained(DIR, gguf_file=NAME) and applies the trained-token rule
+      (the same rule as src/data/tokens/trained-token-spans.ts) to each example, printing
+      {"results": [{"ids": [...], "spans": [[start, end], ...]}]}.
+"""
+import json
+import os
+import sys
+
+
+def build_tiny_tokenizer(directory):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    corpus = [
+        "The quick brown fox jumps over the lazy dog.",
+        "You are a helpful assistant. What is the capital of France? Paris is the capital.",
+        "system user assistant tool hello world, how are you today? I am fine, thank you!",
+        "Count: one two three four five six seven eight nine ten 12345 67890",
+    ] * 20
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    chatml = (
+        "{% for message in messages %}"
+        "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    fast.chat_template = chatml
+    os.makedirs(directory, exist_ok=True)
+    fast.save_pretrained(directory)
+    config_path = os.path.join(directory, "tokenizer_config.json")
+    with open(config_path) as handle:
+        config = json.load(handle)
+    # keep the template inside tokenizer_config.json (older transformers layout) as well
+    config["chat_template"] = chatml
+    with open(config_path, "w") as handle:
+        json.dump(config, handle)
+    jinja_path = os.path.join(directory, "chat_template.jinja")
+    if os.path.exists(jinja_path):
+        os.remove(jinja_path)
+    with open(os.path.join(directory, "config.json"), "w") as handle:
+        json.dump({"model_type": "llama", "max_position_embeddings": 256}, handle)
+    return {"dir": directory, "vocab_size": tokenizer.get_vocab_size()}
+
+
+def render(tokenizer, messages, tools, add_generation_prompt):
+    text = tokenizer.apply_chat_template(
+        messages, tools=tools, add_generation_prompt=add_generation_prompt, tokenize=False
+    )
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def spans(tokenizer, example):
+    eos = [] if tokenizer.eos_token_id is None else [tokenizer.eos_token_id]
+    if "messages" in example:
+        messages, tools = example["messages"], example.get("tools")
+        ids = render(tokenizer, messages, tools, False)
+        result = []
+        for index, message in enumerate(messages):
+            if message["role"] != "assistant" or message.get("weight", 1) == 0:
+                continue
+            prefix = render(tokenizer, messages[:index], tools, True)
+            if ids[: len(prefix)] != prefix:
+                raise ValueError(f"token-prefix property fails at message {index}")
+            end = len(render(tokenizer, messages[: index + 1], tools, False))
+            result.append([len(prefix), end])
+        return {"ids": ids, "spans": result}
+    if "prompt" in example:
+        prompt = tokenizer(example["prompt"], add_special_tokens=False)["input_ids"]
+        completion = tokenizer(example["completion"], add_special_tokens=False)["input_ids"]
+        ids = prompt + completion + eos
+        return {"ids": ids, "spans": [[len(prompt), len(ids)]]}
+    ids = tokenizer(example["text"], add_special_tokens=False)["input_ids"] + eos
+    return {"ids": ids, "spans": [[0, len(ids)]]}
+
+
+def main():
+    request = json.load(sys.stdin)
+    if request["action"] == "build-tiny-tokenizer":
+        answer = build_tiny_tokenizer(request["dir"])
+    elif request["action"] == "spans":
+        from transformers import AutoTokenizer
+
+        kwargs = {"gguf_file": request["gguf_file"]} if request.get("gguf_file") else {}
+        tokenizer = AutoTokenizer.from_pretrained(request["dir"], **kwargs)
+        answer = {"results": [spans(tokenizer, example) for example in request["examples"]]}
+    else:
+        raise SystemExit(f"unknown action {request['action']!r}")
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
