@@ -1,4 +1,130 @@
 import type { Command } from "commander";
+import { TunekitError } from "../../core/errors.js";
+import { PROBLEM_CODES, type ProblemCode, type ValidationProblem } from "../../data/validate/problem-codes.js";
+import { validateFile, type ValidationReport } from "../../data/validate/validate-file.js";
+import type { FileStats } from "../../data/validate/validation-state.js";
+import type { DatasetFormat } from "../../spec/dataset.js";
+import { action, printJson } from "../output.js";
 
-// Placeholder registration, replaced by the real command in this same change.
-export function registerDataValidate(_parent: Command): void {}
+interface ValidateCommandOptions {
+  format: string;
+  model?: string;
+  validationFile?: string;
+  threads?: string;
+  json?: boolean;
+}
+
+export function registerDataValidate(parent: Command): void {
+  parent
+    .command("validate")
+    .description("check a JSONL dataset line by line (OpenAI cookbook checks and more); exit 1 when it has errors")
+    .argument("<file>", "dataset file (.jsonl), streamed: any size")
+    .option("--format <format>", "auto | chat | prompt-completion | preference | text", "auto")
+    .option("--model <model>", "count tokens and check the context length with this model (OpenAI name, HF folder or .gguf)")
+    .option("--validation-file <file>", "validate this file too and report prompts it shares with FILE")
+    .option("--threads <n>", "worker threads (default: 2 for files over 8 MiB)")
+    .option("--json", "print the report as JSON")
+    .action(
+      action(async (file: string, options: ValidateCommandOptions) => {
+        if (options.threads !== undefined && !/^\d+$/.test(options.threads)) {
+          throw new TunekitError(`\`--threads\` must be a whole number, got ${JSON.stringify(options.threads)}`, {
+            kind: "usage",
+            field: "--threads",
+            fix: "pass e.g. --threads 2, or 0 to validate on the main thread",
+          });
+        }
+        const report = await validateFile(file, {
+          format: options.format as DatasetFormat | "auto",
+          model: options.model,
+          validationFile: options.validationFile,
+          threads: options.threads === undefined ? undefined : Number(options.threads),
+        });
+        if (options.json) printJson(report);
+        else process.stdout.write(formatReport(report));
+        return report.ok ? 0 : 1;
+      }),
+    );
+}
+
+const SHOWN_PER_CODE = 3;
+const LINES_LISTED_PER_CODE = 10;
+
+/** Human rendering: problems grouped by code with counts and their first lines, then a summary. */
+export function formatReport(report: ValidationReport): string {
+  const out: string[] = [];
+  const files = report.stats.validation ? [report.stats, report.stats.validation] : [report.stats];
+  for (const stats of files) out.push(describeFile(stats));
+  out.push("");
+  const sections: Array<[string, ValidationProblem[]]> = [
+    ["errors", report.errors],
+    ["warnings", report.warnings],
+  ];
+  for (const [title, problems] of sections) {
+    if (problems.length === 0) continue;
+    out.push(`${title}:`);
+    for (const [group, groupProblems] of groupByCode(problems)) {
+      const [code, file] = group.split("\u0000") as [ProblemCode, string];
+      const stats = file ? report.stats.validation : report.stats;
+      const count = stats?.codes[code] ?? groupProblems.length;
+      out.push(`  ${code} (${count}x) ${PROBLEM_CODES[code].title}${file ? ` [in ${file}]` : ""}`);
+      for (const problem of groupProblems.slice(0, SHOWN_PER_CODE)) {
+        out.push(`    ${problem.line === null ? "file" : `line ${problem.line}`}: ${problem.message}`);
+      }
+      const rest = groupProblems.slice(SHOWN_PER_CODE, SHOWN_PER_CODE + LINES_LISTED_PER_CODE).map((problem) => problem.line);
+      if (count > SHOWN_PER_CODE) {
+        const more = count - SHOWN_PER_CODE - rest.length;
+        out.push(`    also line${rest.length === 1 ? "" : "s"} ${rest.join(", ")}${more > 0 ? ` and ${more} more` : ""}`);
+      }
+    }
+    out.push("");
+  }
+  for (const stats of files) {
+    const tokens = stats.tokens;
+    if (tokens) {
+      out.push(
+        `tokens (${tokens.method})${files.length > 1 ? ` in ${stats.file}` : ""}: ${formatNumber(tokens.total)} total, ${formatNumber(tokens.trained)} trained, ` +
+          `mean ${tokens.mean}, max ${formatNumber(tokens.max)} per example; ${tokens.over_context_length} over the context of ${tokens.context_length ?? "unknown"}`,
+      );
+    }
+  }
+  const stats = report.stats;
+  out.push(`duplicates: ${stats.duplicates.exact} exact, ${stats.duplicates.near} near (${stats.duplicates.near_method})`);
+  if (stats.validation_overlap !== undefined) out.push(`prompts shared with the validation file: ${stats.validation_overlap}`);
+  const errors = stats.errors + (stats.validation?.errors ?? 0);
+  const warnings = stats.warnings + (stats.validation?.warnings ?? 0);
+  out.push(
+    report.ok
+      ? `OK: no errors${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"} worth a look` : ""}`
+      : `FAILED: ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}; fix the errors above and run again`,
+  );
+  return `${out.join("\n")}\n`;
+}
+
+function describeFile(stats: FileStats): string {
+  return (
+    `${stats.file}: ${stats.format ?? "unknown"} format (${stats.format_source}), ${formatNumber(stats.lines)} lines, ` +
+    `${formatNumber(stats.examples)} examples (${formatNumber(stats.valid_examples)} valid), ${stats.blank_lines} blank, ${formatBytes(stats.bytes)}`
+  );
+}
+
+function groupByCode(problems: ValidationProblem[]): Map<string, ValidationProblem[]> {
+  const groups = new Map<string, ValidationProblem[]>();
+  for (const problem of problems) {
+    const key = `${problem.code}\u0000${problem.file ?? ""}`;
+    const group = groups.get(key);
+    if (group) group.push(problem);
+    else groups.set(key, [problem]);
+  }
+  return groups;
+}
+
+function formatNumber(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}

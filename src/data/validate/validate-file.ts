@@ -1,0 +1,302 @@
+import { existsSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { TunekitError } from "../../core/errors.js";
+import { DATASET_FORMATS, detectFormat, type DatasetFormat } from "../../spec/dataset.js";
+import { readLineBatches, readLineChunks } from "../read-lines.js";
+import type { ExampleTokenCounter } from "../token-counter.js";
+import { HashIndex } from "./hash-index.js";
+import { loadCounter } from "./load-counter.js";
+import type { ValidationProblem } from "./problem-codes.js";
+import { validateBatch, type BatchResult } from "./validate-batch.js";
+import type { LineContext } from "./validate-line.js";
+import type { WorkerSetup } from "./validate-worker.js";
+import { MAX_PROMPT_INDEX, ValidationState, type FileStats } from "./validation-state.js";
+
+export interface ValidateFileOptions {
+  /** dataset format; "auto" (default) detects it from the first object line */
+  format?: DatasetFormat | "auto";
+  /** count tokens and check the context length with this model's tokenizer */
+  model?: string;
+  /** an already loaded counter (validation then runs on this thread) */
+  tokenCounter?: ExampleTokenCounter;
+  /** a validation file: validated too, and checked for prompts shared with the training file */
+  validationFile?: string;
+  /** worker threads; 0 = this thread. Default: 2 for files over 8 MiB when 2 cores exist */
+  threads?: number;
+  /** exact and near duplicate checks (default true) */
+  duplicates?: boolean;
+}
+
+export interface ValidationReport {
+  ok: boolean;
+  errors: ValidationProblem[];
+  warnings: ValidationProblem[];
+  stats: FileStats & { validation?: FileStats };
+}
+
+const FORMAT_DETECTION_LINES = 10_000;
+const WORKER_THRESHOLD_BYTES = 8 << 20;
+
+/**
+ * Validates a JSONL dataset without loading it: streams it in chunks of lines, validates each line
+ * (validateLine, on worker threads for big files), and feeds the results in line order to a
+ * ValidationState. Returns the report; throws TunekitError (kind "usage") for a missing file or an
+ * unknown format.
+ */
+export async function validateFile(path: string, options: ValidateFileOptions = {}): Promise<ValidationReport> {
+  const requested = options.format ?? "auto";
+  if (requested !== "auto" && !DATASET_FORMATS.includes(requested)) {
+    throw new TunekitError(`unknown format \`${String(requested)}\``, {
+      kind: "usage",
+      code: "invalid_format",
+      field: "--format",
+      fix: `use one of auto, ${DATASET_FORMATS.join(", ")}`,
+    });
+  }
+  checkReadable(path, "FILE");
+  if (options.validationFile !== undefined) checkReadable(options.validationFile, "--validation-file");
+
+  let counter = options.tokenCounter ?? null;
+  const model = counter ? null : (options.model ?? null);
+  // a validation file validated on this thread loads the counter; the training file reuses it
+
+  let overlapWith: { index: HashIndex; file: string } | null = null;
+  let validationStats: FileStats | undefined;
+  const errors: ValidationProblem[] = [];
+  const warnings: ValidationProblem[] = [];
+
+  if (options.validationFile !== undefined) {
+    const prompts = new HashIndex(MAX_PROMPT_INDEX);
+    const report = await scanFile(options.validationFile, { ...options, requested, counter, model, collectPrompts: prompts, labelProblems: true });
+    counter = report.counter;
+    overlapWith = { index: prompts, file: options.validationFile };
+    validationStats = report.stats;
+    errors.push(...report.errors);
+    warnings.push(...report.warnings);
+  }
+  const report = await scanFile(path, { ...options, requested, counter, model, overlapWith, labelProblems: false });
+  const stats: ValidationReport["stats"] = validationStats ? { ...report.stats, validation: validationStats } : report.stats;
+  return {
+    ok: report.errors.length === 0 && errors.length === 0,
+    errors: [...report.errors, ...errors],
+    warnings: [...report.warnings, ...warnings],
+    stats,
+  };
+}
+
+function checkReadable(path: string, field: string): void {
+  if (!existsSync(path)) {
+    throw new TunekitError(`\`${field}\` ${path} does not exist`, { kind: "usage", code: "file_not_found", field, fix: "check the path" });
+  }
+  if (!statSync(path).isFile()) {
+    throw new TunekitError(`\`${field}\` ${path} is not a file`, { kind: "usage", code: "not_a_file", field, fix: "give the path of a .jsonl file" });
+  }
+}
+
+/** The format of the first object line of a known format, and that line. */
+export async function detectFileFormat(path: string): Promise<{ format: DatasetFormat; line: number } | null> {
+  for await (const batch of readLineBatches(path, { chunkBytes: 1 << 16 })) {
+    for (let index = 0; index < batch.lines.length; index++) {
+      const line = batch.firstLine + index;
+      if (line > FORMAT_DETECTION_LINES) return null;
+      const text = (batch.lines[index] as string).replace(/^\ufeff/, "");
+      if (!text.trimStart().startsWith("{")) continue;
+      try {
+        const format = detectFormat(JSON.parse(text));
+        if (format !== null) return { format, line };
+      } catch {
+        // an invalid line: the scan reports it
+      }
+    }
+  }
+  return null;
+}
+
+interface ScanOptions extends Omit<ValidateFileOptions, "model"> {
+  requested: DatasetFormat | "auto";
+  /** a loaded counter: the caller's (then everything runs on this thread) or one to reuse */
+  counter: ExampleTokenCounter | null;
+  model: string | null;
+  overlapWith?: { index: HashIndex; file: string } | null;
+  collectPrompts?: HashIndex | null;
+  labelProblems: boolean;
+}
+
+interface ScanReport {
+  errors: ValidationProblem[];
+  warnings: ValidationProblem[];
+  stats: FileStats;
+  /** the counter loaded on this thread, for reuse by the next file */
+  counter: ExampleTokenCounter | null;
+}
+
+async function scanFile(path: string, options: ScanOptions): Promise<ScanReport> {
+  let format: DatasetFormat | null;
+  let formatSource: string;
+  if (options.requested === "auto") {
+    const detected = await detectFileFormat(path);
+    format = detected?.format ?? null;
+    formatSource = detected ? `detected from line ${detected.line}` : "no line of a known format";
+  } else {
+    format = options.requested;
+    formatSource = `--format ${options.requested}`;
+  }
+  const fingerprints = options.duplicates !== false || Boolean(options.overlapWith) || Boolean(options.collectPrompts);
+  const size = statSync(path).size;
+  const threads = options.tokenCounter ? 0 : resolveThreads(options.threads, size);
+  const workerFile = fileURLToPath(new URL("./validate-worker.js", import.meta.url));
+  const useWorkers = threads > 0 && existsSync(workerFile);
+
+  let counter = options.counter;
+  let tokens: { method: string; contextLength: number | null } | null = null;
+  let pool: WorkerPool | null = null;
+  if (useWorkers) {
+    pool = await WorkerPool.start(workerFile, threads, { format, formatSource, model: options.model, fingerprints });
+    tokens = pool.tokens;
+  } else {
+    if (counter === null && options.model !== null) counter = await loadCounter(options.model);
+    if (counter) tokens = { method: counter.method, contextLength: counter.contextLength };
+  }
+
+  const state = new ValidationState({
+    file: path,
+    labelProblems: options.labelProblems,
+    format,
+    formatSource,
+    duplicates: options.duplicates,
+    overlapWith: options.overlapWith,
+    collectPrompts: options.collectPrompts,
+    tokens,
+  });
+  if (pool) {
+    try {
+      await pool.run(path, (result) => state.addBatch(result));
+    } finally {
+      await pool.stop();
+    }
+  } else {
+    const context: LineContext = { format, formatSource, counter, fingerprints };
+    for await (const batch of readLineBatches(path)) state.addBatch(validateBatch(batch, context));
+  }
+  return { ...state.finish(), counter };
+}
+
+function resolveThreads(requested: number | undefined, size: number): number {
+  const fromEnvironment = process.env.TUNEKIT_VALIDATE_THREADS;
+  if (requested === undefined && fromEnvironment !== undefined && /^\d+$/.test(fromEnvironment)) requested = Number(fromEnvironment);
+  if (requested !== undefined) return Math.max(0, Math.floor(requested));
+  const cores = availableParallelism();
+  return cores >= 2 && size > WORKER_THRESHOLD_BYTES ? 2 : 0;
+}
+
+/**
+ * Worker threads validating chunks in parallel. The main thread reads and splits the file, sends
+ * chunks round-robin (at most two in flight per worker, so memory stays bounded) and applies the
+ * results strictly in chunk order, so line numbers, problem order and duplicate "first seen" lines
+ * are the same as on one thread.
+ */
+class WorkerPool {
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+  private readonly results = new Map<number, BatchResult>();
+
+  private constructor(
+    private readonly workers: Worker[],
+    readonly tokens: { method: string; contextLength: number | null } | null,
+  ) {
+    for (const worker of workers) {
+      worker.on("message", (message: { type: string; id: number; result: BatchResult; error: Record<string, unknown> }) => {
+        if (message.type === "result") this.results.set(message.id, message.result);
+        else if (message.type === "fatal") this.failure = toError(message.error);
+        this.notify();
+      });
+      worker.on("error", (error) => {
+        this.failure = error;
+        this.notify();
+      });
+    }
+  }
+
+  static async start(file: string, count: number, setup: WorkerSetup): Promise<WorkerPool> {
+    const workers = Array.from({ length: count }, () => new Worker(file, { workerData: setup }));
+    const ready = await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<{ method: string | null; contextLength: number | null }>((resolve, reject) => {
+            worker.once("message", (message: { type: string; method: string | null; contextLength: number | null; error: Record<string, unknown> }) => {
+              if (message.type === "ready") resolve(message);
+              else reject(toError(message.error));
+            });
+            worker.once("error", reject);
+          }),
+      ),
+    ).catch(async (error: unknown) => {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+      throw error;
+    });
+    const first = ready[0];
+    const tokens = first && first.method !== null ? { method: first.method, contextLength: first.contextLength } : null;
+    return new WorkerPool(workers, tokens);
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private async waitForMessage(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    if (this.failure) throw this.failure;
+  }
+
+  async run(path: string, apply: (result: BatchResult) => void): Promise<void> {
+    let sent = 0;
+    let applied = 0;
+    const maxInFlight = this.workers.length * 2;
+    const drain = (): void => {
+      if (this.failure) throw this.failure;
+      for (let result = this.results.get(applied); result !== undefined; result = this.results.get(applied)) {
+        this.results.delete(applied);
+        applied++;
+        apply(result);
+      }
+    };
+    for await (const chunk of readLineChunks(path)) {
+      const worker = this.workers[sent % this.workers.length] as Worker;
+      worker.postMessage({ id: sent, chunk }, [chunk.data.buffer as ArrayBuffer]);
+      sent++;
+      drain();
+      while (sent - applied >= maxInFlight) {
+        await this.waitForMessage();
+        drain();
+      }
+    }
+    while (applied < sent) {
+      drain();
+      if (applied < sent) await this.waitForMessage();
+    }
+    drain();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+}
+
+function toError(fields: Record<string, unknown> | undefined): Error {
+  const message = String(fields?.message ?? "validation worker failed");
+  if (fields?.kind) {
+    return new TunekitError(message, {
+      kind: fields.kind as TunekitError["kind"],
+      code: fields.code as string | undefined,
+      fix: fields.fix as string | undefined,
+      field: fields.field as string | undefined,
+    });
+  }
+  return new TunekitError(message, { kind: "internal" });
+}
