@@ -65,6 +65,14 @@ const examples: CountableExample[] = [
   { text: "Plain text for continued pre-training, with numbers 3.14159 and symbols #$%." },
 ];
 
+// A reply starting with spaces: byte-level BPE may merge the template's "\n" with them.
+const leadingSpaces: CountableExample = {
+  messages: [
+    { role: "user", content: "hi" },
+    { role: "assistant", content: "   indented reply" },
+  ],
+};
+
 describe.skipIf(!hasVenv)("token parity with transformers", () => {
   const temporary = mkdtempSync(path.join(os.tmpdir(), "tunekit-parity-"));
   afterAll(() => rmSync(temporary, { recursive: true, force: true }));
@@ -78,9 +86,12 @@ describe.skipIf(!hasVenv)("token parity with transformers", () => {
     const counter = await loadTokenCounter(gguf);
     expect(counter).toBeInstanceOf(TemplateTokenCounter);
     expect(counter.contextLength).toBe(8192);
-    const reference = runPython({ action: "spans", dir: path.dirname(gguf), gguf_file: path.basename(gguf), examples }) as {
-      results: Array<{ ids: number[]; spans: Array<[number, number]> }>;
-    };
+    const reference = runPython({
+      action: "spans",
+      dir: path.dirname(gguf),
+      gguf_file: path.basename(gguf),
+      examples: [...examples, leadingSpaces],
+    }) as { results: Array<{ ids: number[]; spans: Array<[number, number]>; error?: string }> };
     examples.forEach((example, index) => {
       const ours = (counter as TemplateTokenCounter).spans(example);
       expect(ours.ids).toEqual(reference.results[index]!.ids);
@@ -88,16 +99,20 @@ describe.skipIf(!hasVenv)("token parity with transformers", () => {
     });
     // the weight-0 turn is not trained: one span in example 2
     expect((counter as TemplateTokenCounter).spans(examples[1]!).spans).toHaveLength(1);
+
+    // A reply starting with spaces: SmolLM2's BPE merges the template's "\n" with them, so the
+    // prompt's tokens are not a prefix of the conversation's. Both sides reject the example.
+    expect(reference.results[examples.length]!.error).toContain("token-prefix property fails at message 1");
+    expect(() => counter.count(leadingSpaces, 12)).toThrow(/^line 12: the chat template does not render message 1/);
   });
 
   it("Hugging Face folder (tiny BPE tokenizer with a ChatML template, built now) gives the ids and spans transformers gives", async () => {
     const folder = path.join(temporary, "tiny-tokenizer");
-    runPython({ action: "build-tiny-tokenizer", dir: folder });
+    const reference = runPython({ action: "spans", build: true, dir: folder, gguf_file: null, examples: [...examples, leadingSpaces] }) as {
+      results: Array<{ ids: number[]; spans: Array<[number, number]>; error?: string }>;
+    };
     const counter = (await loadTokenCounter(folder)) as TemplateTokenCounter;
     expect(counter.contextLength).toBe(256);
-    const reference = runPython({ action: "spans", dir: folder, gguf_file: null, examples }) as {
-      results: Array<{ ids: number[]; spans: Array<[number, number]> }>;
-    };
     examples.forEach((example, index) => {
       const ours = counter.spans(example);
       expect(ours.ids).toEqual(reference.results[index]!.ids);
@@ -106,19 +121,9 @@ describe.skipIf(!hasVenv)("token parity with transformers", () => {
       expect(counter.count(example)).toEqual({ total: ours.ids.length, trained });
     });
 
-    // A reply starting with spaces: byte-level BPE may merge the template's "\n" with them, so the
-    // prompt's tokens stop being a prefix of the conversation's. Both sides must agree on the verdict.
-    const leadingSpaces: CountableExample = {
-      messages: [
-        { role: "user", content: "hi" },
-        { role: "assistant", content: "   indented reply" },
-      ],
-    };
-    const python = spawnSync(pythonPath, [script], {
-      input: JSON.stringify({ action: "spans", dir: folder, gguf_file: null, examples: [leadingSpaces] }),
-      encoding: "utf8",
-    });
-    const pythonRejects = python.status !== 0 && python.stderr.includes("token-prefix property fails at message 1");
+    // The leading-spaces reply: whether this vocabulary merges "\n" with the spaces decides; both
+    // sides must reach the same verdict.
+    const pythonRejects = reference.results[examples.length]!.error !== undefined;
     let tunekitError: unknown = null;
     try {
       counter.count(leadingSpaces, 7);

@@ -5,10 +5,11 @@ Reads a JSON request on stdin and prints a JSON answer on stdout:
       trains a tiny byte-level BPE tokenizer with the `tokenizers` library and saves a
       transformers folder (tokenizer.json, tokenizer_config.json with a ChatML template,
       config.json with max_position_embeddings) into DIR.
-  {"action": "spans", "dir": DIR, "gguf_file": NAME or null, "examples": [...]}
-      loads AutoTokenizer.from_pretrained(DIR, gguf_file=NAME) and applies the trained-token rule
-      (the same rule as src/data/tokens/trained-token-spans.ts) to each example, printing
-      {"results": [{"ids": [...], "spans": [[start, end], ...]}]}.
+  {"action": "spans", "dir": DIR, "gguf_file": NAME or null, "examples": [...], "build": false}
+      (with "build": true, first builds the tiny tokenizer into DIR as above) loads
+      AutoTokenizer.from_pretrained(DIR, gguf_file=NAME) and applies the trained-token rule (the
+      same rule as src/data/tokens/trained-token-spans.ts) to each example, printing
+      {"results": [{"ids": [...], "spans": [[start, end], ...]} or {"error": "..."}]}.
 """
 import json
 import os
@@ -98,6 +99,13 @@ def spans(tokenizer, example):
     return {"ids": ids, "spans": [[0, len(ids)]]}
 
 
+def spans_or_error(tokenizer, example):
+    try:
+        return spans(tokenizer, example)
+    except ValueError as error:
+        return {"error": str(error)}
+
+
 def main():
     request = json.load(sys.stdin)
     if request["action"] == "build-tiny-tokenizer":
@@ -105,9 +113,11 @@ def main():
     elif request["action"] == "spans":
         from transformers import AutoTokenizer
 
+        if request.get("build"):
+            build_tiny_tokenizer(request["dir"])
         kwargs = {"gguf_file": request["gguf_file"]} if request.get("gguf_file") else {}
         tokenizer = AutoTokenizer.from_pretrained(request["dir"], **kwargs)
-        answer = {"results": [spans(tokenizer, example) for example in request["examples"]]}
+        answer = {"results": [spans_or_error(tokenizer, example) for example in request["examples"]]}
     else:
         raise SystemExit(f"unknown action {request['action']!r}")
     json.dump(answer, sys.stdout)
