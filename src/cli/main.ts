@@ -7,6 +7,7 @@ import { registerDataConvert } from "./commands/data-convert.js";
 import { registerDataSplit } from "./commands/data-split.js";
 import { registerEstimate } from "./commands/estimate.js";
 import { registerSetup } from "./commands/setup.js";
+import { registerTrain } from "./commands/train.js";
 import { VERSION } from "../core/version.js";
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerDataSplit(data);
   registerEstimate(program);
   registerSetup(program);
+  registerTrain(program);
   return program;
 }
 
