@@ -2,6 +2,7 @@
 
     python -m tunekit_worker train SPEC.json
     python -m tunekit_worker count-tokens MODEL DATA.jsonl [MAX_SEQ_LEN]
+    python -m tunekit_worker generate MODEL DATA.jsonl [--adapter DIR] [--limit N]
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ USAGE = "usage: python -m tunekit_worker train SPEC.json | count-tokens MODEL DA
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) >= 1 and argv[0] == "generate":
+        from .generate import main as generate_main
+
+        return generate_main(argv[1:])
     if len(argv) >= 1 and argv[0] == "count-tokens":
         from .count_tokens import main as count_tokens_main
 
