@@ -26,7 +26,7 @@ $(VENV_STAMP): worker/requirements-torch.txt worker/requirements.txt worker/requ
 	node dist/cli/main.js setup --dev
 
 demo: deps
-	bash examples/demo.sh
+	bash scripts/demo.sh
 
 test: deps
 	bash scripts/run-tests.sh
