@@ -1,4 +1,78 @@
 import type { Command } from "commander";
+import { TunekitError } from "../../core/errors.js";
+import { splitDataset, type SplitGrouping, type SplitReport } from "../../data/split/split-dataset.js";
+import { action, printJson } from "../output.js";
 
-// Placeholder registration, replaced by the real command in this same change.
-export function registerDataSplit(_parent: Command): void {}
+function fraction(flag: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (value.trim() === "" || !Number.isFinite(parsed)) {
+      throw new TunekitError(`\`${flag}\` must be a number; got \`${value}\``, { kind: "usage", code: "invalid_ratio", field: flag, fix: `pass e.g. ${flag} 0.1` });
+    }
+    return parsed;
+  };
+}
+
+function wholeNumber(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) {
+    throw new TunekitError(`\`--seed\` must be a whole number >= 0; got \`${value}\``, { kind: "usage", code: "invalid_seed", field: "--seed", fix: "pass e.g. --seed 42" });
+  }
+  return parsed;
+}
+
+export function registerDataSplit(parent: Command): void {
+  parent
+    .command("split")
+    .description("split a JSONL dataset into FILE.train/.validation/.test.jsonl: deterministic for a seed, no example in two splits")
+    .argument("<file>", "dataset file (JSONL)")
+    .option("--validation <fraction>", "fraction of examples for validation (0 for none)", "0.1")
+    .option("--test <fraction>", "fraction of examples for test (0 for none)", "0.1")
+    .option("--seed <n>", "seed of the shuffle: the same seed and input give byte-identical files", "42")
+    .option("--out-dir <dir>", "where to write the splits (default: the folder of FILE)")
+    .option("--group-by <what>", "keep together examples with the same normalised `prompt` (user side) or the same whole `example`", "prompt")
+    .option("--json", "print the report as JSON", false)
+    .addHelpText(
+      "after",
+      `
+Examples are grouped by a hash of their normalised text (lower case, whitespace collapsed), so
+exact duplicates (and, with --group-by prompt, one question with two answers) land in one split.
+Groups are ordered by their hash re-hashed with the seed and dealt to test, then validation, up to
+round(examples * fraction) each; the rest is train. Two streaming passes: memory holds one small
+entry per distinct group, not the examples. Lines keep their bytes and their input order.`,
+    )
+    .action(
+      action(async (file: string, options: { validation: string; test: string; seed: string; outDir?: string; groupBy: string; json: boolean }) => {
+        if (options.groupBy !== "prompt" && options.groupBy !== "example") {
+          throw new TunekitError(`\`--group-by\` must be prompt or example; got \`${options.groupBy}\``, {
+            kind: "usage",
+            code: "invalid_group_by",
+            field: "--group-by",
+            fix: "pass --group-by prompt (default) or --group-by example",
+          });
+        }
+        const report = await splitDataset({
+          file,
+          validation: fraction("--validation")(options.validation),
+          test: fraction("--test")(options.test),
+          seed: wholeNumber(options.seed),
+          outDir: options.outDir,
+          groupBy: options.groupBy as SplitGrouping,
+        });
+        if (options.json) printJson(report);
+        else printReport(report);
+        return 0;
+      }),
+    );
+}
+
+function printReport(report: SplitReport): void {
+  const lines = [`split ${report.examples} examples (${report.groups} distinct by ${report.group_by}) of ${report.input} with seed ${report.seed}:`];
+  for (const [name, split] of Object.entries(report.splits)) {
+    if (split.file === null) continue;
+    const share = report.examples > 0 ? ((100 * split.examples) / report.examples).toFixed(1) : "0.0";
+    lines.push(`  ${name.padEnd(10)} ${String(split.examples).padStart(7)}  ${share.padStart(5)} %  ${split.file}`);
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  for (const warning of report.warnings) process.stderr.write(`warning: ${warning}\n`);
+}
