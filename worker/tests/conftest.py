@@ -103,6 +103,7 @@ def build_tiny_model(folder: Path, chat_template: str | None = CHATML_TEMPLATE) 
         pad_token_id=fast.pad_token_id,
         bos_token_id=None,
         tie_word_embeddings=False,
+        initializer_range=0.2,  # an lm_head able to move the logits, so LoRA on the layers can learn
     )
     import torch
 
