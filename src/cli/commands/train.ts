@@ -1,4 +1,4 @@
-import { SingleBar } from "cli-progress";
+import { MultiBar, type SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import { loadConfig } from "../../core/config-load.js";
 import { TunekitError, isTunekitError } from "../../core/errors.js";
@@ -24,6 +24,7 @@ export const TRAIN_EXIT = { done: 0, failed: 1, diverged: 1, bad_config: 2, canc
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  if (seconds < 10) return `${seconds.toFixed(1)}s`;
   const whole = Math.round(seconds);
   const hours = Math.floor(whole / 3600);
   const minutes = Math.floor((whole % 3600) / 60);
@@ -38,20 +39,22 @@ const number = (value: number | null | undefined, digits = 4) => (value === null
  * otherwise), one line per log/eval/checkpoint, all on stderr; the final report on stdout.
  */
 class HumanReporter {
+  // a MultiBar (of one bar) because it prints log lines above the bar and tracks its own line;
+  // SingleBar restores a saved cursor position on stop, which lands mid-screen after log lines
+  private bars: MultiBar | null = null;
   private bar: SingleBar | null = null;
   private totalSteps = 0;
   private lastEvalLoss: number | null = null;
   private firstStep: { step: number; at: number } | null = null;
   private lastPrintedStep = -1;
+  private barFields: Record<string, string | number> = {};
   private readonly tty = Boolean(process.stderr.isTTY);
 
   constructor(private readonly progressEvery: number | null, private readonly verbose: boolean) {}
 
   line(text: string): void {
-    if (this.bar) {
-      // clear the bar's line, print, let the next update redraw it
-      process.stderr.write(`\r\x1b[2K${text}\n`);
-      this.bar.render();
+    if (this.bars) {
+      this.bars.log(`${text}\n`);
     } else {
       process.stderr.write(`${text}\n`);
     }
@@ -84,6 +87,7 @@ class HumanReporter {
         break;
       case "eval":
         this.lastEvalLoss = event.valid_loss;
+        if (this.bar) this.bar.update({ ...this.barFields, val_loss: number(event.valid_loss) });
         this.line(`eval step ${event.step}${event.full ? " (full)" : ""}: valid_loss ${number(event.valid_loss)}, valid_mean_token_accuracy ${number(event.valid_mean_token_accuracy, 3)}`);
         break;
       case "checkpoint":
@@ -115,22 +119,24 @@ class HumanReporter {
       loss: number(event.train_loss),
       val_loss: number(this.lastEvalLoss),
       tokens_per_second: Math.round(event.tokens_per_second),
-      eta,
+      remaining: eta,
     };
+    this.barFields = fields;
     if (this.tty && this.progressEvery === null) {
-      if (!this.bar) {
-        this.bar = new SingleBar({
+      if (!this.bars) {
+        this.bars = new MultiBar({
           stream: process.stderr,
-          format: "{bar} {value}/{total} | epoch {epoch} | loss {loss} | val {val_loss} | {tokens_per_second} tok/s | ETA {eta}",
+          gracefulExit: false,
+          format: "{bar} {value}/{total} | epoch {epoch} | loss {loss} | val {val_loss} | {tokens_per_second} tok/s | ETA {remaining}",
           barsize: 24,
           hideCursor: true,
           clearOnComplete: false,
           etaBuffer: 20,
         });
-        this.bar.start(event.total_steps, event.step, fields);
+        this.bar = this.bars.create(event.total_steps, event.step, fields);
       } else {
-        this.bar.setTotal(event.total_steps);
-        this.bar.update(event.step, fields);
+        this.bar?.setTotal(event.total_steps);
+        this.bar?.update(event.step, fields);
       }
       return;
     }
@@ -142,11 +148,20 @@ class HumanReporter {
   }
 
   stop(): void {
-    if (this.bar) {
-      this.bar.stop();
+    if (this.bars) {
+      this.bars.update(); // flush lines logged since the last redraw
+      this.bars.stop();
+      this.bars = null;
       this.bar = null;
     }
   }
+}
+
+/** `40 duplicate_example, 8 missing_system_message` */
+function warningSummary(warnings: ReadonlyArray<{ code: string }>): string {
+  const counts = new Map<string, number>();
+  for (const warning of warnings) counts.set(warning.code, (counts.get(warning.code) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([code, count]) => `${count} ${code}`).join(", ");
 }
 
 function resumeCommand(runDir: string): string {
@@ -266,7 +281,7 @@ async function train(options: TrainOptions): Promise<number> {
       const warnings = prepared.data.warnings.length;
       process.stderr.write(
         `data ok: ${prepared.data.trainExamples} training examples${prepared.data.validationExamples !== null ? `, ${prepared.data.validationExamples} validation examples` : ""}` +
-          `${warnings > 0 ? ` (${warnings} warning${warnings === 1 ? "" : "s"}; see \`tunekit data validate\`)` : ""}\n`,
+          `${warnings > 0 ? ` (${warnings} warning${warnings === 1 ? "" : "s"}: ${warningSummary(prepared.data.warnings)}; \`tunekit data validate\` lists them)` : ""}\n`,
       );
     }
     if (prepared.epochs) process.stderr.write(`epochs: ${prepared.epochs.resolved}${prepared.epochs.requested === "auto" ? " (auto, from the dataset size)" : ""}\n`);
