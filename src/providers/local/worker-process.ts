@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import { constants as osConstants } from "node:os";
 import type { WorkerJobSpec } from "../../spec/job-spec.js";
@@ -151,7 +151,7 @@ export class WorkerProcess {
     const eventsFile: WriteStream = createWriteStream(join(runDir, EVENTS_FILE), { flags: "a" });
     const logFile: WriteStream = createWriteStream(join(runDir, WORKER_LOG_FILE), { flags: "a" });
     const environment: NodeJS.ProcessEnv = { ...(options.environment ?? process.env), PYTHONUNBUFFERED: "1" };
-    if (options.pythonPath) environment.PYTHONPATH = [options.pythonPath, environment.PYTHONPATH].filter(Boolean).join(":");
+    if (options.pythonPath) environment.PYTHONPATH = [options.pythonPath, environment.PYTHONPATH].filter(Boolean).join(delimiter);
 
     // own process group: a Ctrl-C in the terminal reaches the supervisor only, which forwards
     // SIGTERM once; the group lets a forced stop reach torchrun's children too
