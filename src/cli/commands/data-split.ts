@@ -30,7 +30,7 @@ export function registerDataSplit(parent: Command): void {
     .option("--test <fraction>", "fraction of examples for test (0 for none)", "0.1")
     .option("--seed <n>", "seed of the shuffle: the same seed and input give byte-identical files", "42")
     .option("--out-dir <dir>", "where to write the splits (default: the folder of FILE)")
-    .option("--group-by <what>", "keep together examples with the same normalised `prompt` (user side) or the same whole `example`", "prompt")
+    .option("--group-by <what>", "keep together examples with the same normalised whole `example` or, stricter, the same `prompt` (user side)", "example")
     .option("--json", "print the report as JSON", false)
     .addHelpText(
       "after",
@@ -48,7 +48,7 @@ entry per distinct group, not the examples. Lines keep their bytes and their inp
             kind: "usage",
             code: "invalid_group_by",
             field: "--group-by",
-            fix: "pass --group-by prompt (default) or --group-by example",
+            fix: "pass --group-by example (default) or --group-by prompt",
           });
         }
         const report = await splitDataset({

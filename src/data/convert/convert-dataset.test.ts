@@ -121,6 +121,13 @@ describe("convertDataset", () => {
     expect(report).toMatchObject({ container: "jsonl", written: 2, skipped: 0 });
   });
 
+  it("without --from, a .json file holding JSON Lines is read as jsonl; with --from json it must be an array", async () => {
+    const input = join(scratch, "lines.json");
+    writeFileSync(input, '{"prompt":"a","completion":"b"}\n{"prompt":"c","completion":"d"}\n');
+    expect(await convertDataset({ input, output: outputPath() })).toMatchObject({ from: "jsonl", written: 2 });
+    await expect(convertDataset({ input, output: outputPath(), from: "json" })).rejects.toMatchObject({ code: "invalid_json", fix: expect.stringContaining("--from jsonl") });
+  });
+
   it("keeps at most maxProblems problems and counts the rest", async () => {
     const input = join(scratch, "many-bad.jsonl");
     writeFileSync(input, `${'{"prompt":"","completion":"x"}\n'.repeat(7)}{"prompt":"ok","completion":"ok"}\n`);

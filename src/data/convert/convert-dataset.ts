@@ -56,7 +56,9 @@ export interface ConvertReport {
 const TABULAR: ReadonlySet<ConvertSourceFormat> = new Set(["csv", "tsv", "json", "jsonl", "parquet"]);
 
 export async function convertDataset(options: ConvertDatasetOptions): Promise<ConvertReport> {
-  const from = resolveSourceFormat(options.input, options.from);
+  let from = resolveSourceFormat(options.input, options.from);
+  // a `.json` file often holds JSON Lines: without an explicit --from, look before parsing it whole
+  if (options.from === undefined && from === "json") from = await sniffJsonContainer(options.input).catch(() => "json" as const);
   const mapping = parseColumnMapping(options.map ?? []);
   if (mapping !== null && !TABULAR.has(from)) {
     throw new TunekitError(`\`--map\` does not apply to --from ${from}: ${from} records name their own roles`, {

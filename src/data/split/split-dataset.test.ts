@@ -85,7 +85,7 @@ describe("splitDataset", () => {
       duplicated.push(JSON.stringify({ messages: [{ content: `question number ${index}`, role: "user" }, { content: `answer ${index}`, role: "assistant" }] }));
     }
     const file = write("duplicates.jsonl", duplicated);
-    const { report, outDir } = await run(file, { groupBy: "example" });
+    const { report, outDir } = await run(file);
     expect(report.examples).toBe(220);
     expect(report.groups).toBe(200);
     const splits = readSplits(outDir, "duplicates");
@@ -93,10 +93,11 @@ describe("splitDataset", () => {
     for (let index = 0; index < 40; index += 4) expect(splitOf(`question number ${index}`)).toHaveLength(1);
   });
 
-  it("groups by the normalised prompt by default: one question with two answers never straddles splits", async () => {
+  it("with groupBy prompt, one question with two answers never straddles splits", async () => {
     const lines = distinct.flatMap((line, index) => [line, chat(`  QUESTION number ${index} `, `another answer ${index}`)]);
     const file = write("same-prompt.jsonl", lines);
-    const { report, outDir } = await run(file);
+    expect((await run(file)).report.groups).toBe(400);
+    const { report, outDir } = await run(file, { groupBy: "prompt" });
     expect(report.groups).toBe(200);
     const splits = readSplits(outDir, "same-prompt");
     const promptsOf = (name: "train" | "validation" | "test") =>
@@ -112,6 +113,14 @@ describe("splitDataset", () => {
     expect(report.splits.test.file).toBeNull();
     expect(readdirSync(outDir).sort()).toEqual(["tiny.train.jsonl", "tiny.validation.jsonl"]);
     expect(report.warnings.join("\n")).toMatch(/validation split is empty/);
+  });
+
+  it("warns when one group is large (a fixed instruction grouped by prompt)", async () => {
+    const file = write("fixed-instruction.jsonl", distinct.slice(0, 50).map((_, index) => chat("Summarize.", `summary ${index}`)));
+    const { report } = await run(file, { groupBy: "prompt" });
+    expect(report.groups).toBe(1);
+    expect(report.splits.train.examples).toBe(50);
+    expect(report.warnings.join("\n")).toMatch(/one group holds 50 of the 50 examples/);
   });
 
   it("splits lines that are not JSON by their text and says so", async () => {

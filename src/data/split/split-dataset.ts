@@ -13,10 +13,11 @@ import { HashIndex } from "../validate/hash-index.js";
  * seed, with no example in two splits.
  *
  * Examples are grouped by a 64-bit hash of their normalised text (lower case, whitespace runs
- * collapsed; key order and JSON spacing never matter). With `groupBy: "prompt"` (the default) the
- * group is the normalised user side, so exact duplicates AND the same question with two answers
- * stay in one split (what `tunekit data validate` reports as train/validation overlap); with
- * `groupBy: "example"` only exact duplicates of the whole example are grouped.
+ * collapsed; key order and JSON spacing never matter). With `groupBy: "example"` (the default)
+ * exact duplicates of the whole example stay in one split. With `groupBy: "prompt"` the group is
+ * the normalised user side, so the same question with two answers stays in one split too (what
+ * `tunekit data validate` reports as train/validation overlap); it is not the default because a
+ * dataset whose user turn is a fixed instruction ("Summarize.") would become one group.
  *
  * How groups are assigned: a seeded shuffle of the groups, where the shuffle order is each
  * group's hash re-hashed with the seed, not a PRNG stream. We chose it over the other common
@@ -153,7 +154,7 @@ function checkOptions(options: SplitDatasetOptions): void {
 
 export async function splitDataset(options: SplitDatasetOptions): Promise<SplitReport> {
   checkOptions(options);
-  const groupBy = options.groupBy ?? "prompt";
+  const groupBy = options.groupBy ?? "example";
   const paths = splitOutputPaths(options.file, options.outDir);
   const wanted: Record<SplitName, boolean> = { train: true, validation: options.validation > 0, test: options.test > 0 };
   for (const name of SPLIT_NAMES) {
@@ -173,6 +174,7 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
   const highs = new Uint32List();
   const lows = new Uint32List();
   let examples = 0;
+  let largestGroup = 1;
   let blankLines = 0;
   let unparsable = 0;
   try {
@@ -191,6 +193,7 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
         lows.push(key.low);
       } else {
         counts.increment(group);
+        if (counts.get(group) > largestGroup) largestGroup = counts.get(group);
       }
     }
   } catch (error) {
@@ -271,6 +274,9 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
     } else if (ratio > 0 && filled[split] !== targets[split]) {
       warnings.push(`the ${name} split holds ${filled[split]} examples, not ${targets[split]}: groups of duplicates are never cut apart`);
     }
+  }
+  if (examples > 0 && largestGroup > Math.max(1, examples * 0.1)) {
+    warnings.push(`one group holds ${largestGroup} of the ${examples} examples (grouped by ${groupBy}); it stays whole in one split`);
   }
   if (unparsable > 0) {
     warnings.push(`${unparsable} line${unparsable === 1 ? " is" : "s are"} not a JSON example of a known format; they were split by their text (run \`tunekit data validate\` on the file)`);
