@@ -125,7 +125,7 @@ export async function estimateTraining(options: EstimateOptions): Promise<Traini
     epochs,
     epochsRule:
       options.epochs === "auto"
-        ? `auto: ${TARGET_EPOCHS} epochs, raised to keep examples x epochs >= ${MIN_TARGET_EXAMPLES} (at most ${MAX_DEFAULT_EPOCHS}) or lowered to keep it <= ${MAX_TARGET_EXAMPLES} (at least ${MIN_DEFAULT_EPOCHS}) (OpenAI cookbook)`
+        ? `auto, the OpenAI cookbook rule: ${TARGET_EPOCHS}, or enough to bring examples x epochs up to ${MIN_TARGET_EXAMPLES} (at most ${MAX_DEFAULT_EPOCHS}) or down to ${MAX_TARGET_EXAMPLES} (at least ${MIN_DEFAULT_EPOCHS})`
         : "requested",
     hosted,
     local,
