@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { convertDataset, type ConvertReport } from "../../data/convert/convert-dataset.js";
 import { CONVERT_SOURCE_FORMATS } from "../../data/convert/source-format.js";
 import { action, printJson } from "../output.js";
@@ -16,11 +16,13 @@ export function registerDataConvert(parent: Command): void {
     .argument("<in>", "source file")
     .argument("<out>", "chat JSONL file to write")
     .option("--from <format>", `source format: ${CONVERT_SOURCE_FORMATS.join(", ")} (default: from the extension of IN)`)
-    .option(
-      "--map <column=field>",
-      "map a source column to a message field: user (or prompt), assistant (or completion), system; repeat it, e.g. --map question=user --map answer=assistant (default: columns named prompt/user, completion/assistant, system)",
-      collect,
-      [],
+    .addOption(
+      new Option(
+        "--map <column=field>",
+        "map a source column to a message field: user (or prompt), assistant (or completion), system; repeat it, e.g. --map question=user --map answer=assistant",
+      )
+        .argParser(collect)
+        .default([], "the columns named prompt or user, completion or assistant, system"),
     )
     .option("--system <text>", "system message for every example that has none")
     .option("--json", "print the report {written, skipped, problems} as JSON", false)
@@ -30,7 +32,8 @@ export function registerDataConvert(parent: Command): void {
 Reading:
   csv, tsv   streamed (csv-parse); the first row is the header
   jsonl      streamed, one JSON object a line
-  json       one top-level array of objects, parsed whole (JSON has no record boundaries to stream on)
+  json       one top-level array of objects, parsed whole (JSON has no record boundaries to stream on);
+             without --from, a .json file holding one object per line is read as jsonl
   parquet    one row group at a time (hyparquet), only the mapped columns
   alpaca     {instruction, input, output[, system, history]} records in a .json array or .jsonl
              (or csv/parquet); the user message is the instruction, a blank line, then the input
