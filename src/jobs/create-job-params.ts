@@ -1,0 +1,110 @@
+import { z } from "zod";
+import { TunekitError, type ProblemDetail } from "../core/errors.js";
+import type { FineTuningJobCreateParams, SupervisedHyperparameters } from "../spec/openai-wire.js";
+
+const auto = <T extends z.ZodType>(inner: T) => z.union([z.literal("auto"), inner]);
+
+const hyperparametersSchema = z.strictObject({
+  batch_size: auto(z.number().int().min(1).max(256)).optional().describe("Examples per optimizer step, or `auto`."),
+  learning_rate_multiplier: auto(z.number().positive().max(10)).optional().describe("Scales the base learning rate, or `auto`."),
+  n_epochs: auto(z.number().int().min(1).max(50)).optional().describe("Passes over the training file, or `auto` (dataset-size rule)."),
+});
+
+const dpoHyperparametersSchema = hyperparametersSchema.extend({
+  beta: auto(z.number().positive().max(2)).optional().describe("DPO beta, or `auto`."),
+});
+
+/** Body of POST /v1/fine_tuning/jobs: the single source for validation and the OpenAPI document. */
+export const createJobParamsSchema = z.strictObject({
+  model: z.string().min(1).describe("Base model id from GET /v1/models."),
+  training_file: z.string().min(1).describe("Id of an uploaded file with purpose `fine-tune`."),
+  validation_file: z.string().min(1).nullable().optional().describe("Id of an uploaded validation file."),
+  hyperparameters: hyperparametersSchema.optional().describe("Deprecated by OpenAI in favour of `method`; still accepted."),
+  method: z
+    .strictObject({
+      type: z.enum(["supervised", "dpo"]),
+      supervised: z.strictObject({ hyperparameters: hyperparametersSchema.optional() }).optional(),
+      dpo: z.strictObject({ hyperparameters: dpoHyperparametersSchema.optional() }).optional(),
+    })
+    .optional()
+    .describe("Training method: `supervised` (default) or `dpo` on preference data."),
+  suffix: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, `-`, `_` and `.` only")
+    .nullable()
+    .optional()
+    .describe("Up to 64 characters added to the fine-tuned model id."),
+  seed: z.number().int().min(0).max(2_147_483_647).nullable().optional().describe("Random seed; omitted for a random one."),
+  metadata: z
+    .record(z.string().max(64), z.string().max(512))
+    .refine((value) => Object.keys(value).length <= 16, "at most 16 keys")
+    .nullable()
+    .optional()
+    .describe("Up to 16 string key/value pairs."),
+  integrations: z.array(z.unknown()).max(0, "integrations are not supported by Tunekit").nullable().optional(),
+});
+
+export interface CreateJobInput {
+  model: string;
+  trainingFile: string;
+  validationFile: string | null;
+  methodType: "supervised" | "dpo";
+  hyperparameters: Required<SupervisedHyperparameters> & { beta?: "auto" | number };
+  suffix: string | null;
+  seed: number | null;
+  metadata: Record<string, string> | null;
+}
+
+/** Validate a create-job body; every problem is reported, `field` names the first bad parameter. */
+export function parseCreateJobParams(body: unknown): CreateJobInput {
+  const parsed = createJobParamsSchema.safeParse(body ?? {});
+  if (!parsed.success) {
+    const problems: ProblemDetail[] = parsed.error.issues.map((issue) => {
+      const field = issue.path.map(String).join(".") || "body";
+      const keys = (issue as { keys?: string[] }).keys;
+      const message = issue.code === "unrecognized_keys" && keys ? `unknown parameter${keys.length > 1 ? "s" : ""} ${keys.map((key) => `\`${field === "body" ? key : `${field}.${key}`}\``).join(", ")}` : `\`${field}\`: ${issue.message}`;
+      return { code: issue.code, message, field: issue.code === "unrecognized_keys" && keys?.[0] ? (field === "body" ? keys[0] : `${field}.${keys[0]}`) : field };
+    });
+    const first = problems[0] as ProblemDetail;
+    throw new TunekitError(problems.length === 1 ? first.message : `${problems.length} problems in the request: ${problems.map((problem) => problem.message).join("; ")}`, {
+      kind: "usage",
+      code: "invalid_request",
+      field: first.field,
+      problems,
+      fix: "see the OpenAI fine-tuning API (POST /v1/fine_tuning/jobs) or GET /openapi.json",
+    });
+  }
+  const params: FineTuningJobCreateParams & { integrations?: unknown } = parsed.data;
+  const methodType = params.method?.type ?? "supervised";
+  const fromMethod = methodType === "dpo" ? params.method?.dpo?.hyperparameters : params.method?.supervised?.hyperparameters;
+  const legacy = params.hyperparameters;
+  if (legacy && fromMethod) {
+    throw new TunekitError("pass hyperparameters either in `hyperparameters` or in `method`, not both", {
+      kind: "usage",
+      code: "invalid_request",
+      field: "hyperparameters",
+      fix: `move them to \`method.${methodType}.hyperparameters\``,
+    });
+  }
+  if (params.method?.type === "supervised" && params.method.dpo) {
+    throw new TunekitError("`method.dpo` is set but `method.type` is `supervised`", { kind: "usage", code: "invalid_request", field: "method.dpo", fix: "set `method.type` to `dpo` or remove `method.dpo`" });
+  }
+  const chosen = (fromMethod ?? legacy ?? {}) as SupervisedHyperparameters & { beta?: "auto" | number };
+  return {
+    model: params.model,
+    trainingFile: params.training_file,
+    validationFile: params.validation_file ?? null,
+    methodType,
+    hyperparameters: {
+      batch_size: chosen.batch_size ?? "auto",
+      learning_rate_multiplier: chosen.learning_rate_multiplier ?? "auto",
+      n_epochs: chosen.n_epochs ?? "auto",
+      ...(methodType === "dpo" ? { beta: chosen.beta ?? "auto" } : {}),
+    },
+    suffix: params.suffix ?? null,
+    seed: params.seed ?? null,
+    metadata: params.metadata ?? null,
+  };
+}

@@ -1,0 +1,288 @@
+import { randomInt } from "node:crypto";
+import { join } from "node:path";
+import type { TrainingConfig } from "../core/config-schema.js";
+import { TunekitError } from "../core/errors.js";
+import type { FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model, SupervisedHyperparameters } from "../spec/openai-wire.js";
+import type { Project } from "./api-key-store.js";
+import { parseCreateJobParams } from "./create-job-params.js";
+import { describeProblems, type FileStore, type StoredFile } from "./file-store.js";
+import { monotonicNow, newId } from "./ids.js";
+import type { JobRunRequest } from "./job-runner.js";
+import { isTerminal, type JobStatus } from "./job-state-machine.js";
+import { toJobObject, type JobRow, type JobStore } from "./job-store.js";
+import type { ModelCatalog } from "./model-catalog.js";
+import type { Page } from "./page-params.js";
+import type { Scheduler } from "./scheduler.js";
+import { BASE_LEARNING_RATE, buildWorkerJobSpec } from "./worker-job-spec.js";
+
+export interface JobServiceOptions {
+  dataDir: string;
+  /** server-wide training settings passed to every worker (device, max_steps, checkpoint_every ...) */
+  trainingDefaults?: Partial<TrainingConfig>;
+  maxSeqLen?: number;
+  /** a running job whose heartbeat is older than this belongs to a dead server (default 60 s) */
+  staleHeartbeatMs?: number;
+}
+
+/** `ft:<base>:<suffix>:<job-id-tail>`; the suffix slot is empty when the job has none. */
+export function fineTunedModelId(job: Pick<JobRow, "id" | "model" | "suffix">): string {
+  return `ft:${job.model}:${job.suffix ?? ""}:${job.id.slice(-8)}`;
+}
+
+/**
+ * Fine-tuning jobs: create (validate files, queue), read, list, events, checkpoints, cancel,
+ * pause, resume, and recovery after a restart. The HTTP routes and the CLI call this.
+ */
+export class JobService {
+  private scheduler: Scheduler | null = null;
+  private readonly validations = new Set<Promise<void>>();
+
+  constructor(
+    readonly store: JobStore,
+    readonly files: FileStore,
+    readonly catalog: ModelCatalog,
+    private readonly options: JobServiceOptions,
+  ) {}
+
+  attachScheduler(scheduler: Scheduler): void {
+    this.scheduler = scheduler;
+  }
+
+  async create(project: Project, body: unknown): Promise<FineTuningJob> {
+    const input = parseCreateJobParams(body);
+    const base = this.catalog.resolve(input.model);
+    if (!base) {
+      const known = this.catalog.baseModels().map((model) => `\`${model.id}\``);
+      throw new TunekitError(`model \`${input.model}\` is not available for fine-tuning on this server`, {
+        kind: "usage",
+        code: "model_not_available",
+        field: "model",
+        fix: known.length > 0 ? `use one of ${known.join(", ")} (GET /v1/models)` : "start the server with `--model <folder|.gguf|hub id>` or put models in its `--models-dir`",
+      });
+    }
+    const training = await this.files.get(project.id, input.trainingFile, "training_file");
+    const validation = input.validationFile ? await this.files.get(project.id, input.validationFile, "validation_file") : null;
+    for (const [file, field] of [[training, "training_file"], [validation, "validation_file"]] as const) {
+      if (file && file.object.purpose !== "fine-tune") {
+        throw new TunekitError(`file \`${file.object.id}\` has purpose \`${file.object.purpose}\`, not \`fine-tune\``, { kind: "usage", code: "invalid_file_purpose", field, fix: "upload the data again with `purpose=fine-tune`" });
+      }
+    }
+    const id = newId("job");
+    const hyperparameters: SupervisedHyperparameters = {
+      batch_size: input.hyperparameters.batch_size,
+      learning_rate_multiplier: input.hyperparameters.learning_rate_multiplier,
+      n_epochs: input.hyperparameters.n_epochs,
+    };
+    const method = input.methodType === "dpo" ? { type: "dpo", dpo: { hyperparameters: input.hyperparameters } } : { type: "supervised", supervised: { hyperparameters } };
+    const row: JobRow = {
+      id,
+      project_id: project.id,
+      model: input.model,
+      training_file: training.object.id,
+      validation_file: validation?.object.id ?? null,
+      status: "validating_files",
+      hyperparameters: JSON.stringify(hyperparameters),
+      resolved_hyperparameters: null,
+      method: JSON.stringify(method),
+      suffix: input.suffix,
+      seed: input.seed ?? randomInt(0, 2_147_483_647),
+      metadata: input.metadata ? JSON.stringify(input.metadata) : null,
+      fine_tuned_model: null,
+      error: null,
+      created_at: monotonicNow(),
+      started_at: null,
+      finished_at: null,
+      trained_tokens: null,
+      estimated_finish: null,
+      result_files: "[]",
+      heartbeat_at: null,
+      run_dir: null,
+      last_checkpoint_path: null,
+      adapter_path: null,
+    };
+    await this.store.insertJob(row, { message: `Validating training file: ${training.object.id}${validation ? ` and validation file: ${validation.object.id}` : ""}` });
+    this.validateInBackground(id, training, validation, input.methodType);
+    return toJobObject(row, project.id);
+  }
+
+  async get(project: Project, jobId: string): Promise<FineTuningJob> {
+    return toJobObject(await this.store.getJob(project.id, jobId), project.id);
+  }
+
+  async list(project: Project, page: Page, metadata?: Record<string, string>): Promise<ListPage<FineTuningJob>> {
+    const { rows, hasMore } = await this.store.listJobs(project.id, page, metadata);
+    return { object: "list", data: rows.map((row) => toJobObject(row, project.id)), has_more: hasMore };
+  }
+
+  listEvents(project: Project, jobId: string, page: Page): Promise<ListPage<FineTuningJobEvent>> {
+    return this.store.listEvents(project.id, jobId, page);
+  }
+
+  listCheckpoints(project: Project, jobId: string, page: Page): Promise<ListPage<FineTuningJobCheckpoint>> {
+    return this.store.listCheckpoints(project.id, jobId, page);
+  }
+
+  /**
+   * Events oldest first: those after `afterId` (or all), then new ones as they are written,
+   * until the job has finished and nothing is left, or `signal` aborts.
+   */
+  async *streamEvents(project: Project, jobId: string, afterId: string | null, signal: AbortSignal, pollMs = 250): AsyncGenerator<FineTuningJobEvent> {
+    await this.store.getJob(project.id, jobId);
+    let sequence = 0;
+    if (afterId) {
+      const found = await this.store.eventSequence(jobId, afterId);
+      if (found === null) throw new TunekitError(`no event \`${afterId}\` in job \`${jobId}\``, { kind: "not_found", code: "event_not_found", field: "after", fix: "pass the id of an event of this job" });
+      sequence = found;
+    }
+    while (!signal.aborted) {
+      const job = await this.store.getJob(project.id, jobId);
+      const batch = await this.store.eventsSince(jobId, sequence);
+      for (const item of batch) {
+        sequence = item.sequence;
+        yield item.event;
+      }
+      if (batch.length === 0 && isTerminal(job.status as JobStatus)) return;
+      if (batch.length === 0) await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+      });
+    }
+  }
+
+  async cancel(project: Project, jobId: string): Promise<FineTuningJob> {
+    const job = await this.store.getJob(project.id, jobId);
+    const updated = await this.store.transition(job.id, "cancelled", { message: "Fine-tuning job cancelled" }, { finished_at: Date.now(), estimated_finish: null });
+    if (job.status === "running") await this.scheduler?.stop(job.id, "cancel");
+    return toJobObject(updated, project.id);
+  }
+
+  async pause(project: Project, jobId: string): Promise<FineTuningJob> {
+    const job = await this.store.getJob(project.id, jobId);
+    const updated = await this.store.transition(job.id, "paused", { message: "Pausing: the worker writes a checkpoint and stops" }, { estimated_finish: null });
+    await this.scheduler?.stop(job.id, "pause");
+    return toJobObject(updated, project.id);
+  }
+
+  async resume(project: Project, jobId: string): Promise<FineTuningJob> {
+    const job = await this.store.getJob(project.id, jobId);
+    const updated = await this.store.transition(job.id, "queued", { message: job.last_checkpoint_path ? "Resumed: queued to continue from the last checkpoint" : "Resumed: queued to train from the start (no checkpoint was written)" });
+    void this.scheduler?.wake();
+    return toJobObject(updated, project.id);
+  }
+
+  /** Base models this server can train plus the project's fine-tuned models. */
+  async models(project: Project): Promise<Model[]> {
+    const base = this.catalog.baseModels().map((model): Model => ({ id: model.id, object: "model", created: model.created, owned_by: "tunekit" }));
+    const tuned = (await this.store.fineTunedModels(project.id)).map((model): Model => ({ id: model.id, object: "model", created: model.created, owned_by: project.name }));
+    return [...base, ...tuned];
+  }
+
+  async model(project: Project, modelId: string): Promise<Model> {
+    const found = (await this.models(project)).find((model) => model.id === modelId);
+    if (!found) throw new TunekitError(`no model \`${modelId}\``, { kind: "not_found", code: "model_not_found", field: "model", fix: "list models with GET /v1/models" });
+    return found;
+  }
+
+  /** The worker request for a job the scheduler is starting. */
+  async prepareRun(job: JobRow): Promise<JobRunRequest> {
+    const base = this.catalog.resolve(job.model);
+    if (!base) throw new TunekitError(`model \`${job.model}\` is no longer available on this server`, { kind: "usage", code: "model_not_available", field: "model" });
+    const training = await this.files.get(job.project_id, job.training_file, "training_file");
+    const method = JSON.parse(job.method) as { type: "supervised" | "dpo"; supervised?: { hyperparameters?: SupervisedHyperparameters }; dpo?: { hyperparameters?: SupervisedHyperparameters } };
+    const hyperparameters = JSON.parse(job.hyperparameters) as SupervisedHyperparameters;
+    const runDir = job.run_dir ?? join(this.options.dataDir, "runs", job.id);
+    const checkpoint = job.last_checkpoint_path ?? (await this.store.latestCheckpoint(job.id))?.path ?? null;
+    const spec = buildWorkerJobSpec({
+      runDir,
+      modelSource: base.source,
+      trainingPath: this.files.pathOf(job.training_file),
+      validationPath: job.validation_file ? this.files.pathOf(job.validation_file) : null,
+      trainingExamples: training.validation?.validExamples ?? 0,
+      methodType: method.type,
+      hyperparameters,
+      seed: job.seed,
+      resumeFrom: checkpoint,
+      trainingDefaults: this.options.trainingDefaults,
+      maxSeqLen: this.options.maxSeqLen,
+    });
+    return { jobId: job.id, runDir, spec };
+  }
+
+  baseLearningRate(): number {
+    return this.options.trainingDefaults?.method === "full" ? BASE_LEARNING_RATE.full : BASE_LEARNING_RATE.adapter;
+  }
+
+  /**
+   * After a restart: jobs left `running` by a dead server (stale heartbeat) are queued again to
+   * resume from their last checkpoint, or failed when none was written; jobs caught validating
+   * are validated again.
+   */
+  async recover(): Promise<{ resumed: string[]; failed: string[]; revalidated: string[] }> {
+    const stale = Date.now() - (this.options.staleHeartbeatMs ?? 60_000);
+    const resumed: string[] = [];
+    const failed: string[] = [];
+    for (const job of await this.store.jobsWithStatus("running")) {
+      if (this.scheduler?.isRunning(job.id)) continue;
+      if (job.heartbeat_at !== null && job.heartbeat_at > stale) continue;
+      const checkpoint = job.last_checkpoint_path ?? (await this.store.latestCheckpoint(job.id))?.path ?? null;
+      if (checkpoint) {
+        await this.store.transition(job.id, "queued", { level: "warn", message: "The server stopped while this job ran; queued to resume from its last checkpoint" }, { last_checkpoint_path: checkpoint, heartbeat_at: null });
+        resumed.push(job.id);
+      } else {
+        const error = { code: "server_restarted", message: "the server stopped while this job ran and no checkpoint had been written", param: null };
+        await this.store.transition(job.id, "failed", { level: "error", message: `Job failed: ${error.message}` }, { error: JSON.stringify(error), finished_at: Date.now(), heartbeat_at: null });
+        failed.push(job.id);
+      }
+    }
+    const revalidated: string[] = [];
+    for (const job of await this.store.jobsWithStatus("validating_files")) {
+      const project = job.project_id;
+      const training = await this.files.get(project, job.training_file, "training_file").catch(() => null);
+      const validation = job.validation_file ? await this.files.get(project, job.validation_file, "validation_file").catch(() => null) : null;
+      this.validateInBackground(job.id, training, job.validation_file ? validation : null, (JSON.parse(job.method) as { type: "supervised" | "dpo" }).type, job.validation_file !== null);
+      revalidated.push(job.id);
+    }
+    return { resumed, failed, revalidated };
+  }
+
+  /** Resolves when every file validation started so far has ended. */
+  async settled(): Promise<void> {
+    while (this.validations.size > 0) await Promise.all([...this.validations]);
+  }
+
+  private validateInBackground(jobId: string, training: StoredFile | null, validation: StoredFile | null, methodType: "supervised" | "dpo", validationExpected = false): void {
+    const work = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.validateFiles(jobId, training, validation, methodType, validationExpected))
+      .catch((error: unknown) => process.emitWarning(`job ${jobId}: ${(error as Error).message}`))
+      .finally(() => this.validations.delete(work));
+    this.validations.add(work);
+  }
+
+  private async validateFiles(jobId: string, training: StoredFile | null, validation: StoredFile | null, methodType: "supervised" | "dpo", validationExpected: boolean): Promise<void> {
+    const problem = fileProblem(training, "training_file", methodType) ?? (validation || validationExpected ? fileProblem(validation, "validation_file", methodType) : null);
+    const job = await this.store.getJob(null, jobId);
+    if ((job.status as JobStatus) !== "validating_files") return; // cancelled meanwhile
+    if (problem) {
+      await this.store.transition(jobId, "failed", { level: "error", message: `Job failed: ${problem.message}`, data: { code: problem.code, param: problem.param } }, { error: JSON.stringify(problem), finished_at: Date.now() });
+      return;
+    }
+    const examples = training?.validation?.validExamples;
+    await this.store.transition(jobId, "queued", { message: `Files validated${examples !== undefined ? ` (${examples} training examples)` : ""}; job queued` });
+    void this.scheduler?.wake();
+  }
+}
+
+function fileProblem(file: StoredFile | null, param: "training_file" | "validation_file", methodType: "supervised" | "dpo"): { code: string; message: string; param: string } | null {
+  const label = param === "training_file" ? "training" : "validation";
+  if (!file) return { code: "file_not_found", message: `the ${label} file was deleted before validation`, param };
+  const report = file.validation;
+  if (!report) return { code: "invalid_file", message: `the ${label} file \`${file.object.id}\` has no validation report`, param };
+  if (!report.ok) return { code: `invalid_${label}_file`, message: `${label} file \`${file.object.id}\` (${file.object.filename}) has problems: ${describeProblems(report)}`, param };
+  if (methodType === "dpo" && report.format !== "preference") {
+    return { code: `invalid_${label}_file`, message: `DPO needs preference data (input, preferred_output, non_preferred_output); ${label} file \`${file.object.id}\` is in \`${report.format}\` format`, param };
+  }
+  if (methodType === "supervised" && report.format === "preference") {
+    return { code: `invalid_${label}_file`, message: `${label} file \`${file.object.id}\` holds preference pairs; use \`method: {type: "dpo"}\` for them`, param };
+  }
+  return null;
+}

@@ -1,0 +1,250 @@
+import { TunekitError } from "../core/errors.js";
+import type {
+  CheckpointMetrics,
+  FineTuningJob,
+  FineTuningJobCheckpoint,
+  FineTuningJobError,
+  FineTuningJobEvent,
+  FineTuningMethod,
+  ListPage,
+  SupervisedHyperparameters,
+} from "../spec/openai-wire.js";
+import { isWellFormedId, monotonicNow, newId, toUnixSeconds } from "./ids.js";
+import { assertTransition, type JobStatus } from "./job-state-machine.js";
+import { slicePage, type Page } from "./page-params.js";
+import type { CheckpointsTable, JobEventsTable, JobsTable, StoreDatabase } from "./store/database.js";
+
+export interface NewJobEvent {
+  level?: FineTuningJobEvent["level"];
+  type?: FineTuningJobEvent["type"];
+  message: string;
+  data?: Record<string, unknown> | null;
+}
+
+export type JobRow = JobsTable;
+
+export type JobPatch = Partial<Omit<JobsTable, "id" | "project_id" | "status" | "created_at">>;
+
+/**
+ * Rows of jobs, job events and checkpoints. Status changes go through `transition`, which checks
+ * the state machine and writes the change and its event in one transaction.
+ */
+export class JobStore {
+  constructor(readonly database: StoreDatabase) {}
+
+  async insertJob(row: JobsTable, event: NewJobEvent): Promise<JobRow> {
+    await this.database.transaction().execute(async (transaction) => {
+      await transaction.insertInto("jobs").values(row).execute();
+      await insertEvent(transaction, row.id, event);
+    });
+    return row;
+  }
+
+  /** A job of the project (or of any project when projectId is null); 404 otherwise. */
+  async getJob(projectId: string | null, jobId: string, field = "fine_tuning_job_id"): Promise<JobRow> {
+    let row: JobRow | undefined;
+    if (isWellFormedId("job", jobId)) {
+      let query = this.database.selectFrom("jobs").selectAll().where("id", "=", jobId);
+      if (projectId !== null) query = query.where("project_id", "=", projectId);
+      row = await query.executeTakeFirst();
+    }
+    if (!row) {
+      throw new TunekitError(`no fine-tuning job \`${jobId}\``, { kind: "not_found", code: "job_not_found", field, fix: "list your jobs with `tunekit jobs list` (GET /v1/fine_tuning/jobs)" });
+    }
+    return row;
+  }
+
+  /** Newest first, like OpenAI. */
+  async listJobs(projectId: string, page: Page, metadata?: Record<string, string>): Promise<{ rows: JobRow[]; hasMore: boolean }> {
+    let query = this.database.selectFrom("jobs").selectAll().where("project_id", "=", projectId);
+    if (page.after) {
+      const cursor = await this.getJob(projectId, page.after, "after");
+      query = query.where((where) => where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]));
+    }
+    let rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").execute();
+    if (metadata && Object.keys(metadata).length > 0) {
+      rows = rows.filter((row) => {
+        const stored = row.metadata ? (JSON.parse(row.metadata) as Record<string, string>) : {};
+        return Object.entries(metadata).every(([key, value]) => stored[key] === value);
+      });
+    }
+    const { data, hasMore } = slicePage(rows.slice(0, page.limit + 1), page.limit);
+    return { rows: data, hasMore };
+  }
+
+  async jobsWithStatus(status: JobStatus): Promise<JobRow[]> {
+    return this.database.selectFrom("jobs").selectAll().where("status", "=", status).orderBy("created_at", "asc").orderBy("id", "asc").execute();
+  }
+
+  async updateJob(jobId: string, patch: JobPatch): Promise<void> {
+    if (Object.keys(patch).length === 0) return;
+    await this.database.updateTable("jobs").set(patch).where("id", "=", jobId).execute();
+  }
+
+  /**
+   * Move a job to `to` through the state machine (409 when the edge is not whitelisted), apply
+   * `patch` and record `event`, atomically. Returns the updated row.
+   */
+  async transition(jobId: string, to: JobStatus, event: NewJobEvent, patch: JobPatch = {}): Promise<JobRow> {
+    return this.database.transaction().execute(async (transaction) => {
+      const row = await transaction.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow();
+      assertTransition(jobId, row.status as JobStatus, to);
+      await transaction.updateTable("jobs").set({ ...patch, status: to }).where("id", "=", jobId).execute();
+      await insertEvent(transaction, jobId, event);
+      return { ...row, ...patch, status: to };
+    });
+  }
+
+  async addEvent(jobId: string, event: NewJobEvent): Promise<FineTuningJobEvent> {
+    const row = await this.database.transaction().execute((transaction) => insertEvent(transaction, jobId, event));
+    return toEventObject(row);
+  }
+
+  /** Newest first (OpenAI's order); `after` is an event id, the page continues with older events. */
+  async listEvents(projectId: string, jobId: string, page: Page): Promise<ListPage<FineTuningJobEvent>> {
+    await this.getJob(projectId, jobId);
+    let query = this.database.selectFrom("job_events").selectAll().where("job_id", "=", jobId);
+    if (page.after) {
+      const cursor = await this.database.selectFrom("job_events").select("sequence").where("job_id", "=", jobId).where("id", "=", page.after).executeTakeFirst();
+      if (!cursor) throw new TunekitError(`no event \`${page.after}\` in job \`${jobId}\``, { kind: "not_found", code: "event_not_found", field: "after", fix: "pass the id of an event of this job" });
+      query = page.order === "desc" ? query.where("sequence", "<", cursor.sequence) : query.where("sequence", ">", cursor.sequence);
+    }
+    const rows = await query.orderBy("sequence", page.order).limit(page.limit + 1).execute();
+    const { data, hasMore } = slicePage(rows.map(toEventObject), page.limit);
+    return { object: "list", data, has_more: hasMore };
+  }
+
+  /** Events with a sequence above `sequence`, oldest first (for streaming). */
+  async eventsSince(jobId: string, sequence: number): Promise<Array<{ sequence: number; event: FineTuningJobEvent }>> {
+    const rows = await this.database.selectFrom("job_events").selectAll().where("job_id", "=", jobId).where("sequence", ">", sequence).orderBy("sequence", "asc").limit(500).execute();
+    return rows.map((row) => ({ sequence: row.sequence, event: toEventObject(row) }));
+  }
+
+  async eventSequence(jobId: string, eventId: string): Promise<number | null> {
+    const row = await this.database.selectFrom("job_events").select("sequence").where("job_id", "=", jobId).where("id", "=", eventId).executeTakeFirst();
+    return row?.sequence ?? null;
+  }
+
+  async addCheckpoint(job: JobRow, checkpoint: { step: number; path: string; metrics: CheckpointMetrics; fineTunedModelCheckpoint: string }): Promise<FineTuningJobCheckpoint> {
+    const row: CheckpointsTable = {
+      id: newId("checkpoint"),
+      job_id: job.id,
+      step: checkpoint.step,
+      created_at: monotonicNow(),
+      path: checkpoint.path,
+      metrics: JSON.stringify(checkpoint.metrics),
+      fine_tuned_model_checkpoint: checkpoint.fineTunedModelCheckpoint,
+    };
+    await this.database.transaction().execute(async (transaction) => {
+      await transaction.insertInto("checkpoints").values(row).execute();
+      await transaction.updateTable("jobs").set({ last_checkpoint_path: checkpoint.path }).where("id", "=", job.id).execute();
+    });
+    return toCheckpointObject(row);
+  }
+
+  /** Newest first. */
+  async listCheckpoints(projectId: string, jobId: string, page: Page): Promise<ListPage<FineTuningJobCheckpoint>> {
+    await this.getJob(projectId, jobId);
+    let query = this.database.selectFrom("checkpoints").selectAll().where("job_id", "=", jobId);
+    if (page.after) {
+      const cursor = await this.database.selectFrom("checkpoints").select(["created_at", "id"]).where("job_id", "=", jobId).where("id", "=", page.after).executeTakeFirst();
+      if (!cursor) throw new TunekitError(`no checkpoint \`${page.after}\` in job \`${jobId}\``, { kind: "not_found", code: "checkpoint_not_found", field: "after", fix: "pass the id of a checkpoint of this job" });
+      query = query.where((where) => where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]));
+    }
+    const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(page.limit + 1).execute();
+    const { data, hasMore } = slicePage(rows.map(toCheckpointObject), page.limit);
+    return { object: "list", data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+  }
+
+  async latestCheckpoint(jobId: string): Promise<CheckpointsTable | null> {
+    return (await this.database.selectFrom("checkpoints").selectAll().where("job_id", "=", jobId).orderBy("step", "desc").orderBy("created_at", "desc").executeTakeFirst()) ?? null;
+  }
+
+  /** Fine-tuned models of the project's succeeded jobs, newest first. */
+  async fineTunedModels(projectId: string): Promise<Array<{ id: string; created: number }>> {
+    const rows = await this.database
+      .selectFrom("jobs")
+      .select(["fine_tuned_model", "finished_at", "created_at"])
+      .where("project_id", "=", projectId)
+      .where("status", "=", "succeeded")
+      .where("fine_tuned_model", "is not", null)
+      .orderBy("created_at", "desc")
+      .execute();
+    return rows.map((row) => ({ id: row.fine_tuned_model as string, created: toUnixSeconds(row.finished_at ?? row.created_at) }));
+  }
+}
+
+type Transaction = Parameters<Parameters<ReturnType<StoreDatabase["transaction"]>["execute"]>[0]>[0];
+
+async function insertEvent(transaction: Transaction, jobId: string, event: NewJobEvent): Promise<JobEventsTable> {
+  const last = await transaction.selectFrom("job_events").select("sequence").where("job_id", "=", jobId).orderBy("sequence", "desc").limit(1).executeTakeFirst();
+  const row: JobEventsTable = {
+    id: newId("event"),
+    job_id: jobId,
+    sequence: (last?.sequence ?? 0) + 1,
+    created_at: monotonicNow(),
+    level: event.level ?? "info",
+    type: event.type ?? "message",
+    message: event.message,
+    data: event.data ? JSON.stringify(event.data) : null,
+  };
+  await transaction.insertInto("job_events").values(row).execute();
+  return row;
+}
+
+export function toEventObject(row: JobEventsTable): FineTuningJobEvent {
+  return {
+    id: row.id,
+    object: "fine_tuning.job.event",
+    created_at: toUnixSeconds(row.created_at),
+    level: row.level as FineTuningJobEvent["level"],
+    message: row.message,
+    type: row.type as FineTuningJobEvent["type"],
+    data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null,
+  };
+}
+
+export function toCheckpointObject(row: CheckpointsTable): FineTuningJobCheckpoint {
+  return {
+    id: row.id,
+    object: "fine_tuning.job.checkpoint",
+    created_at: toUnixSeconds(row.created_at),
+    fine_tuned_model_checkpoint: row.fine_tuned_model_checkpoint,
+    fine_tuning_job_id: row.job_id,
+    metrics: { step: row.step, ...(JSON.parse(row.metrics) as CheckpointMetrics) },
+    step_number: row.step,
+  };
+}
+
+export function toJobObject(row: JobRow, organizationId: string): FineTuningJob {
+  const requested = JSON.parse(row.hyperparameters) as FineTuningJob["hyperparameters"];
+  const resolved = row.resolved_hyperparameters ? (JSON.parse(row.resolved_hyperparameters) as SupervisedHyperparameters) : {};
+  const hyperparameters = { ...requested, ...resolved };
+  const method = JSON.parse(row.method) as FineTuningMethod;
+  const methodWithResolved: FineTuningMethod =
+    method.type === "dpo"
+      ? { type: "dpo", dpo: { hyperparameters: { ...method.dpo?.hyperparameters, ...resolved } } }
+      : { type: "supervised", supervised: { hyperparameters: { ...method.supervised?.hyperparameters, ...resolved } } };
+  return {
+    id: row.id,
+    object: "fine_tuning.job",
+    created_at: toUnixSeconds(row.created_at),
+    error: row.error ? (JSON.parse(row.error) as FineTuningJobError) : null,
+    fine_tuned_model: row.fine_tuned_model,
+    finished_at: row.finished_at === null ? null : toUnixSeconds(row.finished_at),
+    hyperparameters,
+    model: row.model,
+    organization_id: organizationId,
+    result_files: JSON.parse(row.result_files) as string[],
+    seed: row.seed,
+    status: row.status as FineTuningJob["status"],
+    trained_tokens: row.trained_tokens,
+    training_file: row.training_file,
+    validation_file: row.validation_file,
+    estimated_finish: row.estimated_finish === null ? null : toUnixSeconds(row.estimated_finish),
+    integrations: null,
+    metadata: row.metadata ? (JSON.parse(row.metadata) as Record<string, string>) : null,
+    method: methodWithResolved,
+    user_provided_suffix: row.suffix,
+  };
+}

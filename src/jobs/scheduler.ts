@@ -1,0 +1,204 @@
+import type { WorkerEvent } from "../spec/worker-events.js";
+import type { JobRunHandle, JobRunner, JobRunOutcome, JobRunRequest } from "./job-runner.js";
+import { isTerminal, type JobStatus } from "./job-state-machine.js";
+import type { JobRow, JobStore } from "./job-store.js";
+import { mapWorkerEvent } from "./worker-event-mapper.js";
+
+export interface SchedulerOptions {
+  /** training jobs at a time (default 1); 0 holds every job in the queue */
+  maxConcurrentJobs?: number;
+  /** how often running jobs get their heartbeat written (default 10 s) */
+  heartbeatMs?: number;
+  /** build the worker request of a job that is about to run (resolve files, model, resume checkpoint) */
+  prepare(job: JobRow): Promise<JobRunRequest>;
+  /** `ft:<base>:<suffix>:<tail>` of a job, and of its checkpoint at a step */
+  modelIds(job: JobRow): { model: string; checkpoint(step: number): string };
+  /** the learning rate `learning_rate_multiplier` 1.0 means for this job (to report the resolved multiplier) */
+  baseLearningRate?(job: JobRow): number | null;
+}
+
+interface RunningJob {
+  handle: JobRunHandle | null;
+  /** what the user asked for while it ran */
+  stopping: "cancel" | "pause" | "shutdown" | null;
+  totalSteps: number | null;
+  startedAt: number;
+}
+
+/**
+ * Starts queued jobs in creation order while fewer than `maxConcurrentJobs` run, feeds their
+ * worker events into the store and moves them to their final status when the worker ends.
+ */
+export class Scheduler {
+  private readonly running = new Map<string, RunningJob>();
+  private readonly maxConcurrentJobs: number;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> = Promise.resolve();
+  private closed = false;
+  /** settled when every started job has been finished (for tests and shutdown) */
+  private readonly finishing = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly runner: JobRunner,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.maxConcurrentJobs = options.maxConcurrentJobs ?? 1;
+  }
+
+  start(): void {
+    const interval = this.options.heartbeatMs ?? 10_000;
+    this.heartbeatTimer = setInterval(() => void this.beat(), interval);
+    this.heartbeatTimer.unref();
+    this.wake();
+  }
+
+  get runningJobIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId);
+  }
+
+  /** Look at the queue again (after a job was queued or a slot freed). */
+  wake(): Promise<void> {
+    this.ticking = this.ticking.then(() => this.fill()).catch((error: unknown) => {
+      process.emitWarning(`scheduler: ${(error as Error).message}`);
+    });
+    return this.ticking;
+  }
+
+  /** Stop a running job: cancel for good, or pause with a checkpoint to resume from. */
+  async stop(jobId: string, mode: "cancel" | "pause"): Promise<void> {
+    const entry = this.running.get(jobId);
+    if (!entry) return;
+    entry.stopping = mode;
+    if (entry.handle) void (mode === "cancel" ? entry.handle.cancel() : entry.handle.pause());
+  }
+
+  /**
+   * Stop the scheduler. Running workers are asked to checkpoint and stop; their jobs stay
+   * `running` with no heartbeat, so the next start resumes them from that checkpoint.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const entry of this.running.values()) {
+      entry.stopping ??= "shutdown";
+      if (entry.handle) void entry.handle.pause();
+    }
+    await this.ticking;
+    await Promise.all([...this.finishing]);
+  }
+
+  /** Resolves when no job started by this scheduler is still finishing. */
+  async idle(): Promise<void> {
+    await this.ticking;
+    while (this.finishing.size > 0) await Promise.all([...this.finishing]);
+  }
+
+  private async fill(): Promise<void> {
+    while (!this.closed && this.running.size < this.maxConcurrentJobs) {
+      const queued = (await this.store.jobsWithStatus("queued")).find((job) => !this.running.has(job.id));
+      if (!queued) return;
+      await this.launch(queued);
+    }
+  }
+
+  private async launch(queued: JobRow): Promise<void> {
+    const entry: RunningJob = { handle: null, stopping: null, totalSteps: null, startedAt: Date.now() };
+    this.running.set(queued.id, entry);
+    let job: JobRow;
+    try {
+      const resuming = queued.last_checkpoint_path !== null;
+      job = await this.store.transition(queued.id, "running", { message: resuming ? "Fine-tuning job resumed" : "Fine-tuning job started" }, { started_at: queued.started_at ?? Date.now(), heartbeat_at: Date.now() });
+    } catch (error) {
+      this.running.delete(queued.id);
+      throw error;
+    }
+    let request: JobRunRequest;
+    try {
+      request = await this.options.prepare(job);
+      await this.store.updateJob(job.id, { run_dir: request.runDir });
+    } catch (error) {
+      this.running.delete(job.id);
+      await this.fail(job.id, { code: "job_setup_failed", message: (error as Error).message, param: null });
+      return;
+    }
+    const eventChain: { tail: Promise<void> } = { tail: Promise.resolve() };
+    const onEvent = (event: WorkerEvent) => {
+      eventChain.tail = eventChain.tail.then(() => this.record(job, entry, event)).catch((error: unknown) => process.emitWarning(`job ${job.id}: ${(error as Error).message}`));
+    };
+    entry.handle = this.runner.start(request, onEvent);
+    if (entry.stopping && entry.stopping !== "shutdown") void (entry.stopping === "cancel" ? entry.handle.cancel() : entry.handle.pause());
+    const finishing = entry.handle.finished
+      .then(async (outcome) => {
+        await eventChain.tail;
+        await this.finish(job.id, entry, outcome);
+      })
+      .catch((error: unknown) => this.fail(job.id, { code: "internal", message: (error as Error).message, param: null }).catch(() => undefined))
+      .finally(() => {
+        this.running.delete(job.id);
+        this.finishing.delete(finishing);
+        if (!this.closed) void this.wake();
+      });
+    this.finishing.add(finishing);
+  }
+
+  private async record(job: JobRow, entry: RunningJob, event: WorkerEvent): Promise<void> {
+    const mapped = mapWorkerEvent(event, this.options.baseLearningRate?.(job) ?? null);
+    if (mapped.totalSteps !== null) entry.totalSteps = mapped.totalSteps;
+    if (mapped.resolvedHyperparameters) await this.store.updateJob(job.id, { resolved_hyperparameters: JSON.stringify(mapped.resolvedHyperparameters) });
+    if (mapped.checkpoint) {
+      await this.store.addCheckpoint(job, { ...mapped.checkpoint, fineTunedModelCheckpoint: this.options.modelIds(job).checkpoint(mapped.checkpoint.step) });
+    }
+    if (event.type === "metrics" && event.step > 0 && event.total_steps > event.step) {
+      const remainingMs = (event.elapsed_s * 1000 * (event.total_steps - event.step)) / event.step;
+      await this.store.updateJob(job.id, { estimated_finish: Date.now() + Math.round(remainingMs) });
+    }
+    if (mapped.event) await this.store.addEvent(job.id, mapped.event);
+  }
+
+  private async finish(jobId: string, entry: RunningJob, outcome: JobRunOutcome): Promise<void> {
+    const job = await this.store.getJob(null, jobId);
+    if (outcome.checkpointPath && outcome.checkpointPath !== job.last_checkpoint_path) await this.store.updateJob(jobId, { last_checkpoint_path: outcome.checkpointPath });
+    const status = job.status as JobStatus;
+    if (entry.stopping === "shutdown") {
+      // stays `running` without a heartbeat: recovery resumes it on the next start
+      await this.store.updateJob(jobId, { heartbeat_at: null });
+      await this.store.addEvent(jobId, { message: `Server stopped; the job resumes from ${outcome.checkpointPath ? "its last checkpoint" : "the start"} when the server starts again` });
+      return;
+    }
+    if (isTerminal(status) || status === "paused") {
+      // cancel/pause already moved the job; note how the worker ended
+      if (status === "paused") await this.store.addEvent(jobId, { level: outcome.checkpointPath ? "info" : "warn", message: outcome.checkpointPath ? "Paused after writing a checkpoint; resume continues from it" : "Paused without a checkpoint; resume starts the training again" });
+      return;
+    }
+    if (outcome.status === "succeeded") {
+      const ids = this.options.modelIds(job);
+      await this.store.transition(
+        jobId,
+        "succeeded",
+        { message: `New fine-tuned model created: ${ids.model}` },
+        { fine_tuned_model: ids.model, finished_at: Date.now(), trained_tokens: outcome.trainedTokens, adapter_path: outcome.adapterPath ?? outcome.mergedPath, estimated_finish: null, heartbeat_at: null },
+      );
+      await this.store.addEvent(jobId, { message: "The job has successfully completed" });
+      return;
+    }
+    await this.fail(jobId, { code: outcome.errorCode ?? "worker_failed", message: outcome.message, param: outcome.errorCode === "bad_config" ? "hyperparameters" : null });
+  }
+
+  private async fail(jobId: string, error: { code: string; message: string; param: string | null }): Promise<void> {
+    const job = await this.store.getJob(null, jobId);
+    if (isTerminal(job.status as JobStatus)) return;
+    await this.store.transition(jobId, "failed", { level: "error", message: `Job failed: ${error.message}`, data: { code: error.code } }, { error: JSON.stringify(error), finished_at: Date.now(), estimated_finish: null, heartbeat_at: null });
+  }
+
+  private async beat(): Promise<void> {
+    const now = Date.now();
+    for (const jobId of this.running.keys()) {
+      await this.store.updateJob(jobId, { heartbeat_at: now }).catch(() => undefined);
+    }
+  }
+}

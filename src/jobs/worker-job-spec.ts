@@ -1,0 +1,56 @@
+import { defaultConfig, type TrainingConfig } from "../core/config-schema.js";
+import { resolveEpochs } from "../data/estimate/resolve-epochs.js";
+import type { WorkerJobSpec } from "../spec/job-spec.js";
+import type { SupervisedHyperparameters } from "../spec/openai-wire.js";
+
+/**
+ * `learning_rate_multiplier` scales these base rates (the worker's rate for models under 1B
+ * parameters); `auto` lets the worker pick from the model's size.
+ */
+export const BASE_LEARNING_RATE = { adapter: 2e-4, full: 2e-5 } as const;
+
+export interface WorkerJobSpecInput {
+  runDir: string;
+  modelSource: string;
+  trainingPath: string;
+  validationPath: string | null;
+  /** valid examples of the training file (decides `auto` epochs) */
+  trainingExamples: number;
+  methodType: "supervised" | "dpo";
+  hyperparameters: SupervisedHyperparameters;
+  seed: number;
+  resumeFrom: string | null;
+  /** server-wide training settings (device, max_seq_len, checkpoint_every ...) */
+  trainingDefaults?: Partial<TrainingConfig>;
+  maxSeqLen?: number;
+}
+
+/** The worker's job spec for one API job. */
+export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
+  const defaults = defaultConfig();
+  const training: TrainingConfig = { ...defaults.training, ...input.trainingDefaults };
+  const method: TrainingConfig["method"] = input.methodType === "dpo" ? "dpo" : training.method === "dpo" ? "lora" : training.method;
+  const multiplier = input.hyperparameters.learning_rate_multiplier ?? "auto";
+  const base = method === "full" ? BASE_LEARNING_RATE.full : BASE_LEARNING_RATE.adapter;
+  return {
+    v: 1,
+    run_dir: input.runDir,
+    model: input.modelSource,
+    data: {
+      train: input.trainingPath,
+      validation: input.validationPath,
+      format: "auto",
+      chat_template: null,
+      max_seq_len: input.maxSeqLen ?? defaults.data.max_seq_len,
+    },
+    training: {
+      ...training,
+      method,
+      epochs: resolveEpochs(Math.max(1, input.trainingExamples), input.hyperparameters.n_epochs ?? "auto"),
+      batch_size: input.hyperparameters.batch_size ?? "auto",
+      learning_rate: multiplier === "auto" ? training.learning_rate : base * multiplier,
+      seed: input.seed,
+    },
+    resume_from: input.resumeFrom,
+  };
+}

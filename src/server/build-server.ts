@@ -1,0 +1,63 @@
+import multipart from "@fastify/multipart";
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyInstance } from "fastify";
+import { VERSION } from "../core/version.js";
+import type { Project } from "../jobs/api-key-store.js";
+import { authenticate } from "./auth.js";
+import { envelope, toErrorAnswer } from "./error-envelope.js";
+import type { Services } from "./route-context.js";
+import { registerFilesRoutes } from "./routes/files-routes.js";
+import { registerJobsRoutes } from "./routes/jobs-routes.js";
+import { registerModelsRoutes } from "./routes/models-routes.js";
+
+export interface BuildServerOptions {
+  services: Services;
+  /** the project every request acts for when auth is off; null = every /v1 route needs a key */
+  noAuthProject: Project | null;
+  logger?: boolean;
+}
+
+/**
+ * The HTTP layer: OpenAI-shaped routes over the services, bearer-key auth on /v1, OpenAI's error
+ * envelope for every failure, and the OpenAPI document at /openapi.json.
+ */
+export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 10 << 20 });
+  const { services } = options;
+
+  // the services validate (zod, with messages naming the parameter); route schemas document the API
+  app.setValidatorCompiler(() => (data) => ({ value: data }));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "Tunekit fine-tuning API", description: "OpenAI-compatible files, fine-tuning and models endpoints.", version: VERSION },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+      security: options.noAuthProject ? [] : [{ bearer: [] }],
+    },
+  });
+  await app.register(multipart, { throwFileSizeLimit: true });
+
+  app.decorateRequest("project", null);
+  app.addHook("onRequest", async (request) => {
+    if (!request.url.startsWith("/v1/") && request.url !== "/v1") return;
+    request.project = options.noAuthProject ?? (await authenticate(services.keys, request.headers.authorization));
+  });
+
+  app.setErrorHandler((error, _request, reply) => {
+    const answer = toErrorAnswer(error);
+    if (answer.status === 409) reply.header("x-should-retry", "false");
+    if (answer.status >= 500) app.log.error(error);
+    void reply.code(answer.status).send(answer.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(envelope(404, `no route for ${request.method} ${request.url.split("?")[0]}`, null, "unknown_url"));
+  });
+
+  registerFilesRoutes(app, services);
+  registerJobsRoutes(app, services);
+  registerModelsRoutes(app, services);
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get("/health", { schema: { hide: true } }, async () => ({ status: "ok", version: VERSION }));
+  return app;
+}

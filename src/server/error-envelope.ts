@@ -1,0 +1,46 @@
+import { isTunekitError, type TunekitError } from "../core/errors.js";
+import type { ErrorEnvelope } from "../spec/openai-wire.js";
+
+/** HTTP status of an error: special codes first, then the error's kind. */
+const STATUS_BY_CODE: Record<string, number> = {
+  missing_api_key: 401,
+  invalid_api_key: 401,
+  file_too_large: 413,
+};
+
+const STATUS_BY_KIND: Record<TunekitError["kind"], number> = {
+  usage: 400,
+  config: 400,
+  data: 400,
+  not_found: 404,
+  conflict: 409,
+  environment: 500,
+  worker: 500,
+  internal: 500,
+};
+
+export interface HttpErrorAnswer {
+  status: number;
+  body: ErrorEnvelope;
+}
+
+/** The OpenAI error envelope and status for anything a route threw. */
+export function toErrorAnswer(error: unknown): HttpErrorAnswer {
+  if (isTunekitError(error)) {
+    const status = STATUS_BY_CODE[error.code] ?? STATUS_BY_KIND[error.kind];
+    const message = error.fix ? `${error.message}; fix: ${error.fix}` : error.message;
+    return { status, body: envelope(status, message, error.field ?? null, error.code) };
+  }
+  // fastify and plugin errors carry their own status (body too large, bad JSON, wrong content type)
+  const fastifyError = error as { statusCode?: number; code?: string; message?: string };
+  if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    const status = fastifyError.statusCode;
+    const code = status === 413 ? "file_too_large" : (fastifyError.code ?? null);
+    return { status, body: envelope(status, fastifyError.message ?? "bad request", null, code) };
+  }
+  return { status: 500, body: envelope(500, `internal server error: ${error instanceof Error ? error.message : String(error)}`, null, "internal_error") };
+}
+
+export function envelope(status: number, message: string, param: string | null, code: string | null): ErrorEnvelope {
+  return { error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param, code } };
+}

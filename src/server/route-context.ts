@@ -1,0 +1,29 @@
+import type {} from "@fastify/multipart";
+import type {} from "@fastify/swagger";
+import type { FastifyRequest } from "fastify";
+import { TunekitError } from "../core/errors.js";
+import type { ApiKeyStore, Project } from "../jobs/api-key-store.js";
+import type { FileStore } from "../jobs/file-store.js";
+import type { JobService } from "../jobs/job-service.js";
+
+/** The services routes call. */
+export interface Services {
+  keys: ApiKeyStore;
+  files: FileStore;
+  jobs: JobService;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    project: Project | null;
+  }
+}
+
+/** The project the auth hook attached to the request. */
+export function projectOf(request: FastifyRequest): Project {
+  if (!request.project) throw new TunekitError("request reached a route without a project", { kind: "internal" });
+  return request.project;
+}
+
+export type Query = Record<string, unknown>;
+export type IdParams = { id: string };

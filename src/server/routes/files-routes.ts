@@ -1,0 +1,68 @@
+import type { FastifyInstance } from "fastify";
+import { TunekitError } from "../../core/errors.js";
+import type { FileObject } from "../../spec/openai-wire.js";
+import { parsePageParams } from "../../jobs/page-params.js";
+import type { ReceivedUpload } from "../../jobs/file-store.js";
+import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
+
+const fileIdParams = { type: "object", properties: { id: { type: "string", description: "file id (`file-...`)" } }, required: ["id"] } as const;
+
+/** /v1/files: upload (multipart, streamed to disk), list, retrieve, content, delete. */
+export function registerFilesRoutes(app: FastifyInstance, services: Services): void {
+  app.post(
+    "/v1/files",
+    {
+      schema: {
+        summary: "Upload a file (multipart/form-data: `file`, `purpose=fine-tune`)",
+        tags: ["files"],
+        consumes: ["multipart/form-data"],
+      },
+    },
+    async (request, reply) => {
+      const project = projectOf(request);
+      let received: ReceivedUpload | null = null;
+      let filename = "";
+      let purpose: string | undefined;
+      try {
+        for await (const part of request.parts({ limits: { fileSize: services.files.maxUploadBytes + 1, files: 1, fields: 8 } })) {
+          if (part.type === "file") {
+            if (part.fieldname !== "file" || received) {
+              part.file.resume();
+              continue;
+            }
+            filename = part.filename;
+            received = await services.files.receive(part.file);
+          } else if (part.fieldname === "purpose") {
+            purpose = String(part.value);
+          }
+        }
+      } catch (error) {
+        if (received) services.files.discard(received);
+        throw error;
+      }
+      if (!received) {
+        throw new TunekitError("`file` is missing from the multipart form", { kind: "usage", code: "missing_file", field: "file", fix: "send the dataset as the `file` part of a multipart/form-data body" });
+      }
+      const file: FileObject = await services.files.store(project.id, received, { filename, purpose });
+      return reply.code(200).send(file);
+    },
+  );
+
+  app.get("/v1/files", { schema: { summary: "List files", tags: ["files"] } }, async (request) => {
+    const query = request.query as Query;
+    return services.files.list(projectOf(request).id, parsePageParams(query, { limit: 10_000, maxLimit: 10_000 }), typeof query.purpose === "string" ? query.purpose : undefined);
+  });
+
+  app.get("/v1/files/:id", { schema: { summary: "Retrieve a file", tags: ["files"], params: fileIdParams } }, async (request) => {
+    return (await services.files.get(projectOf(request).id, (request.params as IdParams).id)).object;
+  });
+
+  app.get("/v1/files/:id/content", { schema: { summary: "Download a file's content", tags: ["files"], params: fileIdParams } }, async (request, reply) => {
+    const { path } = await services.files.contentPath(projectOf(request).id, (request.params as IdParams).id);
+    return reply.type("application/octet-stream").send(services.files.openContent(path));
+  });
+
+  app.delete("/v1/files/:id", { schema: { summary: "Delete a file", tags: ["files"], params: fileIdParams } }, async (request) => {
+    return services.files.delete(projectOf(request).id, (request.params as IdParams).id);
+  });
+}

@@ -1,0 +1,83 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { createJobParamsSchema } from "../../jobs/create-job-params.js";
+import { parsePageParams } from "../../jobs/page-params.js";
+import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
+
+const jobIdParams = { type: "object", properties: { id: { type: "string", description: "job id (`ftjob-...`)" } }, required: ["id"] } as const;
+const pageQuery = {
+  type: "object",
+  properties: {
+    after: { type: "string", description: "id of the last item of the previous page" },
+    limit: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+  },
+} as const;
+
+/** /v1/fine_tuning/jobs and its sub-resources. Each route calls one JobService method. */
+export function registerJobsRoutes(app: FastifyInstance, services: Services): void {
+  const { jobs } = services;
+  const createBody = z.toJSONSchema(createJobParamsSchema, { target: "openapi-3.0", io: "input" });
+
+  app.post("/v1/fine_tuning/jobs", { schema: { summary: "Create a fine-tuning job", tags: ["fine-tuning"], body: createBody } }, async (request) => {
+    return jobs.create(projectOf(request), request.body);
+  });
+
+  app.get("/v1/fine_tuning/jobs", { schema: { summary: "List fine-tuning jobs, newest first", tags: ["fine-tuning"], querystring: pageQuery } }, async (request) => {
+    const query = request.query as Query;
+    return jobs.list(projectOf(request), parsePageParams(query), metadataFilter(query));
+  });
+
+  app.get("/v1/fine_tuning/jobs/:id", { schema: { summary: "Retrieve a fine-tuning job", tags: ["fine-tuning"], params: jobIdParams } }, async (request) => {
+    return jobs.get(projectOf(request), (request.params as IdParams).id);
+  });
+
+  for (const action of ["cancel", "pause", "resume"] as const) {
+    app.post(`/v1/fine_tuning/jobs/:id/${action}`, { schema: { summary: `${action[0]?.toUpperCase()}${action.slice(1)} a fine-tuning job`, tags: ["fine-tuning"], params: jobIdParams } }, async (request) => {
+      return jobs[action](projectOf(request), (request.params as IdParams).id);
+    });
+  }
+
+  app.get(
+    "/v1/fine_tuning/jobs/:id/events",
+    {
+      schema: {
+        summary: "List a job's events (newest first), or follow them with `stream=true` (server-sent events, oldest first)",
+        tags: ["fine-tuning"],
+        params: jobIdParams,
+        querystring: { ...pageQuery, properties: { ...pageQuery.properties, stream: { type: "boolean" } } },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query as Query;
+      const project = projectOf(request);
+      const jobId = (request.params as IdParams).id;
+      if (query.stream !== "true" && query.stream !== true) return jobs.listEvents(project, jobId, parsePageParams(query));
+      const aborter = new AbortController();
+      const events = jobs.streamEvents(project, jobId, typeof query.after === "string" && query.after !== "" ? query.after : null, aborter.signal);
+      // the first read checks the job and the cursor, so a bad id still answers 404 as JSON
+      const first = await events.next();
+      reply.hijack();
+      reply.raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+      request.raw.on("close", () => aborter.abort());
+      if (!first.done) reply.raw.write(`data: ${JSON.stringify(first.value)}\n\n`);
+      if (!first.done) {
+        for await (const event of events) reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
+      }
+      if (!aborter.signal.aborted) reply.raw.end("data: [DONE]\n\n");
+    },
+  );
+
+  app.get("/v1/fine_tuning/jobs/:id/checkpoints", { schema: { summary: "List a job's checkpoints, newest first", tags: ["fine-tuning"], params: jobIdParams, querystring: pageQuery } }, async (request) => {
+    return jobs.listCheckpoints(projectOf(request), (request.params as IdParams).id, parsePageParams(request.query as Query, { limit: 10 }));
+  });
+}
+
+/** `metadata[key]=value` query parameters (OpenAI's list filter). */
+function metadataFilter(query: Query): Record<string, string> | undefined {
+  const filter: Record<string, string> = {};
+  for (const [key, value] of Object.entries(query)) {
+    const match = /^metadata\[(.+)\]$/.exec(key);
+    if (match?.[1] && typeof value === "string") filter[match[1]] = value;
+  }
+  return Object.keys(filter).length > 0 ? filter : undefined;
+}

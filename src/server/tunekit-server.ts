@@ -1,0 +1,114 @@
+import { join, resolve } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { TrainingConfig } from "../core/config-schema.js";
+import { TunekitError } from "../core/errors.js";
+import { ApiKeyStore, DEFAULT_PROJECT } from "../jobs/api-key-store.js";
+import { FileStore } from "../jobs/file-store.js";
+import type { JobRunner } from "../jobs/job-runner.js";
+import { fineTunedModelId, JobService } from "../jobs/job-service.js";
+import { JobStore } from "../jobs/job-store.js";
+import { LocalJobRunner } from "../jobs/local-job-runner.js";
+import { ModelCatalog } from "../jobs/model-catalog.js";
+import { Scheduler } from "../jobs/scheduler.js";
+import { openDatabase, type StoreDatabase } from "../jobs/store/database.js";
+import { isLoopbackHost } from "./auth.js";
+import { buildServer } from "./build-server.js";
+import type { Services } from "./route-context.js";
+
+export interface ServerOptions {
+  host?: string;
+  /** 0 picks a free port */
+  port?: number;
+  dataDir?: string;
+  /** serve every request as the `default` project without keys (loopback hosts only) */
+  noAuth?: boolean;
+  maxUploadMb?: number;
+  /** base models by path or hub id */
+  models?: string[];
+  /** folder of base models (default <data-dir>/models) */
+  modelsDir?: string;
+  maxConcurrentJobs?: number;
+  heartbeatMs?: number;
+  staleHeartbeatMs?: number;
+  /** the training backend (default: Tunekit's local Python worker) */
+  runner?: JobRunner;
+  trainingDefaults?: Partial<TrainingConfig>;
+  maxSeqLen?: number;
+  logger?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  services: Services;
+  scheduler: Scheduler;
+  database: StoreDatabase;
+  recovered: { resumed: string[]; failed: string[]; revalidated: string[] };
+  close(): Promise<void>;
+}
+
+/** Open the store, recover jobs a dead server left behind, start the scheduler, listen. */
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? "127.0.0.1";
+  if (options.noAuth && !isLoopbackHost(host)) {
+    throw new TunekitError(`\`--no-auth\` is refused on \`${host}\`: anyone who can reach it could train and read your data`, {
+      kind: "usage",
+      code: "no_auth_on_public_host",
+      field: "--no-auth",
+      fix: "bind a loopback host (`--host 127.0.0.1`) or create a key with `tunekit keys create` and drop `--no-auth`",
+    });
+  }
+  const maxUploadMb = options.maxUploadMb ?? 512;
+  if (!(maxUploadMb > 0)) throw new TunekitError("`--max-upload-mb` must be a positive number", { kind: "usage", code: "invalid_option", field: "--max-upload-mb", fix: "pass e.g. `--max-upload-mb 512`" });
+  const dataDir = resolve(options.dataDir ?? ".tunekit");
+  const database = await openDatabase(dataDir);
+  const keys = new ApiKeyStore(database);
+  const files = new FileStore(database, dataDir, Math.floor(maxUploadMb * (1 << 20)));
+  const store = new JobStore(database);
+  const catalog = new ModelCatalog({ models: options.models ?? [], modelsDir: options.modelsDir ?? join(dataDir, "models") });
+  const jobs = new JobService(store, files, catalog, { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen, staleHeartbeatMs: options.staleHeartbeatMs });
+  const scheduler = new Scheduler(store, options.runner ?? new LocalJobRunner(), {
+    maxConcurrentJobs: options.maxConcurrentJobs ?? 1,
+    heartbeatMs: options.heartbeatMs,
+    prepare: (job) => jobs.prepareRun(job),
+    modelIds: (job) => {
+      const model = fineTunedModelId(job);
+      return { model, checkpoint: (step) => `${model}:ckpt-step-${step}` };
+    },
+    baseLearningRate: () => jobs.baseLearningRate(),
+  });
+  jobs.attachScheduler(scheduler);
+  const services: Services = { keys, files, jobs };
+  const noAuthProject = options.noAuth ? await keys.ensureProject(DEFAULT_PROJECT) : null;
+  const recovered = await jobs.recover();
+  scheduler.start();
+  const app = await buildServer({ services, noAuthProject, logger: options.logger });
+  try {
+    await app.listen({ host, port: options.port ?? 8000 });
+  } catch (error) {
+    await scheduler.close();
+    await database.destroy();
+    throw new TunekitError(`cannot listen on ${host}:${options.port ?? 8000}: ${(error as Error).message}`, { kind: "environment", code: "listen_failed", field: "--port", fix: "pick another `--port` or stop the process using it", cause: error });
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${port}`,
+    app,
+    services,
+    scheduler,
+    database,
+    recovered,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await scheduler.close();
+        await jobs.settled();
+        await database.destroy();
+      })();
+      return closing;
+    },
+  };
+}
