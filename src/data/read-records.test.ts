@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { parquetWriteFile } from "hyparquet-writer";
 import { afterAll, describe, expect, it } from "vitest";
 import { TunekitError } from "../core/errors.js";
@@ -83,6 +84,28 @@ describe("openRecords", () => {
     const records = await collect(reader.records);
     expect(records.map((record) => record.row)).toEqual([1, 2, 3, 4, 5]);
     expect(records[4]?.value).toEqual({ q: "e", n: 5 });
+  });
+
+  it("reads gzip-compressed Parquet through node:zlib and names the codec it cannot read", async () => {
+    const path = join(scratch, "gzip.parquet");
+    parquetWriteFile({
+      filename: path,
+      codec: "GZIP",
+      compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input)) },
+      columnData: [{ name: "q", data: ["compressed text ".repeat(20), "b"], type: "STRING" }],
+    });
+    const records = await collect((await openRecords(path, "parquet")).records);
+    expect(records.map((record) => record.value)).toEqual([{ q: "compressed text ".repeat(20) }, { q: "b" }]);
+
+    const lz4 = join(scratch, "lz4.parquet");
+    parquetWriteFile({
+      filename: lz4,
+      codec: "LZ4_RAW",
+      compressors: { LZ4_RAW: (input: Uint8Array) => input },
+      columnData: [{ name: "q", data: ["x"], type: "STRING" }],
+    });
+    const reader = await openRecords(lz4, "parquet");
+    await expect(collect(reader.records)).rejects.toMatchObject({ code: "unsupported_compression", fix: expect.stringContaining("snappy") });
   });
 
   it("reports a missing file as a usage error", async () => {

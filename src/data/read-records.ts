@@ -1,6 +1,7 @@
 import { open, readFile, stat } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { extname } from "node:path";
+import * as zlib from "node:zlib";
 import { parse as parseCsv } from "csv-parse";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { TunekitError } from "../core/errors.js";
@@ -236,6 +237,22 @@ async function openDelimited(path: string, delimiter: string): Promise<RecordRea
   return { columns, records: records() };
 }
 
+type Decompress = (input: Uint8Array, outputLength: number) => Uint8Array;
+
+/**
+ * Decompressors beyond hyparquet's built-in Snappy, from node:zlib (no extra dependency): GZIP and
+ * BROTLI always, ZSTD where the Node version has it (22.15+). LZ4 files need re-saving.
+ */
+export function parquetDecompressors(): Record<string, Decompress> {
+  const decompressors: Record<string, Decompress> = {
+    GZIP: (input) => new Uint8Array(zlib.gunzipSync(input)),
+    BROTLI: (input) => new Uint8Array(zlib.brotliDecompressSync(input)),
+  };
+  const zstd = (zlib as unknown as { zstdDecompressSync?: (input: Uint8Array) => Buffer }).zstdDecompressSync;
+  if (typeof zstd === "function") decompressors.ZSTD = (input) => new Uint8Array(zstd(input));
+  return decompressors;
+}
+
 async function openParquet(path: string, wanted: string[] | undefined): Promise<RecordReader> {
   const file = await asyncBufferFromFile(path);
   let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
@@ -251,13 +268,28 @@ async function openParquet(path: string, wanted: string[] | undefined): Promise<
   }
   const columns = parquetSchema(metadata).children.map((child) => child.element.name);
   const selected = wanted === undefined ? undefined : columns.filter((name) => wanted.includes(name));
+  const compressors = parquetDecompressors();
   async function* records(): AsyncGenerator<SourceRecord> {
     let rowStart = 0;
     let row = 0;
     // one row group at a time: memory holds a row group, never the whole file
     for (const group of metadata.row_groups) {
       const rowEnd = rowStart + Number(group.num_rows);
-      const rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd, ...(selected && { columns: selected }) });
+      let rows: Record<string, unknown>[];
+      try {
+        rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd, compressors, ...(selected && { columns: selected }) });
+      } catch (error) {
+        const message = (error as Error).message;
+        const codec = /unsupported compression codec: (\w+)/.exec(message)?.[1];
+        throw new TunekitError(`cannot read rows ${rowStart + 1}-${rowEnd} of \`${path}\`: ${message}`, {
+          kind: "data",
+          code: codec ? "unsupported_compression" : "invalid_parquet",
+          file: path,
+          fix: codec
+            ? `re-save the file with snappy, gzip or brotli compression (pyarrow: pq.write_table(table, path, compression="snappy"))`
+            : "check that the file is complete and readable by another Parquet reader",
+        });
+      }
       for (const value of rows) {
         row += 1;
         yield { row, value: plainValue(value) };
