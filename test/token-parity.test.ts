@@ -61,9 +61,38 @@ const examples: CountableExample[] = [
       { role: "assistant", content: "Oh, just some guy named William Shakespeare. Ever heard of him?" },
     ],
   },
+  {
+    messages: [
+      { role: "user", content: [{ type: "text", text: "Parts " }, { type: "text", text: "joined." }] },
+      { role: "assistant", content: "Yes.", weight: 1 },
+    ],
+  },
   { prompt: "Translate to French: cheese", completion: " fromage" },
   { text: "Plain text for continued pre-training, with numbers 3.14159 and symbols #$%." },
 ];
+
+type WorkerCounts = Array<{ ids?: number[]; trained?: number; error?: string }>;
+
+/** The training worker's own counts (worker/tunekit_worker/examples.py) must equal ours, errors included. */
+function expectWorkerAgrees(counter: TemplateTokenCounter, all: CountableExample[], worker: WorkerCounts): void {
+  all.forEach((example, index) => {
+    const theirs = worker[index]!;
+    let ours: { total: number; trained: number; ids: number[] } | null = null;
+    try {
+      const spans = counter.spans(example);
+      ours = { ...counter.count(example), ids: spans.ids };
+    } catch {
+      ours = null;
+    }
+    if (theirs.error !== undefined) {
+      expect(ours, `example ${index}: the worker rejects it (${theirs.error}) but Tunekit counts it`).toBeNull();
+    } else {
+      expect(ours, `example ${index}: the worker counts it but Tunekit rejects it`).not.toBeNull();
+      expect(ours!.ids).toEqual(theirs.ids);
+      expect(ours!.trained).toBe(theirs.trained);
+    }
+  });
+}
 
 // A reply starting with spaces: byte-level BPE may merge the template's "\n" with them.
 const leadingSpaces: CountableExample = {
@@ -91,7 +120,7 @@ describe.skipIf(!hasVenv)("token parity with transformers", () => {
       dir: path.dirname(gguf),
       gguf_file: path.basename(gguf),
       examples: [...examples, leadingSpaces],
-    }) as { results: Array<{ ids: number[]; spans: Array<[number, number]>; error?: string }> };
+    }) as { results: Array<{ ids: number[]; spans: Array<[number, number]>; error?: string }>; worker: WorkerCounts };
     examples.forEach((example, index) => {
       const ours = (counter as TemplateTokenCounter).spans(example);
       expect(ours.ids).toEqual(reference.results[index]!.ids);
@@ -100,16 +129,42 @@ describe.skipIf(!hasVenv)("token parity with transformers", () => {
     // the weight-0 turn is not trained: one span in example 2
     expect((counter as TemplateTokenCounter).spans(examples[1]!).spans).toHaveLength(1);
 
-    // A reply starting with spaces: SmolLM2's BPE merges the template's "\n" with them, so the
+    type WorkerCounts = Array<{ ids?: number[]; trained?: number; error?: string }>;
+
+/** The training worker's own counts (worker/tunekit_worker/examples.py) must equal ours, errors included. */
+function expectWorkerAgrees(counter: TemplateTokenCounter, all: CountableExample[], worker: WorkerCounts): void {
+  all.forEach((example, index) => {
+    const theirs = worker[index]!;
+    let ours: { total: number; trained: number; ids: number[] } | null = null;
+    try {
+      const spans = counter.spans(example);
+      ours = { ...counter.count(example), ids: spans.ids };
+    } catch {
+      ours = null;
+    }
+    if (theirs.error !== undefined) {
+      expect(ours, `example ${index}: the worker rejects it (${theirs.error}) but Tunekit counts it`).toBeNull();
+    } else {
+      expect(ours, `example ${index}: the worker counts it but Tunekit rejects it`).not.toBeNull();
+      expect(ours!.ids).toEqual(theirs.ids);
+      expect(ours!.trained).toBe(theirs.trained);
+    }
+  });
+}
+
+// A reply starting with spaces: SmolLM2's BPE merges the template's "\n" with them, so the
     // prompt's tokens are not a prefix of the conversation's. Both sides reject the example.
     expect(reference.results[examples.length]!.error).toContain("token-prefix property fails at message 1");
-    expect(() => counter.count(leadingSpaces, 12)).toThrow(/^line 12: the chat template does not render message 1/);
+    expectWorkerAgrees(counter as TemplateTokenCounter, [...examples, leadingSpaces], reference.worker);
+    expect(reference.worker[examples.length]!.error).toBeDefined();
+    expect(() => counter.count(leadingSpaces, 12)).toThrow(/^line 12: the chat template renders the prompt before assistant message 2 differently/);
   });
 
   it("Hugging Face folder (tiny BPE tokenizer with a ChatML template, built now) gives the ids and spans transformers gives", async () => {
     const folder = path.join(temporary, "tiny-tokenizer");
     const reference = runPython({ action: "spans", build: true, dir: folder, gguf_file: null, examples: [...examples, leadingSpaces] }) as {
       results: Array<{ ids: number[]; spans: Array<[number, number]>; error?: string }>;
+      worker: WorkerCounts;
     };
     const counter = (await loadTokenCounter(folder)) as TemplateTokenCounter;
     expect(counter.contextLength).toBe(256);
@@ -124,6 +179,7 @@ describe.skipIf(!hasVenv)("token parity with transformers", () => {
     // The leading-spaces reply: whether this vocabulary merges "\n" with the spaces decides; both
     // sides must reach the same verdict.
     const pythonRejects = reference.results[examples.length]!.error !== undefined;
+    expectWorkerAgrees(counter, [...examples, leadingSpaces], reference.worker);
     let tunekitError: unknown = null;
     try {
       counter.count(leadingSpaces, 7);

@@ -9,7 +9,10 @@ Reads a JSON request on stdin and prints a JSON answer on stdout:
       (with "build": true, first builds the tiny tokenizer into DIR as above) loads
       AutoTokenizer.from_pretrained(DIR, gguf_file=NAME) and applies the trained-token rule (the
       same rule as src/data/tokens/trained-token-spans.ts) to each example, printing
-      {"results": [{"ids": [...], "spans": [[start, end], ...]} or {"error": "..."}]}.
+      {"results": [{"ids": [...], "spans": [[start, end], ...]} or {"error": "..."}],
+       "worker": [{"ids": [...], "trained": N} or {"error": "..."}]}
+      where "worker" comes from the training worker's own ExampleTokenizer
+      (worker/tunekit_worker/examples.py), so the test also checks the real worker code.
 """
 import json
 import os
@@ -70,25 +73,38 @@ def build_tiny_tokenizer(directory):
 
 def render(tokenizer, messages, tools, add_generation_prompt):
     text = tokenizer.apply_chat_template(
-        messages, tools=tools, add_generation_prompt=add_generation_prompt, tokenize=False
+        messages, tools=tools or None, add_generation_prompt=add_generation_prompt, tokenize=False
     )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def normalize(messages):
+    normalized = []
+    for message in messages:
+        copy = {key: value for key, value in message.items() if key != "weight"}
+        if isinstance(copy.get("content"), list):
+            copy["content"] = "".join(
+                part.get("text", "") for part in copy["content"] if isinstance(part, dict) and part.get("type") == "text"
+            )
+        normalized.append(copy)
+    return normalized
 
 
 def spans(tokenizer, example):
     eos = [] if tokenizer.eos_token_id is None else [tokenizer.eos_token_id]
     if "messages" in example:
-        messages, tools = example["messages"], example.get("tools")
+        messages, tools = normalize(example["messages"]), example.get("tools")
         ids = render(tokenizer, messages, tools, False)
         result = []
-        for index, message in enumerate(messages):
+        for index, message in enumerate(example["messages"]):
             if message["role"] != "assistant" or message.get("weight", 1) == 0:
                 continue
             prefix = render(tokenizer, messages[:index], tools, True)
-            if ids[: len(prefix)] != prefix:
-                raise ValueError(f"token-prefix property fails at message {index}")
-            end = len(render(tokenizer, messages[: index + 1], tools, False))
-            result.append([len(prefix), end])
+            through = render(tokenizer, messages[: index + 1], tools, False)
+            for tokens in (prefix, through):
+                if ids[: len(tokens)] != tokens:
+                    raise ValueError(f"token-prefix property fails at message {index}")
+            result.append([len(prefix), max(len(prefix), len(through))])
         return {"ids": ids, "spans": result}
     if "prompt" in example:
         prompt = tokenizer(example["prompt"], add_special_tokens=False)["input_ids"]
@@ -106,6 +122,23 @@ def spans_or_error(tokenizer, example):
         return {"error": str(error)}
 
 
+def worker_counts(tokenizer, examples):
+    """The same examples through the training worker's own ExampleTokenizer."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "worker"))
+    from tunekit_worker.errors import WorkerError
+    from tunekit_worker.examples import ExampleTokenizer, detect_format
+
+    example_tokenizer = ExampleTokenizer(tokenizer, max_seq_len=1 << 30)
+    counts = []
+    for index, example in enumerate(examples):
+        try:
+            tokenized = example_tokenizer(example, detect_format(example), where=f"example {index + 1}")
+            counts.append({"ids": tokenized.input_ids, "trained": tokenized.trained_tokens})
+        except WorkerError as error:
+            counts.append({"error": error.message})
+    return counts
+
+
 def main():
     request = json.load(sys.stdin)
     if request["action"] == "build-tiny-tokenizer":
@@ -117,7 +150,10 @@ def main():
             build_tiny_tokenizer(request["dir"])
         kwargs = {"gguf_file": request["gguf_file"]} if request.get("gguf_file") else {}
         tokenizer = AutoTokenizer.from_pretrained(request["dir"], **kwargs)
-        answer = {"results": [spans_or_error(tokenizer, example) for example in request["examples"]]}
+        answer = {
+            "results": [spans_or_error(tokenizer, example) for example in request["examples"]],
+            "worker": worker_counts(tokenizer, request["examples"]),
+        }
     else:
         raise SystemExit(f"unknown action {request['action']!r}")
     json.dump(answer, sys.stdout)

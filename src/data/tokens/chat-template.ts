@@ -11,7 +11,7 @@ export interface TemplateSpecialTokens {
 }
 
 export interface ChatTemplateRenderInput {
-  messages: ChatMessage[];
+  messages: ReadonlyArray<ChatMessage | Record<string, unknown>>;
   tools?: unknown[] | null;
   addGenerationPrompt: boolean;
 }

@@ -3,7 +3,7 @@ import { TunekitError } from "../../core/errors.js";
 import { ChatTemplate } from "./chat-template.js";
 import { HuggingFaceTextTokenizer, type LoadedTokenizer } from "./hf-tokenizer.js";
 import { TemplateTokenCounter } from "./template-token-counter.js";
-import { countTrained, trainedTokenSpans } from "./trained-token-spans.js";
+import { countTrained, normalizeMessages, trainedTokenSpans } from "./trained-token-spans.js";
 
 // A word-level tokenizer (every whitespace-separated word is one token) makes every count
 // below checkable by hand.
@@ -78,6 +78,25 @@ describe("trainedTokenSpans", () => {
     expect(counter.count(conversation)).toEqual({ total: 20, trained: 5 });
   });
 
+  it("shows the template messages without `weight` and with content parts joined, like the worker", () => {
+    expect(normalizeMessages([{ role: "assistant", content: "hi", weight: 1 }])).toEqual([{ role: "assistant", content: "hi" }]);
+    const parts = {
+      messages: [
+        { role: "user" as const, content: [{ type: "text", text: "hello " }, { type: "image_url" }, { type: "text", text: "there" }] },
+        { role: "assistant" as const, content: "hi" },
+      ],
+    };
+    const plain = { messages: [{ role: "user" as const, content: "hello there" }, { role: "assistant" as const, content: "hi" }] };
+    expect(trainedTokenSpans(parts, model())).toEqual(trainedTokenSpans(plain, model()));
+    const showsWeight = "{% for m in messages %}{% if m.weight is defined %}<|last|> {% endif %}<|{{ m.role }}|> {{ m.content }} <|end|> {% endfor %}";
+    expect(trainedTokenSpans({ messages: [{ role: "assistant", content: "hi", weight: 1 }] }, model(showsWeight)).ids).toHaveLength(3);
+  });
+
+  it("counts trained positions once where spans overlap", () => {
+    expect(countTrained([[2, 5], [4, 8], [10, 11]])).toBe(7);
+    expect(countTrained([])).toBe(0);
+  });
+
   it("passes tools to the template only when the example has them", () => {
     const template = "{% if tools %}tools: {% for t in tools %}{{ t.name }} {% endfor %}{% endif %}" + simpleTemplate;
     const withTools = { ...conversation, tools: [{ name: "hi" }, { name: "you" }] };
@@ -106,7 +125,7 @@ describe("trainedTokenSpans", () => {
     }
     expect(caught).toBeInstanceOf(TunekitError);
     expect(caught).toMatchObject({ code: "template_prefix_mismatch", line: 42, kind: "data" });
-    expect((caught as Error).message).toMatch(/^line 42: .*message 2 \(assistant\)/);
+    expect((caught as Error).message).toMatch(/^line 42: the chat template renders the prompt before assistant message 3 differently/);
   });
 
   it("says how to fix a model without a chat template", () => {

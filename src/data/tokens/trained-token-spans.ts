@@ -34,15 +34,17 @@ export interface TrainedTokenSpansOptions {
  * token for token, so change neither without the other.
  *
  * Chat examples, with template T rendered like transformers' apply_chat_template (variables
- * `messages`, `tools` when present, `add_generation_prompt`, `bos_token`/`eos_token`, helper
- * `raise_exception`), and tokenize() adding no special tokens:
+ * `messages`, `tools` when the example has a non-empty list, `add_generation_prompt`,
+ * `bos_token`/`eos_token`, helper `raise_exception`), and tokenize() adding no special tokens.
+ * The template sees the messages normalized: no `weight` key, content given as a list of parts
+ * joined into one string (text parts only).
  *   full  = T(messages, add_generation_prompt=false); ids = tokenize(full); total = len(ids)
  *   for each i with messages[i].role == "assistant" and weight != 0:
- *     start = len(tokenize(T(messages[:i],   add_generation_prompt=true)))
- *     end   = len(tokenize(T(messages[:i+1], add_generation_prompt=false)))
- *     trained span [start, end)   (trained += end - start)
- *   The prefix must tokenize to exactly ids[:start] (the token-prefix property); when it does
- *   not, the template rewrites earlier turns and the rule cannot place the span: error.
+ *     prompt  = tokenize(T(messages[:i],   add_generation_prompt=true));  start = len(prompt)
+ *     through = tokenize(T(messages[:i+1], add_generation_prompt=false)); end   = len(through)
+ *     ids[start:end] are trained; trained = the number of trained positions.
+ *   Both `prompt` and `through` must equal the start of ids (the token-prefix property); when one
+ *   does not, the template rewrites earlier turns and the span cannot be placed: error.
  * Prompt-completion (no template): ids = tokenize(prompt) + tokenize(completion) + [eos];
  *   trained = the completion and the eos.
  * Text: ids = tokenize(text) + [eos]; every token trained.
@@ -83,32 +85,38 @@ function chatSpans(example: ChatExample, model: TemplatedTokenizer, options: Tra
       fix: "Set `data.chat_template` in tunekit.yaml (or pass --chat-template FILE) to the Jinja template the model was trained with.",
     });
   }
-  const messages: ChatMessage[] = example.messages;
-  const tools = example.tools ?? null;
+  const original: ChatMessage[] = example.messages;
+  const messages = normalizeMessages(original);
+  const tools = example.tools && example.tools.length > 0 ? example.tools : null;
   const render = (upTo: number, addGenerationPrompt: boolean): number[] =>
     withLine(options, () =>
       model.tokenizer.encode(template.render({ messages: messages.slice(0, upTo), tools, addGenerationPrompt })),
     );
+  const isPrefix = (prefix: number[]) => prefix.length <= ids.length && prefix.every((id, position) => id === ids[position]);
 
   const ids = render(messages.length, false);
   const spans: Array<[number, number]> = [];
-  messages.forEach((message, index) => {
+  original.forEach((message, index) => {
     if (message.role !== "assistant" || message.weight === 0) return;
-    const prefix = render(index, true);
-    const start = prefix.length;
-    if (start > ids.length || prefix.some((id, position) => id !== ids[position])) {
-      throw new TunekitError(
-        `${where(options)}the chat template does not render message ${index} (assistant) as a continuation of the messages before it, so its trained tokens cannot be located`,
-        {
-          kind: "data",
-          code: "template_prefix_mismatch",
-          line: options.line,
-          fix: "Use a chat template that renders earlier turns the same way whatever follows them (set `data.chat_template`), or split this conversation so the assistant turn to train is the last one.",
-        },
-      );
+    const prompt = render(index, true);
+    const through = render(index + 1, false);
+    for (const [prefix, label] of [
+      [prompt, "the prompt before"],
+      [through, "the conversation through"],
+    ] as const) {
+      if (!isPrefix(prefix)) {
+        throw new TunekitError(
+          `${where(options)}the chat template renders ${label} assistant message ${index + 1} differently from the full conversation (its tokens are not a prefix), so its trained tokens cannot be located`,
+          {
+            kind: "data",
+            code: "template_prefix_mismatch",
+            line: options.line,
+            fix: "Use a chat template that only appends turns (set `data.chat_template`), or change the example (for instance a reply that starts with spaces can merge with the template's newline).",
+          },
+        );
+      }
     }
-    const end = render(index + 1, false).length;
-    spans.push([start, Math.max(start, end)]);
+    spans.push([prompt.length, Math.max(prompt.length, through.length)]);
   });
   return { ids, spans };
 }
@@ -135,7 +143,30 @@ function withLine<T>(options: TrainedTokenSpansOptions, run: () => T): T {
   }
 }
 
-/** Number of trained tokens in a set of spans. */
+/** Messages as the template sees them (same as the worker): no `weight`, content parts joined (text parts only). */
+export function normalizeMessages(messages: readonly ChatMessage[]): Array<Record<string, unknown>> {
+  return messages.map((message) => {
+    const { weight: _weight, ...rest } = message;
+    const copy: Record<string, unknown> = { ...rest };
+    if (Array.isArray(copy.content)) {
+      copy.content = (copy.content as Array<{ type?: unknown; text?: unknown }>)
+        .filter((part) => part !== null && typeof part === "object" && part.type === "text")
+        .map((part) => (typeof part.text === "string" ? part.text : ""))
+        .join("");
+    }
+    return copy;
+  });
+}
+
+/** Number of trained positions (the union of the spans, as the worker's trained mask counts them). */
 export function countTrained(spans: Array<[number, number]>): number {
-  return spans.reduce((sum, [start, end]) => sum + (end - start), 0);
+  const sorted = [...spans].sort((a, b) => a[0] - b[0]);
+  let count = 0;
+  let reached = -Infinity;
+  for (const [start, end] of sorted) {
+    const from = Math.max(start, reached);
+    if (end > from) count += end - from;
+    reached = Math.max(reached, end);
+  }
+  return count;
 }
