@@ -1,0 +1,73 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import OpenAI, { toFile } from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+
+const python = resolve(".venv/bin/python");
+const workerRoot = resolve("worker");
+const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
+
+const trainingJsonl =
+  Array.from({ length: 16 }, (_, index) =>
+    JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: `The apple is red.` }] }),
+  ).join("\n") + "\n";
+
+let workDir: string;
+let server: RunningServer;
+let client: OpenAI;
+
+describe.skipIf(!haveWorker)("a real tiny training run through the server", () => {
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), "tunekit-train-"));
+    // a tiny random Llama + BPE tokenizer, built the way the worker's own tests build it
+    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+    server = await startServer({
+      port: 0,
+      dataDir: join(workDir, "data"),
+      noAuth: true,
+      models: [join(workDir, "tiny-llama")],
+      runner: new LocalJobRunner({ python, workerRoot }),
+      trainingDefaults: { device: "cpu", max_steps: 4, checkpoint_every: 2, eval_every: 2, threads: 1 },
+      maxSeqLen: 64,
+    });
+    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it("trains to `succeeded` with metrics events, checkpoints and a fine-tuned model id", async () => {
+    const file = await client.files.create({ file: await toFile(Buffer.from(trainingJsonl), "train.jsonl"), purpose: "fine-tune" });
+    const job = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, validation_file: file.id, suffix: "colors" });
+    let finished = job;
+    for (let attempt = 0; attempt < 1200 && !["succeeded", "failed", "cancelled"].includes(finished.status); attempt += 1) {
+      await new Promise((done) => setTimeout(done, 100));
+      finished = await client.fineTuning.jobs.retrieve(job.id);
+    }
+    const events = (await client.fineTuning.jobs.listEvents(job.id, { limit: 100 })).data.reverse();
+    expect(finished.status, events.map((event) => event.message).join("\n")).toBe("succeeded");
+    expect(finished.fine_tuned_model).toBe(`ft:tiny-llama:colors:${job.id.slice(-8)}`);
+    expect(finished.trained_tokens).toBeGreaterThan(0);
+    expect(typeof finished.hyperparameters.batch_size).toBe("number");
+
+    const metrics = events.filter((event) => event.type === "metrics" && (event.data as { train_loss?: number } | null)?.train_loss !== undefined);
+    expect(metrics.length).toBe(4);
+    expect(events.map((event) => event.message)).toContain("The job has successfully completed");
+
+    const checkpoints = (await client.fineTuning.jobs.checkpoints.list(job.id)).data;
+    expect(checkpoints.length).toBeGreaterThanOrEqual(1);
+    expect(checkpoints[0]).toMatchObject({ object: "fine_tuning.job.checkpoint", fine_tuning_job_id: job.id });
+    expect(checkpoints[0]!.id).toMatch(/^ftckpt-/);
+    expect(checkpoints[0]!.fine_tuned_model_checkpoint).toBe(`${finished.fine_tuned_model}:ckpt-step-${checkpoints[0]!.step_number}`);
+    expect(checkpoints[0]!.metrics.train_loss).toBeGreaterThan(0);
+
+    const models = (await client.models.list()).data.map((model) => model.id);
+    expect(models).toEqual(expect.arrayContaining(["tiny-llama", finished.fine_tuned_model!]));
+  });
+});
