@@ -23,12 +23,14 @@ def checkpoint_path(run_dir: str, step: int) -> Path:
 
 
 def capture_rng_state() -> dict[str, Any]:
+    """Plain Python values (lists of ints), so they travel through all_gather_object and load with
+    torch.load(weights_only=True)."""
     kind, keys, position, has_gauss, cached_gaussian = numpy.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": [kind, torch.from_numpy(keys.copy()), position, has_gauss, cached_gaussian],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [kind, keys.tolist(), position, has_gauss, cached_gaussian],
+        "torch": torch.get_rng_state().tolist(),
+        "cuda": [state.tolist() for state in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
     }
 
 
@@ -36,10 +38,10 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     kind, keys, position, has_gauss, cached_gaussian = state["numpy"]
-    numpy.random.set_state((kind, keys.numpy(), position, has_gauss, cached_gaussian))
-    torch.set_rng_state(state["torch"])
+    numpy.random.set_state((kind, numpy.array(keys, dtype=numpy.uint32), position, has_gauss, cached_gaussian))
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([torch.tensor(item, dtype=torch.uint8) for item in state["cuda"]])
 
 
 def save_checkpoint(
