@@ -88,10 +88,19 @@ function chatSpans(example: ChatExample, model: TemplatedTokenizer, options: Tra
   const original: ChatMessage[] = example.messages;
   const messages = normalizeMessages(original);
   const tools = example.tools && example.tools.length > 0 ? example.tools : null;
+  // Renders often repeat (the conversation through its last turn is the full conversation), so
+  // tokenize each distinct text once.
+  const encoded = new Map<string, number[]>();
   const render = (upTo: number, addGenerationPrompt: boolean): number[] =>
-    withLine(options, () =>
-      model.tokenizer.encode(template.render({ messages: messages.slice(0, upTo), tools, addGenerationPrompt })),
-    );
+    withLine(options, () => {
+      const text = template.render({ messages: messages.slice(0, upTo), tools, addGenerationPrompt });
+      let ids = encoded.get(text);
+      if (ids === undefined) {
+        ids = model.tokenizer.encode(text);
+        encoded.set(text, ids);
+      }
+      return ids;
+    });
   const isPrefix = (prefix: number[]) => prefix.length <= ids.length && prefix.every((id, position) => id === ids[position]);
 
   const ids = render(messages.length, false);
