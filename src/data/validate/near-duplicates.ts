@@ -17,7 +17,10 @@ const ROWS = 4;
 export const NEAR_DUPLICATE_THRESHOLD = 0.8;
 export const NEAR_DUPLICATE_METHOD = `MinHash of word 3-shingles (${MINHASH_SIZE} hashes, ${BANDS} bands x ${ROWS} rows), estimated Jaccard >= ${NEAR_DUPLICATE_THRESHOLD}`;
 
-const SEEDS = Array.from({ length: MINHASH_SIZE }, (_, index) => mix32(0x5bd1e995 + index * 0x9e3779b1));
+// hash function i of a (well mixed) shingle hash h: (MULTIPLIERS[i] * h + ADDENDS[i]) mod 2^32,
+// a permutation of the 32-bit values (odd multiplier); cheap enough for every shingle
+const MULTIPLIERS = Uint32Array.from({ length: MINHASH_SIZE }, (_, index) => mix32(0x5bd1e995 + index * 0x9e3779b1) | 1);
+const ADDENDS = Uint32Array.from({ length: MINHASH_SIZE }, (_, index) => mix32(0x27d4eb2f + index * 0x85ebca6b));
 const EMPTY = 0xffffffff;
 
 function isWordCharacter(code: number): boolean {
@@ -37,15 +40,16 @@ export function minHashSignature(text: string, target: Uint32Array, offset = 0):
   let word = 0x811c9dc5;
   let inWord = false;
   const addShingle = (shingle: number): void => {
+    const hash = mix32(shingle);
     for (let index = 0; index < MINHASH_SIZE; index++) {
-      const value = mix32(shingle ^ (SEEDS[index] as number));
+      const value = (Math.imul(hash, MULTIPLIERS[index] as number) + (ADDENDS[index] as number)) >>> 0;
       if (value < (target[offset + index] as number)) target[offset + index] = value;
     }
   };
   const endWord = (): void => {
     words++;
     const current = mix32(word);
-    if (words >= 3) addShingle(mix32(Math.imul(previous2, 0x9e3779b1) ^ Math.imul(previous1, 0x85ebca6b)) ^ current);
+    if (words >= 3) addShingle(Math.imul(previous2, 0x9e3779b1) ^ Math.imul(previous1, 0x85ebca6b) ^ current);
     previous2 = previous1;
     previous1 = current;
     word = 0x811c9dc5;
@@ -61,7 +65,7 @@ export function minHashSignature(text: string, target: Uint32Array, offset = 0):
     }
   }
   if (words === 0) return false;
-  if (words < 3) addShingle(mix32(Math.imul(previous2, 0x9e3779b1) ^ previous1));
+  if (words < 3) addShingle(Math.imul(previous2, 0x9e3779b1) ^ previous1);
   return true;
 }
 

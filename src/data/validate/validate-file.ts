@@ -38,6 +38,8 @@ export interface ValidationReport {
 
 const FORMAT_DETECTION_LINES = 10_000;
 const WORKER_THRESHOLD_BYTES = 8 << 20;
+/** a smaller young generation than V8's default keeps each worker's footprint down */
+const WORKER_YOUNG_GENERATION_MB = 8;
 
 /**
  * Validates a JSONL dataset without loading it: streams it in chunks of lines, validates each line
@@ -143,9 +145,10 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
     format = options.requested;
     formatSource = `--format ${options.requested}`;
   }
-  const fingerprints = options.duplicates !== false || Boolean(options.overlapWith) || Boolean(options.collectPrompts);
+  const fingerprints = options.duplicates !== false;
+  const prompts = Boolean(options.overlapWith) || Boolean(options.collectPrompts);
   const size = statSync(path).size;
-  const threads = options.tokenCounter ? 0 : resolveThreads(options.threads, size);
+  const threads = options.tokenCounter ? 0 : resolveThreads(options.threads, size, options.model !== null || options.counter !== null);
   const workerFile = fileURLToPath(new URL("./validate-worker.js", import.meta.url));
   const useWorkers = threads > 0 && existsSync(workerFile);
 
@@ -153,7 +156,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
   let tokens: { method: string; contextLength: number | null } | null = null;
   let pool: WorkerPool | null = null;
   if (useWorkers) {
-    pool = await WorkerPool.start(workerFile, threads, { format, formatSource, model: options.model, fingerprints });
+    pool = await WorkerPool.start(workerFile, threads, { format, formatSource, model: options.model, fingerprints, prompts });
     tokens = pool.tokens;
   } else {
     if (counter === null && options.model !== null) counter = await loadCounter(options.model);
@@ -177,18 +180,23 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
       await pool.stop();
     }
   } else {
-    const context: LineContext = { format, formatSource, counter, fingerprints };
+    const context: LineContext = { format, formatSource, counter, fingerprints, prompts };
     for await (const batch of readLineBatches(path)) state.addBatch(validateBatch(batch, context));
   }
   return { ...state.finish(), counter };
 }
 
-function resolveThreads(requested: number | undefined, size: number): number {
+/**
+ * Default: work on this thread for small files; for files over 8 MiB on a machine with 2+ cores,
+ * 2 worker threads, or 1 when tokens are counted (each thread loads its own tokenizer, ~75 MB for
+ * tiktoken o200k_base, and peak memory must stay under 300 MB). TUNEKIT_VALIDATE_THREADS overrides.
+ */
+function resolveThreads(requested: number | undefined, size: number, countsTokens: boolean): number {
   const fromEnvironment = process.env.TUNEKIT_VALIDATE_THREADS;
   if (requested === undefined && fromEnvironment !== undefined && /^\d+$/.test(fromEnvironment)) requested = Number(fromEnvironment);
   if (requested !== undefined) return Math.max(0, Math.floor(requested));
-  const cores = availableParallelism();
-  return cores >= 2 && size > WORKER_THRESHOLD_BYTES ? 2 : 0;
+  if (availableParallelism() < 2 || size <= WORKER_THRESHOLD_BYTES) return 0;
+  return countsTokens ? 1 : 2;
 }
 
 /**
@@ -220,7 +228,7 @@ class WorkerPool {
   }
 
   static async start(file: string, count: number, setup: WorkerSetup): Promise<WorkerPool> {
-    const workers = Array.from({ length: count }, () => new Worker(file, { workerData: setup }));
+    const workers = Array.from({ length: count }, () => new Worker(file, { workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } }));
     const ready = await Promise.all(
       workers.map(
         (worker) =>

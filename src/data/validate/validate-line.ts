@@ -1,5 +1,6 @@
 import { detectFormat, type ChatExample, type ChatMessage, type DatasetFormat } from "../../spec/dataset.js";
-import type { ExampleTokenCounter } from "../token-counter.js";
+import type { ExampleTokenCounter, ExampleTokens } from "../token-counter.js";
+import type { CountableExample } from "../tokens/trained-token-spans.js";
 import { exampleText, hash64, normalizeText, promptText, type Hash64 } from "./fingerprint.js";
 import { findJsonSyntaxError } from "./json-error-position.js";
 import { MINHASH_SIZE, minHashSignature } from "./near-duplicates.js";
@@ -19,6 +20,8 @@ export interface LineContext {
   counter?: ExampleTokenCounter | null;
   /** compute duplicate fingerprints (default true) */
   fingerprints?: boolean;
+  /** compute the prompt hash for train/validation overlap (default false) */
+  prompts?: boolean;
 }
 
 export interface LineProblem {
@@ -134,10 +137,12 @@ export function validateLine(rawText: string, line: number, context: LineContext
   if (context.fingerprints !== false) {
     const content = exampleText(example, format);
     result.exactHash = hash64(content);
-    const prompt = normalizeText(promptText(example, format));
-    if (prompt !== "") result.promptHash = hash64(prompt);
     const signature = new Uint32Array(MINHASH_SIZE);
     if (minHashSignature(content, signature)) result.signature = signature;
+  }
+  if (context.prompts) {
+    const prompt = normalizeText(promptText(example, format));
+    if (prompt !== "") result.promptHash = hash64(prompt);
   }
   const counter = context.counter;
   if (counter) {
@@ -164,27 +169,23 @@ function finish(result: LineResult): LineResult {
 }
 
 /**
- * Chat examples go to the counter as they are. Prompt-completion becomes a user and an assistant
- * message, text one assistant message; a preference pair counts both sequences (input + each
- * output) and the longer one is checked against the context length.
+ * Chat, prompt-completion and text examples go to the counter as they are (the token toolkit's
+ * counters take all three; a counter that only takes chat reports `token_count_failed` for the
+ * others). A preference pair counts both sequences (input + each output) and the longer one is
+ * checked against the context length.
  */
 function countTokens(example: Record<string, unknown>, format: DatasetFormat, counter: ExampleTokenCounter): LineTokens {
-  const single = (chat: ChatExample): LineTokens => {
-    const counted = counter.count(chat);
+  const single = (chat: CountableExample): LineTokens => {
+    const counted = (counter.count as (example: CountableExample) => ExampleTokens)(chat);
     return { total: counted.total, trained: counted.trained, longest: counted.total };
   };
   switch (format) {
     case "chat":
       return single(example as unknown as ChatExample);
     case "prompt-completion":
-      return single({
-        messages: [
-          { role: "user", content: example.prompt as string },
-          { role: "assistant", content: example.completion as string },
-        ],
-      });
+      return single({ prompt: example.prompt as string, completion: example.completion as string });
     case "text":
-      return single({ messages: [{ role: "assistant", content: example.text as string }] });
+      return single({ text: example.text as string });
     case "preference": {
       const input = example.input as { messages: ChatMessage[]; tools?: unknown[] };
       const preferred = counter.count({ messages: [...input.messages, ...(example.preferred_output as ChatMessage[])], tools: input.tools });

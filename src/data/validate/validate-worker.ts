@@ -15,6 +15,7 @@ export interface WorkerSetup {
   formatSource: string;
   model: string | null;
   fingerprints: boolean;
+  prompts: boolean;
 }
 
 const setup = workerData as WorkerSetup;
@@ -37,7 +38,7 @@ try {
   port.postMessage({ type: "fatal", error: serializeError(error) });
 }
 
-const context = { format: setup.format, formatSource: setup.formatSource, counter, fingerprints: setup.fingerprints };
+const context = { format: setup.format, formatSource: setup.formatSource, counter, fingerprints: setup.fingerprints, prompts: setup.prompts };
 port.on("message", (message: { id: number; chunk: LineChunk }) => {
   try {
     const result = validateBatch(decodeLineChunk(message.chunk), context);

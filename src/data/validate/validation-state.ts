@@ -17,14 +17,16 @@ import type { LineResult } from "./validate-line.js";
 /** OpenAI requires at least 10 examples for a fine-tuning job. */
 export const MIN_EXAMPLES = 10;
 /**
- * Memory bounds of the cross-example checks (typed-array tables, about 12 bytes a slot at most half
- * full): exact duplicates index 2,000,000 examples (~48 MB), near duplicates 300,000 (~56 MB), the
- * validation file's prompts 1,000,000 (~24 MB). Past a bound, later examples are still checked
- * against the indexed ones and an `index_full` warning says so.
+ * Memory bounds of the cross-example checks (typed-array tables, 12 bytes a slot, at most half
+ * full, so a table of n entries takes about 24n bytes at its largest): exact duplicates index the
+ * first 1,048,576 examples (24 MiB), near duplicates the first 174,762 (6 band keys each: 24 MiB,
+ * plus 24-byte signatures: 4 MiB), the validation file's prompts the first 1,048,576 (24 MiB).
+ * Past a bound, later examples are still checked against the indexed ones, are not indexed
+ * themselves, and an `index_full` warning says so.
  */
-export const MAX_EXACT_INDEX = 2_000_000;
-export const MAX_NEAR_INDEX = 300_000;
-export const MAX_PROMPT_INDEX = 1_000_000;
+export const MAX_EXACT_INDEX = 1 << 20;
+export const MAX_NEAR_INDEX = 174_762;
+export const MAX_PROMPT_INDEX = 1 << 20;
 
 export interface TokenStats {
   method: string;

@@ -1,0 +1,58 @@
+import type { ExampleTokenCounter } from "../token-counter.js";
+
+/**
+ * tiktoken's pre-tokenisation patterns, written for JavaScript regular expressions (the `(?i:...)`
+ * group spelled out, as js-tiktoken does); from tiktoken_ext/openai_public.py.
+ */
+const PATTERNS: Record<string, string> = {
+  o200k_base:
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+('s|'S|'t|'T|'re|'rE|'Re|'RE|'ve|'vE|'Ve|'VE|'m|'M|'ll|'lL|'Ll|'LL|'d|'D)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*('s|'S|'t|'T|'re|'rE|'Re|'RE|'ve|'vE|'Ve|'VE|'m|'M|'ll|'lL|'Ll|'LL|'d|'D)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  cl100k_base:
+    "('s|'S|'t|'T|'re|'rE|'Re|'RE|'ve|'vE|'Ve|'VE|'m|'M|'ll|'lL|'Ll|'LL|'d|'D)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+};
+
+/** pieces longer than this are counted but not cached */
+const MAX_CACHED_PIECE = 64;
+/** the cache is emptied when it reaches this many pieces (bounded memory: a few MB) */
+const MAX_CACHED_PIECES = 50_000;
+
+interface PiecewiseEncoder {
+  encodingName?: string;
+  encode?: (text: string) => number;
+}
+
+/**
+ * Speeds up a tiktoken counter without changing a single count. tiktoken splits text with its
+ * regular expression and runs BPE on each piece on its own, so the token count of a text is the sum
+ * of the counts of its pieces. Natural text repeats its pieces (" the", " model", "."), so the
+ * counts are cached per piece and the WASM encoder only sees pieces not seen before. The counting
+ * rule (the counter's `count`) is untouched: the returned object delegates to the counter and
+ * overrides only its `encode(text) -> number`. Counters that are not tiktoken counters are returned
+ * as they are.
+ */
+export function withPieceCache<Counter extends ExampleTokenCounter>(counter: Counter): Counter {
+  const encoder = counter as unknown as PiecewiseEncoder;
+  const pattern = encoder.encodingName === undefined ? undefined : PATTERNS[encoder.encodingName];
+  if (pattern === undefined || typeof encoder.encode !== "function") return counter;
+  const encodeText = encoder.encode.bind(counter);
+  const splitter = new RegExp(pattern, "gu");
+  const cache = new Map<string, number>();
+  const encode = (text: string): number => {
+    let total = 0;
+    splitter.lastIndex = 0;
+    for (let match = splitter.exec(text); match !== null; match = splitter.exec(text)) {
+      const piece = match[0];
+      let count = cache.get(piece);
+      if (count === undefined) {
+        count = encodeText(piece);
+        if (piece.length <= MAX_CACHED_PIECE) {
+          if (cache.size >= MAX_CACHED_PIECES) cache.clear();
+          cache.set(piece, count);
+        }
+      }
+      total += count;
+    }
+    return total;
+  };
+  return Object.create(counter, { encode: { value: encode } }) as Counter;
+}
