@@ -8,6 +8,10 @@ import { registerDataSplit } from "./commands/data-split.js";
 import { registerEstimate } from "./commands/estimate.js";
 import { registerSetup } from "./commands/setup.js";
 import { registerTrain } from "./commands/train.js";
+import { registerServer } from "./commands/server.js";
+import { registerKeys } from "./commands/keys.js";
+import { registerJobs } from "./commands/jobs.js";
+import { registerFiles } from "./commands/files.js";
 import { VERSION } from "../core/version.js";
 
 export function buildProgram(): Command {
@@ -30,6 +34,10 @@ export function buildProgram(): Command {
   registerEstimate(program);
   registerSetup(program);
   registerTrain(program);
+  registerServer(program);
+  registerKeys(program);
+  registerJobs(program);
+  registerFiles(program);
   return program;
 }
 

@@ -1,0 +1,75 @@
+import { createReadStream, existsSync } from "node:fs";
+import type { Command } from "commander";
+import { TunekitError } from "../../core/errors.js";
+import { clientError, createClient } from "../../server/openai-client.js";
+import type { FileObject } from "../../spec/openai-wire.js";
+import { action, printJson } from "../output.js";
+
+interface ClientFlags {
+  server?: string;
+  apiKey?: string;
+  json: boolean;
+}
+
+function withClientOptions(command: Command): Command {
+  return command
+    .option("--server <url>", "Tunekit server (env TUNEKIT_SERVER, default http://127.0.0.1:8000)")
+    .option("--api-key <key>", "API key (env TUNEKIT_API_KEY)")
+    .option("--json", "print the API's JSON", false);
+}
+
+function fileLine(file: FileObject): string {
+  const when = new Date(file.created_at * 1000).toISOString().slice(0, 19).replace("T", " ");
+  return `${file.id}  ${file.filename}  ${file.bytes} bytes  ${file.purpose}  ${file.status}  ${when}${file.status_details ? `\n    ${file.status_details}` : ""}`;
+}
+
+export function registerFiles(program: Command): void {
+  const files = program.command("files").description("files on a Tunekit server (OpenAI files API)");
+
+  withClientOptions(files.command("list").description("list uploaded files, newest first")).action(
+    action(async (options: ClientFlags) => {
+      const { client, baseURL } = createClient(options);
+      const all: FileObject[] = [];
+      try {
+        for await (const file of client.files.list()) all.push(file as FileObject);
+      } catch (error) {
+        throw clientError(error, baseURL);
+      }
+      if (options.json) return printJson({ object: "list", data: all, has_more: false });
+      process.stdout.write(all.length === 0 ? "no files\n" : `${all.map(fileLine).join("\n")}\n`);
+    }),
+  );
+
+  withClientOptions(files.command("upload").description("upload a JSONL dataset (validated by the server)").argument("<path>", "the file"))
+    .option("--purpose <purpose>", "file purpose", "fine-tune")
+    .action(
+      action(async (path: string, options: ClientFlags & { purpose: string }) => {
+        if (!existsSync(path)) throw new TunekitError(`no file \`${path}\``, { kind: "usage", code: "file_not_found", field: "path", fix: "pass the path of a JSONL dataset" });
+        const { client, baseURL } = createClient(options);
+        let file: FileObject;
+        try {
+          file = (await client.files.create({ file: createReadStream(path), purpose: options.purpose as "fine-tune" })) as FileObject;
+        } catch (error) {
+          throw clientError(error, baseURL);
+        }
+        if (options.json) return printJson(file);
+        process.stdout.write(`${fileLine(file)}\n`);
+        return file.status === "error" ? 1 : 0;
+      }),
+    );
+
+  withClientOptions(files.command("delete").description("delete a file").argument("<file-id>", "file-...")).action(
+    action(async (fileId: string, options: ClientFlags) => {
+      const { client, baseURL } = createClient(options);
+      try {
+        const deleted = await client.files.delete(fileId);
+        if (options.json) return printJson(deleted);
+        process.stdout.write(`deleted ${deleted.id}\n`);
+      } catch (error) {
+        throw clientError(error, baseURL);
+      }
+    }),
+  );
+}
+
+export { withClientOptions, type ClientFlags };

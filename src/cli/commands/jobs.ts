@@ -1,0 +1,172 @@
+import type { Command } from "commander";
+import type OpenAI from "openai";
+import { TunekitError } from "../../core/errors.js";
+import { clientError, createClient } from "../../server/openai-client.js";
+import type { FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent } from "../../spec/openai-wire.js";
+import { action, printJson } from "../output.js";
+import { withClientOptions, type ClientFlags } from "./files.js";
+
+function time(seconds: number | null): string {
+  return seconds === null ? "-" : new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
+}
+
+function jobLine(job: FineTuningJob): string {
+  return `${job.id}  ${job.status.padEnd(16)}  ${job.model}  ${job.fine_tuned_model ?? ""}  created ${time(job.created_at)}`;
+}
+
+function jobDetails(job: FineTuningJob): string {
+  const lines = [
+    `${job.id}  ${job.status}`,
+    `  model:            ${job.model}`,
+    `  fine-tuned model: ${job.fine_tuned_model ?? "-"}`,
+    `  training file:    ${job.training_file}`,
+    `  validation file:  ${job.validation_file ?? "-"}`,
+    `  method:           ${job.method.type}`,
+    `  hyperparameters:  n_epochs=${job.hyperparameters.n_epochs} batch_size=${job.hyperparameters.batch_size} learning_rate_multiplier=${job.hyperparameters.learning_rate_multiplier}`,
+    `  seed:             ${job.seed}`,
+    `  trained tokens:   ${job.trained_tokens ?? "-"}`,
+    `  created:          ${time(job.created_at)}`,
+    `  finished:         ${time(job.finished_at)}`,
+  ];
+  if (job.estimated_finish) lines.push(`  estimated finish: ${time(job.estimated_finish)}`);
+  if (job.error) lines.push(`  error:            ${job.error.code}: ${job.error.message}${job.error.param ? ` (\`${job.error.param}\`)` : ""}`);
+  return lines.join("\n");
+}
+
+function eventLine(event: FineTuningJobEvent): string {
+  return `${time(event.created_at)}  ${event.level.padEnd(5)}  ${event.message}`;
+}
+
+function checkpointLine(checkpoint: FineTuningJobCheckpoint): string {
+  const metrics = Object.entries(checkpoint.metrics)
+    .filter(([key]) => key !== "step")
+    .map(([key, value]) => `${key}=${typeof value === "number" ? Math.round(value * 10_000) / 10_000 : value}`)
+    .join(" ");
+  return `${checkpoint.id}  step ${checkpoint.step_number}  ${checkpoint.fine_tuned_model_checkpoint}  ${metrics}`;
+}
+
+async function call<T>(options: ClientFlags, run: (client: OpenAI) => Promise<T>): Promise<T> {
+  const { client, baseURL } = createClient(options);
+  try {
+    return await run(client);
+  } catch (error) {
+    throw clientError(error, baseURL);
+  }
+}
+
+/** Follow a job's events over server-sent events until the server says [DONE]. */
+async function followEvents(options: ClientFlags, jobId: string, onEvent: (event: FineTuningJobEvent) => void): Promise<void> {
+  const { baseURL, apiKey } = createClient(options);
+  let response: Response;
+  try {
+    response = await fetch(`${baseURL}/fine_tuning/jobs/${encodeURIComponent(jobId)}/events?stream=true`, { headers: { authorization: `Bearer ${apiKey}` } });
+  } catch (error) {
+    throw new TunekitError(`cannot reach the Tunekit server at ${baseURL}: ${(error as Error).message}`, { kind: "environment", code: "server_unreachable", field: "--server", fix: "start it with `tunekit server`, or pass `--server URL`" });
+  }
+  if (!response.ok || !response.body) {
+    const body = (await response.json().catch(() => null)) as { error?: { message?: string; param?: string; code?: string } } | null;
+    throw new TunekitError(body?.error?.message ?? `the server answered ${response.status}`, { kind: response.status === 404 ? "not_found" : "usage", code: body?.error?.code ?? `http_${response.status}`, field: body?.error?.param ?? undefined });
+  }
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let boundary: number;
+    while ((boundary = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, boundary);
+      buffer = buffer.slice(boundary + 2);
+      const data = block
+        .split("\n")
+        .filter((line) => line.startsWith("data: "))
+        .map((line) => line.slice(6))
+        .join("\n");
+      if (data === "[DONE]") return;
+      if (data) onEvent(JSON.parse(data) as FineTuningJobEvent);
+    }
+  }
+}
+
+export function registerJobs(program: Command): void {
+  const jobs = program.command("jobs").description("fine-tuning jobs on a Tunekit server (OpenAI fine-tuning API)");
+
+  withClientOptions(jobs.command("create").description("create a fine-tuning job"))
+    .requiredOption("--model <id>", "base model id (see GET /v1/models)")
+    .requiredOption("--training-file <file-id>", "uploaded training file")
+    .option("--validation-file <file-id>", "uploaded validation file")
+    .option("--suffix <suffix>", "added to the fine-tuned model id")
+    .option("--epochs <n>", "n_epochs, or auto", "auto")
+    .option("--method <type>", "supervised or dpo", "supervised")
+    .option("--seed <n>", "random seed")
+    .action(
+      action(async (options: ClientFlags & { model: string; trainingFile: string; validationFile?: string; suffix?: string; epochs: string; method: string; seed?: string }) => {
+        const epochs = options.epochs === "auto" ? "auto" : Number(options.epochs);
+        const method = options.method === "dpo" ? { type: "dpo" as const, dpo: { hyperparameters: { n_epochs: epochs } } } : { type: "supervised" as const, supervised: { hyperparameters: { n_epochs: epochs } } };
+        const job = (await call(options, (client) =>
+          client.fineTuning.jobs.create({
+            model: options.model,
+            training_file: options.trainingFile,
+            validation_file: options.validationFile,
+            suffix: options.suffix,
+            seed: options.seed === undefined ? undefined : Number(options.seed),
+            method: method as never,
+          }),
+        )) as unknown as FineTuningJob;
+        if (options.json) return printJson(job);
+        process.stdout.write(`${jobLine(job)}\nfollow it with: tunekit jobs events ${job.id} --follow\n`);
+      }),
+    );
+
+  withClientOptions(jobs.command("list").description("list jobs, newest first"))
+    .option("--limit <n>", "how many", "20")
+    .action(
+      action(async (options: ClientFlags & { limit: string }) => {
+        const page = await call(options, (client) => client.fineTuning.jobs.list({ limit: Number(options.limit) }));
+        const data = page.data as unknown as FineTuningJob[];
+        if (options.json) return printJson({ object: "list", data, has_more: page.has_more });
+        process.stdout.write(data.length === 0 ? "no jobs\n" : `${data.map(jobLine).join("\n")}\n`);
+      }),
+    );
+
+  withClientOptions(jobs.command("show").description("show one job").argument("<job-id>", "ftjob-...")).action(
+    action(async (jobId: string, options: ClientFlags) => {
+      const job = (await call(options, (client) => client.fineTuning.jobs.retrieve(jobId))) as unknown as FineTuningJob;
+      if (options.json) return printJson(job);
+      process.stdout.write(`${jobDetails(job)}\n`);
+    }),
+  );
+
+  withClientOptions(jobs.command("events").description("a job's events, oldest first").argument("<job-id>", "ftjob-..."))
+    .option("--limit <n>", "how many of the newest events", "100")
+    .option("--follow", "keep printing new events until the job ends", false)
+    .action(
+      action(async (jobId: string, options: ClientFlags & { limit: string; follow: boolean }) => {
+        if (options.follow) {
+          await followEvents(options, jobId, (event) => process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${eventLine(event)}\n`));
+          return;
+        }
+        const page = await call(options, (client) => client.fineTuning.jobs.listEvents(jobId, { limit: Number(options.limit) }));
+        const data = [...(page.data as unknown as FineTuningJobEvent[])].reverse();
+        if (options.json) return printJson({ object: "list", data: page.data, has_more: page.has_more });
+        process.stdout.write(`${data.map(eventLine).join("\n")}\n`);
+      }),
+    );
+
+  for (const verb of ["cancel", "pause", "resume"] as const) {
+    withClientOptions(jobs.command(verb).description(`${verb} a job`).argument("<job-id>", "ftjob-...")).action(
+      action(async (jobId: string, options: ClientFlags) => {
+        const job = (await call(options, (client) => client.fineTuning.jobs[verb](jobId))) as unknown as FineTuningJob;
+        if (options.json) return printJson(job);
+        process.stdout.write(`${jobLine(job)}\n`);
+      }),
+    );
+  }
+
+  withClientOptions(jobs.command("checkpoints").description("a job's checkpoints, newest first").argument("<job-id>", "ftjob-...")).action(
+    action(async (jobId: string, options: ClientFlags) => {
+      const page = await call(options, (client) => client.fineTuning.jobs.checkpoints.list(jobId, { limit: 100 }));
+      const data = page.data as unknown as FineTuningJobCheckpoint[];
+      if (options.json) return printJson({ object: "list", data, has_more: page.has_more });
+      process.stdout.write(data.length === 0 ? "no checkpoints yet\n" : `${data.map(checkpointLine).join("\n")}\n`);
+    }),
+  );
+}

@@ -1,0 +1,77 @@
+import type { Command } from "commander";
+import { TunekitError } from "../../core/errors.js";
+import { startServer } from "../../server/tunekit-server.js";
+import { action, printJson } from "../output.js";
+
+interface ServerCommandOptions {
+  host: string;
+  port: string;
+  dataDir: string;
+  auth: boolean;
+  maxUploadMb: string;
+  model: string[];
+  modelsDir?: string;
+  maxConcurrentJobs: string;
+  json: boolean;
+}
+
+function positiveNumber(value: string, flag: string, integer: boolean, minimum: number): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < minimum || (integer && !Number.isInteger(parsed))) {
+    throw new TunekitError(`\`${flag}\` must be ${integer ? "a whole number" : "a number"} >= ${minimum}, got \`${value}\``, { kind: "usage", code: "invalid_option", field: flag, fix: `pass e.g. \`${flag} ${Math.max(minimum, 1)}\`` });
+  }
+  return parsed;
+}
+
+export function registerServer(program: Command): void {
+  program
+    .command("server")
+    .description("run the OpenAI-compatible fine-tuning API (files, fine_tuning/jobs, models) on this machine")
+    .option("--host <host>", "address to bind", "127.0.0.1")
+    .option("--port <port>", "port (0 picks a free one)", "8000")
+    .option("--data-dir <dir>", "where the job store, uploaded files and runs live", ".tunekit")
+    .option("--no-auth", "serve without API keys as project `default` (refused on non-loopback hosts)")
+    .option("--max-upload-mb <n>", "largest accepted upload in MiB", "512")
+    .option("--model <id-or-path>", "a trainable base model: HF folder, .gguf file or hub id (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option("--models-dir <dir>", "folder whose model folders and .gguf files are trainable base models (default <data-dir>/models)")
+    .option("--max-concurrent-jobs <n>", "training jobs at a time (0 only queues)", "1")
+    .option("--json", "print the listening address as JSON", false)
+    .action(
+      action(async (options: ServerCommandOptions) => {
+        const server = await startServer({
+          host: options.host,
+          port: positiveNumber(options.port, "--port", true, 0),
+          dataDir: options.dataDir,
+          noAuth: !options.auth,
+          maxUploadMb: positiveNumber(options.maxUploadMb, "--max-upload-mb", false, 0.001),
+          models: options.model,
+          modelsDir: options.modelsDir,
+          maxConcurrentJobs: positiveNumber(options.maxConcurrentJobs, "--max-concurrent-jobs", true, 0),
+        });
+        const { recovered } = server;
+        if (options.json) {
+          printJson({ url: server.url, data_dir: options.dataDir, auth: options.auth, recovered });
+        } else {
+          process.stdout.write(`tunekit server listening on ${server.url} (OpenAI base URL ${server.url}/v1, OpenAPI ${server.url}/openapi.json)\n`);
+          process.stdout.write(options.auth ? "auth: every /v1 request needs `Authorization: Bearer <key>` (create one with `tunekit keys create`)\n" : "auth: OFF (--no-auth), every request acts as project `default`\n");
+          if (recovered.resumed.length + recovered.failed.length > 0) {
+            process.stdout.write(`recovered after a restart: ${recovered.resumed.length} job(s) queued to resume, ${recovered.failed.length} failed without a checkpoint\n`);
+          }
+        }
+        await new Promise<void>((resolve) => {
+          let stopping = false;
+          const stop = (signal: string) => {
+            if (stopping) {
+              process.stderr.write(`${signal} again: exiting now\n`);
+              process.exit(130);
+            }
+            stopping = true;
+            process.stderr.write(`${signal}: stopping; running jobs write a checkpoint and resume at the next start\n`);
+            void server.close().then(resolve);
+          };
+          process.on("SIGINT", () => stop("SIGINT"));
+          process.on("SIGTERM", () => stop("SIGTERM"));
+        });
+      }),
+    );
+}

@@ -1,0 +1,46 @@
+import OpenAI from "openai";
+import { TunekitError, type ErrorKind } from "../core/errors.js";
+
+export const DEFAULT_SERVER = "http://127.0.0.1:8000";
+
+export interface ClientOptions {
+  /** server URL, with or without /v1 (default TUNEKIT_SERVER, else http://127.0.0.1:8000) */
+  server?: string;
+  /** API key (default TUNEKIT_API_KEY; a server started with --no-auth needs none) */
+  apiKey?: string;
+}
+
+/** The official openai SDK pointed at a Tunekit server: the CLI talks to the API the way users do. */
+export function createClient(options: ClientOptions = {}, environment: NodeJS.ProcessEnv = process.env): { client: OpenAI; baseURL: string; apiKey: string } {
+  const server = (options.server ?? environment.TUNEKIT_SERVER ?? DEFAULT_SERVER).replace(/\/+$/, "");
+  const baseURL = server.endsWith("/v1") ? server : `${server}/v1`;
+  const apiKey = options.apiKey ?? environment.TUNEKIT_API_KEY ?? "no-key";
+  return { client: new OpenAI({ baseURL, apiKey, maxRetries: 1 }), baseURL, apiKey };
+}
+
+/** Turn an SDK failure into a TunekitError that keeps the server's message and parameter. */
+export function clientError(error: unknown, baseURL: string): unknown {
+  if (error instanceof OpenAI.APIConnectionError) {
+    return new TunekitError(`cannot reach the Tunekit server at ${baseURL}: ${error.message}`, {
+      kind: "environment",
+      code: "server_unreachable",
+      field: "--server",
+      fix: "start it with `tunekit server`, or pass `--server URL` (TUNEKIT_SERVER)",
+      cause: error,
+    });
+  }
+  if (error instanceof OpenAI.APIError) {
+    const status = error.status ?? 0;
+    const kind: ErrorKind = status === 404 ? "not_found" : status === 409 ? "conflict" : status >= 400 && status < 500 ? "usage" : "internal";
+    const body = error.error as { message?: string } | undefined;
+    return new TunekitError(body?.message ?? error.message, {
+      kind,
+      code: error.code ?? `http_${status}`,
+      field: error.param ?? undefined,
+      // the server's message already ends with its own fix
+      fix: status === 401 && !(body?.message ?? "").includes("fix:") ? "pass `--api-key` (TUNEKIT_API_KEY); create one with `tunekit keys create`" : undefined,
+      cause: error,
+    });
+  }
+  return error;
+}
