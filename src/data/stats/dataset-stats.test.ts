@@ -65,6 +65,19 @@ describe("computeDatasetStats", () => {
     expect(onlyChat.skipped.lines.map((skipped) => skipped.reason)).toEqual(["a prompt-completion example in a chat dataset", "a text example in a chat dataset"]);
   });
 
+  it("reads a JSON array and a CSV of prompt-completion rows too", async () => {
+    const counter = new TiktokenCounter("o200k_base");
+    const array = path.join(folder, "array.json");
+    writeFileSync(array, JSON.stringify([JSON.parse(chat("hello", "hello")), { text: "hello" }]));
+    const fromArray = await computeDatasetStats(array, counter, { model: "gpt-4o" });
+    expect(fromArray).toMatchObject({ examples: 2, totalTokens: 14, formats: { chat: 1, text: 1 } });
+    const csv = path.join(folder, "pairs.csv");
+    writeFileSync(csv, "prompt,completion\nhello,hello hello\nhello,hello\n");
+    // (1 + 2) + (1 + 1) tokens, completions 2 + 1 trained
+    const fromCsv = await computeDatasetStats(csv, counter, { model: "gpt-4o" });
+    expect(fromCsv).toMatchObject({ examples: 2, totalTokens: 5, totalTrainedTokens: 3, formats: { "prompt-completion": 2 } });
+  });
+
   it("fails clearly for a missing file", async () => {
     await expect(computeDatasetStats(path.join(folder, "missing.jsonl"), new TiktokenCounter("o200k_base"), { model: "gpt-4o" })).rejects.toMatchObject({
       code: "file_not_found",

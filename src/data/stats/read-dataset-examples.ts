@@ -1,63 +1,46 @@
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
-import { TunekitError } from "../../core/errors.js";
 import { detectFormat, type DatasetFormat } from "../../spec/dataset.js";
+import { openRecords, recordFormatFromPath, sniffJsonContainer } from "../read-records.js";
 
-/** One line of a JSONL dataset: a parsed example of a known format, or the reason it was skipped. */
+/**
+ * One record of a dataset: a parsed example of a known format, or the reason it was skipped.
+ * `line` is the 1-based line (JSONL, CSV) or, for JSON arrays and Parquet, the record's position.
+ */
 export type DatasetLine =
   | { line: number; ok: true; format: DatasetFormat; example: Record<string, unknown> }
   | { line: number; ok: false; reason: string };
 
 /**
- * Stream a JSONL dataset line by line (constant memory). Blank lines are ignored; lines that are
- * not JSON objects, or whose format is unknown or differs from `format`, come back as skipped
- * with a reason (`tunekit data validate` explains each in full).
+ * Stream a dataset record by record (JSONL, CSV/TSV, a JSON array, Parquet; read through
+ * src/data/read-records.ts, so line numbers match `tunekit data validate`). Blank lines are
+ * ignored; records that are not JSON objects, or whose format is unknown or differs from
+ * `format`, come back as skipped with a reason (`tunekit data validate` explains each in full).
  */
 export async function* readDatasetExamples(file: string, format: DatasetFormat | "auto" = "auto"): AsyncGenerator<DatasetLine> {
-  const stream = createReadStream(file, { encoding: "utf8" });
-  const opened = new Promise<void>((resolve, reject) => {
-    stream.once("open", () => resolve());
-    stream.once("error", reject);
-  });
-  try {
-    await opened;
-  } catch (error) {
-    throw new TunekitError(`Cannot read \`${file}\`: ${error instanceof Error ? error.message : String(error)}`, {
-      kind: "not_found",
-      code: "file_not_found",
-      file,
-      fix: "Check the path of the dataset file.",
-      cause: error,
-    });
-  }
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  let lineNumber = 0;
-  for await (const text of lines) {
-    lineNumber++;
-    const trimmed = lineNumber === 1 ? text.replace(/^\uFEFF/, "").trim() : text.trim();
-    if (trimmed === "") continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch (error) {
-      yield { line: lineNumber, ok: false, reason: `not valid JSON (${error instanceof Error ? error.message : String(error)})` };
+  const named = recordFormatFromPath(file) ?? "jsonl";
+  const fileFormat = named === "json" || named === "jsonl" ? await sniffJsonContainer(file).catch(() => named) : named;
+  const reader = await openRecords(file, fileFormat);
+  for await (const record of reader.records) {
+    const line = record.line ?? record.row;
+    if (record.problem) {
+      yield { line, ok: false, reason: record.problem.message.replace(/^line \d+ is /, "") };
       continue;
     }
+    const value = record.value;
     const detected = detectFormat(value);
     if (detected === null) {
-      yield { line: lineNumber, ok: false, reason: "not an example of a known format (chat, prompt-completion, preference, text)" };
+      yield { line, ok: false, reason: "not an example of a known format (chat, prompt-completion, preference, text)" };
       continue;
     }
     if (format !== "auto" && detected !== format) {
-      yield { line: lineNumber, ok: false, reason: `a ${detected} example in a ${format} dataset` };
+      yield { line, ok: false, reason: `a ${detected} example in a ${format} dataset` };
       continue;
     }
     const problem = shapeProblem(detected, value as Record<string, unknown>);
     if (problem !== null) {
-      yield { line: lineNumber, ok: false, reason: problem };
+      yield { line, ok: false, reason: problem };
       continue;
     }
-    yield { line: lineNumber, ok: true, format: detected, example: value as Record<string, unknown> };
+    yield { line, ok: true, format: detected, example: value as Record<string, unknown> };
   }
 }
 
