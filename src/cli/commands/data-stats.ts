@@ -36,7 +36,7 @@ export function registerDataStats(parent: Command): void {
   parent
     .command("stats")
     .description("token statistics of a dataset for a model: examples, messages, tokens, trained tokens, a histogram")
-    .argument("<file>", "dataset file (JSONL)")
+    .argument("<file>", "dataset file: JSONL, JSON array, CSV/TSV or Parquet")
     .requiredOption("-m, --model <model>", "OpenAI model name, .gguf file, or model folder with tokenizer.json")
     .option("--format <format>", `dataset format: auto, ${DATASET_FORMATS.join(", ")}`, "auto")
     .option("--chat-template <file>", "Jinja chat template overriding the model's own")

@@ -25,7 +25,7 @@ export function registerEstimate(program: Command): void {
   program
     .command("estimate")
     .description("epochs, billed tokens and price of fine-tuning on a dataset (hosted models), or tokens and time (local models)")
-    .argument("<file>", "training file (JSONL)")
+    .argument("<file>", "training file: JSONL, JSON array, CSV/TSV or Parquet")
     .requiredOption("-m, --model <model>", "OpenAI model name, .gguf file, or model folder with tokenizer.json")
     .option("--epochs <epochs>", "auto (the cookbook rule) or a whole number", "auto")
     .option("--prices <file>", "price table JSON overriding the shipped one (same shape as src/data/prices.json)")
