@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { parseWorkerEvent, workerEventSchema } from "../src/spec/worker-events.js";
+import { WorkerExitCode, parseWorkerEvent, workerEventSchema } from "../src/spec/worker-events.js";
 
 /**
  * The worker protocol is defined twice: zod in src/spec/worker-events.ts and its Python mirror in
@@ -29,7 +29,7 @@ function typescriptVerdict(line: string): boolean {
 
 const pythonScript = `
 import json, sys
-from tunekit_worker.events import EVENT_FIELDS, InvalidEvent, parse_event_line
+from tunekit_worker.events import EVENT_FIELDS, ExitCode, InvalidEvent, parse_event_line
 verdicts = {}
 for path in sys.argv[1:]:
     result = []
@@ -42,15 +42,22 @@ for path in sys.argv[1:]:
         except InvalidEvent:
             result.append(False)
     verdicts[path] = result
-print(json.dumps({"verdicts": verdicts, "fields": {name: sorted(fields) for name, fields in EVENT_FIELDS.items()}}))
+exit_codes = {name: getattr(ExitCode, name) for name in ("DONE", "FAILED", "BAD_CONFIG", "CANCELLED", "DIVERGED")}
+print(json.dumps({"verdicts": verdicts, "fields": {name: sorted(fields) for name, fields in EVENT_FIELDS.items()}, "exit_codes": exit_codes}))
 `;
 
-function pythonVerdicts(): { verdicts: Record<string, boolean[]>; fields: Record<string, string[]> } {
+interface PythonSide {
+  verdicts: Record<string, boolean[]>;
+  fields: Record<string, string[]>;
+  exit_codes: Record<string, number>;
+}
+
+function pythonVerdicts(): PythonSide {
   const output = execFileSync(python, ["-c", pythonScript, validFixture, invalidFixture], {
     encoding: "utf8",
     env: { ...process.env, PYTHONPATH: join(root, "worker") },
   });
-  return JSON.parse(output) as { verdicts: Record<string, boolean[]>; fields: Record<string, string[]> };
+  return JSON.parse(output) as PythonSide;
 }
 
 const eventTypes = workerEventSchema.options.map((option) => option.shape.type.value);
@@ -91,5 +98,16 @@ describe("worker protocol v1 contract", () => {
       ]),
     );
     expect(fields).toEqual(typescriptFields);
+  });
+
+  it("both sides use the same exit codes", () => {
+    const { exit_codes: exitCodes } = pythonVerdicts();
+    expect(exitCodes).toEqual({
+      DONE: WorkerExitCode.done,
+      FAILED: WorkerExitCode.failed,
+      BAD_CONFIG: WorkerExitCode.badConfig,
+      CANCELLED: WorkerExitCode.cancelled,
+      DIVERGED: WorkerExitCode.diverged,
+    });
   });
 });
