@@ -5,7 +5,7 @@ import { HashIndex } from "./hash-index.js";
  * Near-duplicate detection in bounded memory: MinHash over word 3-shingles of the lower-cased
  * text, then locality-sensitive hashing. Only signatures are kept, never examples.
  *
- * - MINHASH_SIZE hash functions; a signature is their minimum over the example's shingles.
+ * - a signature holds MINHASH_SIZE minimums (one-permutation hashing, see minHashSignature).
  * - LSH: BANDS bands of ROWS values each; two examples sharing one band are candidates
  *   (probability 1 - (1 - J^4)^6: 0.96 at Jaccard 0.8, 0.998 at 0.9).
  * - A candidate is confirmed when the estimated Jaccard similarity (fraction of equal signature
@@ -15,12 +15,8 @@ export const MINHASH_SIZE = 24;
 const BANDS = 6;
 const ROWS = 4;
 export const NEAR_DUPLICATE_THRESHOLD = 0.8;
-export const NEAR_DUPLICATE_METHOD = `MinHash of word 3-shingles (${MINHASH_SIZE} hashes, ${BANDS} bands x ${ROWS} rows), estimated Jaccard >= ${NEAR_DUPLICATE_THRESHOLD}`;
+export const NEAR_DUPLICATE_METHOD = `one-permutation MinHash of word 3-shingles (${MINHASH_SIZE} bins, LSH ${BANDS} bands x ${ROWS} rows), estimated Jaccard >= ${NEAR_DUPLICATE_THRESHOLD}`;
 
-// hash function i of a (well mixed) shingle hash h: (MULTIPLIERS[i] * h + ADDENDS[i]) mod 2^32,
-// a permutation of the 32-bit values (odd multiplier); cheap enough for every shingle
-const MULTIPLIERS = Uint32Array.from({ length: MINHASH_SIZE }, (_, index) => mix32(0x5bd1e995 + index * 0x9e3779b1) | 1);
-const ADDENDS = Uint32Array.from({ length: MINHASH_SIZE }, (_, index) => mix32(0x27d4eb2f + index * 0x85ebca6b));
 const EMPTY = 0xffffffff;
 
 function isWordCharacter(code: number): boolean {
@@ -28,8 +24,11 @@ function isWordCharacter(code: number): boolean {
 }
 
 /**
- * Writes the MinHash signature of `text` into `target` at `offset`; returns false (and writes
- * nothing useful) when the text has no words.
+ * Writes the MinHash signature of `text` into `target` at `offset`; returns false when the text
+ * has no words. One-permutation hashing (Li, Owen, Zhang 2012): each shingle's hash picks one of
+ * MINHASH_SIZE bins by its high bits and competes for that bin's minimum, so a shingle costs one
+ * hash instead of MINHASH_SIZE; empty bins borrow from the next non-empty bin, offset by the
+ * distance (rotation densification, Shrivastava and Li 2014), so short texts still compare.
  */
 export function minHashSignature(text: string, target: Uint32Array, offset = 0): boolean {
   for (let index = 0; index < MINHASH_SIZE; index++) target[offset + index] = EMPTY;
@@ -41,18 +40,9 @@ export function minHashSignature(text: string, target: Uint32Array, offset = 0):
   let inWord = false;
   const addShingle = (shingle: number): void => {
     const hash = mix32(shingle);
-    for (let index = 0; index < MINHASH_SIZE; index++) {
-      const value = (Math.imul(hash, MULTIPLIERS[index] as number) + (ADDENDS[index] as number)) >>> 0;
-      if (value < (target[offset + index] as number)) target[offset + index] = value;
-    }
-  };
-  const endWord = (): void => {
-    words++;
-    const current = mix32(word);
-    if (words >= 3) addShingle(Math.imul(previous2, 0x9e3779b1) ^ Math.imul(previous1, 0x85ebca6b) ^ current);
-    previous2 = previous1;
-    previous1 = current;
-    word = 0x811c9dc5;
+    const bin = Math.floor((hash / 0x100000000) * MINHASH_SIZE);
+    const value = mix32(hash ^ 0x6a09e667);
+    if (value < (target[offset + bin] as number)) target[offset + bin] = value;
   };
   for (let index = 0; index <= lower.length; index++) {
     const code = index < lower.length ? lower.charCodeAt(index) : 32;
@@ -60,12 +50,29 @@ export function minHashSignature(text: string, target: Uint32Array, offset = 0):
       word = Math.imul(word ^ code, 0x01000193);
       inWord = true;
     } else if (inWord) {
-      endWord();
+      words++;
+      const current = mix32(word);
+      if (words >= 3) addShingle(Math.imul(previous2, 0x9e3779b1) ^ Math.imul(previous1, 0x85ebca6b) ^ current);
+      previous2 = previous1;
+      previous1 = current;
+      word = 0x811c9dc5;
       inWord = false;
     }
   }
   if (words === 0) return false;
   if (words < 3) addShingle(Math.imul(previous2, 0x9e3779b1) ^ previous1);
+  let filled = 0; // bit i: bin i got a shingle (MINHASH_SIZE <= 32)
+  for (let index = 0; index < MINHASH_SIZE; index++) if (target[offset + index] !== EMPTY) filled |= 1 << index;
+  for (let index = 0; index < MINHASH_SIZE; index++) {
+    if (filled & (1 << index)) continue;
+    for (let distance = 1; distance < MINHASH_SIZE; distance++) {
+      const source = (index + distance) % MINHASH_SIZE;
+      if (filled & (1 << source)) {
+        target[offset + index] = mix32((target[offset + source] as number) + Math.imul(distance, 0x9e3779b1));
+        break;
+      }
+    }
+  }
   return true;
 }
 

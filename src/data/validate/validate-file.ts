@@ -149,14 +149,14 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
   const prompts = Boolean(options.overlapWith) || Boolean(options.collectPrompts);
   const size = statSync(path).size;
   const threads = options.tokenCounter ? 0 : resolveThreads(options.threads, size, options.model !== null || options.counter !== null);
-  const workerFile = fileURLToPath(new URL("./validate-worker.js", import.meta.url));
-  const useWorkers = threads > 0 && existsSync(workerFile);
+  const workerFile = resolveWorkerFile();
+  const useWorkers = threads > 0 && workerFile !== null;
 
   let counter = options.counter;
   let tokens: { method: string; contextLength: number | null } | null = null;
   let pool: WorkerPool | null = null;
   if (useWorkers) {
-    pool = await WorkerPool.start(workerFile, threads, { format, formatSource, model: options.model, fingerprints, prompts });
+    pool = await WorkerPool.start(workerFile as string, threads, { format, formatSource, model: options.model, fingerprints, prompts });
     tokens = pool.tokens;
   } else {
     if (counter === null && options.model !== null) counter = await loadCounter(options.model);
@@ -184,6 +184,15 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
     for await (const batch of readLineBatches(path)) state.addBatch(validateBatch(batch, context));
   }
   return { ...state.finish(), counter };
+}
+
+/**
+ * The compiled worker next to this module; null when running from the TypeScript sources (tsx,
+ * vitest), where validation stays on this thread.
+ */
+function resolveWorkerFile(): string | null {
+  const compiled = fileURLToPath(new URL("./validate-worker.js", import.meta.url));
+  return existsSync(compiled) ? compiled : null;
 }
 
 /**
