@@ -17,6 +17,41 @@ const trainingJsonl =
   ).join("\n") + "\n";
 
 let workDir: string;
+
+async function start(maxSteps: number): Promise<RunningServer> {
+  const started = await startServer({
+    port: 0,
+    dataDir: join(workDir, "data"),
+    noAuth: true,
+    models: [join(workDir, "tiny-llama")],
+    runner: new LocalJobRunner({ python, workerRoot }),
+    trainingDefaults: { device: "cpu", max_steps: maxSteps, checkpoint_every: 2, eval_every: 2, threads: 1 },
+    maxSeqLen: 64,
+  });
+  client = new OpenAI({ baseURL: `${started.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  return started;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value) return value;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function messages(jobId: string): Promise<string[]> {
+  return (await client.fineTuning.jobs.listEvents(jobId, { limit: 100 })).data.reverse().map((event) => event.message);
+}
+
+async function metricSteps(jobId: string): Promise<number[]> {
+  return (await client.fineTuning.jobs.listEvents(jobId, { limit: 100 })).data
+    .reverse()
+    .filter((event) => event.type === "metrics" && (event.data as { train_loss?: number } | null)?.train_loss !== undefined)
+    .map((event) => (event.data as { step: number }).step);
+}
 let server: RunningServer;
 let client: OpenAI;
 
@@ -25,16 +60,7 @@ describe.skipIf(!haveWorker)("a real tiny training run through the server", () =
     workDir = mkdtempSync(join(tmpdir(), "tunekit-train-"));
     // a tiny random Llama + BPE tokenizer, built the way the worker's own tests build it
     execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
-    server = await startServer({
-      port: 0,
-      dataDir: join(workDir, "data"),
-      noAuth: true,
-      models: [join(workDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
-      trainingDefaults: { device: "cpu", max_steps: 4, checkpoint_every: 2, eval_every: 2, threads: 1 },
-      maxSeqLen: 64,
-    });
-    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    server = await start(4);
   });
 
   afterAll(async () => {
@@ -69,5 +95,47 @@ describe.skipIf(!haveWorker)("a real tiny training run through the server", () =
 
     const models = (await client.models.list()).data.map((model) => model.id);
     expect(models).toEqual(expect.arrayContaining(["tiny-llama", finished.fine_tuned_model!]));
+  });
+
+  it("pauses a running job at a checkpoint and resumes it from there to the end", async () => {
+    await server.close();
+    server = await start(12);
+    const file = await client.files.create({ file: await toFile(Buffer.from(trainingJsonl), "train.jsonl"), purpose: "fine-tune" });
+    const job = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id });
+    await waitFor("a first checkpoint", async () => (await client.fineTuning.jobs.checkpoints.list(job.id)).data.length > 0);
+    const paused = await client.fineTuning.jobs.pause(job.id);
+    expect(paused.status).toBe("paused");
+    await waitFor("the worker to stop", async () => (await messages(job.id)).some((message) => message.startsWith("Paused after writing a checkpoint")));
+    const stepsBeforeResume = await metricSteps(job.id);
+    expect(stepsBeforeResume.at(-1)).toBeLessThan(12);
+    await expect(client.fineTuning.jobs.pause(job.id)).rejects.toMatchObject({ status: 409 });
+
+    expect((await client.fineTuning.jobs.resume(job.id)).status).toBe("queued");
+    const finished = await waitFor("the job to end", async () => {
+      const current = await client.fineTuning.jobs.retrieve(job.id);
+      return ["succeeded", "failed", "cancelled"].includes(current.status) ? current : null;
+    });
+    expect(finished.status, (await messages(job.id)).join("\n")).toBe("succeeded");
+    expect((await messages(job.id)).filter((message) => message.startsWith("Resumed training from checkpoint"))).toHaveLength(1);
+    // the resumed run continues after the checkpoint instead of starting again at step 1
+    const steps = await metricSteps(job.id);
+    const resumedSteps = steps.slice(stepsBeforeResume.length);
+    expect(resumedSteps[0]).toBeGreaterThan(1);
+    expect(steps.at(-1)).toBe(12);
+  });
+
+  it("a job running when the server stops resumes from its checkpoint when the server starts again", async () => {
+    const file = await client.files.create({ file: await toFile(Buffer.from(trainingJsonl), "train.jsonl"), purpose: "fine-tune" });
+    const job = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id });
+    await waitFor("a first checkpoint", async () => (await client.fineTuning.jobs.checkpoints.list(job.id)).data.length > 0);
+    await server.close();
+    server = await start(12);
+    expect(server.recovered.resumed).toContain(job.id);
+    const finished = await waitFor("the job to end", async () => {
+      const current = await client.fineTuning.jobs.retrieve(job.id);
+      return ["succeeded", "failed", "cancelled"].includes(current.status) ? current : null;
+    });
+    expect(finished.status, (await messages(job.id)).join("\n")).toBe("succeeded");
+    expect((await messages(job.id)).filter((message) => message.startsWith("Resumed training from checkpoint"))).toHaveLength(1);
   });
 });
