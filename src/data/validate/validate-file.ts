@@ -12,7 +12,7 @@ import type { ValidationProblem } from "./problem-codes.js";
 import { validateBatch, type BatchResult } from "./validate-batch.js";
 import type { LineContext } from "./validate-line.js";
 import type { WorkerSetup } from "./validate-worker.js";
-import { MAX_PROMPT_INDEX, ValidationState, type FileStats } from "./validation-state.js";
+import { MAX_PROMPT_INDEX, ValidationState, type FileStats, type IndexLimits } from "./validation-state.js";
 
 export interface ValidateFileOptions {
   /** dataset format; "auto" (default) detects it from the first object line */
@@ -27,6 +27,8 @@ export interface ValidateFileOptions {
   threads?: number;
   /** exact and near duplicate checks (default true) */
   duplicates?: boolean;
+  /** smaller bounds for the duplicate and overlap indexes than the defaults */
+  limits?: IndexLimits;
 }
 
 export interface ValidationReport {
@@ -70,7 +72,7 @@ export async function validateFile(path: string, options: ValidateFileOptions = 
   const warnings: ValidationProblem[] = [];
 
   if (options.validationFile !== undefined) {
-    const prompts = new HashIndex(MAX_PROMPT_INDEX);
+    const prompts = new HashIndex(options.limits?.prompts ?? MAX_PROMPT_INDEX);
     const report = await scanFile(options.validationFile, { ...options, requested, counter, model, collectPrompts: prompts, labelProblems: true });
     counter = report.counter;
     overlapWith = { index: prompts, file: options.validationFile };
@@ -172,6 +174,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
     overlapWith: options.overlapWith,
     collectPrompts: options.collectPrompts,
     tokens,
+    limits: options.limits,
   });
   if (pool) {
     try {

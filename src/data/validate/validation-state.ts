@@ -80,6 +80,17 @@ export interface ValidationStateOptions {
   collectPrompts?: HashIndex | null;
   /** counting method and context length when tokens are counted */
   tokens?: { method: string; contextLength: number | null } | null;
+  /** smaller index bounds than the defaults (tests, tight memory) */
+  limits?: IndexLimits;
+}
+
+export interface IndexLimits {
+  /** examples indexed for exact duplicates (default MAX_EXACT_INDEX) */
+  exact?: number;
+  /** examples indexed for near duplicates (default MAX_NEAR_INDEX) */
+  near?: number;
+  /** validation-file prompts indexed for overlap (default MAX_PROMPT_INDEX) */
+  prompts?: number;
 }
 
 /**
@@ -106,8 +117,8 @@ export class ValidationState {
 
   constructor(private readonly options: ValidationStateOptions) {
     const duplicates = options.duplicates !== false;
-    this.exactIndex = duplicates ? new HashIndex(MAX_EXACT_INDEX) : null;
-    this.nearIndex = duplicates ? new NearDuplicateIndex(MAX_NEAR_INDEX) : null;
+    this.exactIndex = duplicates ? new HashIndex(options.limits?.exact ?? MAX_EXACT_INDEX) : null;
+    this.nearIndex = duplicates ? new NearDuplicateIndex(options.limits?.near ?? MAX_NEAR_INDEX) : null;
   }
 
   /** Feeds one line's result (the streaming API for callers that validate line by line). */
@@ -124,9 +135,6 @@ export class ValidationState {
     this.blankLines += batch.blankLines;
     this.examples += batch.examples;
     this.examplesWithErrors += batch.examplesWithErrors;
-    for (const [code, count] of Object.entries(batch.uncountedProblems) as Array<[ProblemCode, number]>) {
-      this.codes[code] = (this.codes[code] ?? 0) + count;
-    }
     // merge the batch's problems with the cross-example problems, in line order
     let problemIndex = 0;
     const problems = batch.problems;
@@ -142,6 +150,10 @@ export class ValidationState {
       this.checkExample(batch, index, line);
     }
     flushUntil(Number.POSITIVE_INFINITY);
+    // problems the batch only counted come after the stored ones of the same code
+    for (const [code, count] of Object.entries(batch.uncountedProblems) as Array<[ProblemCode, number]>) {
+      this.codes[code] = (this.codes[code] ?? 0) + count;
+    }
   }
 
   private checkExample(batch: BatchResult, index: number, line: number): void {
@@ -213,13 +225,13 @@ export class ValidationState {
       );
     }
     if (this.exactIndex?.full) {
-      this.record(null, "index_full", `exact-duplicate checking indexed the first ${MAX_EXACT_INDEX} examples; later examples were checked against those only`);
+      this.record(null, "index_full", `exact-duplicate checking indexed the first ${this.exactIndex.maxEntries} examples; later examples were checked against those only`);
     }
     if (this.nearIndex?.full) {
-      this.record(null, "index_full", `near-duplicate checking indexed the first ${MAX_NEAR_INDEX} examples; later examples were checked against those only`);
+      this.record(null, "index_full", `near-duplicate checking indexed the first ${this.nearIndex.maxExamples} examples; later examples were checked against those only`);
     }
     if (this.options.collectPrompts?.full) {
-      this.record(null, "index_full", `overlap checking indexed the first ${MAX_PROMPT_INDEX} prompts of the validation file; later ones were not compared`);
+      this.record(null, "index_full", `overlap checking indexed the first ${this.options.collectPrompts.maxEntries} prompts of the validation file; later ones were not compared`);
     }
     let errors = 0;
     let warnings = 0;
