@@ -93,6 +93,13 @@ describe.skipIf(!haveWorker)("a real tiny training run through the server", () =
     expect(checkpoints[0]!.fine_tuned_model_checkpoint).toBe(`${finished.fine_tuned_model}:ckpt-step-${checkpoints[0]!.step_number}`);
     expect(checkpoints[0]!.metrics.train_loss).toBeGreaterThan(0);
 
+    // OpenAI's result file: per-step metrics as CSV
+    expect(finished.result_files).toHaveLength(1);
+    const csv = (await (await client.files.content(finished.result_files[0]!)).text()).trim().split("\n");
+    expect(csv[0]).toBe("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy");
+    expect(csv.slice(1).map((line) => Number(line.split(",")[0]))).toEqual([1, 2, 3, 4]);
+    expect((await client.files.retrieve(finished.result_files[0]!)).purpose).toBe("fine-tune-results");
+
     const models = (await client.models.list()).data.map((model) => model.id);
     expect(models).toEqual(expect.arrayContaining(["tiny-llama", finished.fine_tuned_model!]));
   });

@@ -79,7 +79,7 @@ export class FileStore {
    * Stream an upload's bytes to a temporary file under a generated id (the multipart form may
    * name the purpose after the file, so `store` decides later). Throws `file_too_large` (413).
    */
-  async receive(content: Readable | AsyncIterable<Uint8Array>): Promise<ReceivedUpload> {
+  async receive(content: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<ReceivedUpload> {
     const id = newId("file");
     const partialPath = join(this.directory, `${id}.part`);
     const limit = this.maxUploadBytes;
@@ -109,9 +109,9 @@ export class FileStore {
   }
 
   /** Check the purpose and name, validate a fine-tune file with the dataset toolkit, record it. */
-  async store(projectId: string, received: ReceivedUpload, params: { filename: string; purpose: string | undefined }): Promise<FileObject> {
+  async store(projectId: string, received: ReceivedUpload, params: { filename: string; purpose: string | undefined }, origin: { generated?: boolean } = {}): Promise<FileObject> {
     try {
-      this.checkPurpose(params.purpose);
+      if (!origin.generated) this.checkPurpose(params.purpose);
       if (params.filename.length === 0 || params.filename.length > 512) {
         throw new TunekitError("`file` needs a file name of 1 to 512 characters", { kind: "usage", code: "invalid_filename", field: "file", fix: "upload the file with its name" });
       }
@@ -152,8 +152,14 @@ export class FileStore {
     return toFileObject(row);
   }
 
+  /** Record a file the server wrote itself (a job's `step_metrics.csv`, purpose `fine-tune-results`). */
+  async storeGenerated(projectId: string, params: { filename: string; purpose: FilePurpose; content: string }): Promise<FileObject> {
+    const received = await this.receive([Buffer.from(params.content, "utf8")]);
+    return this.store(projectId, received, { filename: params.filename, purpose: params.purpose }, { generated: true });
+  }
+
   /** receive + store in one call (CLI and tests with an in-memory body). */
-  async upload(projectId: string, params: { filename: string; purpose: string; content: Readable | AsyncIterable<Uint8Array> }): Promise<FileObject> {
+  async upload(projectId: string, params: { filename: string; purpose: string; content: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array> }): Promise<FileObject> {
     return this.store(projectId, await this.receive(params.content), params);
   }
 

@@ -208,6 +208,42 @@ export class JobService {
     return { jobId: job.id, runDir, spec };
   }
 
+  /**
+   * OpenAI's result file: `step_metrics.csv` (step, train_loss, train_accuracy, valid_loss,
+   * valid_mean_token_accuracy) from the job's metrics events; its id goes to `result_files`.
+   */
+  async writeResultFile(job: JobRow): Promise<string> {
+    const rows = new Map<number, Record<string, number>>();
+    let after: string | null = null;
+    for (;;) {
+      const page: ListPage<FineTuningJobEvent> = await this.store.listEvents(job.project_id, job.id, { after, limit: 100, order: "asc" });
+      for (const event of page.data) {
+        const data = event.data as Record<string, unknown> | null;
+        if (event.type !== "metrics" || !data || typeof data.step !== "number") continue;
+        const row = rows.get(data.step) ?? {};
+        for (const [key, value] of Object.entries(data)) if (typeof value === "number") row[key] = value;
+        rows.set(data.step, row);
+      }
+      if (!page.has_more) break;
+      after = page.data.at(-1)?.id ?? null;
+    }
+    const columns: Array<[string, string]> = [
+      ["step", "step"],
+      ["train_loss", "train_loss"],
+      ["train_accuracy", "train_mean_token_accuracy"],
+      ["valid_loss", "valid_loss"],
+      ["valid_mean_token_accuracy", "valid_mean_token_accuracy"],
+    ];
+    const lines = [columns.map(([name]) => name).join(",")];
+    for (const step of [...rows.keys()].sort((a, b) => a - b)) {
+      const row = rows.get(step) as Record<string, number>;
+      lines.push(columns.map(([, key]) => (row[key] === undefined ? "" : String(row[key]))).join(","));
+    }
+    const file = await this.files.storeGenerated(job.project_id, { filename: "step_metrics.csv", purpose: "fine-tune-results", content: `${lines.join("\n")}\n` });
+    await this.store.updateJob(job.id, { result_files: JSON.stringify([file.id]) });
+    return file.id;
+  }
+
   baseLearningRate(): number {
     return this.options.trainingDefaults?.method === "full" ? BASE_LEARNING_RATE.full : BASE_LEARNING_RATE.adapter;
   }
@@ -215,9 +251,9 @@ export class JobService {
   /**
    * After a restart: jobs left `running` by a dead server (stale heartbeat) are queued again to
    * resume from their last checkpoint, or failed when none was written; jobs caught validating
-   * are validated again.
+   * are validated again (only at startup: `revalidate: false` for the periodic sweep).
    */
-  async recover(): Promise<{ resumed: string[]; failed: string[]; revalidated: string[] }> {
+  async recover(options: { revalidate?: boolean } = {}): Promise<{ resumed: string[]; failed: string[]; revalidated: string[] }> {
     const stale = Date.now() - (this.options.staleHeartbeatMs ?? 60_000);
     const resumed: string[] = [];
     const failed: string[] = [];
@@ -235,6 +271,8 @@ export class JobService {
       }
     }
     const revalidated: string[] = [];
+    if (resumed.length > 0) void this.scheduler?.wake();
+    if (options.revalidate === false) return { resumed, failed, revalidated };
     for (const job of await this.store.jobsWithStatus("validating_files")) {
       const project = job.project_id;
       const training = await this.files.get(project, job.training_file, "training_file").catch(() => null);

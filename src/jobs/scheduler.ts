@@ -13,6 +13,8 @@ export interface SchedulerOptions {
   prepare(job: JobRow): Promise<JobRunRequest>;
   /** `ft:<base>:<suffix>:<tail>` of a job, and of its checkpoint at a step */
   modelIds(job: JobRow): { model: string; checkpoint(step: number): string };
+  /** called after a job succeeded (writes its result file) */
+  onSucceeded?(job: JobRow): Promise<unknown>;
   /** the learning rate `learning_rate_multiplier` 1.0 means for this job (to report the resolved multiplier) */
   baseLearningRate?(job: JobRow): number | null;
 }
@@ -183,6 +185,9 @@ export class Scheduler {
         { message: `New fine-tuned model created: ${ids.model}` },
         { fine_tuned_model: ids.model, finished_at: Date.now(), trained_tokens: outcome.trainedTokens, adapter_path: outcome.adapterPath ?? outcome.mergedPath, estimated_finish: null, heartbeat_at: null },
       );
+      if (this.options.onSucceeded) {
+        await this.options.onSucceeded(job).catch((error: unknown) => this.store.addEvent(jobId, { level: "warn", message: `could not write the result file: ${(error as Error).message}` }));
+      }
       await this.store.addEvent(jobId, { message: "The job has successfully completed" });
       return;
     }

@@ -76,16 +76,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return { model, checkpoint: (step) => `${model}:ckpt-step-${step}` };
     },
     baseLearningRate: () => jobs.baseLearningRate(),
+    onSucceeded: (job) => jobs.writeResultFile(job),
   });
   jobs.attachScheduler(scheduler);
   const services: Services = { keys, files, jobs };
   const noAuthProject = options.noAuth ? await keys.ensureProject(DEFAULT_PROJECT) : null;
   const recovered = await jobs.recover();
   scheduler.start();
+  // a server that shares this data dir and dies later leaves jobs behind too: sweep for them
+  const sweep = setInterval(() => void jobs.recover({ revalidate: false }).catch((error: unknown) => process.emitWarning(`recovery: ${(error as Error).message}`)), options.heartbeatMs ?? 10_000);
+  sweep.unref();
   const app = await buildServer({ services, noAuthProject, logger: options.logger });
   try {
     await app.listen({ host, port: options.port ?? 8000 });
   } catch (error) {
+    clearInterval(sweep);
     await scheduler.close();
     await database.destroy();
     throw new TunekitError(`cannot listen on ${host}:${options.port ?? 8000}: ${(error as Error).message}`, { kind: "environment", code: "listen_failed", field: "--port", fix: "pick another `--port` or stop the process using it", cause: error });
@@ -103,6 +108,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     recovered,
     close() {
       closing ??= (async () => {
+        clearInterval(sweep);
         await app.close();
         await scheduler.close();
         await jobs.settled();
