@@ -18,6 +18,7 @@ from conftest import (
     multi_turn_examples,
     parse_events,
     run_worker,
+    run_worker_in_process,
     worker_environment,
     write_jsonl,
     write_spec,
@@ -28,12 +29,12 @@ def losses(events) -> list[float]:
     return [event["train_loss"] for event in events_of(events, "metrics")]
 
 
-def test_lora_run_learns_and_writes_every_output(tmp_path, chat_data, tiny_model) -> None:
+def test_lora_run_learns_and_writes_every_output(tmp_path, chat_data, tiny_model, capsys) -> None:
     train, valid = chat_data
     run_dir = tmp_path / "run"
     spec = make_spec(tiny_model, train, run_dir, valid, epochs=5, learning_rate=3e-2, merge=True)
-    exit_code, events, stderr = run_worker(spec, tmp_path / "spec.json")
-    assert exit_code == 0, stderr
+    exit_code, events = run_worker_in_process(spec, tmp_path / "spec.json", capsys)
+    assert exit_code == 0
     types = [event["type"] for event in events]
     assert types[:3] == ["started", "config", "data"] and types[-1] == "done"
     curve = losses(events)
@@ -70,11 +71,11 @@ def test_lora_run_learns_and_writes_every_output(tmp_path, chat_data, tiny_model
         torch.testing.assert_close(merged(ids).logits, tuned(ids).logits, atol=1e-4, rtol=1e-4)
 
 
-def test_full_fine_tuning_learns_and_writes_loadable_weights(tmp_path, chat_data, tiny_model) -> None:
+def test_full_fine_tuning_learns_and_writes_loadable_weights(tmp_path, chat_data, tiny_model, capsys) -> None:
     train, valid = chat_data
     spec = make_spec(tiny_model, train, tmp_path / "run", valid, method="full", epochs=3, learning_rate=3e-3)
-    exit_code, events, stderr = run_worker(spec, tmp_path / "spec.json")
-    assert exit_code == 0, stderr
+    exit_code, events = run_worker_in_process(spec, tmp_path / "spec.json", capsys)
+    assert exit_code == 0
     curve = losses(events)
     assert curve[-1] < 0.9 * curve[0]
     done = events_of(events, "done")[0]
@@ -84,26 +85,24 @@ def test_full_fine_tuning_learns_and_writes_loadable_weights(tmp_path, chat_data
     assert AutoModelForCausalLM.from_pretrained(done["merged_path"]).config.num_hidden_layers == 2
 
 
-def test_packing_and_padding_give_the_same_loss_curve(tmp_path, chat_data, tiny_model) -> None:
+def test_packing_and_padding_give_the_same_loss_curve(tmp_path, chat_data, tiny_model, capsys) -> None:
     train, _ = chat_data
     curves = []
     for packing in (True, False):
         spec = make_spec(tiny_model, train, tmp_path / f"run-{packing}", packing=packing, epochs=1, micro_batch_size=3)
-        exit_code, events, stderr = run_worker(spec, tmp_path / f"spec-{packing}.json")
-        assert exit_code == 0, stderr
+        exit_code, events = run_worker_in_process(spec, tmp_path / f"spec-{packing}.json", capsys)
+        assert exit_code == 0
         curves.append(losses(events))
     assert curves[0] == pytest.approx(curves[1], rel=1e-5)
 
 
-def test_data_event_reports_the_trained_token_rule(tmp_path, tiny_model) -> None:
+def test_data_event_reports_the_trained_token_rule(tmp_path, tiny_model, capsys) -> None:
     from transformers import AutoTokenizer
 
     examples = chat_examples(6) + multi_turn_examples()
     train = write_jsonl(tmp_path / "train.jsonl", examples)
-    exit_code, events, stderr = run_worker(
-        make_spec(tiny_model, train, tmp_path / "run", max_steps=1), tmp_path / "spec.json"
-    )
-    assert exit_code == 0, stderr
+    exit_code, events = run_worker_in_process(make_spec(tiny_model, train, tmp_path / "run", max_steps=1), tmp_path / "spec.json", capsys)
+    assert exit_code == 0
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     expected = sum(  # ChatML: content + <|im_end|> + newline for each trained assistant turn
         len(tokenizer(message["content"] if isinstance(message["content"], str) else "", add_special_tokens=False)["input_ids"]) + 2
@@ -116,7 +115,7 @@ def test_data_event_reports_the_trained_token_rule(tmp_path, tiny_model) -> None
     assert data["train_examples"] == 8 and data["truncated_examples"] == 0
 
 
-def test_nan_loss_exits_4_without_writing_an_adapter(tmp_path, chat_data, tiny_model) -> None:
+def test_nan_loss_exits_4_without_writing_an_adapter(tmp_path, chat_data, tiny_model, capsys) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     broken = tmp_path / "broken-model"
@@ -126,7 +125,7 @@ def test_nan_loss_exits_4_without_writing_an_adapter(tmp_path, chat_data, tiny_m
     model.save_pretrained(broken)
     AutoTokenizer.from_pretrained(tiny_model).save_pretrained(broken)
     train, _ = chat_data
-    exit_code, events, _ = run_worker(make_spec(broken, train, tmp_path / "run"), tmp_path / "spec.json")
+    exit_code, events = run_worker_in_process(make_spec(broken, train, tmp_path / "run"), tmp_path / "spec.json", capsys)
     assert exit_code == 4
     (error,) = events_of(events, "error")
     assert error["code"] == "nan_loss" and "step 1" in error["message"]

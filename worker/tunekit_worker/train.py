@@ -70,11 +70,14 @@ class CancelRequest:
 
     def __init__(self) -> None:
         self.requested = False
-        for signal_number in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signal_number, self._handle)
+        self.previous = {number: signal.signal(number, self._handle) for number in (signal.SIGTERM, signal.SIGINT)}
 
     def _handle(self, signal_number: int, frame: Any) -> None:
         self.requested = True
+
+    def restore(self) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
 # ---- loss -------------------------------------------------------------------------------------
@@ -130,11 +133,11 @@ class TrainingState:
 
 
 class Run:
-    def __init__(self, spec: JobSpec, context: DistributedContext, events: EventWriter) -> None:
+    def __init__(self, spec: JobSpec, context: DistributedContext, events: EventWriter, cancel: CancelRequest) -> None:
         self.spec = spec
         self.context = context
         self.events = events
-        self.cancel = CancelRequest()
+        self.cancel = cancel
         self.device = resolve_device(spec.training.device, context.local_rank)
         self.precision = resolve_precision(spec.training.precision, self.device)
 
@@ -505,13 +508,21 @@ def _report(events: EventWriter, error: WorkerError) -> int:
 
 
 def run_training(spec_path: str) -> int:
+    cancel = CancelRequest()
+    try:
+        return _run_training(spec_path, cancel)
+    finally:
+        cancel.restore()
+
+
+def _run_training(spec_path: str, cancel: CancelRequest) -> int:
     context = context_from_environment()
     events = EventWriter(enabled=context.is_main)
     try:
         spec = load_job_spec(spec_path)
     except BadConfig as error:
         return _report(events, error)
-    run = Run(spec, context, events)
+    run = Run(spec, context, events, cancel)
     torch.set_num_threads(cpu_threads(spec.training.threads, context.local_world_size))
     init_process_group(context, run.device)
     try:
