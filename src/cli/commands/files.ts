@@ -1,7 +1,7 @@
 import { createReadStream, existsSync } from "node:fs";
 import type { Command } from "commander";
+import type OpenAI from "openai";
 import { TunekitError } from "../../core/errors.js";
-import { clientError, createClient } from "../../server/openai-client.js";
 import type { FileObject } from "../../spec/openai-wire.js";
 import { action, printJson } from "../output.js";
 
@@ -18,6 +18,17 @@ function withClientOptions(command: Command): Command {
     .option("--json", "print the API's JSON", false);
 }
 
+/** Run SDK calls against the server; failures become TunekitErrors. The SDK is loaded on use. */
+async function call<T>(options: ClientFlags, run: (client: OpenAI) => Promise<T>): Promise<T> {
+  const { clientError, createClient } = await import("../../server/openai-client.js");
+  const { client, baseURL } = createClient(options);
+  try {
+    return await run(client);
+  } catch (error) {
+    throw clientError(error, baseURL);
+  }
+}
+
 function fileLine(file: FileObject): string {
   const when = new Date(file.created_at * 1000).toISOString().slice(0, 19).replace("T", " ");
   return `${file.id}  ${file.filename}  ${file.bytes} bytes  ${file.purpose}  ${file.status}  ${when}${file.status_details ? `\n    ${file.status_details}` : ""}`;
@@ -28,13 +39,10 @@ export function registerFiles(program: Command): void {
 
   withClientOptions(files.command("list").description("list uploaded files, newest first")).action(
     action(async (options: ClientFlags) => {
-      const { client, baseURL } = createClient(options);
       const all: FileObject[] = [];
-      try {
+      await call(options, async (client) => {
         for await (const file of client.files.list()) all.push(file as FileObject);
-      } catch (error) {
-        throw clientError(error, baseURL);
-      }
+      });
       if (options.json) return printJson({ object: "list", data: all, has_more: false });
       process.stdout.write(all.length === 0 ? "no files\n" : `${all.map(fileLine).join("\n")}\n`);
     }),
@@ -45,13 +53,7 @@ export function registerFiles(program: Command): void {
     .action(
       action(async (path: string, options: ClientFlags & { purpose: string }) => {
         if (!existsSync(path)) throw new TunekitError(`no file \`${path}\``, { kind: "usage", code: "file_not_found", field: "path", fix: "pass the path of a JSONL dataset" });
-        const { client, baseURL } = createClient(options);
-        let file: FileObject;
-        try {
-          file = (await client.files.create({ file: createReadStream(path), purpose: options.purpose as "fine-tune" })) as FileObject;
-        } catch (error) {
-          throw clientError(error, baseURL);
-        }
+        const file = (await call(options, (client) => client.files.create({ file: createReadStream(path), purpose: options.purpose as "fine-tune" }))) as FileObject;
         if (options.json) return printJson(file);
         process.stdout.write(`${fileLine(file)}\n`);
         return file.status === "error" ? 1 : 0;
@@ -60,16 +62,11 @@ export function registerFiles(program: Command): void {
 
   withClientOptions(files.command("delete").description("delete a file").argument("<file-id>", "file-...")).action(
     action(async (fileId: string, options: ClientFlags) => {
-      const { client, baseURL } = createClient(options);
-      try {
-        const deleted = await client.files.delete(fileId);
-        if (options.json) return printJson(deleted);
-        process.stdout.write(`deleted ${deleted.id}\n`);
-      } catch (error) {
-        throw clientError(error, baseURL);
-      }
+      const deleted = await call(options, (client) => client.files.delete(fileId));
+      if (options.json) return printJson(deleted);
+      process.stdout.write(`deleted ${deleted.id}\n`);
     }),
   );
 }
 
-export { withClientOptions, type ClientFlags };
+export { call, withClientOptions, type ClientFlags };

@@ -1,10 +1,8 @@
 import type { Command } from "commander";
-import type OpenAI from "openai";
 import { TunekitError } from "../../core/errors.js";
-import { clientError, createClient } from "../../server/openai-client.js";
 import type { FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent } from "../../spec/openai-wire.js";
 import { action, printJson } from "../output.js";
-import { withClientOptions, type ClientFlags } from "./files.js";
+import { call, withClientOptions, type ClientFlags } from "./files.js";
 
 function time(seconds: number | null): string {
   return seconds === null ? "-" : new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
@@ -45,17 +43,9 @@ function checkpointLine(checkpoint: FineTuningJobCheckpoint): string {
   return `${checkpoint.id}  step ${checkpoint.step_number}  ${checkpoint.fine_tuned_model_checkpoint}  ${metrics}`;
 }
 
-async function call<T>(options: ClientFlags, run: (client: OpenAI) => Promise<T>): Promise<T> {
-  const { client, baseURL } = createClient(options);
-  try {
-    return await run(client);
-  } catch (error) {
-    throw clientError(error, baseURL);
-  }
-}
-
 /** Follow a job's events over server-sent events until the server says [DONE]. */
 async function followEvents(options: ClientFlags, jobId: string, onEvent: (event: FineTuningJobEvent) => void): Promise<void> {
+  const { createClient } = await import("../../server/openai-client.js");
   const { baseURL, apiKey } = createClient(options);
   let response: Response;
   try {

@@ -1,10 +1,10 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { ApiKeyStore, DEFAULT_PROJECT, type ApiKeyRecord } from "../../jobs/api-key-store.js";
-import { openDatabase } from "../../jobs/store/database.js";
+import type { ApiKeyRecord, ApiKeyStore } from "../../jobs/api-key-store.js";
 import { action, printJson } from "../output.js";
 
 async function withKeys<T>(dataDir: string, run: (keys: ApiKeyStore) => Promise<T>): Promise<T> {
+  const [{ openDatabase }, { ApiKeyStore }] = await Promise.all([import("../../jobs/store/database.js"), import("../../jobs/api-key-store.js")]);
   const database = await openDatabase(resolve(dataDir));
   try {
     return await run(new ApiKeyStore(database));
@@ -35,7 +35,7 @@ export function registerKeys(program: Command): void {
   keys
     .command("create")
     .description("create a key for a project (shown once)")
-    .option("--project <name>", "project the key belongs to (created when new)", DEFAULT_PROJECT)
+    .option("--project <name>", "project the key belongs to (created when new)", "default")
     .option("--name <label>", "a label to recognise the key by")
     .option("--data-dir <dir>", "the server's data folder", ".tunekit")
     .option("--json", "print JSON", false)

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { TunekitError } from "../../core/errors.js";
-import { startServer } from "../../server/tunekit-server.js";
 import { action, printJson } from "../output.js";
 
 interface ServerCommandOptions {
@@ -38,6 +37,8 @@ export function registerServer(program: Command): void {
     .option("--json", "print the listening address as JSON", false)
     .action(
       action(async (options: ServerCommandOptions) => {
+        // loaded on use: other commands do not pay for fastify and the store
+        const { startServer } = await import("../../server/tunekit-server.js");
         const server = await startServer({
           host: options.host,
           port: positiveNumber(options.port, "--port", true, 0),
