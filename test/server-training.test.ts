@@ -68,14 +68,23 @@ describe.skipIf(!haveWorker)("a real tiny training run through the server", () =
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  it("trains to `succeeded` with metrics events, checkpoints and a fine-tuned model id", async () => {
+  it("trains two jobs one at a time in creation order to `succeeded`, with metrics events, checkpoints, a result file and a fine-tuned model id", async () => {
     const file = await client.files.create({ file: await toFile(Buffer.from(trainingJsonl), "train.jsonl"), purpose: "fine-tune" });
     const job = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, validation_file: file.id, suffix: "colors" });
+    // a second job waits for the only training slot: jobs run one at a time, in creation order
+    const second = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id });
+    const firstSeenRunning: Record<string, number> = {};
     let finished = job;
-    for (let attempt = 0; attempt < 1200 && !["succeeded", "failed", "cancelled"].includes(finished.status); attempt += 1) {
-      await new Promise((done) => setTimeout(done, 100));
-      finished = await client.fineTuning.jobs.retrieve(job.id);
+    let secondNow = second;
+    const ended = (status: string) => ["succeeded", "failed", "cancelled"].includes(status);
+    for (let attempt = 0; attempt < 2400 && !(ended(finished.status) && ended(secondNow.status)); attempt += 1) {
+      await new Promise((done) => setTimeout(done, 50));
+      [finished, secondNow] = await Promise.all([client.fineTuning.jobs.retrieve(job.id), client.fineTuning.jobs.retrieve(second.id)]);
+      expect(finished.status === "running" && secondNow.status === "running").toBe(false);
+      for (const current of [finished, secondNow]) if (current.status === "running") firstSeenRunning[current.id] ??= attempt;
     }
+    expect(secondNow.status).toBe("succeeded");
+    expect(firstSeenRunning[job.id]).toBeLessThan(firstSeenRunning[second.id]!);
     const events = (await client.fineTuning.jobs.listEvents(job.id, { limit: 100 })).data.reverse();
     expect(finished.status, events.map((event) => event.message).join("\n")).toBe("succeeded");
     expect(finished.fine_tuned_model).toBe(`ft:tiny-llama:colors:${job.id.slice(-8)}`);
