@@ -31,7 +31,7 @@ export interface LineChunk {
 }
 
 export interface ReadLinesOptions {
-  /** read size; a chunk holds the complete lines of about this many bytes (default 1 MiB) */
+  /** read size; a chunk holds the complete lines of about this many bytes (default 256 KiB) */
   chunkBytes?: number;
 }
 
@@ -39,7 +39,7 @@ const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 
 export async function* readLineChunks(path: string, options: ReadLinesOptions = {}): AsyncGenerator<LineChunk> {
-  const chunkBytes = options.chunkBytes ?? 1 << 20;
+  const chunkBytes = options.chunkBytes ?? 1 << 18;
   const stream = createReadStream(path, { highWaterMark: chunkBytes });
   let carry: Buffer | null = null;
   let nextLine = 1;

@@ -52,7 +52,7 @@ const WORKER_YOUNG_GENERATION_MB = 8;
 export async function validateFile(path: string, options: ValidateFileOptions = {}): Promise<ValidationReport> {
   const requested = options.format ?? "auto";
   if (requested !== "auto" && !DATASET_FORMATS.includes(requested)) {
-    throw new TunekitError(`unknown format \`${String(requested)}\``, {
+    throw new TunekitError(`\`--format\` ${String(requested)} is not a dataset format`, {
       kind: "usage",
       code: "invalid_format",
       field: "--format",
@@ -175,6 +175,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
     collectPrompts: options.collectPrompts,
     tokens,
     limits: options.limits,
+    minimumExamples: options.collectPrompts ? 1 : undefined,
   });
   if (pool) {
     try {

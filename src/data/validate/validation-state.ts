@@ -82,6 +82,8 @@ export interface ValidationStateOptions {
   tokens?: { method: string; contextLength: number | null } | null;
   /** smaller index bounds than the defaults (tests, tight memory) */
   limits?: IndexLimits;
+  /** fewer examples is an error (default MIN_EXAMPLES; a validation file needs only 1) */
+  minimumExamples?: number;
 }
 
 export interface IndexLimits {
@@ -217,11 +219,14 @@ export class ValidationState {
   }
 
   finish(): FileReport {
-    if (this.examples < MIN_EXAMPLES) {
+    const minimum = this.options.minimumExamples ?? MIN_EXAMPLES;
+    if (this.examples < minimum) {
       this.record(
         null,
         "too_few_examples",
-        `the file has ${this.examples} example${this.examples === 1 ? "" : "s"}; fine-tuning needs at least ${MIN_EXAMPLES} (OpenAI's minimum), and 50 to 100 good examples usually show a clear improvement`,
+        minimum === MIN_EXAMPLES
+          ? `the file has ${this.examples} example${this.examples === 1 ? "" : "s"}; fine-tuning needs at least ${MIN_EXAMPLES} (OpenAI's minimum), and 50 to 100 good examples usually show a clear improvement`
+          : `the file has ${this.examples} examples; it needs at least ${minimum}`,
       );
     }
     if (this.exactIndex?.full) {

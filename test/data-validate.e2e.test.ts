@@ -1,0 +1,177 @@
+import { spawn, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+// End to end: the real CLI (src/cli/main.ts through tsx) on real files.
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const fixtures = path.join(repoRoot, "test", "fixtures", "validate");
+const folder = mkdtempSync(path.join(os.tmpdir(), "tunekit-validate-e2e-"));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+const cliArgs = ["--import", "tsx", path.join(repoRoot, "src", "cli", "main.ts")];
+
+function tunekit(...args: string[]) {
+  const result = spawnSync(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("tunekit data validate", () => {
+  it("exits 0 on a clean file and says OK", () => {
+    const { status, stdout } = tunekit("data", "validate", path.join(fixtures, "clean-chat.jsonl"));
+    expect(status).toBe(0);
+    expect(stdout).toContain("chat format (detected from line 1), 12 lines, 12 examples (12 valid)");
+    expect(stdout).toContain("OK: no errors");
+  });
+
+  it("exits 1 on errors and --json prints {ok, errors, warnings, stats}", () => {
+    const file = path.join(folder, "bad.jsonl");
+    const clean = readFileSync(path.join(fixtures, "clean-chat.jsonl"), "utf8").trimEnd().split("\n");
+    writeFileSync(file, [...clean, '{"messages": [}', "", clean[0], '{"messages": [{"role": "user", "content": "Hi"}]}'].join("\n") + "\n");
+    const { status, stdout } = tunekit("data", "validate", file, "--json");
+    expect(status).toBe(1);
+    const report = JSON.parse(stdout);
+    expect(Object.keys(report).sort()).toEqual(["errors", "ok", "stats", "warnings"]);
+    expect(report.ok).toBe(false);
+    expect(report.errors).toEqual([
+      { line: 13, code: "invalid_json", message: expect.stringContaining("column 15") },
+      { line: 16, code: "example_missing_assistant_message", message: expect.any(String) },
+    ]);
+    expect(report.warnings.map((problem: { line: number; code: string }) => [problem.line, problem.code])).toEqual([
+      [14, "blank_line"],
+      [15, "duplicate_example"],
+      [16, "missing_system_message"],
+    ]);
+    expect(report.stats).toMatchObject({
+      format: "chat",
+      lines: 16,
+      blank_lines: 1,
+      examples: 15,
+      valid_examples: 13,
+      errors: 2,
+      warnings: 3,
+      bytes: readFileSync(file).length,
+      codes: { invalid_json: 1, example_missing_assistant_message: 1, blank_line: 1, duplicate_example: 1, missing_system_message: 1 },
+      duplicates: { exact: 1, near: 0 },
+    });
+  });
+
+  it("groups human output by code with counts and the first lines", () => {
+    const file = path.join(folder, "grouped.jsonl");
+    writeFileSync(file, Array.from({ length: 20 }, (_, index) => `{"broken": ${index}`).join("\n") + "\n");
+    const { status, stdout } = tunekit("data", "validate", file);
+    expect(status).toBe(1);
+    expect(stdout).toContain("invalid_json (20x) line is not valid JSON");
+    expect(stdout).toContain("    line 1: the line is not valid JSON");
+    expect(stdout).toContain("also lines 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 and 7 more");
+    expect(stdout).toMatch(/FAILED: 20 errors/);
+  });
+
+  it("counts tokens with --model and checks the validation file", () => {
+    const { status, stdout } = tunekit(
+      "data", "validate", path.join(fixtures, "clean-chat.jsonl"),
+      "--model", "gpt-4o-mini-2024-07-18",
+      "--validation-file", path.join(fixtures, "train_validation_overlap.validation.jsonl"),
+      "--json",
+    );
+    expect(status).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.stats.tokens).toMatchObject({ counted_examples: 12, context_length: expect.any(Number) });
+    expect(report.stats.tokens.method).toContain("o200k_base");
+    expect(report.stats.validation_overlap).toBe(1);
+    expect(report.warnings).toEqual([expect.objectContaining({ line: 1, code: "train_validation_overlap" })]);
+    expect(report.stats.validation.examples).toBe(2);
+  });
+
+  it("exits 2 on usage errors: missing file, bad --format", () => {
+    const missing = tunekit("data", "validate", path.join(folder, "nope.jsonl"));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("does not exist");
+    const badFormat = tunekit("data", "validate", path.join(fixtures, "clean-chat.jsonl"), "--format", "csv");
+    expect(badFormat.status).toBe(2);
+    expect(badFormat.stderr).toContain("--format");
+    const json = tunekit("data", "validate", path.join(folder, "nope.jsonl"), "--json");
+    expect(json.status).toBe(2);
+    expect(JSON.parse(json.stdout).error.code).toBe("file_not_found");
+  });
+});
+
+/** Writes ~`megabytes` MB of distinct chat examples, in big writes (fast). */
+async function writeBigFile(file: string, megabytes: number): Promise<number> {
+  const out = createWriteStream(file);
+  const topics = ["trains", "museums", "visas", "hiking", "currency", "weather", "ferries", "food"];
+  let bytes = 0;
+  let index = 0;
+  while (bytes < megabytes * 1_000_000) {
+    let block = "";
+    for (let line = 0; line < 2000; line++, index++) {
+      const topic = topics[index % topics.length];
+      block += `{"messages": [{"role": "system", "content": "You are a travel assistant."}, {"role": "user", "content": "Question ${index} about ${topic}: what should a traveller know before the trip number ${index * 7}?"}, {"role": "assistant", "content": "Answer ${index}: about ${topic}, check the rules, book early, keep copies of documents and plan for delays of ${index % 90} minutes. Reference ${index.toString(36)}."}]}\n`;
+    }
+    bytes += Buffer.byteLength(block);
+    if (!out.write(block)) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+  return index;
+}
+
+/** Peak resident memory of a child process in KiB: /usr/bin/time when present, else VmHWM polled. */
+async function runMeasuringPeak(args: string[]): Promise<{ status: number | null; stdout: string; peakKib: number }> {
+  const timeBinary = "/usr/bin/time";
+  const useTime = existsSync(timeBinary);
+  const timeFile = path.join(folder, "time.txt");
+  const child = useTime
+    ? spawn(timeBinary, ["-f", "%M", "-o", timeFile, process.execPath, ...args], { cwd: repoRoot })
+    : spawn(process.execPath, args, { cwd: repoRoot });
+  let stdout = "";
+  child.stdout.on("data", (data) => (stdout += data));
+  let polledPeak = 0;
+  const poll = setInterval(() => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+      polledPeak = Math.max(polledPeak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+    } catch {
+      // the process is gone
+    }
+  }, 50);
+  const [status] = (await once(child, "close")) as [number | null];
+  clearInterval(poll);
+  const peakKib = useTime ? Number(readFileSync(timeFile, "utf8").trim().split("\n").pop()) : polledPeak;
+  return { status, stdout, peakKib };
+}
+
+/**
+ * The compiled CLI when it is there and newer than the validator's sources (`make test` builds it
+ * first): that is what users run, while tsx adds its own ~20 MB and compiles on the fly. Else tsx.
+ */
+function cliForMemory(): { args: string[]; name: string } {
+  const compiled = path.join(repoRoot, "dist", "cli", "main.js");
+  const compiledValidator = path.join(repoRoot, "dist", "data", "validate", "validate-file.js");
+  const sources = ["src/data/validate/validate-file.ts", "src/data/validate/validation-state.ts", "src/data/read-lines.ts"].map((file) => path.join(repoRoot, file));
+  const fresh =
+    existsSync(compiled) && existsSync(compiledValidator) && sources.every((source) => statSync(source).mtimeMs <= statSync(compiledValidator).mtimeMs);
+  return fresh ? { args: [compiled], name: "dist/cli/main.js" } : { args: cliArgs, name: "tsx src/cli/main.ts" };
+}
+
+describe("tunekit data validate on a multi-hundred-MB file", () => {
+  it("streams ~300 MB with peak RSS under 300 MB and exact line numbers", async () => {
+    const file = path.join(folder, "big.jsonl");
+    const examples = await writeBigFile(file, 300);
+    // one broken line at the very end: the line number must be exact after ~1M lines
+    writeFileSync(file, '{"messages": [\n', { flag: "a" });
+    const cli = cliForMemory();
+    const { status, stdout, peakKib } = await runMeasuringPeak([...cli.args, "data", "validate", file, "--json"]);
+    rmSync(file, { force: true });
+    expect(status).toBe(1);
+    const report = JSON.parse(stdout);
+    expect(report.stats.examples).toBe(examples + 1);
+    expect(report.stats.bytes).toBeGreaterThan(300_000_000);
+    expect(report.errors).toEqual([expect.objectContaining({ line: examples + 1, code: "invalid_json" })]);
+    expect(report.stats.duplicates.exact).toBe(0);
+    console.log(`${cli.name} validated ${examples} examples (${(report.stats.bytes / 1e6).toFixed(0)} MB): peak RSS ${(peakKib / 1024).toFixed(0)} MiB`);
+    expect(peakKib / 1024).toBeLessThan(300);
+  }, 240_000);
+});
