@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ApiKeyStore } from "./api-key-store.js";
+import { FileStore } from "./file-store.js";
+import { JobService } from "./job-service.js";
+import { JobStore } from "./job-store.js";
+import { LocalFineTuneProvider } from "./local-fine-tune-provider.js";
+import { LocalJobRunner } from "./local-job-runner.js";
+import { ModelCatalog } from "./model-catalog.js";
+import { Scheduler } from "./scheduler.js";
+import { openDatabase, type StoreDatabase } from "./store/database.js";
+
+let dataDir: string;
+let database: StoreDatabase;
+let scheduler: Scheduler;
+
+beforeEach(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "tunekit-provider-"));
+  database = await openDatabase(dataDir);
+});
+afterEach(async () => {
+  await scheduler?.close();
+  await database.destroy();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const examples = Array.from({ length: 10 }, (_, index) => JSON.stringify({ prompt: `2+${index}=`, completion: String(2 + index) })).join("\n") + "\n";
+
+describe("LocalFineTuneProvider", () => {
+  it("uploads, creates, lists, cancels, and refuses illegal transitions like the HTTP API", async () => {
+    const store = new JobStore(database);
+    const files = new FileStore(database, dataDir, 1 << 20);
+    const jobs = new JobService(store, files, new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
+    scheduler = new Scheduler(store, new LocalJobRunner(), { maxConcurrentJobs: 0, prepare: (job) => jobs.prepareRun(job), modelIds: () => ({ model: "m", checkpoint: (step) => `m:${step}` }) });
+    jobs.attachScheduler(scheduler);
+    const project = await new ApiKeyStore(database).ensureProject("alpha");
+    const provider = new LocalFineTuneProvider(jobs, files, project);
+
+    const file = await provider.uploadFile({ filename: "math.jsonl", purpose: "fine-tune", content: Buffer.from(examples) });
+    expect(file.status).toBe("processed");
+    const job = await provider.createJob({ model: "tiny-base", training_file: file.id, seed: 7 });
+    expect(job.seed).toBe(7);
+    await jobs.settled();
+    expect((await provider.getJob(job.id)).status).toBe("queued");
+    expect((await provider.listJobs({ limit: 5 })).data.map((listed) => listed.id)).toEqual([job.id]);
+    await expect(provider.pauseJob(job.id)).rejects.toMatchObject({ kind: "conflict" });
+    expect((await provider.cancelJob(job.id)).status).toBe("cancelled");
+    await expect(provider.resumeJob(job.id)).rejects.toMatchObject({ kind: "conflict" });
+    expect((await provider.listEvents(job.id)).data.map((event) => event.message)).toEqual([
+      "Fine-tuning job cancelled",
+      "Files validated (10 training examples); job queued",
+      `Validating training file: ${file.id}`,
+    ]);
+    expect((await provider.listCheckpoints(job.id)).data).toEqual([]);
+  });
+});
