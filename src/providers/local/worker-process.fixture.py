@@ -36,6 +36,11 @@ if mode == "done":
           "summary": {"trained_tokens": 64, "train_runtime_s": 0.1, "tokens_per_second": 640.0, "steps": 1,
                       "final_train_loss": 1.5, "final_valid_loss": None, "final_valid_mean_token_accuracy": None}})
     sys.exit(0)
+if mode == "done-then-killed":
+    emit({"type": "done", "adapter_path": os.path.join(run_dir, "adapter"), "merged_path": None,
+          "summary": {"trained_tokens": 64, "train_runtime_s": 0.1, "tokens_per_second": 640.0, "steps": 1,
+                      "final_train_loss": 1.5, "final_valid_loss": None, "final_valid_mean_token_accuracy": None}})
+    os.kill(os.getpid(), signal.SIGSEGV)
 if mode == "exit0-without-done":
     sys.exit(0)
 if mode == "failed":

@@ -117,6 +117,13 @@ describe("WorkerProcess against real child processes", () => {
     expect(outcome.stderrTail.at(-1)).toBe("about to die");
   });
 
+  it("a worker that crashes while exiting after its done event still reports done, naming the signal", async () => {
+    const outcome = await launch("done-then-killed").worker.finished;
+    expect(outcome.status).toBe("done");
+    expect(outcome.signal).toBe("SIGSEGV");
+    expect(outcome.message).toContain("SIGSEGV");
+  });
+
   it("cancel() sends SIGTERM and waits for the worker's checkpoint (exit 3 = cancelled)", async () => {
     const { worker, events } = launch("cancellable");
     await waitForEvent(events, (event) => event.type === "log" && event.message === "ready");

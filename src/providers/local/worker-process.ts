@@ -89,6 +89,7 @@ export function signalName(signal: NodeJS.Signals | null): string {
 
 function describeOutcome(status: WorkerStatus, outcome: Omit<WorkerOutcome, "status" | "message">): string {
   const tail = outcome.stderrTail.length > 0 ? "" : " (no stderr output)";
+  if (outcome.signal && status === "done") return `training finished (the worker was then killed by signal ${signalName(outcome.signal)} while exiting)`;
   if (outcome.signal) {
     const why = outcome.signal === "SIGKILL" && !outcome.cancelRequested ? "; SIGKILL from outside usually means the machine ran out of memory" : "";
     return `worker was killed by signal ${signalName(outcome.signal)}${outcome.cancelRequested ? " after cancel" : ""}${why}${tail}`;
@@ -117,7 +118,8 @@ export function classifyExit(
   signal: NodeJS.Signals | null,
   seen: { done: DoneEvent | null; cancelled: WorkerOutcome["cancelled"]; error: WorkerOutcome["error"]; cancelRequested: boolean },
 ): WorkerStatus {
-  if (signal) return seen.cancelRequested ? "cancelled" : "failed";
+  // a `done` event means the adapter and summary were written: a crash while exiting does not undo that
+  if (signal) return seen.done ? "done" : seen.cancelRequested ? "cancelled" : "failed";
   switch (exitCode) {
     case WorkerExitCode.done:
       return seen.done ? "done" : "failed";
