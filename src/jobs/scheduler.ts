@@ -1,3 +1,4 @@
+import { TunekitError } from "../core/errors.js";
 import type { WorkerEvent } from "../spec/worker-events.js";
 import type { JobRunHandle, JobRunner, JobRunOutcome, JobRunRequest } from "./job-runner.js";
 import { isTerminal, type JobStatus } from "./job-state-machine.js";
@@ -117,6 +118,8 @@ export class Scheduler {
       job = await this.store.transition(queued.id, "running", { message: resuming ? "Fine-tuning job resumed" : "Fine-tuning job started" }, { started_at: queued.started_at ?? Date.now(), heartbeat_at: Date.now() });
     } catch (error) {
       this.running.delete(queued.id);
+      // cancelled between the queue read and the start: not an error, look at the next job
+      if (error instanceof TunekitError && error.kind === "conflict") return;
       throw error;
     }
     let request: JobRunRequest;
@@ -172,11 +175,13 @@ export class Scheduler {
       await this.store.addEvent(jobId, { message: `Server stopped; the job resumes from ${outcome.checkpointPath ? "its last checkpoint" : "the start"} when the server starts again` });
       return;
     }
-    if (isTerminal(status) || status === "paused") {
-      // cancel/pause already moved the job; note how the worker ended
-      if (status === "paused") await this.store.addEvent(jobId, { level: outcome.checkpointPath ? "info" : "warn", message: outcome.checkpointPath ? "Paused after writing a checkpoint; resume continues from it" : "Paused without a checkpoint; resume starts the training again" });
+    if (entry.stopping === "pause" && !isTerminal(status)) {
+      // paused (or already resumed and queued again): the next start continues from this checkpoint
+      await this.store.addEvent(jobId, { level: outcome.checkpointPath ? "info" : "warn", message: outcome.checkpointPath ? "Paused after writing a checkpoint; resume continues from it" : "Paused without a checkpoint; resume starts the training again" });
       return;
     }
+    // cancelled (or otherwise moved) while the worker was stopping: nothing left to decide
+    if (entry.stopping !== null || isTerminal(status) || status !== "running") return;
     if (outcome.status === "succeeded") {
       const ids = this.options.modelIds(job);
       await this.store.transition(
