@@ -223,6 +223,27 @@ describe("fine-tuning jobs through the official openai SDK", () => {
   });
 });
 
+describe("server lifecycle", () => {
+  it("closing the server ends open event streams instead of waiting for their jobs", async () => {
+    const ownDir = mkdtempSync(join(tmpdir(), "tunekit-server-close-"));
+    const own = await startServer({ port: 0, dataDir: ownDir, models: ["tiny-base"], maxConcurrentJobs: 0, noAuth: true });
+    try {
+      const sdk = new OpenAI({ baseURL: `${own.url}/v1`, apiKey: "unused", maxRetries: 0 });
+      const file = await sdk.files.create({ file: await toFile(Buffer.from(trainingJsonl), "t.jsonl"), purpose: "fine-tune" });
+      const job = await sdk.fineTuning.jobs.create({ model: "tiny-base", training_file: file.id });
+      const response = await fetch(`${own.url}/v1/fine_tuning/jobs/${job.id}/events?stream=true`);
+      const reading = response.text();
+      const started = Date.now();
+      await own.close();
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(await reading).toContain(`Validating training file: ${file.id}`);
+    } finally {
+      await own.close();
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("models and the OpenAPI document", () => {
   it("lists the configured base models", async () => {
     const models = await client.models.list();

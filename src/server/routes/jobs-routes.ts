@@ -17,6 +17,11 @@ const pageQuery = {
 export function registerJobsRoutes(app: FastifyInstance, services: Services): void {
   const { jobs } = services;
   const createBody = z.toJSONSchema(createJobParamsSchema, { target: "openapi-3.0", io: "input" });
+  // open event streams end when the server closes (they would hold `close()` until their job ends)
+  const streams = new Set<AbortController>();
+  app.addHook("preClose", async () => {
+    for (const stream of streams) stream.abort();
+  });
 
   app.post("/v1/fine_tuning/jobs", { schema: { summary: "Create a fine-tuning job", tags: ["fine-tuning"], body: createBody } }, async (request) => {
     return jobs.create(projectOf(request), request.body);
@@ -58,12 +63,24 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
       const first = await events.next();
       reply.hijack();
       reply.raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-      request.raw.on("close", () => aborter.abort());
-      if (!first.done) reply.raw.write(`data: ${JSON.stringify(first.value)}\n\n`);
-      if (!first.done) {
-        for await (const event of events) reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
+      reply.raw.on("close", () => aborter.abort());
+      streams.add(aborter);
+      // a comment line now and then keeps proxies from closing a quiet stream
+      const keepAlive = setInterval(() => reply.raw.write(": keep-alive\n\n"), 15_000);
+      try {
+        if (!first.done) {
+          reply.raw.write(`data: ${JSON.stringify(first.value)}\n\n`);
+          for await (const event of events) reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
+        }
+        reply.raw.end(aborter.signal.aborted ? undefined : "data: [DONE]\n\n");
+      } catch (error) {
+        // headers are out: the stream can only end; the client sees no [DONE] and may reconnect with `after`
+        request.log.error(error);
+        reply.raw.end();
+      } finally {
+        clearInterval(keepAlive);
+        streams.delete(aborter);
       }
-      if (!aborter.signal.aborted) reply.raw.end("data: [DONE]\n\n");
     },
   );
 
