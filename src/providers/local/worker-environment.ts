@@ -343,6 +343,7 @@ export async function setupWorkerEnvironment(options: SetupOptions = {}): Promis
     created = true;
   }
   const info = checkPython(python, "TUNEKIT_VENV");
+  if (!created && options.python) onOutput(`${venv} already exists (Python ${info.version}); --python only applies when creating it`);
 
   if (!created && stampMatches(venv, root, dev)) {
     writeStamp(venv, root, dev, info.version); // refresh the time so make sees it newer than the requirement files
