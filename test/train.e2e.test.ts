@@ -160,7 +160,7 @@ describe("tunekit train", () => {
   });
 
   it("Ctrl-C leaves a checkpoint and prints the resume command; --resume finishes the run", async () => {
-    const config = writeConfig("long.yaml", baseConfig("long-run", "  epochs: 20\n  max_steps: 60\n  eval_every: 1000\n  checkpoint_every: 1000"));
+    const config = writeConfig("long.yaml", baseConfig("long-run", "  epochs: 10\n  max_steps: 30\n  eval_every: 1000\n  checkpoint_every: 1000"));
     const runDir = join(scratch, "runs", "long-run");
     const first = await tunekit(["train", "-c", config, "--json"], {
       onStdoutLine: (line) => {
@@ -173,7 +173,7 @@ describe("tunekit train", () => {
     const cancelled = firstLines.find((line) => line.type === "cancelled") as { step: number; checkpoint_path: string } | undefined;
     expect(cancelled, first.stdout).toBeDefined();
     expect(cancelled!.step).toBeGreaterThanOrEqual(5);
-    expect(cancelled!.step).toBeLessThan(60);
+    expect(cancelled!.step).toBeLessThan(30);
     expect(existsSync(cancelled!.checkpoint_path)).toBe(true);
     expect(firstLines.at(-1)).toMatchObject({ type: "result", status: "cancelled", resume_command: `tunekit train --resume ${runDir}`, last_checkpoint: cancelled!.checkpoint_path });
 
@@ -185,7 +185,7 @@ describe("tunekit train", () => {
     expect(firstMetrics.step).toBe(cancelled!.step + 1);
     const result = secondLines.at(-1) as { type: string; status: string; summary: { steps: number }; adapter_path: string };
     expect(result).toMatchObject({ type: "result", status: "done" });
-    expect(result.summary.steps).toBe(60);
+    expect(result.summary.steps).toBe(30);
     expect(existsSync(result.adapter_path)).toBe(true);
   });
 });
