@@ -65,11 +65,14 @@ export interface StoredFile {
  */
 export class FileStore {
   readonly directory: string;
+  private readonly validations = new Map<string, Promise<void>>();
 
   constructor(
     private readonly database: StoreDatabase,
     dataDir: string,
     readonly maxUploadBytes: number,
+    /** how long an upload waits for its validation before answering `uploaded` (default 5 s) */
+    private readonly inlineValidationMs = 5_000,
   ) {
     this.directory = join(dataDir, "files");
     mkdirSync(this.directory, { recursive: true });
@@ -123,20 +126,7 @@ export class FileStore {
     const path = this.pathOf(id);
     renameSync(received.partialPath, path);
 
-    let validation: StoredValidation | null = null;
-    let status: FileObject["status"] = "processed";
-    let statusDetails: string | null = null;
-    if (params.purpose === "fine-tune") {
-      try {
-        validation = summarize(await validateFile(path, { threads: 0 }));
-      } catch (error) {
-        validation = { ok: false, format: null, examples: 0, validExamples: 0, errorCount: 1, errors: [{ line: null, code: "unreadable", message: (error as Error).message }], warnings: [] };
-      }
-      if (!validation.ok) {
-        status = "error";
-        statusDetails = describeProblems(validation);
-      }
-    }
+    const validate = params.purpose === "fine-tune";
     const row: FilesTable = {
       id,
       project_id: projectId,
@@ -144,12 +134,56 @@ export class FileStore {
       purpose: params.purpose as string,
       bytes,
       created_at: monotonicNow(),
-      status,
-      status_details: statusDetails,
-      validation_report: validation ? JSON.stringify(validation) : null,
+      status: validate ? "uploaded" : "processed",
+      status_details: null,
+      validation_report: null,
     };
     await this.database.insertInto("files").values(row).execute();
-    return toFileObject(row);
+    if (!validate) return toFileObject(row);
+    // small files answer `processed`/`error` at once; a big one answers `uploaded` and is validated
+    // in the background (jobs that use it wait in `validating_files`)
+    const validation = this.startValidation(id);
+    const finishedInTime = await Promise.race([validation.then(() => true), delay(this.inlineValidationMs).then(() => false)]);
+    return finishedInTime ? (await this.get(projectId, id)).object : toFileObject(row);
+  }
+
+  /** Resolves when the file's validation (if one is under way) has ended. */
+  async whenValidated(fileId: string): Promise<void> {
+    await this.validations.get(fileId);
+  }
+
+  /** Resolves when every validation under way has ended. */
+  async settled(): Promise<void> {
+    while (this.validations.size > 0) await Promise.all([...this.validations.values()]);
+  }
+
+  /** Validate fine-tune files a previous server left `uploaded` (startup). */
+  async validatePending(): Promise<string[]> {
+    const rows = await this.database.selectFrom("files").select("id").where("status", "=", "uploaded").where("purpose", "=", "fine-tune").execute();
+    for (const row of rows) this.startValidation(row.id);
+    return rows.map((row) => row.id);
+  }
+
+  private startValidation(fileId: string): Promise<void> {
+    const existing = this.validations.get(fileId);
+    if (existing) return existing;
+    const work = (async () => {
+      let validation: StoredValidation;
+      try {
+        validation = summarize(await validateFile(this.pathOf(fileId), { threads: 0 }));
+      } catch (error) {
+        validation = { ok: false, format: null, examples: 0, validExamples: 0, errorCount: 1, errors: [{ line: null, code: "unreadable", message: (error as Error).message }], warnings: [] };
+      }
+      await this.database
+        .updateTable("files")
+        .set({ status: validation.ok ? "processed" : "error", status_details: validation.ok ? null : describeProblems(validation), validation_report: JSON.stringify(validation) })
+        .where("id", "=", fileId)
+        .execute();
+    })()
+      .catch((error: unknown) => process.emitWarning(`file ${fileId}: validation could not be recorded: ${(error as Error).message}`))
+      .finally(() => this.validations.delete(fileId));
+    this.validations.set(fileId, work);
+    return work;
   }
 
   /** Record a file the server wrote itself (a job's `step_metrics.csv`, purpose `fine-tune-results`). */
@@ -270,6 +304,10 @@ export function fileExists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds).unref());
 }
 
 function formatMegabytes(bytes: number): string {

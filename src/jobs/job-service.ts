@@ -101,7 +101,7 @@ export class JobService {
       adapter_path: null,
     };
     await this.store.insertJob(row, { message: `Validating training file: ${training.object.id}${validation ? ` and validation file: ${validation.object.id}` : ""}` });
-    this.validateInBackground(id, training, validation, input.methodType);
+    this.validateInBackground(id, input.methodType);
     return toJobObject(row, project.id);
   }
 
@@ -273,11 +273,9 @@ export class JobService {
     const revalidated: string[] = [];
     if (resumed.length > 0) void this.scheduler?.wake();
     if (options.revalidate === false) return { resumed, failed, revalidated };
+    await this.files.validatePending();
     for (const job of await this.store.jobsWithStatus("validating_files")) {
-      const project = job.project_id;
-      const training = await this.files.get(project, job.training_file, "training_file").catch(() => null);
-      const validation = job.validation_file ? await this.files.get(project, job.validation_file, "validation_file").catch(() => null) : null;
-      this.validateInBackground(job.id, training, job.validation_file ? validation : null, (JSON.parse(job.method) as { type: "supervised" | "dpo" }).type, job.validation_file !== null);
+      this.validateInBackground(job.id, (JSON.parse(job.method) as { type: "supervised" | "dpo" }).type);
       revalidated.push(job.id);
     }
     return { resumed, failed, revalidated };
@@ -286,18 +284,26 @@ export class JobService {
   /** Resolves when every file validation started so far has ended. */
   async settled(): Promise<void> {
     while (this.validations.size > 0) await Promise.all([...this.validations]);
+    await this.files.settled();
   }
 
-  private validateInBackground(jobId: string, training: StoredFile | null, validation: StoredFile | null, methodType: "supervised" | "dpo", validationExpected = false): void {
+  private validateInBackground(jobId: string, methodType: "supervised" | "dpo"): void {
     const work = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.validateFiles(jobId, training, validation, methodType, validationExpected))
+      .then(() => this.validateFiles(jobId, methodType))
       .catch((error: unknown) => process.emitWarning(`job ${jobId}: ${(error as Error).message}`))
       .finally(() => this.validations.delete(work));
     this.validations.add(work);
   }
 
-  private async validateFiles(jobId: string, training: StoredFile | null, validation: StoredFile | null, methodType: "supervised" | "dpo", validationExpected: boolean): Promise<void> {
-    const problem = fileProblem(training, "training_file", methodType) ?? (validation || validationExpected ? fileProblem(validation, "validation_file", methodType) : null);
+  /** Wait for the job's files to be validated (uploads validate in the background), then queue or fail the job. */
+  private async validateFiles(jobId: string, methodType: "supervised" | "dpo"): Promise<void> {
+    const before = await this.store.getJob(null, jobId);
+    const fileIds = [before.training_file, before.validation_file].filter((id): id is string => id !== null);
+    await Promise.all(fileIds.map((id) => this.files.whenValidated(id)));
+    const read = (id: string, field: string) => this.files.get(before.project_id, id, field).catch(() => null);
+    const training = await read(before.training_file, "training_file");
+    const validation = before.validation_file ? await read(before.validation_file, "validation_file") : null;
+    const problem = fileProblem(training, "training_file", methodType) ?? (before.validation_file ? fileProblem(validation, "validation_file", methodType) : null);
     const job = await this.store.getJob(null, jobId);
     if ((job.status as JobStatus) !== "validating_files") return; // cancelled meanwhile
     if (problem) {
