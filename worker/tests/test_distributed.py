@@ -13,7 +13,8 @@ from safetensors.torch import load_file
 from conftest import events_of, make_spec, parse_events, run_worker, worker_environment, write_spec
 
 
-def test_two_processes_on_gloo_match_one_process(tmp_path, chat_data, tiny_model) -> None:
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_on_gloo_match_one_process(tmp_path, chat_data, tiny_model, strategy) -> None:
     train, valid = chat_data
     # batch 8 over 30 examples leaves a short last batch (6), micro-batches of 3 force accumulation
     settings = dict(epochs=2, batch_size=8, micro_batch_size=3, learning_rate=1e-2, eval_every=2)
@@ -23,7 +24,7 @@ def test_two_processes_on_gloo_match_one_process(tmp_path, chat_data, tiny_model
     exit_code, single, stderr = run_worker(make_spec(tiny_model, train, tmp_path / "one", valid, **settings), tmp_path / "one.json")
     assert exit_code == 0, stderr
 
-    spec_path = write_spec(make_spec(tiny_model, train, tmp_path / "two", valid, num_processes=2, **settings), tmp_path / "two.json")
+    spec_path = write_spec(make_spec(tiny_model, train, tmp_path / "two", valid, num_processes=2, distributed=strategy, merge=True, **settings), tmp_path / "two.json")
     completed = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          "-m", "tunekit_worker", "train", str(spec_path)],
@@ -46,5 +47,7 @@ def test_two_processes_on_gloo_match_one_process(tmp_path, chat_data, tiny_model
     assert valid_double == pytest.approx(valid_single, rel=1e-5)
     one = load_file(tmp_path / "one" / "adapter" / "adapter_model.safetensors")
     two = load_file(tmp_path / "two" / "adapter" / "adapter_model.safetensors")
+    assert one.keys() == two.keys()
     for name, tensor in one.items():
         torch.testing.assert_close(two[name], tensor, atol=1e-5, rtol=1e-4)
+    assert (tmp_path / "two" / "merged" / "model.safetensors").is_file()

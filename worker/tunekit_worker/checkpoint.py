@@ -47,16 +47,19 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(
     path: Path,
     model: Any,
-    optimizer: torch.optim.Optimizer,
+    optimizer_state: dict[str, Any],
     scheduler: Any,
     rng_states: list[dict[str, Any]],
     trainer_state: dict[str, Any],
+    model_state: dict[str, torch.Tensor] | None = None,
 ) -> Path:
+    """`model_state` is the gathered state dict of a sharded (FSDP) model; None saves the model's own."""
     staging = path.with_name(path.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    model.save_pretrained(staging, safe_serialization=True)
-    torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+    extra = {"state_dict": model_state} if model_state is not None else {}
+    model.save_pretrained(staging, safe_serialization=True, **extra)
+    torch.save(optimizer_state, staging / "optimizer.pt")
     torch.save(scheduler.state_dict(), staging / "scheduler.pt")
     torch.save(rng_states, staging / "rng.pt")
     (staging / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=2) + "\n")
@@ -95,9 +98,18 @@ def load_trainable_weights(model: Any, path: str | Path, is_peft: bool) -> None:
         )
 
 
-def load_training_state(path: str | Path, optimizer: torch.optim.Optimizer, scheduler: Any, rank: int) -> None:
+def load_training_state(
+    path: str | Path, sharded_model: Any, optimizer: torch.optim.Optimizer, scheduler: Any, rank: int
+) -> None:
+    """`sharded_model` is the FSDP model whose optimizer state was saved unsharded (None otherwise)."""
     path = Path(path)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    optimizer_state = torch.load(path / "optimizer.pt", weights_only=True)
+    if sharded_model is not None:
+        from .distributed import load_full_optimizer_state
+
+        load_full_optimizer_state(sharded_model, optimizer, optimizer_state)
+    else:
+        optimizer.load_state_dict(optimizer_state)
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
     rng_states = torch.load(path / "rng.pt", weights_only=True)
     restore_rng_state(rng_states[rank] if rank < len(rng_states) else rng_states[0])

@@ -282,8 +282,8 @@ def _check_runnable(spec: JobSpec, problems: _Problems, check_files: bool, cuda_
                 problems.add("training.method", "`qlora` needs the bitsandbytes package: pip install bitsandbytes")
     if training.precision == "fp16" and not uses_cuda:
         problems.add("training.precision", "`fp16` training needs a CUDA GPU; use `fp32` or `bf16` on CPU")
-    if training.distributed == "fsdp" and training.num_processes > 1:
-        problems.add("training.distributed", "`fsdp` is not implemented by the local worker yet; use `ddp`")
+    if training.distributed == "fsdp" and training.method == "qlora":
+        problems.add("training.distributed", "`fsdp` with `qlora` is not supported by the local worker; use `ddp`")
     if isinstance(training.batch_size, int) and isinstance(training.micro_batch_size, int):
         if training.micro_batch_size > training.batch_size:
             problems.add(

@@ -40,8 +40,11 @@ from .distributed import (
     any_rank,
     context_from_environment,
     destroy_process_group,
+    full_model_state,
+    full_optimizer_state,
     gather_objects,
     init_process_group,
+    shard_model,
 )
 from .errors import BadConfig, Diverged, WorkerError
 from .events import EventWriter, ExitCode
@@ -140,6 +143,8 @@ class Run:
         self.cancel = cancel
         self.device = resolve_device(spec.training.device, context.local_rank)
         self.precision = resolve_precision(spec.training.precision, self.device)
+        self.is_peft = spec.training.method in ("lora", "qlora")
+        self.fsdp = context.enabled and spec.training.distributed == "fsdp"
 
     # -- setup --
 
@@ -165,19 +170,49 @@ class Run:
     def prepare_model(self) -> None:
         spec = self.spec
         torch.manual_seed(spec.training.seed)  # LoRA / head initialisation is the same on every rank
-        model = load_model(spec, self.device, weights_dtype(spec.training.method, self.precision))
+        # FSDP shards parameters of one dtype per block: keep fp32 weights there and compute under autocast
+        dtype = torch.float32 if self.fsdp else weights_dtype(spec.training.method, self.precision)
+        model = load_model(spec, self.device, dtype)
         self.parameter_count = parameter_count(model)
-        if spec.training.method in ("lora", "qlora"):
+        if self.is_peft:
             model = attach_lora(model, spec)
+        if spec.resume_from:  # weights go in before any wrapping or sharding
+            load_trainable_weights(model, spec.resume_from, is_peft=self.is_peft)
         self.model = model
-        self.trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
-        self.trainable_count = sum(parameter.numel() for parameter in self.trainable)
-        if self.context.enabled:
+        self.trainable_count = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
+        if self.fsdp:
+            shard_model(model, self.device, self.context)  # in place; parameters become DTensor shards
+            self.train_model = model
+        elif self.context.enabled:
             self.train_model = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         else:
             self.train_model = model
+        self.trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+
+    def gradient_sync(self, enabled: bool) -> Any:
+        """Gradients are reduced across ranks only on the last micro-batch of a step."""
+        if self.fsdp:
+            self.train_model.set_requires_gradient_sync(enabled)
+        elif self.context.enabled and not enabled:
+            return self.train_model.no_sync()
+        return contextlib.nullcontext()
+
+    def equalize_passes(self, groups: list[list[int]], indices: list[int], examples: list[TokenizedExample]) -> list[list[int]]:
+        """Every rank must run the same number of passes: FSDP gathers each layer's weights in every
+        forward. Ranks with fewer micro-batches run zero-weight passes ([]); one pass at least."""
+        passes = 1
+        if self.fsdp:
+            for rank in range(self.context.world_size):
+                share = batching.rank_share(indices, rank, self.context.world_size)
+                passes = max(passes, len(self.micro_batch_groups(share, examples)))
+        return groups + [[]] * (passes - len(groups))
+
+    def zero_weight_pass(self, model: Any) -> torch.Tensor:
+        dummy = torch.tensor([[self.tokenizer.eos_token_id]], device=self.device)
+        with self.autocast():
+            return model(input_ids=dummy, use_cache=False).logits.float().sum() * 0.0
 
     def resolve(self) -> None:
         spec, training = self.spec, self.spec.training
@@ -265,29 +300,27 @@ class Run:
         loss_tokens = sum(batching.loss_token_count(self.train_examples[index]) for index in indices)
         normalizer = max(loss_tokens, 1) / context.world_size  # DDP averages gradients over ranks
         groups = self.micro_batch_groups(batching.rank_share(indices, context.rank, context.world_size), self.train_examples)
+        # a rank with no example in a short last batch still runs a zero-weight pass to keep in step
+        groups = self.equalize_passes(groups, indices, self.train_examples)
         sums = TokenSums()
         self.train_model.train()
-        if not groups:  # this rank has no example in a short last batch: a zero-weight pass keeps DDP in step
-            groups = [[]]
         for position, group in enumerate(groups):
-            last = position == len(groups) - 1
-            no_sync = self.train_model.no_sync() if context.enabled and not last else contextlib.nullcontext()
-            with no_sync:
+            with self.gradient_sync(position == len(groups) - 1):
                 if group:
                     micro_batch = self.collate(group, self.train_examples)
                     loss_sum, correct, tokens = forward_token_sums(self.train_model, micro_batch, self.autocast)
                     sums.add(loss_sum.item(), correct, tokens)
                     scaled = loss_sum / normalizer
                 else:
-                    dummy = torch.tensor([[self.tokenizer.eos_token_id]], device=self.device)
-                    scaled = self.train_model(input_ids=dummy, use_cache=False).logits.sum() * 0.0
+                    scaled = self.zero_weight_pass(self.train_model)
                 self.scaler.scale(scaled).backward()
         loss, correct, tokens = all_reduce_sum([sums.loss, sums.correct, sums.tokens], context, self.device)
         train_loss = loss / max(tokens, 1)
         if not math.isfinite(train_loss):
             raise Diverged(f"the training loss became {train_loss} at step {self.state.step + 1}", self.state.step + 1)
         self.scaler.unscale_(self.optimizer)
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.trainable, self.spec.training.max_grad_norm))
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.trainable, self.spec.training.max_grad_norm)
+        grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
         if not math.isfinite(grad_norm) and self.precision != "fp16":
             raise Diverged(f"the gradient norm became {grad_norm} at step {self.state.step + 1}", self.state.step + 1)
         self.scaler.step(self.optimizer)
@@ -307,7 +340,13 @@ class Run:
         share = batching.rank_share(indices, context.rank, context.world_size)
         sums = TokenSums()
         self.model.eval()
-        for group in self.micro_batch_groups(share, self.valid_examples):
+        groups = self.micro_batch_groups(share, self.valid_examples)
+        if self.fsdp:
+            groups = self.equalize_passes(groups, indices, self.valid_examples)
+        for group in groups:
+            if not group:
+                self.zero_weight_pass(self.model)
+                continue
             loss_sum, correct, tokens = forward_token_sums(
                 self.model, self.collate(group, self.valid_examples), self.autocast
             )
@@ -339,8 +378,12 @@ class Run:
     def save_checkpoint(self) -> str:
         rng_states = gather_objects(capture_rng_state(), self.context)
         path = checkpoint_path(self.spec.run_dir, self.state.step)
+        model_state = full_model_state(self.model) if self.fsdp else None  # collective: every rank
+        optimizer_state = full_optimizer_state(self.model, self.optimizer) if self.fsdp else self.optimizer.state_dict()
         if self.context.is_main:
-            save_checkpoint(path, self.model, self.optimizer, self.scheduler, rng_states, self.trainer_state())
+            save_checkpoint(
+                path, self.model, optimizer_state, self.scheduler, rng_states, self.trainer_state(), model_state
+            )
             metrics = {**(self.state.history[-1] if self.state.history else {}), **self.state.last_eval}
             metrics = {key: value for key, value in metrics.items() if key.startswith(("train_", "valid_"))}
             self.events.emit(
@@ -351,9 +394,8 @@ class Run:
         return str(path)
 
     def resume(self, path: str) -> None:
-        saved = read_trainer_state(path)
-        load_trainable_weights(self.model, path, is_peft=self.spec.training.method in ("lora", "qlora"))
-        load_training_state(path, self.optimizer, self.scheduler, self.context.rank)
+        saved = read_trainer_state(path)  # the weights were loaded in prepare_model
+        load_training_state(path, self.model if self.fsdp else None, self.optimizer, self.scheduler, self.context.rank)
         self.state = TrainingState(
             step=saved["step"],
             epoch=saved["data_position"]["epoch"],
@@ -371,23 +413,31 @@ class Run:
 
     # -- outputs --
 
-    def write_outputs(self) -> tuple[str | None, str | None]:
+    def write_outputs(self, model_state: dict[str, torch.Tensor] | None) -> tuple[str | None, str | None]:
+        """Rank 0 only. `model_state` is the gathered full state dict of a sharded (FSDP) model."""
         run_dir = Path(self.spec.run_dir)
         adapter_path = merged_path = None
-        if self.spec.training.method in ("lora", "qlora"):
+        extra = {"state_dict": model_state} if model_state is not None else {}
+        if self.is_peft:
             adapter_path = run_dir / "adapter"
-            self.model.save_pretrained(adapter_path, safe_serialization=True)
+            self.model.save_pretrained(adapter_path, safe_serialization=True, **extra)
             self.tokenizer.save_pretrained(adapter_path)
             if self.spec.training.merge:
                 merged_path = run_dir / "merged"
-                merged = self.model.merge_and_unload()
+                if self.fsdp:  # a sharded model cannot merge in place: merge base + saved adapter on this rank
+                    from peft import PeftModel
+
+                    base = load_model(self.spec, torch.device("cpu"), weights_dtype(self.spec.training.method, self.precision))
+                    merged = PeftModel.from_pretrained(base, str(adapter_path)).merge_and_unload()
+                else:
+                    merged = self.model.merge_and_unload()
                 merged.config.use_cache = True
                 merged.save_pretrained(merged_path, safe_serialization=True)
                 self.tokenizer.save_pretrained(merged_path)
         else:  # full fine-tuning: the trained model is the merged model
             merged_path = run_dir / "merged"
             self.model.config.use_cache = True
-            self.model.save_pretrained(merged_path, safe_serialization=True)
+            self.model.save_pretrained(merged_path, safe_serialization=True, **extra)
             self.tokenizer.save_pretrained(merged_path)
         return (str(adapter_path) if adapter_path else None, str(merged_path) if merged_path else None)
 
@@ -472,8 +522,9 @@ class Run:
             state.last_eval = self.evaluate(full=True)
         final_checkpoint = self.save_checkpoint()
         adapter_path = merged_path = None
+        model_state = full_model_state(self.model) if self.fsdp else None  # collective: every rank
         if self.context.is_main:
-            adapter_path, merged_path = self.write_outputs()
+            adapter_path, merged_path = self.write_outputs(model_state)
         summary = {
             "trained_tokens": state.trained_tokens_seen,
             "train_runtime_s": state.elapsed_s,
