@@ -67,11 +67,11 @@ if (!existsSync(cacheFile)) {
   writeFileSync(cacheFile, text);
 }
 
-/** Runs a command under /usr/bin/time: wall seconds, peak RSS (KiB), stdout. */
+/** Runs a command under /usr/bin/time: wall seconds, CPU seconds (user + system), peak RSS, stdout. */
 function measure(command, commandArgs, env = {}) {
   return new Promise((resolvePromise, reject) => {
     const timeFile = join(out, `time-${process.pid}.txt`);
-    const child = spawn("/usr/bin/time", ["-f", "%M", "-o", timeFile, command, ...commandArgs], {
+    const child = spawn("/usr/bin/time", ["-f", "%M %U %S", "-o", timeFile, command, ...commandArgs], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -81,9 +81,9 @@ function measure(command, commandArgs, env = {}) {
     child.on("error", reject);
     child.on("close", (code) => {
       const seconds = (performance.now() - started) / 1000;
-      const peakKib = Number(readFileSync(timeFile, "utf8").trim().split("\n").pop());
+      const [peakKib, user, system] = readFileSync(timeFile, "utf8").trim().split("\n").pop().split(" ").map(Number);
       rmSync(timeFile, { force: true });
-      resolvePromise({ code, seconds, peakMib: peakKib / 1024, stdout });
+      resolvePromise({ code, seconds, cpuSeconds: user + system, peakMib: peakKib / 1024, stdout });
     });
   });
 }
@@ -104,6 +104,7 @@ const tokensAgree = report.stats.tokens.total === peer.total_tokens && report.st
 const rows = [
   ["", "tunekit data validate", "OpenAI cookbook (Python)"],
   ["wall time", `${tunekit.seconds.toFixed(2)} s`, `${cookbook.seconds.toFixed(2)} s`],
+  ["CPU time (user+sys)", `${tunekit.cpuSeconds.toFixed(2)} s`, `${cookbook.cpuSeconds.toFixed(2)} s`],
   ["peak RSS", `${tunekit.peakMib.toFixed(0)} MiB`, `${cookbook.peakMib.toFixed(0)} MiB`],
   ["examples", String(report.stats.examples), String(peer.examples)],
   ["total tokens", String(report.stats.tokens.total), String(peer.total_tokens)],
@@ -112,7 +113,10 @@ const rows = [
 ];
 const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column].length)));
 for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join("  "));
-console.log(`speed-up: ${(cookbook.seconds / tunekit.seconds).toFixed(2)}x (target >= 2x); tunekit peak RSS ${tunekit.peakMib.toFixed(0)} MiB (target < 300 MiB)`);
+console.log(
+  `speed-up: ${(cookbook.seconds / tunekit.seconds).toFixed(2)}x wall, ${(cookbook.cpuSeconds / tunekit.cpuSeconds).toFixed(2)}x CPU (target >= 2x); ` +
+    `tunekit peak RSS ${tunekit.peakMib.toFixed(0)} MiB (target < 300 MiB)`,
+);
 console.log(`token sums ${tokensAgree ? "agree" : "DIFFER"}; tunekit also checked duplicates (${report.stats.duplicates.exact} exact, ${report.stats.duplicates.near} near) which the cookbook does not`);
 console.log(`load average at end ${loadavg()[0].toFixed(2)} (other work on the machine slows both sides)`);
 if (!tokensAgree) process.exitCode = 1;

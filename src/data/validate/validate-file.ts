@@ -201,15 +201,16 @@ function resolveWorkerFile(): string | null {
 
 /**
  * Default: work on this thread for small files; for files over 8 MiB on a machine with 2+ cores,
- * 2 worker threads, or 1 when tokens are counted (each thread loads its own tokenizer, ~75 MB for
- * tiktoken o200k_base, and peak memory must stay under 300 MB). TUNEKIT_VALIDATE_THREADS overrides.
+ * 2 worker threads. With a tokenizer (--model) it stays on this thread: each thread would load its
+ * own tokenizer (~75 MB for tiktoken o200k_base) and peak memory must stay under 300 MB; the
+ * per-piece count cache makes counting cheap enough. TUNEKIT_VALIDATE_THREADS or `threads` override.
  */
 function resolveThreads(requested: number | undefined, size: number, countsTokens: boolean): number {
   const fromEnvironment = process.env.TUNEKIT_VALIDATE_THREADS;
   if (requested === undefined && fromEnvironment !== undefined && /^\d+$/.test(fromEnvironment)) requested = Number(fromEnvironment);
   if (requested !== undefined) return Math.max(0, Math.floor(requested));
   if (availableParallelism() < 2 || size <= WORKER_THRESHOLD_BYTES) return 0;
-  return countsTokens ? 1 : 2;
+  return countsTokens ? 0 : 2;
 }
 
 /**
