@@ -142,10 +142,7 @@ export class JobService {
         yield item.event;
       }
       if (batch.length === 0 && isTerminal(job.status as JobStatus)) return;
-      if (batch.length === 0) await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
-      });
+      if (batch.length === 0) await pause(pollMs, signal);
     }
   }
 
@@ -314,6 +311,19 @@ export class JobService {
     await this.store.transition(jobId, "queued", { message: `Files validated${examples !== undefined ? ` (${examples} training examples)` : ""}; job queued` });
     void this.scheduler?.wake();
   }
+}
+
+/** Wait `milliseconds`, or less when `signal` aborts; leaves no listener behind. */
+function pause(milliseconds: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, milliseconds);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 function fileProblem(file: StoredFile | null, param: "training_file" | "validation_file", methodType: "supervised" | "dpo"): { code: string; message: string; param: string } | null {

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { TrainingConfig } from "../../core/config-schema.js";
 import { TunekitError } from "../../core/errors.js";
 import { action, printJson } from "../output.js";
 
@@ -11,6 +12,8 @@ interface ServerCommandOptions {
   model: string[];
   modelsDir?: string;
   maxConcurrentJobs: string;
+  config?: string;
+  set: string[];
   json: boolean;
 }
 
@@ -34,11 +37,21 @@ export function registerServer(program: Command): void {
     .option("--model <id-or-path>", "a trainable base model: HF folder, .gguf file or hub id (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option("--models-dir <dir>", "folder whose model folders and .gguf files are trainable base models (default <data-dir>/models)")
     .option("--max-concurrent-jobs <n>", "training jobs at a time (0 only queues)", "1")
+    .option("--config <tunekit.yaml>", "run config whose `training` settings (device, lora, checkpoint_every ...) and `data.max_seq_len` every job uses; API hyperparameters override epochs, batch size and learning rate")
+    .option("--set <path=value>", "override a config value, e.g. training.device=cpu (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option("--json", "print the listening address as JSON", false)
     .action(
       action(async (options: ServerCommandOptions) => {
         // loaded on use: other commands do not pay for fastify and the store
         const { startServer } = await import("../../server/tunekit-server.js");
+        let trainingDefaults: Partial<TrainingConfig> | undefined;
+        let maxSeqLen: number | undefined;
+        if (options.config !== undefined || options.set.length > 0) {
+          const { loadConfig } = await import("../../core/config-load.js");
+          const { config } = loadConfig(options.config ?? null, options.set);
+          trainingDefaults = config.training;
+          maxSeqLen = config.data.max_seq_len;
+        }
         const server = await startServer({
           host: options.host,
           port: positiveNumber(options.port, "--port", true, 0),
@@ -48,12 +61,16 @@ export function registerServer(program: Command): void {
           models: options.model,
           modelsDir: options.modelsDir,
           maxConcurrentJobs: positiveNumber(options.maxConcurrentJobs, "--max-concurrent-jobs", true, 0),
+          trainingDefaults,
+          maxSeqLen,
         });
+        const baseModels = server.services.jobs.catalog.baseModels();
         const { recovered } = server;
         if (options.json) {
-          printJson({ url: server.url, data_dir: options.dataDir, auth: options.auth, recovered });
+          printJson({ url: server.url, data_dir: options.dataDir, auth: options.auth, base_models: baseModels.map((model) => model.id), recovered });
         } else {
           process.stdout.write(`tunekit server listening on ${server.url} (OpenAI base URL ${server.url}/v1, OpenAPI ${server.url}/openapi.json)\n`);
+          process.stdout.write(baseModels.length > 0 ? `base models: ${baseModels.map((model) => model.id).join(", ")}\n` : `no base models yet: pass \`--model <folder|.gguf|hub id>\` or put model folders and .gguf files in ${options.modelsDir ?? `${options.dataDir}/models`}\n`);
           process.stdout.write(options.auth ? "auth: every /v1 request needs `Authorization: Bearer <key>` (create one with `tunekit keys create`)\n" : "auth: OFF (--no-auth), every request acts as project `default`\n");
           if (recovered.resumed.length + recovered.failed.length > 0) {
             process.stdout.write(`recovered after a restart: ${recovered.resumed.length} job(s) queued to resume, ${recovered.failed.length} failed without a checkpoint\n`);
