@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
 import os from "node:os";
 import path from "node:path";
@@ -155,6 +155,31 @@ function cliForMemory(): { args: string[]; name: string } {
     existsSync(compiled) && existsSync(compiledValidator) && sources.every((source) => statSync(source).mtimeMs <= statSync(compiledValidator).mtimeMs);
   return fresh ? { args: [compiled], name: "dist/cli/main.js" } : { args: cliArgs, name: "tsx src/cli/main.ts" };
 }
+
+describe("tunekit data validate with worker threads", () => {
+  // worker threads run the compiled worker: this needs dist/ built from the current sources
+  it.skipIf(cliForMemory().name !== "dist/cli/main.js")("reports exactly what one thread reports (order, lines, counts)", () => {
+    const parts = readdirSync(fixtures)
+      .filter((name) => name.endsWith(".jsonl"))
+      .sort()
+      .map((name) => readFileSync(path.join(fixtures, name)));
+    const file = path.join(folder, "mixed.jsonl");
+    writeFileSync(file, Buffer.concat(Array.from({ length: 300 }, () => parts).flat()));
+    const run = (threads: string) =>
+      spawnSync(process.execPath, [path.join(repoRoot, "dist", "cli", "main.js"), "data", "validate", file, "--json", "--threads", threads], {
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+      });
+    const single = run("0");
+    const parallel = run("2");
+    expect(single.status).toBe(1);
+    expect(parallel.status).toBe(1);
+    const report = JSON.parse(single.stdout);
+    expect(report.stats.lines).toBeGreaterThan(3000);
+    expect(report.stats.codes.duplicate_example).toBeGreaterThan(1000);
+    expect(parallel.stdout).toBe(single.stdout);
+  });
+});
 
 describe("tunekit data validate on a multi-hundred-MB file", () => {
   it("streams ~300 MB with peak RSS under 300 MB and exact line numbers", async () => {
