@@ -41,25 +41,27 @@ const CARRIAGE_RETURN = 0x0d;
 export async function* readLineChunks(path: string, options: ReadLinesOptions = {}): AsyncGenerator<LineChunk> {
   const chunkBytes = options.chunkBytes ?? 1 << 18;
   const stream = createReadStream(path, { highWaterMark: chunkBytes });
-  let carry: Buffer | null = null;
+  // bytes after the last newline seen, kept as parts so a line longer than a chunk is copied once
+  let pending: Buffer[] = [];
   let nextLine = 1;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const data: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
-    const lastNewline = data.lastIndexOf(NEWLINE);
-    if (lastNewline === -1) {
-      carry = data;
+    if (chunk.lastIndexOf(NEWLINE) === -1) {
+      pending.push(Buffer.from(chunk));
       continue;
     }
+    const data: Buffer = pending.length === 0 ? chunk : Buffer.concat([...pending, chunk]);
+    pending = [];
+    const lastNewline = data.lastIndexOf(NEWLINE);
     // copies: the chunk may share memory with the stream's buffer pool, and a copy can be transferred
     const complete = new Uint8Array(data.subarray(0, lastNewline));
-    carry = lastNewline + 1 < data.length ? Buffer.from(data.subarray(lastNewline + 1)) : null;
+    if (lastNewline + 1 < data.length) pending.push(Buffer.from(data.subarray(lastNewline + 1)));
     const lineCount = countNewlines(complete) + 1;
     yield { firstLine: nextLine, lineCount, data: complete, bytes: lastNewline + 1 };
     nextLine += lineCount;
   }
-  if (carry !== null && carry.length > 0) {
-    const data = new Uint8Array(carry);
-    yield { firstLine: nextLine, lineCount: countNewlines(data) + 1, data, bytes: data.length };
+  if (pending.length > 0) {
+    const data = new Uint8Array(Buffer.concat(pending));
+    if (data.length > 0) yield { firstLine: nextLine, lineCount: countNewlines(data) + 1, data, bytes: data.length };
   }
 }
 

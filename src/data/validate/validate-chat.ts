@@ -32,6 +32,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /**
  * Checks a list of messages (`where` is its path, e.g. `messages` or `input.messages`) with the
  * cookbook's per-message checks and the extensions: weight, tool calls, empty assistant content.
+ *
+ * Where this differs from the cookbook's code, on purpose (the cookbook predates tools):
+ * - an assistant message with `tool_calls` or `function_call` may have no `content` or a null one
+ *   (the cookbook reports `message_missing_key` / `missing_content` for it);
+ * - `content` may be a non-empty list of typed parts ({"type": "text", "text": ...}, images);
+ * - whitespace-only content counts as empty; an empty assistant reply is `empty_assistant_content`
+ *   (the cookbook's `missing_content`), other empty messages stay `missing_content`;
+ * - roles tool and developer are recognised, and keys tool_calls, tool_call_id, refusal.
  */
 export function validateMessages(messages: unknown[], where: string, report: Report): MessagesSummary {
   const summary: MessagesSummary = { hasSystem: false, hasUser: false, hasAssistant: false, lastRole: undefined };
