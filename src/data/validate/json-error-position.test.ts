@@ -12,6 +12,7 @@ describe("findJsonSyntaxError", () => {
     ['{"a": "\\q"}', 7, "bad escape"],
     ['{"a" 1}', 5, "`:`"],
     ["", 0, "ends too early"],
+    ['\ufeff{"a": 1}', 0, "unexpected U+FEFF"],
   ])("%s fails at offset %i", (text, offset, reason) => {
     const error = findJsonSyntaxError(text);
     expect(error?.offset).toBe(offset);

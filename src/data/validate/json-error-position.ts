@@ -20,8 +20,12 @@ class Stop extends Error {
 export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
   let position = 0;
 
-  const describe = (at: number): string =>
-    at >= text.length ? "the line ends too early" : `unexpected ${JSON.stringify(text[at])}`;
+  const describe = (at: number): string => {
+    if (at >= text.length) return "the line ends too early";
+    const code = text.charCodeAt(at);
+    const invisible = code < 0x20 || (code >= 0x7f && code <= 0xa0) || code === 0xfeff || (code >= 0x200b && code <= 0x200f);
+    return `unexpected ${invisible ? `U+${code.toString(16).toUpperCase().padStart(4, "0")}` : JSON.stringify(text[at])}`;
+  };
 
   const skipWhitespace = (): void => {
     while (position < text.length) {
