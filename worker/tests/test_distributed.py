@@ -10,19 +10,19 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import events_of, make_spec, parse_events, run_worker, worker_environment, write_spec
+from conftest import events_of, make_spec, parse_events, run_worker_in_process, worker_environment, write_spec
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
-def test_two_processes_on_gloo_match_one_process(tmp_path, chat_data, tiny_model, strategy) -> None:
+def test_two_processes_on_gloo_match_one_process(tmp_path, chat_data, tiny_model, strategy, capsys) -> None:
     train, valid = chat_data
     # batch 8 over 30 examples leaves a short last batch (6), micro-batches of 3 force accumulation
     settings = dict(epochs=2, batch_size=8, micro_batch_size=3, learning_rate=1e-2, eval_every=2)
     train_lines = train.read_text().splitlines()[:30]
     train.write_text("\n".join(train_lines) + "\n")
 
-    exit_code, single, stderr = run_worker(make_spec(tiny_model, train, tmp_path / "one", valid, **settings), tmp_path / "one.json")
-    assert exit_code == 0, stderr
+    exit_code, single = run_worker_in_process(make_spec(tiny_model, train, tmp_path / "one", valid, **settings), tmp_path / "one.json", capsys)
+    assert exit_code == 0
 
     spec_path = write_spec(make_spec(tiny_model, train, tmp_path / "two", valid, num_processes=2, distributed=strategy, merge=True, **settings), tmp_path / "two.json")
     completed = subprocess.run(

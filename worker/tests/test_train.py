@@ -132,16 +132,16 @@ def test_nan_loss_exits_4_without_writing_an_adapter(tmp_path, chat_data, tiny_m
     assert not events_of(events, "done") and not (tmp_path / "run" / "adapter").exists()
 
 
-def test_sigterm_checkpoints_exits_3_and_resume_is_exact(tmp_path, chat_data, tiny_model) -> None:
+def test_sigterm_checkpoints_exits_3_and_resume_is_exact(tmp_path, chat_data, tiny_model, capsys) -> None:
     train, valid = chat_data
     # dropout on, so the restored random state matters; 40 steps, SIGTERM as soon as step 3 is reported
     settings = dict(epochs=10, learning_rate=1e-2, warmup_ratio=0.1, checkpoint_every=100, eval_every=7)
     settings["lora"] = {"r": 8, "alpha": 16, "dropout": 0.1, "target_modules": "all-linear"}
 
-    exit_code, full_events, stderr = run_worker(
-        make_spec(tiny_model, train, tmp_path / "full", valid, **settings), tmp_path / "full.json"
+    exit_code, full_events = run_worker_in_process(
+        make_spec(tiny_model, train, tmp_path / "full", valid, **settings), tmp_path / "full.json", capsys
     )
-    assert exit_code == 0, stderr
+    assert exit_code == 0
 
     spec = make_spec(tiny_model, train, tmp_path / "stopped", valid, **settings)
     process = subprocess.Popen(
@@ -165,8 +165,8 @@ def test_sigterm_checkpoints_exits_3_and_resume_is_exact(tmp_path, chat_data, ti
     assert not events_of(first_events, "done")
 
     spec["resume_from"] = cancelled["checkpoint_path"]
-    exit_code, resumed_events, stderr = run_worker(spec, tmp_path / "resumed.json")
-    assert exit_code == 0, stderr
+    exit_code, resumed_events = run_worker_in_process(spec, tmp_path / "resumed.json", capsys)
+    assert exit_code == 0
     assert events_of(resumed_events, "started")[0]["resumed_from"] == cancelled["checkpoint_path"]
     assert [event["step"] for event in events_of(resumed_events, "metrics")][0] == stopped_at + 1
 
