@@ -3,6 +3,9 @@
     python -m tunekit_worker train SPEC.json
     python -m tunekit_worker count-tokens MODEL DATA.jsonl [MAX_SEQ_LEN]
     python -m tunekit_worker generate MODEL DATA.jsonl [--adapter DIR] [--limit N]
+    python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--quant f16]
+    python -m tunekit_worker convert-gguf MODEL OUT.gguf [--quant f32]
+    python -m tunekit_worker serve            (JSON Lines requests on stdin)
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ def main(argv: list[str]) -> int:
         from .generate import main as generate_main
 
         return generate_main(argv[1:])
+    if len(argv) >= 1 and argv[0] in ("export", "convert-gguf"):
+        from .export import convert_main, export_main
+
+        return (export_main if argv[0] == "export" else convert_main)(argv[1:])
+    if len(argv) >= 1 and argv[0] == "serve":
+        from .serve import main as serve_main
+
+        return serve_main(argv[1:])
     if len(argv) >= 1 and argv[0] == "count-tokens":
         from .count_tokens import main as count_tokens_main
 

@@ -244,9 +244,13 @@ class Run:
 
     def build_optimizer(self) -> None:
         training = self.spec.training
-        self.optimizer = torch.optim.AdamW(
-            self.trainable, lr=training.learning_rate, weight_decay=training.weight_decay, betas=(0.9, 0.999)
-        )
+        # weight decay on matrices only: biases and norm scales are left alone
+        groups = [
+            {"params": [p for p in self.trainable if p.dim() >= 2], "weight_decay": training.weight_decay},
+            {"params": [p for p in self.trainable if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        groups = [group for group in groups if group["params"]]
+        self.optimizer = torch.optim.AdamW(groups, lr=training.learning_rate, betas=(0.9, 0.999))
         warmup_steps = math.ceil(training.warmup_ratio * self.total_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
