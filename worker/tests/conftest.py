@@ -216,3 +216,20 @@ def run_worker_in_process(spec: dict, spec_path: Path, capsys) -> tuple[int, lis
     capsys.readouterr()
     exit_code = run_training(str(spec_path))
     return exit_code, parse_events(capsys.readouterr().out)
+
+
+def preference_examples(count: int, offset: int = 0) -> list[dict[str, Any]]:
+    """OpenAI's DPO shape: the right color is preferred over a wrong one."""
+    examples = []
+    for index in range(offset, offset + count):
+        thing = THINGS[index % len(THINGS)]
+        color = COLORS[(index * 7) % len(COLORS)]
+        wrong = COLORS[(index * 7 + 3) % len(COLORS)]
+        examples.append(
+            {
+                "input": {"messages": [{"role": "user", "content": f"What color is the {thing}?"}]},
+                "preferred_output": [{"role": "assistant", "content": f"The {thing} is {color}."}],
+                "non_preferred_output": [{"role": "assistant", "content": f"The {thing} is {wrong}."}],
+            }
+        )
+    return examples

@@ -18,7 +18,7 @@ def train_file(tmp_path):
 
 def test_bad_spec_exits_2_with_an_error_event_before_loading_the_model(tmp_path, train_file) -> None:
     # the model folder does not even exist: if anything tried to load it first we would see another error
-    spec = make_spec(tmp_path / "missing-model", train_file, tmp_path / "run", method="dpo")
+    spec = make_spec(tmp_path / "missing-model", train_file, tmp_path / "run", method="qlora", device="cpu")
     started = time.time()
     exit_code, events, stderr = run_worker(spec, tmp_path / "spec.json")
     assert exit_code == 2
@@ -67,6 +67,8 @@ def base_spec(tmp_path, train_file) -> dict:
         (lambda spec: spec.update(v=2), "v"),
         (lambda spec: spec.update(run_dir="relative/run"), "run_dir"),
         (lambda spec: spec.update(resume_from="/no/such/checkpoint"), "resume_from"),
+        (lambda spec: spec["training"].update(method="dpo") or spec["data"].update(format="chat"), "data.format"),
+        (lambda spec: spec["data"].update(format="preference"), "data.format"),
     ],
 )
 def test_each_problem_names_its_field(tmp_path, train_file, change, field) -> None:

@@ -8,6 +8,8 @@ The rule (also in worker/README.md):
 | 1B to 10B             | 1e-4            | 1e-5    | 8              |
 | above 10B             | 5e-5            | 5e-6    | 4              |
 
+dpo (LoRA adapters) uses a tenth of the lora learning rate: 2e-5 / 1e-5 / 5e-6.
+
 batch_size = min(cap, max(1, train_examples // 8)): at least ~8 optimizer steps per epoch on small
 datasets. micro_batch_size = batch_size on CPU and with packing (a packed micro-batch is bounded by
 max_seq_len tokens anyway); on CUDA without packing, min(batch_size, max(1, 16384 // max_seq_len)).
@@ -47,7 +49,7 @@ def resolve_hyperparameters(
 ) -> ResolvedHyperparameters:
     _, adapter_lr, full_lr, batch_cap = next(row for row in SIZE_CLASSES if parameter_count < row[0])
     if learning_rate == "auto":
-        learning_rate = full_lr if method == "full" else adapter_lr
+        learning_rate = {"full": full_lr, "dpo": adapter_lr / 10}.get(method, adapter_lr)
     if batch_size == "auto":
         batch_size = min(batch_cap, max(1, train_examples // 8))
     if micro_batch_size == "auto":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -52,7 +53,7 @@ def loss_token_count(example: TokenizedExample) -> int:
 
 
 def group_micro_batches(
-    indices: list[int], examples: list[TokenizedExample], micro_batch_size: int, token_budget: int | None
+    indices: list[int], examples: list[Any], micro_batch_size: int, token_budget: int | None
 ) -> list[list[int]]:
     """Greedy grouping in order: a new micro-batch starts when the next example would exceed
     `micro_batch_size` examples or `token_budget` tokens (None: no token budget)."""
@@ -60,7 +61,7 @@ def group_micro_batches(
     current: list[int] = []
     current_tokens = 0
     for index in indices:
-        length = len(examples[index].input_ids)
+        length = examples[index].length
         too_many = len(current) >= micro_batch_size
         too_long = token_budget is not None and current and current_tokens + length > token_budget
         if current and (too_many or too_long):
@@ -85,6 +86,7 @@ class MicroBatch:
     attention_mask: torch.Tensor | None  # None when packed: the mask comes from position_ids
     targets: torch.Tensor  # [rows, length], IGNORE_INDEX where nothing is trained
     examples: int
+    segment_ids: torch.Tensor | None = None  # [rows, length]: which example each position belongs to (-1: padding)
 
     @property
     def loss_tokens(self) -> int:
@@ -103,6 +105,7 @@ class MicroBatch:
             None if self.attention_mask is None else self.attention_mask.to(device),
             self.targets.to(device),
             self.examples,
+            None if self.segment_ids is None else self.segment_ids.to(device),
         )
 
 
@@ -110,12 +113,19 @@ def pack(examples: list[TokenizedExample]) -> MicroBatch:
     input_ids: list[int] = []
     position_ids: list[int] = []
     targets: list[int] = []
-    for example in examples:
+    segment_ids: list[int] = []
+    for number, example in enumerate(examples):
         input_ids += example.input_ids
         position_ids += range(len(example.input_ids))
         targets += shifted_targets(example)
+        segment_ids += [number] * len(example.input_ids)
     return MicroBatch(
-        torch.tensor([input_ids]), torch.tensor([position_ids]), None, torch.tensor([targets]), len(examples)
+        torch.tensor([input_ids]),
+        torch.tensor([position_ids]),
+        None,
+        torch.tensor([targets]),
+        len(examples),
+        torch.tensor([segment_ids]),
     )
 
 
@@ -124,13 +134,15 @@ def pad(examples: list[TokenizedExample], pad_token_id: int) -> MicroBatch:
     input_ids = torch.full((len(examples), length), pad_token_id)
     targets = torch.full((len(examples), length), IGNORE_INDEX)
     attention_mask = torch.zeros((len(examples), length), dtype=torch.long)
+    segment_ids = torch.full((len(examples), length), -1)
     for row, example in enumerate(examples):
         size = len(example.input_ids)
         input_ids[row, :size] = torch.tensor(example.input_ids)
         targets[row, :size] = torch.tensor(shifted_targets(example))
         attention_mask[row, :size] = 1
+        segment_ids[row, :size] = row
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    return MicroBatch(input_ids, position_ids, attention_mask, targets, len(examples))
+    return MicroBatch(input_ids, position_ids, attention_mask, targets, len(examples), segment_ids)
 
 
 def collate(examples: list[TokenizedExample], packing: bool, pad_token_id: int) -> MicroBatch:

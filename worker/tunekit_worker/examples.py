@@ -41,6 +41,35 @@ class TokenizedExample:
     def trained_tokens(self) -> int:
         return sum(self.trained_mask)
 
+    @property
+    def length(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class PreferencePair:
+    """A DPO example: the same prompt with the preferred and the non-preferred answer, each
+    tokenized by the chat rule (the answer's assistant turns are trained, the prompt's are not)."""
+
+    chosen: TokenizedExample
+    rejected: TokenizedExample
+
+    @property
+    def length(self) -> int:
+        return self.chosen.length + self.rejected.length
+
+    @property
+    def tokens_before_truncation(self) -> int:
+        return self.chosen.tokens_before_truncation + self.rejected.tokens_before_truncation
+
+    @property
+    def trained_tokens(self) -> int:
+        return self.chosen.trained_tokens + self.rejected.trained_tokens
+
+    @property
+    def truncated(self) -> bool:
+        return self.chosen.truncated or self.rejected.truncated
+
 
 def detect_format(example: Any) -> str | None:
     """Same rule as `detectFormat` in src/spec/dataset.ts."""
@@ -178,7 +207,18 @@ class ExampleTokenizer:
             trained_before_truncation=sum(mask),
         )
 
-    def __call__(self, example: dict[str, Any], data_format: str, where: str) -> TokenizedExample:
+    def preference(self, example: dict[str, Any], where: str) -> PreferencePair:
+        prompt = example.get("input", {}).get("messages", [])
+        tools = example.get("input", {}).get("tools")
+        context = [{**message, "weight": 0} if message.get("role") == "assistant" else message for message in prompt]
+        return PreferencePair(
+            chosen=self.chat({"messages": context + example["preferred_output"], "tools": tools}, where),
+            rejected=self.chat({"messages": context + example["non_preferred_output"], "tools": tools}, where),
+        )
+
+    def __call__(self, example: dict[str, Any], data_format: str, where: str) -> TokenizedExample | PreferencePair:
+        if data_format == "preference":
+            return self.preference(example, where)
         if data_format == "chat":
             return self.chat(example, where)
         if data_format == "prompt-completion":

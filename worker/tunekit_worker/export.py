@@ -57,7 +57,10 @@ def load_hf(model: str, adapter: Path | None) -> tuple[Any, Any, Path]:
     from .generate import load_for_generation
     from .model_loading import _source
 
-    tokenizer, loaded = load_for_generation(model, str(adapter) if adapter else None)
+    try:
+        tokenizer, loaded = load_for_generation(model, str(adapter) if adapter else None)
+    except (OSError, ValueError) as error:
+        raise WorkerError("model_load_failed", f"cannot load `{model}`{f' with adapter `{adapter}`' if adapter else ''}: {error}", "--model") from None
     if adapter is not None:
         loaded = loaded.merge_and_unload()
     loaded = loaded.to(torch.float32)
@@ -191,6 +194,9 @@ def _answer(work: Any) -> int:
     except WorkerError as error:
         print(json.dumps({"error": {"code": error.code, "message": error.message, "field": error.field}}), flush=True)
         return error.exit_code
+    except Exception as error:  # noqa: BLE001 - the caller reads one JSON answer whatever happens
+        print(json.dumps({"error": {"code": "internal", "message": f"{type(error).__name__}: {error}", "field": None}}), flush=True)
+        raise
     print(json.dumps(result), flush=True)
     return 0
 

@@ -78,8 +78,7 @@ class JobSpec:
 
 # ---- parsing ----------------------------------------------------------------------------------
 
-METHODS_RUN_HERE = ("lora", "qlora", "full")
-ALL_METHODS = (*METHODS_RUN_HERE, "dpo")
+ALL_METHODS = ("lora", "qlora", "full", "dpo")
 FORMATS = ("auto", "chat", "prompt-completion", "preference", "text")
 
 
@@ -257,14 +256,10 @@ def _check_runnable(spec: JobSpec, problems: _Problems, check_files: bool, cuda_
         import torch
 
         cuda_available = torch.cuda.is_available()
-    if training.method == "dpo":
-        problems.add(
-            "training.method",
-            "the local worker does not run `dpo` yet; use `lora`, `qlora` or `full` with chat, prompt-completion "
-            "or text data, or a hosted provider for DPO",
-        )
-    if spec.data.format == "preference":
-        problems.add("data.format", "preference data needs `training.method: dpo`, which the local worker does not run yet")
+    if training.method == "dpo" and spec.data.format not in ("auto", "preference"):
+        problems.add("data.format", f"`dpo` trains on preference pairs, not `{spec.data.format}` data")
+    if spec.data.format == "preference" and training.method != "dpo":
+        problems.add("data.format", "preference data trains with `training.method: dpo`")
     if training.device == "cuda" and not cuda_available:
         problems.add("training.device", "`cuda` was requested but this machine has no CUDA device; use `auto` or `cpu`")
     uses_cuda = training.device == "cuda" or (training.device == "auto" and cuda_available)

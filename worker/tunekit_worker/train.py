@@ -48,7 +48,7 @@ from .distributed import (
 )
 from .errors import BadConfig, Diverged, WorkerError
 from .events import EventWriter, ExitCode
-from .examples import ExampleTokenizer, TokenizedExample, load_examples
+from .examples import ExampleTokenizer, PreferencePair, TokenizedExample, load_examples
 from .job_spec import JobSpec, load_job_spec
 from .model_loading import (
     attach_lora,
@@ -86,18 +86,32 @@ class CancelRequest:
 # ---- loss -------------------------------------------------------------------------------------
 
 
+DPO_BETA = 0.1  # strength of the KL penalty toward the reference model in the DPO loss (TRL's default)
+
+
 @dataclass
-class TokenSums:
-    """Summed token loss, correct next-token predictions and loss tokens."""
+class Sums:
+    """What a step or an evaluation adds up over its micro-batches (and then over ranks).
+
+    loss: summed loss; units: what the loss is averaged over (loss tokens for SFT, pairs for DPO);
+    correct / tokens: next-token accuracy (for DPO on the preferred answers); trained: trained tokens read.
+    """
 
     loss: float = 0.0
+    units: float = 0.0
     correct: float = 0.0
     tokens: float = 0.0
+    trained: float = 0.0
 
-    def add(self, loss: float, correct: float, tokens: float) -> None:
-        self.loss += loss
-        self.correct += correct
-        self.tokens += tokens
+    def add(self, other: "Sums") -> None:
+        self.loss += other.loss
+        self.units += other.units
+        self.correct += other.correct
+        self.tokens += other.tokens
+        self.trained += other.trained
+
+    def reduced(self, context: DistributedContext, device: torch.device) -> "Sums":
+        return Sums(*all_reduce_sum([self.loss, self.units, self.correct, self.tokens, self.trained], context, device))
 
 
 def forward_token_sums(model: Any, micro_batch: batching.MicroBatch, autocast: Any) -> tuple[torch.Tensor, int, int]:
@@ -117,6 +131,34 @@ def forward_token_sums(model: Any, micro_batch: batching.MicroBatch, autocast: A
     trained = targets != batching.IGNORE_INDEX
     correct = int(((logits.argmax(-1) == targets) & trained).sum())
     return loss_sum, correct, int(trained.sum())
+
+
+def sequence_log_probs(
+    model: Any, micro_batch: batching.MicroBatch, autocast: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per example of the micro-batch: summed log-probability of its trained tokens, correct
+    next-token predictions among them, and their number."""
+    with autocast():
+        logits = model(
+            input_ids=micro_batch.input_ids,
+            position_ids=micro_batch.position_ids,
+            attention_mask=micro_batch.attention_mask,
+            use_cache=False,
+        ).logits
+    logits = logits.float()
+    targets = micro_batch.targets
+    token_log_probs = -functional.cross_entropy(
+        logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=batching.IGNORE_INDEX, reduction="none"
+    )
+    trained = (targets != batching.IGNORE_INDEX).view(-1)
+    hits = ((logits.argmax(-1) == targets).view(-1) & trained).float()
+    segments = micro_batch.segment_ids.clamp(min=0).view(-1)
+    zeros = torch.zeros(micro_batch.examples, device=logits.device)
+    return (
+        zeros.index_add(0, segments, token_log_probs * trained),
+        zeros.index_add(0, segments, hits),
+        zeros.index_add(0, segments, trained.float()),
+    )
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -143,7 +185,8 @@ class Run:
         self.cancel = cancel
         self.device = resolve_device(spec.training.device, context.local_rank)
         self.precision = resolve_precision(spec.training.precision, self.device)
-        self.is_peft = spec.training.method in ("lora", "qlora")
+        self.is_dpo = spec.training.method == "dpo"
+        self.is_peft = spec.training.method in ("lora", "qlora", "dpo")  # DPO trains LoRA adapters
         self.fsdp = context.enabled and spec.training.distributed == "fsdp"
 
     # -- setup --
@@ -166,6 +209,12 @@ class Run:
             _, self.valid_examples = load_examples(
                 spec.data.validation, "data.validation", self.data_format, example_tokenizer
             )
+        if self.is_dpo != (self.data_format == "preference"):
+            raise BadConfig(
+                f"`training.method: {spec.training.method}` cannot train on `{self.data_format}` data: DPO needs "
+                "preference pairs and preference pairs need DPO",
+                field="data.format" if self.is_dpo else "training.method",
+            )
 
     def prepare_model(self) -> None:
         spec = self.spec
@@ -176,6 +225,11 @@ class Run:
         self.parameter_count = parameter_count(model)
         if self.is_peft:
             model = attach_lora(model, spec)
+        if self.is_dpo:  # fresh adapters are zero, so this is the base model: DPO's reference
+            self.reference = {
+                "train": self.reference_log_probs(model, self.train_examples),
+                "valid": self.reference_log_probs(model, self.valid_examples),
+            }
         if spec.resume_from:  # weights go in before any wrapping or sharding
             load_trainable_weights(model, spec.resume_from, is_peft=self.is_peft)
         self.model = model
@@ -208,6 +262,41 @@ class Run:
                 share = batching.rank_share(indices, rank, self.context.world_size)
                 passes = max(passes, len(self.micro_batch_groups(share, examples)))
         return groups + [[]] * (passes - len(groups))
+
+    @torch.no_grad()
+    def reference_log_probs(self, model: Any, pairs: list[PreferencePair]) -> torch.Tensor:
+        """[pairs, 2]: log-probability of the preferred and the non-preferred answer under `model`."""
+        model.eval()
+        result = torch.zeros(len(pairs), 2)
+        budget = self.spec.data.max_seq_len if self.spec.training.packing else None
+        for group in batching.group_micro_batches(list(range(len(pairs))), pairs, 8, budget):
+            log_probs, _, _ = sequence_log_probs(model, self.collate_pairs(group, pairs), self.autocast)
+            result[group] = log_probs.view(2, len(group)).t().cpu()
+        return result
+
+    def collate_pairs(self, group: list[int], pairs: list[PreferencePair]) -> batching.MicroBatch:
+        """Preferred answers first, then the non-preferred ones, in one micro-batch."""
+        sequences = [pairs[index].chosen for index in group] + [pairs[index].rejected for index in group]
+        micro_batch = batching.collate(sequences, self.spec.training.packing, self.tokenizer.pad_token_id)
+        return micro_batch.to(self.device)
+
+    def micro_batch_loss(self, model: Any, group: list[int], split: str) -> tuple[torch.Tensor, Sums]:
+        """The summed loss of one micro-batch (to backpropagate) and its sums.
+
+        SFT: token cross-entropy summed over trained tokens. DPO: per pair
+        -logsigmoid(beta * ((chosen - chosen_ref) - (rejected - rejected_ref))), summed over pairs,
+        where each term is the summed log-probability of an answer's trained tokens."""
+        examples = self.train_examples if split == "train" else self.valid_examples
+        if not self.is_dpo:
+            loss_sum, correct, tokens = forward_token_sums(model, self.collate(group, examples), self.autocast)
+            return loss_sum, Sums(loss_sum.item(), tokens, correct, tokens, tokens)
+        count = len(group)
+        log_probs, correct, tokens = sequence_log_probs(model, self.collate_pairs(group, examples), self.autocast)
+        reference = self.reference[split][group].to(log_probs.device)
+        margin = (log_probs[:count] - reference[:, 0]) - (log_probs[count:] - reference[:, 1])
+        loss_sum = -functional.logsigmoid(DPO_BETA * margin).sum()
+        sums = Sums(loss_sum.item(), count, float(correct[:count].sum()), float(tokens[:count].sum()), float(tokens.sum()))
+        return loss_sum, sums
 
     def zero_weight_pass(self, model: Any) -> torch.Tensor:
         dummy = torch.tensor([[self.tokenizer.eos_token_id]], device=self.device)
@@ -301,25 +390,27 @@ class Run:
 
     def train_step(self, indices: list[int]) -> tuple[float, float, float | None, int]:
         context = self.context
-        loss_tokens = sum(batching.loss_token_count(self.train_examples[index]) for index in indices)
-        normalizer = max(loss_tokens, 1) / context.world_size  # DDP averages gradients over ranks
+        if self.is_dpo:
+            units = len(indices)
+        else:
+            units = sum(batching.loss_token_count(self.train_examples[index]) for index in indices)
+        normalizer = max(units, 1) / context.world_size  # DDP and FSDP average gradients over ranks
         groups = self.micro_batch_groups(batching.rank_share(indices, context.rank, context.world_size), self.train_examples)
         # a rank with no example in a short last batch still runs a zero-weight pass to keep in step
         groups = self.equalize_passes(groups, indices, self.train_examples)
-        sums = TokenSums()
+        sums = Sums()
         self.train_model.train()
         for position, group in enumerate(groups):
             with self.gradient_sync(position == len(groups) - 1):
                 if group:
-                    micro_batch = self.collate(group, self.train_examples)
-                    loss_sum, correct, tokens = forward_token_sums(self.train_model, micro_batch, self.autocast)
-                    sums.add(loss_sum.item(), correct, tokens)
+                    loss_sum, group_sums = self.micro_batch_loss(self.train_model, group, "train")
+                    sums.add(group_sums)
                     scaled = loss_sum / normalizer
                 else:
                     scaled = self.zero_weight_pass(self.train_model)
                 self.scaler.scale(scaled).backward()
-        loss, correct, tokens = all_reduce_sum([sums.loss, sums.correct, sums.tokens], context, self.device)
-        train_loss = loss / max(tokens, 1)
+        total = sums.reduced(context, self.device)
+        train_loss = total.loss / max(total.units, 1)
         if not math.isfinite(train_loss):
             raise Diverged(f"the training loss became {train_loss} at step {self.state.step + 1}", self.state.step + 1)
         self.scaler.unscale_(self.optimizer)
@@ -331,7 +422,8 @@ class Run:
         self.scaler.update()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return train_loss, correct / max(tokens, 1), grad_norm if math.isfinite(grad_norm) else None, int(tokens)
+        accuracy = total.correct / max(total.tokens, 1)
+        return train_loss, accuracy, grad_norm if math.isfinite(grad_norm) else None, int(total.trained)
 
     # -- evaluation --
 
@@ -342,7 +434,7 @@ class Run:
         if not full:
             indices = indices[:VALIDATION_SAMPLE]
         share = batching.rank_share(indices, context.rank, context.world_size)
-        sums = TokenSums()
+        sums = Sums()
         self.model.eval()
         groups = self.micro_batch_groups(share, self.valid_examples)
         if self.fsdp:
@@ -351,14 +443,11 @@ class Run:
             if not group:
                 self.zero_weight_pass(self.model)
                 continue
-            loss_sum, correct, tokens = forward_token_sums(
-                self.model, self.collate(group, self.valid_examples), self.autocast
-            )
-            sums.add(loss_sum.item(), correct, tokens)
-        loss, correct, tokens = all_reduce_sum([sums.loss, sums.correct, sums.tokens], context, self.device)
+            sums.add(self.micro_batch_loss(self.model, group, "valid")[1])
+        total = sums.reduced(context, self.device)
         metrics = {
-            "valid_loss": loss / max(tokens, 1),
-            "valid_mean_token_accuracy": correct / max(tokens, 1),
+            "valid_loss": total.loss / max(total.units, 1),
+            "valid_mean_token_accuracy": total.correct / max(total.tokens, 1),
         }
         self.events.emit("eval", step=self.state.step, full=full, **metrics)
         return metrics
