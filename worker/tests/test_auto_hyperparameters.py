@@ -25,6 +25,8 @@ def resolve(method="lora", parameters=135_000_000, examples=1000, device="cpu", 
         ("full", 135_000_000, 2e-5, 16),
         ("full", 3_000_000_000, 1e-5, 8),
         ("full", 13_000_000_000, 5e-6, 4),
+        ("dpo", 135_000_000, 2e-5, 16),
+        ("dpo", 7_000_000_000, 1e-5, 8),
     ],
 )
 def test_learning_rate_and_batch_size_follow_model_size(method, parameters, learning_rate, batch_size) -> None:
