@@ -8,6 +8,8 @@ The trained-token rule is shared with the TypeScript `tunekit data stats` (a tes
   trained. Rendered prefixes must tokenize to a prefix of ids, or the rule is meaningless and we stop.
 - prompt-completion: ids = tokenize(prompt) + tokenize(completion) + [eos]; completion + eos trained.
 - text: ids = tokenize(text) + [eos]; everything trained.
+- preference (DPO): each answer is a chat example, input.messages + answer, whose input assistant
+  turns are not trained; the pair is tokenized twice.
 
 `tokenize` is tokenizer(text, add_special_tokens=False): the template (or the eos we append) is the
 only source of special tokens. `render` is apply_chat_template(..., tokenize=False) with `tools`
@@ -69,6 +71,10 @@ class PreferencePair:
     @property
     def truncated(self) -> bool:
         return self.chosen.truncated or self.rejected.truncated
+
+    @property
+    def trained_before_truncation(self) -> int:
+        return self.chosen.trained_before_truncation + self.rejected.trained_before_truncation
 
 
 def detect_format(example: Any) -> str | None:

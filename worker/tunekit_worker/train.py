@@ -1,8 +1,9 @@
-"""The SFT training recipe, top to bottom: spec -> data -> model -> loop -> outputs.
+"""The training recipe, top to bottom: spec -> data -> model -> loop -> outputs.
 
-One optimizer step = one global batch. The loss of a step is the sum of the token losses over the
-whole global batch divided by the number of loss tokens in the global batch, so gradient
-accumulation and any number of processes give the same update as one big batch.
+SFT (lora, qlora, full) and DPO (LoRA adapters against the base model). One optimizer step = one
+global batch. The loss of a step is the summed loss over the whole global batch divided by the
+number of its units (loss tokens for SFT, pairs for DPO), so gradient accumulation and any number of
+processes give the same update as one big batch.
 """
 
 from __future__ import annotations
