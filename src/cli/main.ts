@@ -12,6 +12,8 @@ import { registerServer } from "./commands/server.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerJobs } from "./commands/jobs.js";
 import { registerFiles } from "./commands/files.js";
+import { registerEval } from "./commands/eval.js";
+import { registerAssess } from "./commands/assess.js";
 import { VERSION } from "../core/version.js";
 
 export function buildProgram(): Command {
@@ -38,6 +40,8 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerJobs(program);
   registerFiles(program);
+  registerEval(program);
+  registerAssess(program);
   return program;
 }
 
