@@ -139,6 +139,27 @@ def export_gguf(info: dict[str, Any], out: Path, quant: str) -> dict[str, Any]:
     return result
 
 
+def export_adapter_only(info: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Just `adapter.gguf`: what a server needs to put a fine-tuned adapter on its GGUF base."""
+    from .export_gguf import gguf_base_heads, write_lora_gguf
+
+    if info["adapter"] is None:
+        raise WorkerError("bad_config", "this run trained the full model (no LoRA adapter); export it with `--format gguf`", "run", ExitCode.BAD_CONFIG)
+    base = info["base"]
+    if base.endswith(".gguf"):
+        n_head, n_head_kv = gguf_base_heads(Path(base).expanduser().resolve())
+    else:
+        from transformers import AutoConfig
+
+        from .model_loading import _source
+
+        config = AutoConfig.from_pretrained(_source(base)[0])
+        n_head = config.num_attention_heads
+        n_head_kv = getattr(config, "num_key_value_heads", None) or n_head
+    path = write_lora_gguf(info["adapter"], out / "adapter.gguf", n_head, n_head_kv, {"name": info["name"]})
+    return {"format": "gguf-adapter", "adapter_gguf": str(path), "base": base}
+
+
 def export_ollama(info: dict[str, Any], out: Path, quant: str) -> dict[str, Any]:
     from .export_ollama import write_modelfiles
 
@@ -152,7 +173,7 @@ def export_ollama(info: dict[str, Any], out: Path, quant: str) -> dict[str, Any]
 def export_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tunekit_worker export")
     parser.add_argument("run_dir")
-    parser.add_argument("--format", choices=("hf", "gguf", "ollama"), required=True)
+    parser.add_argument("--format", choices=("hf", "gguf", "ollama", "gguf-adapter"), required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--quant", default="f16")
     parser.add_argument("--model", default=None, help="the base model, when the run folder does not say")
@@ -165,6 +186,8 @@ def export_main(argv: list[str]) -> int:
             return export_hf(info, out)
         if args.format == "gguf":
             return export_gguf(info, out, args.quant)
+        if args.format == "gguf-adapter":
+            return export_adapter_only(info, out)
         return export_ollama(info, out, args.quant)
 
     return _answer(work)

@@ -21,8 +21,17 @@ def _source(model: str) -> tuple[str, dict[str, Any]]:
     return (str(path) if path.exists() else model), {}
 
 
+def quiet_progress_bars() -> None:
+    """No tqdm bars on stderr: the supervisor keeps stderr's tail for error reports."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+
 def load_tokenizer(spec: JobSpec) -> Any:
     from transformers import AutoTokenizer
+
+    quiet_progress_bars()
 
     name, extra = _source(spec.model)
     try:
