@@ -53,18 +53,12 @@ function scoreOf(result: StrategyResult, metric: string) {
   return { score: interval?.mean ?? Number.NaN, low: interval?.low ?? Number.NaN, high: interval?.high ?? Number.NaN };
 }
 
-const VERDICT_TEXT: Record<string, string> = {
-  "fine-tune": "Fine-tune",
-  "do-not-fine-tune-yet": "Do not fine-tune yet",
-  "evaluate-fine-tuned": "Train, then evaluate",
-};
-
 export function renderMarkdown(report: EvalReport): string {
   const metric = primaryMetric(report);
   const recommendation = report.recommendation;
   const lines: string[] = [];
   lines.push(`# Should we fine-tune? — Tunekit ${report.kind} report`, "");
-  lines.push(`**${VERDICT_TEXT[recommendation.verdict] ?? recommendation.verdict}.** ${recommendation.headline}`, "");
+  lines.push(`**Recommendation (\`${recommendation.verdict}\`):** ${recommendation.headline}`, "");
   lines.push("## The four questions", "");
   lines.push(`- **Use case.** ${recommendation.useCase}`);
   lines.push(`- **Alternatives.** ${recommendation.alternatives}`);
@@ -160,7 +154,7 @@ export function renderHtml(report: EvalReport): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>Tunekit ${e(report.kind)} report: should we fine-tune?</title><style>${STYLE}</style></head><body>
 <h1>Should we fine-tune?</h1>
-<p class="verdict ${e(recommendation.verdict)}"><b>${e(VERDICT_TEXT[recommendation.verdict] ?? recommendation.verdict)}.</b> ${e(recommendation.headline)}</p>
+<p class="verdict ${e(recommendation.verdict)}" data-verdict="${e(recommendation.verdict)}">${e(recommendation.headline)}</p>
 <h2>The four questions</h2>
 <dl><dt><b>Use case</b></dt><dd>${e(recommendation.useCase)}</dd><dt><b>Alternatives</b></dt><dd>${e(recommendation.alternatives)}</dd><dt><b>Cost</b></dt><dd>${e(recommendation.cost)}</dd><dt><b>Benefit</b></dt><dd>${e(recommendation.benefit)}</dd></dl>
 <h2>Quality, cost and break-even</h2>

@@ -104,7 +104,7 @@ export function metricBarsChart(groups: readonly MetricBars[], confidence: numbe
   const strategies = groups[0]?.bars.length ?? 0;
   const barWidth = 22;
   const groupWidth = strategies * barWidth + 24;
-  const frame: Frame = { width: Math.max(360, 70 + groups.length * groupWidth + 20), height: 300, left: 50, right: 20, top: 16, bottom: 60 };
+  const frame: Frame = { width: Math.max(360, 70 + groups.length * groupWidth + 20, 50 + strategies * 110), height: 300, left: 50, right: 20, top: 16, bottom: 60 };
   const y = (value: number) => frame.top + (1 - Math.max(0, Math.min(1, value))) * (frame.height - frame.top - frame.bottom);
   const parts: string[] = [];
   for (const tick of [0, 0.2, 0.4, 0.6, 0.8, 1]) {
