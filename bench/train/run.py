@@ -57,6 +57,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--peak-tflops", type=float, default=0.0, help="GPU dense bf16 peak for MFU when the GPU is not known")
     parser.add_argument("--json", dest="json_path", help="write every figure to this JSON file")
     parser.add_argument("--work-dir", help="keep specs, logs and run folders here (default: a temporary folder)")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: print the figures of the runs already in --work-dir (same other arguments)",
+    )
     return parser.parse_args(argv)
 
 
@@ -208,12 +213,19 @@ def trl_config(args: argparse.Namespace, model_dir: Path, data_path: Path, outpu
     }
 
 
-def run_child(kind: str, config: dict[str, Any], work: Path, name: str) -> tuple[dict[str, Any], int, float, Path]:
+def run_child(
+    kind: str, config: dict[str, Any], work: Path, name: str, reuse: bool = False
+) -> tuple[dict[str, Any], int, float, Path]:
     """Run one contestant to completion; return its result file, peak RSS (wait4), wall time, stdout path."""
     config_path = work / f"{name}.config.json"
     result_path = work / f"{name}.result.json"
     stdout_path = work / f"{name}.stdout.jsonl"
     stderr_path = work / f"{name}.stderr.log"
+    if reuse:
+        result = json.loads(result_path.read_text())
+        measured_path = work / f"{name}.measured.json"
+        measured = json.loads(measured_path.read_text()) if measured_path.is_file() else {}
+        return result, measured.get("peak_rss_bytes", result["max_rss_bytes_self"]), measured.get("wall_s", 0.0), stdout_path
     config_path.write_text(json.dumps(config, indent=2))
     environment = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
     print(f"[bench] running {name} (log: {stderr_path})", file=sys.stderr, flush=True)
@@ -232,6 +244,7 @@ def run_child(kind: str, config: dict[str, Any], work: Path, name: str) -> tuple
     if process.returncode != 0 or not result_path.is_file():
         tail = stderr_path.read_text()[-3000:]
         raise SystemExit(f"{name} failed with exit code {process.returncode}; end of {stderr_path}:\n{tail}")
+    (work / f"{name}.measured.json").write_text(json.dumps({"peak_rss_bytes": usage.ru_maxrss * 1024, "wall_s": wall}))
     return json.loads(result_path.read_text()), usage.ru_maxrss * 1024, wall, stdout_path
 
 
@@ -291,6 +304,38 @@ def model_shape(model_dir: Path) -> dict[str, int]:
     }
 
 
+def describe_settings(name: str, settings: dict[str, Any], args: argparse.Namespace) -> dict[str, str]:
+    """The contestants' settings in one vocabulary (TRL's raw resolved values go to the JSON)."""
+    if name == "tunekit":
+        return {
+            "gradient checkpointing": "off",
+            "batch layout": f"packed rows of at most {args.max_seq_len} tokens (position ids restart per example, "
+            f"block-diagonal mask), at most {settings['micro_batch_size']} examples per forward",
+            "optimizer": "torch.optim.AdamW (default foreach)",
+            "precision": settings["precision"],
+            "loss": "full logits in fp32, cross_entropy(reduction=sum) / trained tokens of the global batch",
+        }
+    return {
+        "gradient checkpointing": "on" if settings["gradient_checkpointing"] else "off",
+        "batch layout": "padding-free: the batch flattened into one row (position ids restart per example)"
+        if settings["padding_free_effective"]
+        else "one right-padded row per example + attention mask",
+        "optimizer": str(settings["optim"]).replace("OptimizerNames.", "").lower(),
+        "precision": "bf16 autocast" if settings["bf16"] else "fp32",
+        "loss": "fused LM head (chunked log-probs, no full logits) / trained tokens of the global batch",
+    }
+
+
+def median_step_rate(steps: list[dict[str, Any]]) -> float:
+    import statistics
+
+    rates, previous = [], 0.0
+    for step in steps:
+        rates.append(step["trained"] / max(step["elapsed_s"] - previous, 1e-9))
+        previous = step["elapsed_s"]
+    return statistics.median(rates)
+
+
 def relative(a: float, b: float) -> float:
     return (a - b) / b
 
@@ -321,6 +366,8 @@ def main(argv: list[str]) -> int:
             "cannot truncate them, so trl-best would train other tokens: raise --max-seq-len"
         )
 
+    if args.report_only and not args.work_dir:
+        raise SystemExit("--report-only needs the --work-dir of a finished run")
     work = Path(args.work_dir).resolve() if args.work_dir else Path(tempfile.mkdtemp(prefix="tunekit-bench-train-"))
     work.mkdir(parents=True, exist_ok=True)
     trl_data = work / "trl-train.jsonl"
@@ -337,7 +384,7 @@ def main(argv: list[str]) -> int:
     for name in chosen:
         if name == "tunekit":
             config = tunekit_spec(args, model_dir, work / "tunekit-run", threads, len(examples))
-            result, rss, wall, stdout_path = run_child("tunekit", config, work, name)
+            result, rss, wall, stdout_path = run_child("tunekit", config, work, name, args.report_only)
             steps, resolved = tunekit_steps(stdout_path)
             result["trainable_parameter_count"] = resolved.get("trainable_parameter_count")
             result["settings"] = {
@@ -348,7 +395,7 @@ def main(argv: list[str]) -> int:
             }
         else:
             config = trl_config(args, model_dir, trl_data, work / f"{name}-out", threads, best=name == "trl-best")
-            result, rss, wall, _ = run_child("trl", config, work, name)
+            result, rss, wall, _ = run_child("trl", config, work, name, args.report_only)
             steps = result["steps"]
         results[name] = {**result, "steps": steps, "peak_rss_bytes": rss, "process_wall_s": wall}
 
@@ -386,6 +433,8 @@ def main(argv: list[str]) -> int:
                 if len(result["steps"]) > 1
                 else None
             ),
+            # median over steps of (trained tokens of the step / its time): robust to other load on a shared machine
+            "median_step_trained_tokens_per_s": median_step_rate(result["steps"]),
             "processed_tokens_per_s": processed_total / elapsed,
             "peak_rss_bytes": result["peak_rss_bytes"],
             "cuda_max_memory_allocated_bytes": result.get("cuda_max_memory_allocated_bytes"),
@@ -400,7 +449,7 @@ def main(argv: list[str]) -> int:
 
     print()
     memory_label = "peak CUDA alloc" if args.device == "cuda" else "peak RSS"
-    header = f"{'contestant':<12} {'trained tok/s':>13} {'steps 2+':>9} {'all tok/s':>10} {'loop s':>8} {memory_label + ' MiB':>20} {'loss step 1':>11} {'final loss':>10} {'TFLOP/s':>8}"
+    header = f"{'contestant':<12} {'trained tok/s':>13} {'steps 2+':>9} {'median step':>11} {'all tok/s':>10} {'loop s':>8} {memory_label + ' MiB':>20} {'loss step 1':>11} {'final loss':>10} {'TFLOP/s':>8}"
     if peak:
         header += f" {'MFU':>6}"
     print(header)
@@ -408,6 +457,7 @@ def main(argv: list[str]) -> int:
         memory = figures["cuda_max_memory_allocated_bytes"] if args.device == "cuda" else figures["peak_rss_bytes"]
         line = (
             f"{figures['name']:<12} {figures['trained_tokens_per_s']:>13.1f} {figures['steady_trained_tokens_per_s'] or 0:>9.1f} "
+            f"{figures['median_step_trained_tokens_per_s']:>11.1f} "
             f"{figures['processed_tokens_per_s']:>10.1f} "
             f"{figures['train_loop_s']:>8.2f} {memory / 2**20:>20.0f} {figures['first_loss']:>11.4f} "
             f"{figures['final_loss']:>10.4f} {figures['model_tflops_per_s']:>8.3f}"
@@ -431,6 +481,9 @@ def main(argv: list[str]) -> int:
             if peer in by_name:
                 other = by_name[peer]
                 ratios[f"tokens_per_s_tunekit_over_{peer}"] = tunekit["trained_tokens_per_s"] / other["trained_tokens_per_s"]
+                ratios[f"median_step_tokens_per_s_tunekit_over_{peer}"] = (
+                    tunekit["median_step_trained_tokens_per_s"] / other["median_step_trained_tokens_per_s"]
+                )
                 ratios[f"peak_memory_tunekit_over_{peer}"] = tunekit[memory_key] / other[memory_key]
                 ratios[f"final_loss_relative_difference_vs_{peer}"] = relative(tunekit["final_loss"], other["final_loss"])
         print()
@@ -444,13 +497,14 @@ def main(argv: list[str]) -> int:
                 f"final loss within 2%: {'met' if loss <= 0.02 else 'NOT met'} ({loss * 100:.2f}%)"
             )
 
-    print("\nsettings that differ between contestants (everything else: the values above, or TRL's defaults):")
-    keys = sorted({key for figures in rows_out for key in figures["settings"]})
-    for key in keys:
-        values = [figures["settings"].get(key, "-") for figures in rows_out]
-        if len({json.dumps(value, default=str) for value in values}) > 1:
-            print(f"  {key:<28} " + "  ".join(f"{figures['name']}={value}" for figures, value in zip(rows_out, values)))
-    print("  loss computation             tunekit=full logits, fp32 cross-entropy  trl=fused LM head (chunked log-probs)")
+    print("\nsettings that differ between contestants (everything else is the same, as listed above):")
+    described = {figures["name"]: describe_settings(figures["name"], figures["settings"], args) for figures in rows_out}
+    for key in next(iter(described.values())):
+        values = [described[name][key] for name in described]
+        if len(set(values)) > 1:
+            print(f"  {key}:")
+            for name in described:
+                print(f"    {name:<12} {described[name][key]}")
     print(f"\nload average at end: {[round(value, 2) for value in os.getloadavg()]}")
     flops_formula = "LoRA: 4N + 6*N_lora + 12*L*d*s per non-padding token (N = matmul weights incl. LM head; s = example length)"
     print(f"model FLOPs: {flops_formula}; N = {shape['matmul_parameters'] / 1e6:.1f}M, L = {shape['layers']}, d = {shape['attention_width']}")
