@@ -101,10 +101,16 @@ def spans(tokenizer, example):
                 continue
             prefix = render(tokenizer, messages[:index], tools, True)
             through = render(tokenizer, messages[: index + 1], tools, False)
+            bounds = []
             for tokens in (prefix, through):
-                if ids[: len(tokens)] != tokens:
+                common = 0
+                while common < min(len(tokens), len(ids)) and tokens[common] == ids[common]:
+                    common += 1
+                # only the last token may differ (a BPE merge across the boundary)
+                if common < len(tokens) - 1:
                     raise ValueError(f"token-prefix property fails at message {index}")
-            result.append([len(prefix), max(len(prefix), len(through))])
+                bounds.append(common)
+            result.append([bounds[0], max(bounds[0], bounds[1])])
         return {"ids": ids, "spans": result}
     if "prompt" in example:
         prompt = tokenizer(example["prompt"], add_special_tokens=False)["input_ids"]

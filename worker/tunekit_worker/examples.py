@@ -5,7 +5,10 @@ The trained-token rule is shared with the TypeScript `tunekit data stats` (a tes
 - chat: full = render(messages, add_generation_prompt=False); ids = tokenize(full). For each
   assistant message i with weight != 0: start = len(tokenize(render(messages[:i],
   add_generation_prompt=True))), end = len(tokenize(render(messages[:i+1]))); ids[start:end] are
-  trained. Rendered prefixes must tokenize to a prefix of ids, or the rule is meaningless and we stop.
+  trained. Rendered prefixes must tokenize to a prefix of ids, except that the last token of a prefix
+  may differ (a BPE merge across the boundary, e.g. a reply starting with spaces merges with the
+  template's newline): then the boundary is the common-prefix length. Any larger difference means
+  the template rewrites earlier turns, and we stop.
 - prompt-completion: ids = tokenize(prompt) + tokenize(completion) + [eos]; completion + eos trained.
 - text: ids = tokenize(text) + [eos]; everything trained.
 - preference (DPO): each answer is a chat example, input.messages + answer, whose input assistant
@@ -146,6 +149,23 @@ def normalize_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return normalized
 
 
+def boundary(prefix: list[int], ids: list[int], where: str, label: str) -> int:
+    """Where `prefix` ends inside `ids`: its length when it is a true prefix, the common-prefix length
+    when only its last token differs (a merge across the boundary); anything else is an error."""
+    common = 0
+    limit = min(len(prefix), len(ids))
+    while common < limit and prefix[common] == ids[common]:
+        common += 1
+    if common >= len(prefix) - 1:
+        return common
+    raise BadConfig(
+        f"{where}: the chat template renders {label} differently from the full conversation (its tokens "
+        "are not a prefix), so trained tokens cannot be located; use a template that only appends turns "
+        "(set `data.chat_template`)",
+        field="data.chat_template",
+    )
+
+
 class ExampleTokenizer:
     """Applies the trained-token rule with one tokenizer and chat template."""
 
@@ -184,15 +204,9 @@ class ExampleTokenizer:
                 continue
             prompt_ids = self.tokenize(self.render(messages[:index], tools, add_generation_prompt=True))
             through_ids = self.tokenize(self.render(messages[: index + 1], tools, add_generation_prompt=False))
-            for prefix, label in ((prompt_ids, "the prompt before"), (through_ids, "the conversation through")):
-                if ids[: len(prefix)] != prefix:
-                    raise BadConfig(
-                        f"{where}: the chat template renders {label} assistant message {index + 1} differently "
-                        "from the full conversation (its tokens are not a prefix), so trained tokens cannot be "
-                        "located; use a template that only appends turns (set `data.chat_template`)",
-                        field="data.chat_template",
-                    )
-            for position in range(len(prompt_ids), len(through_ids)):
+            start = boundary(prompt_ids, ids, where, f"the prompt before assistant message {index + 1}")
+            end = boundary(through_ids, ids, where, f"the conversation through assistant message {index + 1}")
+            for position in range(start, max(start, end)):
                 mask[position] = True
         return self._finish(ids, mask)
 

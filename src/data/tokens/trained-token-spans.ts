@@ -43,8 +43,10 @@ export interface TrainedTokenSpansOptions {
  *     prompt  = tokenize(T(messages[:i],   add_generation_prompt=true));  start = len(prompt)
  *     through = tokenize(T(messages[:i+1], add_generation_prompt=false)); end   = len(through)
  *     ids[start:end] are trained; trained = the number of trained positions.
- *   Both `prompt` and `through` must equal the start of ids (the token-prefix property); when one
- *   does not, the template rewrites earlier turns and the span cannot be placed: error.
+ *   Both `prompt` and `through` must equal the start of ids (the token-prefix property), except
+ *   that the last token of a prefix may differ (a BPE merge across the boundary, e.g. a reply that
+ *   starts with spaces merges with the template's newline): then the boundary is the common-prefix
+ *   length. A larger difference means the template rewrites earlier turns: error.
  * Prompt-completion (no template): ids = tokenize(prompt) + tokenize(completion) + [eos];
  *   trained = the completion and the eos.
  * Text: ids = tokenize(text) + [eos]; every token trained.
@@ -101,7 +103,6 @@ function chatSpans(example: ChatExample, model: TemplatedTokenizer, options: Tra
       }
       return ids;
     });
-  const isPrefix = (prefix: number[]) => prefix.length <= ids.length && prefix.every((id, position) => id === ids[position]);
 
   const ids = render(messages.length, false);
   const spans: Array<[number, number]> = [];
@@ -109,25 +110,28 @@ function chatSpans(example: ChatExample, model: TemplatedTokenizer, options: Tra
     if (message.role !== "assistant" || message.weight === 0) return;
     const prompt = render(index, true);
     const through = render(index + 1, false);
-    for (const [prefix, label] of [
-      [prompt, "the prompt before"],
-      [through, "the conversation through"],
-    ] as const) {
-      if (!isPrefix(prefix)) {
-        throw new TunekitError(
-          `${where(options)}the chat template renders ${label} assistant message ${index + 1} differently from the full conversation (its tokens are not a prefix), so its trained tokens cannot be located`,
-          {
-            kind: "data",
-            code: "template_prefix_mismatch",
-            line: options.line,
-            fix: "Use a chat template that only appends turns (set `data.chat_template`), or change the example (for instance a reply that starts with spaces can merge with the template's newline).",
-          },
-        );
-      }
-    }
-    spans.push([prompt.length, Math.max(prompt.length, through.length)]);
+    const start = boundary(prompt, ids, options, `the prompt before assistant message ${index + 1}`);
+    const end = boundary(through, ids, options, `the conversation through assistant message ${index + 1}`);
+    spans.push([start, Math.max(start, end)]);
   });
   return { ids, spans };
+}
+
+/** Where `prefix` ends inside `ids` (see the rule above); throws when more than its last token differs. */
+function boundary(prefix: number[], ids: number[], options: TrainedTokenSpansOptions, label: string): number {
+  let common = 0;
+  const limit = Math.min(prefix.length, ids.length);
+  while (common < limit && prefix[common] === ids[common]) common++;
+  if (common >= prefix.length - 1) return common;
+  throw new TunekitError(
+    `${where(options)}the chat template renders ${label} differently from the full conversation (its tokens are not a prefix), so its trained tokens cannot be located`,
+    {
+      kind: "data",
+      code: "template_prefix_mismatch",
+      line: options.line,
+      fix: "Use a chat template that only appends turns (set `data.chat_template`).",
+    },
+  );
 }
 
 function where(options: TrainedTokenSpansOptions): string {
