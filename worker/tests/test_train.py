@@ -115,6 +115,17 @@ def test_data_event_reports_the_trained_token_rule(tmp_path, tiny_model, capsys)
     assert data["train_examples"] == 8 and data["truncated_examples"] == 0
 
 
+def test_no_trained_token_left_after_truncation_is_bad_config(tmp_path, chat_data, tiny_model, capsys) -> None:
+    train, _ = chat_data
+    spec = make_spec(tiny_model, train, tmp_path / "run", data={"max_seq_len": 16})
+    exit_code, events = run_worker_in_process(spec, tmp_path / "spec.json", capsys)
+    assert exit_code == 2
+    (error,) = events_of(events, "error")
+    assert error["code"] == "bad_config" and error["field"] == "data.max_seq_len"
+    assert "`data.max_seq_len`" in error["message"]
+    assert not events_of(events, "done")
+
+
 def test_nan_loss_exits_4_without_writing_an_adapter(tmp_path, chat_data, tiny_model, capsys) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

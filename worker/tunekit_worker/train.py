@@ -380,6 +380,13 @@ class Run:
             total_steps=self.total_steps,
         )
         truncated = sum(example.truncated for example in self.train_examples)
+        if not self.is_dpo and sum(example.trained_tokens for example in self.train_examples) == 0:
+            raise BadConfig(
+                "no training example has a trained token left (no assistant turn with weight 1, or every "
+                "one was cut off by truncation); raise `data.max_seq_len` or check the data with "
+                "`tunekit data stats`",
+                field="data.max_seq_len" if truncated else "data.train",
+            )
         if truncated:
             self.events.log(
                 "warn",
