@@ -5,7 +5,8 @@ import { VERSION } from "../core/version.js";
 import type { Project } from "../jobs/api-key-store.js";
 import { authenticate } from "./auth.js";
 import { envelope, toErrorAnswer } from "./error-envelope.js";
-import type { Services } from "./route-context.js";
+import { projectOf, type Services } from "./route-context.js";
+import { registerChatCompletionsRoutes } from "./routes/chat-completions-routes.js";
 import { registerFilesRoutes } from "./routes/files-routes.js";
 import { registerJobsRoutes } from "./routes/jobs-routes.js";
 import { registerModelsRoutes } from "./routes/models-routes.js";
@@ -57,6 +58,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerFilesRoutes(app, services);
   registerJobsRoutes(app, services);
   registerModelsRoutes(app, services);
+  if (services.chat) registerChatCompletionsRoutes(app, services.chat, (request) => projectOf(request).id);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/health", { schema: { hide: true } }, async () => ({ status: "ok", version: VERSION }));
   return app;

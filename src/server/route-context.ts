@@ -5,12 +5,15 @@ import { TunekitError } from "../core/errors.js";
 import type { ApiKeyStore, Project } from "../jobs/api-key-store.js";
 import type { FileStore } from "../jobs/file-store.js";
 import type { JobService } from "../jobs/job-service.js";
+import type { ChatService } from "../serve/chat-service.js";
 
 /** The services routes call. */
 export interface Services {
   keys: ApiKeyStore;
   files: FileStore;
   jobs: JobService;
+  /** chat completions over base and fine-tuned models (src/serve); absent = no inference routes */
+  chat?: ChatService;
 }
 
 declare module "fastify" {

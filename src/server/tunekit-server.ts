@@ -14,6 +14,7 @@ import { openDatabase, type StoreDatabase } from "../jobs/store/database.js";
 import { isLoopbackHost } from "./auth.js";
 import { buildServer } from "./build-server.js";
 import type { Services } from "./route-context.js";
+import { createChatService, type ServeOptions } from "../serve/create-chat-service.js";
 
 export interface ServerOptions {
   host?: string;
@@ -35,6 +36,8 @@ export interface ServerOptions {
   trainingDefaults?: Partial<TrainingConfig>;
   maxSeqLen?: number;
   logger?: boolean;
+  /** chat completions: engine, parallelism, queue bound (src/serve) */
+  serve?: ServeOptions;
 }
 
 export interface RunningServer {
@@ -79,7 +82,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     onSucceeded: (job) => jobs.writeResultFile(job),
   });
   jobs.attachScheduler(scheduler);
-  const services: Services = { keys, files, jobs };
+  const chat = createChatService({ ...options.serve, catalog, database, cacheDir: join(dataDir, "serve-cache") });
+  const services: Services = { keys, files, jobs, chat };
   const noAuthProject = options.noAuth ? await keys.ensureProject(DEFAULT_PROJECT) : null;
   const recovered = await jobs.recover();
   scheduler.start();
@@ -112,6 +116,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         await app.close();
         await scheduler.close();
         await jobs.settled();
+        await chat.close();
         await database.destroy();
       })();
       return closing;

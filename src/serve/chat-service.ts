@@ -1,0 +1,128 @@
+import { randomBytes } from "node:crypto";
+import type { GenerationResult, InferenceEngine, ServedModel } from "../spec/inference-engine.js";
+import { parseChatRequest, type ChatRequest } from "./chat-request.js";
+import type { ModelRegistry } from "./model-registry.js";
+import { RequestQueue } from "./request-queue.js";
+
+export interface ChatServiceOptions {
+  registry: ModelRegistry;
+  engine: InferenceEngine;
+  /** requests per model allowed to wait for a slot before 429 (default 32) */
+  maxQueue?: number;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: "chat.completion";
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: Array<{ index: 0; message: { role: "assistant"; content: string; refusal: null }; logprobs: null; finish_reason: GenerationResult["finishReason"] }>;
+  usage: Usage;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: "chat.completion.chunk";
+  created: number;
+  model: string;
+  system_fingerprint: string;
+  choices: Array<{ index: 0; delta: { role?: "assistant"; content?: string }; logprobs: null; finish_reason: GenerationResult["finishReason"] | null }>;
+  usage?: Usage | null;
+}
+
+/** A request that holds a slot of its model's queue; `run` generates, `release` frees the slot. */
+export interface AdmittedChat {
+  request: ChatRequest;
+  served: ServedModel;
+  id: string;
+  created: number;
+  run(signal: AbortSignal, onText: (text: string) => void): Promise<GenerationResult>;
+  release(): void;
+}
+
+/**
+ * Chat completions over one engine: parse, resolve the model, wait for a slot in the model's bounded
+ * queue (429 when full), generate, and shape OpenAI's completion and chunk objects.
+ */
+export class ChatService {
+  private readonly queues = new Map<string, RequestQueue>();
+
+  constructor(private readonly options: ChatServiceOptions) {}
+
+  get engine(): InferenceEngine {
+    return this.options.engine;
+  }
+
+  queueOf(modelId: string): RequestQueue {
+    let queue = this.queues.get(modelId);
+    if (!queue) {
+      queue = new RequestQueue(modelId, { concurrency: this.options.engine.parallelism, maxWaiting: this.options.maxQueue ?? 32 });
+      this.queues.set(modelId, queue);
+    }
+    return queue;
+  }
+
+  /** Parse and resolve, then wait for a slot (rejects with QueueFullError when the queue is full). */
+  async admit(projectId: string | null, body: unknown, signal: AbortSignal): Promise<AdmittedChat> {
+    const request = parseChatRequest(body);
+    const served = await this.options.registry.resolve(projectId, request.model);
+    const release = await this.queueOf(served.id).acquire(signal);
+    const engine = this.options.engine;
+    return {
+      request,
+      served,
+      id: `chatcmpl-${randomBytes(12).toString("base64url")}`,
+      created: Math.floor(Date.now() / 1000),
+      run: (runSignal, onText) =>
+        engine.generate(
+          served,
+          { messages: request.messages, maxTokens: request.maxTokens, temperature: request.temperature, topP: request.topP, seed: request.seed, stop: request.stop, responseFormat: request.responseFormat, signal: runSignal },
+          onText,
+        ),
+      release,
+    };
+  }
+
+  completion(admitted: AdmittedChat, result: GenerationResult): ChatCompletion {
+    return {
+      id: admitted.id,
+      object: "chat.completion",
+      created: admitted.created,
+      model: admitted.served.id,
+      system_fingerprint: `tunekit-${this.options.engine.name}`,
+      choices: [{ index: 0, message: { role: "assistant", content: result.text, refusal: null }, logprobs: null, finish_reason: result.finishReason }],
+      usage: usageOf(result),
+    };
+  }
+
+  chunk(admitted: AdmittedChat, delta: ChatCompletionChunk["choices"][0]["delta"], finishReason: ChatCompletionChunk["choices"][0]["finish_reason"] = null): ChatCompletionChunk {
+    return {
+      id: admitted.id,
+      object: "chat.completion.chunk",
+      created: admitted.created,
+      model: admitted.served.id,
+      system_fingerprint: `tunekit-${this.options.engine.name}`,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+      ...(admitted.request.includeUsage ? { usage: null } : {}),
+    };
+  }
+
+  usageChunk(admitted: AdmittedChat, result: GenerationResult): ChatCompletionChunk {
+    return { id: admitted.id, object: "chat.completion.chunk", created: admitted.created, model: admitted.served.id, system_fingerprint: `tunekit-${this.options.engine.name}`, choices: [], usage: usageOf(result) };
+  }
+
+  close(): Promise<void> {
+    return this.options.engine.close();
+  }
+}
+
+function usageOf(result: GenerationResult): Usage {
+  return { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens, total_tokens: result.promptTokens + result.completionTokens };
+}

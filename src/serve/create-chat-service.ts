@@ -1,0 +1,56 @@
+import type { ModelCatalog } from "../jobs/model-catalog.js";
+import type { StoreDatabase } from "../jobs/store/database.js";
+import type { InferenceEngine, ServedModel } from "../spec/inference-engine.js";
+import { ChatService } from "./chat-service.js";
+import { LlamaCppEngine } from "./llama-cpp-engine.js";
+import { ModelRegistry, type EngineKind } from "./model-registry.js";
+import { PythonWorkerEngine } from "./python-worker-engine.js";
+import { VllmEngine } from "./vllm-engine.js";
+import { WorkerExporter } from "./worker-exporter.js";
+
+export interface ServeOptions {
+  /** default llama-cpp (in process, GGUF + LoRA) */
+  engine?: EngineKind;
+  /** requests per model that run at once */
+  parallelism?: number;
+  /** requests per model that may wait before 429 */
+  maxQueue?: number;
+  /** tokens per sequence (llama-cpp) */
+  contextSize?: number;
+  /** contexts (base or base + adapter) kept loaded (llama-cpp) */
+  maxContexts?: number;
+  /** CPU threads per llama-cpp context */
+  threads?: number;
+  /** vLLM: an OpenAI-compatible vLLM URL to use instead of starting `vllm serve` */
+  vllmUrl?: string;
+  /** models served under fixed ids (`tunekit serve`) */
+  fixed?: ServedModel[];
+}
+
+export interface ChatServiceWiring extends ServeOptions {
+  catalog?: ModelCatalog | null;
+  database?: StoreDatabase | null;
+  cacheDir: string;
+  exporter?: WorkerExporter;
+}
+
+export function createEngine(options: ServeOptions): InferenceEngine {
+  const kind = options.engine ?? "llama-cpp";
+  if (kind === "python") return new PythonWorkerEngine({ parallelism: options.parallelism });
+  if (kind === "vllm") return new VllmEngine({ url: options.vllmUrl, parallelism: options.parallelism });
+  return new LlamaCppEngine({ parallelism: options.parallelism, contextSize: options.contextSize, maxContexts: options.maxContexts, threads: options.threads });
+}
+
+/** The chat service the server mounts: engine + registry + per-model queues. */
+export function createChatService(options: ChatServiceWiring): ChatService {
+  const engine = createEngine(options);
+  const registry = new ModelRegistry({
+    engine: engine.name,
+    catalog: options.catalog,
+    database: options.database,
+    fixed: options.fixed,
+    cacheDir: options.cacheDir,
+    exporter: options.exporter ?? new WorkerExporter(),
+  });
+  return new ChatService({ registry, engine, maxQueue: options.maxQueue });
+}

@@ -1,0 +1,118 @@
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { TunekitError } from "../core/errors.js";
+import type { ModelCatalog } from "../jobs/model-catalog.js";
+import type { StoreDatabase } from "../jobs/store/database.js";
+import type { ServedModel } from "../spec/inference-engine.js";
+import type { WorkerExporter } from "./worker-exporter.js";
+
+export type EngineKind = "llama-cpp" | "python" | "vllm";
+
+export interface ModelRegistryOptions {
+  engine: EngineKind;
+  /** base models by id (the server's catalog) */
+  catalog?: ModelCatalog | null;
+  /** the job store: `ft:` ids of succeeded jobs resolve to their run folders */
+  database?: StoreDatabase | null;
+  /** models served under fixed ids (`tunekit serve MODEL`) */
+  fixed?: ServedModel[];
+  /** where converted GGUFs of HF bases are kept */
+  cacheDir: string;
+  exporter: WorkerExporter;
+}
+
+/**
+ * Maps a request's `model` to what an engine loads. For llama-cpp everything becomes GGUF on first
+ * use (and is kept): an HF base is converted once, a LoRA run gets `<run>/export/serve/adapter.gguf`,
+ * a full fine-tune gets its merged weights converted. Python and vLLM take the HF forms as they are.
+ */
+export class ModelRegistry {
+  private readonly conversions = new Map<string, Promise<string>>();
+
+  constructor(private readonly options: ModelRegistryOptions) {}
+
+  async resolve(projectId: string | null, id: string): Promise<ServedModel> {
+    const fixed = this.options.fixed?.find((model) => model.id === id);
+    if (fixed) return fixed;
+    if (id.startsWith("ft:")) return this.fineTuned(projectId, id);
+    const base = this.options.catalog?.resolve(id);
+    if (!base) throw notFound(id);
+    return { id, base: await this.baseFor(base.source), adapter: null };
+  }
+
+  /** Listed ids (for `tunekit serve`'s /v1/models). */
+  fixedIds(): string[] {
+    return (this.options.fixed ?? []).map((model) => model.id);
+  }
+
+  private async fineTuned(projectId: string | null, id: string): Promise<ServedModel> {
+    const database = this.options.database;
+    if (!database) throw notFound(id);
+    let query = database.selectFrom("jobs").select(["id", "model", "run_dir", "status"]).where("fine_tuned_model", "=", id);
+    if (projectId !== null) query = query.where("project_id", "=", projectId);
+    const job = await query.executeTakeFirst();
+    if (!job) throw notFound(id);
+    if (job.status !== "succeeded" || !job.run_dir) {
+      throw new TunekitError(`model \`${id}\` is not ready: its job ${job.id} is ${job.status}`, { kind: "not_found", code: "model_not_found", field: "model", fix: "wait for the job to succeed (`tunekit jobs show`)" });
+    }
+    const base = this.options.catalog?.resolve(job.model);
+    if (!base) throw new TunekitError(`the base model \`${job.model}\` of \`${id}\` is no longer on this server`, { kind: "not_found", code: "model_not_found", field: "model", fix: "start the server with that base model (`--model`)" });
+    return this.fromRun(id, job.run_dir, base.source);
+  }
+
+  /** A served model from a finished run folder and its base model source. */
+  async fromRun(id: string, runDir: string, baseSource: string): Promise<ServedModel> {
+    const adapterDir = join(runDir, "adapter");
+    const hasAdapter = existsSync(join(adapterDir, "adapter_config.json"));
+    if (this.options.engine !== "llama-cpp") {
+      if (hasAdapter) return { id, base: baseSource, adapter: adapterDir };
+      return { id, base: join(runDir, "merged"), adapter: null };
+    }
+    if (!hasAdapter) {
+      const merged = join(runDir, "merged");
+      if (!existsSync(join(merged, "config.json"))) throw new TunekitError(`run folder \`${runDir}\` has no adapter or merged model`, { kind: "not_found", code: "model_not_found", field: "model" });
+      const out = join(runDir, "export", "serve", "model-f16.gguf");
+      return { id, base: await this.once(out, () => this.options.exporter.convertToGguf(merged, out, "f16").then((result) => result.merged_gguf!)), adapter: null };
+    }
+    const out = join(runDir, "export", "serve");
+    const adapter = await this.once(join(out, "adapter.gguf"), () => this.options.exporter.exportRun(runDir, "gguf-adapter", out, { model: baseSource }).then((result) => result.adapter_gguf!));
+    return { id, base: await this.baseFor(baseSource), adapter };
+  }
+
+  /** The GGUF an engine loads for a base model source. */
+  async baseFor(source: string): Promise<string> {
+    if (this.options.engine !== "llama-cpp" || source.endsWith(".gguf")) return source;
+    const ggufInFolder = existsSync(source) ? singleGguf(source) : null;
+    if (ggufInFolder) return ggufInFolder;
+    const digest = createHash("sha256").update(resolve(source)).digest("hex").slice(0, 12);
+    const out = join(this.options.cacheDir, `${basename(source)}-${digest}`, "base-f16.gguf");
+    return this.once(out, () => this.options.exporter.convertToGguf(source, out, "f16").then((result) => result.merged_gguf!));
+  }
+
+  /** Produce `path` once (concurrent callers share the work; a file already there is reused). */
+  private once(path: string, produce: () => Promise<string>): Promise<string> {
+    if (existsSync(path)) return Promise.resolve(path);
+    let pending = this.conversions.get(path);
+    if (!pending) {
+      pending = produce().finally(() => this.conversions.delete(path));
+      this.conversions.set(path, pending);
+    }
+    return pending;
+  }
+}
+
+/** A model folder holding exactly one .gguf (and no config.json) is that GGUF. */
+function singleGguf(folder: string): string | null {
+  try {
+    if (existsSync(join(folder, "config.json"))) return null;
+    const ggufs = readdirSync(folder).filter((name) => name.endsWith(".gguf"));
+    return ggufs.length === 1 ? join(folder, ggufs[0]!) : null;
+  } catch {
+    return null;
+  }
+}
+
+function notFound(id: string): TunekitError {
+  return new TunekitError(`no model \`${id}\` to serve`, { kind: "not_found", code: "model_not_found", field: "model", fix: "list models with GET /v1/models" });
+}

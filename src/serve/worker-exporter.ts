@@ -1,0 +1,76 @@
+import { spawn } from "node:child_process";
+import { TunekitError } from "../core/errors.js";
+import { ensureWorkerEnvironment } from "../providers/local/worker-environment.js";
+
+export type ExportFormat = "hf" | "gguf" | "ollama" | "gguf-adapter";
+export type ExportQuant = "f32" | "f16" | "q8_0" | "q4_k_m";
+
+/** What `python -m tunekit_worker export|convert-gguf` wrote. */
+export interface ExportResult {
+  format: string;
+  quant?: string;
+  model_dir?: string;
+  base_gguf?: string | null;
+  adapter_gguf?: string | null;
+  merged_gguf?: string;
+  modelfile?: string;
+  modelfile_adapter?: string;
+  template_family?: string | null;
+  stop?: string[];
+}
+
+export interface WorkerExporterOptions {
+  python?: string;
+  workerRoot?: string;
+  environment?: NodeJS.ProcessEnv;
+}
+
+/** Runs the worker's export entry points (the tensor math lives in Python) without a shell. */
+export class WorkerExporter {
+  constructor(private readonly options: WorkerExporterOptions = {}) {}
+
+  exportRun(runDir: string, format: ExportFormat, out: string, options: { quant?: ExportQuant; model?: string | null } = {}): Promise<ExportResult> {
+    const args = ["export", runDir, "--format", format, "--out", out, "--quant", options.quant ?? "f16"];
+    if (options.model) args.push("--model", options.model);
+    return this.run(args);
+  }
+
+  convertToGguf(model: string, out: string, quant: ExportQuant = "f16"): Promise<ExportResult> {
+    return this.run(["convert-gguf", model, out, "--quant", quant]);
+  }
+
+  private run(args: string[]): Promise<ExportResult> {
+    let python = this.options.python;
+    let root = this.options.workerRoot;
+    if (!python || !root) {
+      const environment = ensureWorkerEnvironment(this.options.environment);
+      python ??= environment.python;
+      root ??= environment.workerRoot;
+    }
+    const environment = { ...(this.options.environment ?? process.env), PYTHONPATH: root, TOKENIZERS_PARALLELISM: "false" };
+    return new Promise((resolve, reject) => {
+      const child = spawn(python, ["-m", "tunekit_worker", ...args], { shell: false, env: environment, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+      child.on("error", (error) => reject(new TunekitError(`cannot start the worker's Python ${python}: ${error.message}`, { kind: "environment", code: "worker_env_missing", fix: "run `tunekit setup`" })));
+      child.on("close", (code) => {
+        const last = stdout.trim().split("\n").at(-1) ?? "";
+        let answer: { error?: { code: string; message: string; field: string | null } } & ExportResult;
+        try {
+          answer = JSON.parse(last) as typeof answer;
+        } catch {
+          reject(new TunekitError(`export failed (exit ${code}) without an answer: ${stderr.trim().split("\n").slice(-5).join(" | ")}`, { kind: "worker", code: "export_failed" }));
+          return;
+        }
+        if (answer.error || code !== 0) {
+          const problem = answer.error ?? { code: "export_failed", message: `exit ${code}`, field: null };
+          reject(new TunekitError(problem.message, { kind: code === 2 ? "usage" : "worker", code: problem.code, field: problem.field ?? undefined }));
+          return;
+        }
+        resolve(answer);
+      });
+    });
+  }
+}

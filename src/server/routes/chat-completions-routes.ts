@@ -1,0 +1,59 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ChatService } from "../../serve/chat-service.js";
+import { QueueFullError } from "../../serve/request-queue.js";
+import { envelope, toErrorAnswer } from "../error-envelope.js";
+
+/**
+ * POST /v1/chat/completions: OpenAI's request and response shapes, `stream: true` as server-sent
+ * chunks ending with `data: [DONE]`. A full model queue answers 429 with Retry-After; a client that
+ * goes away aborts its generation, which frees its slot.
+ */
+export function registerChatCompletionsRoutes(app: FastifyInstance, chat: ChatService, projectIdOf: (request: FastifyRequest) => string | null): void {
+  app.post("/v1/chat/completions", { schema: { summary: "Create a chat completion (base or `ft:` model), optionally streamed", tags: ["chat"] } }, async (request, reply) => {
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) abort.abort(new Error("the client disconnected"));
+    };
+    reply.raw.on("close", onClose);
+    let admitted;
+    try {
+      admitted = await chat.admit(projectIdOf(request), request.body, abort.signal);
+    } catch (error) {
+      reply.raw.off("close", onClose);
+      if (error instanceof QueueFullError) {
+        const body = envelope(429, `${error.message}; fix: ${error.fix}`, "model", error.code);
+        return reply.code(429).header("retry-after", String(error.retryAfterSeconds)).send({ error: { ...body.error, type: "requests" } });
+      }
+      throw error;
+    }
+    try {
+      if (!admitted.request.stream) {
+        const result = await admitted.run(abort.signal, () => {});
+        return chat.completion(admitted, result);
+      }
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+      const send = (value: unknown) => {
+        if (!raw.destroyed) raw.write(`data: ${JSON.stringify(value)}\n\n`);
+      };
+      send(chat.chunk(admitted, { role: "assistant", content: "" }));
+      try {
+        const result = await admitted.run(abort.signal, (text) => {
+          if (text.length > 0) send(chat.chunk(admitted, { content: text }));
+        });
+        send(chat.chunk(admitted, {}, result.finishReason));
+        if (admitted.request.includeUsage) send(chat.usageChunk(admitted, result));
+        if (!raw.destroyed) raw.write("data: [DONE]\n\n");
+      } catch (error) {
+        // headers are gone: the error travels as an event, like OpenAI's mid-stream errors
+        send(toErrorAnswer(error).body);
+      }
+      raw.end();
+      return reply;
+    } finally {
+      admitted.release();
+      reply.raw.off("close", onClose);
+    }
+  });
+}
