@@ -24,8 +24,11 @@ interface CliRun {
 
 const workerEnvironment = { ...process.env, OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false", TUNEKIT_VENV: join(root, ".venv") };
 
-/** Run the CLI; `onStdoutLine` may return "interrupt" to send SIGINT to the CLI (as Ctrl-C does). */
-function tunekit(args: string[], options: { env?: NodeJS.ProcessEnv; onStdoutLine?: (line: string) => "interrupt" | void } = {}): Promise<CliRun> {
+/**
+ * Run the CLI; `onStdoutLine` may return "interrupt" to send SIGINT to the CLI (as Ctrl-C does),
+ * or "kill" to SIGKILL it (a supervisor that dies without any chance to clean up).
+ */
+function tunekit(args: string[], options: { env?: NodeJS.ProcessEnv; onStdoutLine?: (line: string) => "interrupt" | "kill" | void } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args], {
       cwd: scratch,
@@ -43,9 +46,10 @@ function tunekit(args: string[], options: { env?: NodeJS.ProcessEnv; onStdoutLin
       while ((newline = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, newline);
         pending = pending.slice(newline + 1);
-        if (!interrupted && options.onStdoutLine?.(line) === "interrupt") {
+        const verdict = interrupted ? undefined : options.onStdoutLine?.(line);
+        if (verdict === "interrupt" || verdict === "kill") {
           interrupted = true;
-          child.kill("SIGINT");
+          child.kill(verdict === "kill" ? "SIGKILL" : "SIGINT");
         }
       }
     });
@@ -187,5 +191,25 @@ describe("tunekit train", () => {
     expect(result).toMatchObject({ type: "result", status: "done" });
     expect(result.summary.steps).toBe(30);
     expect(existsSync(result.adapter_path)).toBe(true);
+  });
+
+  it("a worker whose supervisor is SIGKILLed checkpoints and exits instead of training on as an orphan", async () => {
+    const config = writeConfig("orphan.yaml", baseConfig("orphan-run", "  epochs: 10\n  max_steps: 400\n  eval_every: 1000\n  checkpoint_every: 1000"));
+    let workerPid = 0;
+    const run = await tunekit(["train", "-c", config, "--json"], {
+      onStdoutLine: (line) => {
+        const event = JSON.parse(line) as { type: string; step?: number; pid?: number };
+        if (event.type === "started") workerPid = event.pid!;
+        return event.type === "metrics" && event.step === 3 ? "kill" : undefined;
+      },
+    });
+    expect(run.signal).toBe("SIGKILL");
+    expect(workerPid).toBeGreaterThan(0);
+    const deadline = Date.now() + 60_000;
+    while (existsSync(`/proc/${workerPid}`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(existsSync(`/proc/${workerPid}`)).toBe(false);
+    const checkpoints = readdirSync(join(scratch, "runs", "orphan-run", "checkpoints"));
+    expect(checkpoints.length).toBeGreaterThan(0);
+    expect(existsSync(join(scratch, "runs", "orphan-run", "adapter"))).toBe(false);
   });
 });

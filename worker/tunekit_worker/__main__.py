@@ -38,9 +38,26 @@ def main(argv: list[str]) -> int:
         EventWriter().emit("error", code="bad_config", message=f"bad arguments {argv}; {USAGE}", field="argv")
         print(USAGE, file=sys.stderr)
         return ExitCode.BAD_CONFIG
+    stop_with_parent()
     from .train import run_training
 
     return run_training(argv[1])
+
+
+def stop_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the supervisor dies (even by SIGKILL): the worker then writes a
+    checkpoint and exits like a cancelled run instead of training on as an orphan."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    parent = os.getppid()
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ infinity are not numbers). The contract test feeds the shared fixtures to this f
 from __future__ import annotations
 
 import json
+import os
 import math
 import sys
 import time
@@ -217,12 +218,22 @@ class EventWriter:
         event = {"v": PROTOCOL_VERSION, "type": event_type, "time": round(time.time(), 3), **fields}
         validate_event(event)  # a bug here must never reach the supervisor as a malformed line
         if self.enabled:
-            self.stream.write(json.dumps(event, allow_nan=False) + "\n")
-            self.stream.flush()
+            try:
+                self.stream.write(json.dumps(event, allow_nan=False) + "\n")
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                # the supervisor is gone (its end of the pipe closed): stop writing, keep going so
+                # that the SIGTERM it left us (PR_SET_PDEATHSIG) can still end in a checkpoint;
+                # stderr went with it, so later warnings must not raise either
+                self.enabled = False
+                sys.stderr = open(os.devnull, "w")
         return event
 
     def log(self, level: str, message: str) -> None:
         """A `log` event for the supervisor, mirrored on stderr for humans."""
         if self.enabled:
-            print(f"[tunekit-worker] {level}: {message}", file=sys.stderr, flush=True)
+            try:
+                print(f"[tunekit-worker] {level}: {message}", file=sys.stderr, flush=True)
+            except (BrokenPipeError, ValueError):
+                pass
         self.emit("log", level=level, message=message)
