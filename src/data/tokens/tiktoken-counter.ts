@@ -1,6 +1,7 @@
 import { get_encoding, type Tiktoken, type TiktokenEncoding } from "tiktoken";
 import type { ChatExample, ChatMessage } from "../../spec/dataset.js";
 import type { ExampleTokenCounter, ExampleTokens } from "../token-counter.js";
+import { cachedPieceCounter } from "./piece-count-cache.js";
 import type { CountableExample } from "./trained-token-spans.js";
 
 export type OpenAiEncodingName = "o200k_base" | "cl100k_base";
@@ -67,15 +68,23 @@ export class TiktokenCounter implements ExampleTokenCounter {
   readonly contextLength: number | null;
   readonly encodingName: OpenAiEncodingName;
   private readonly encoding: Tiktoken;
+  private readonly countText: (text: string) => number;
 
   constructor(encodingName: OpenAiEncodingName, contextLength: number | null = null) {
     this.encodingName = encodingName;
     this.contextLength = contextLength;
     this.encoding = encodingFor(encodingName);
+    this.countText = cachedPieceCounter(encodingName, (piece) => this.encoding.encode_ordinary(piece).length);
     this.method = `tiktoken ${encodingName}, OpenAI cookbook rule (3 tokens per message, +1 per name, +3 reply primer; estimate of OpenAI's billed count)`;
   }
 
+  /** Token count of `text` (encode_ordinary), through a per-piece count cache: same counts, faster. */
   encode(text: string): number {
+    return this.countText(text);
+  }
+
+  /** The same count straight from the WASM encoder, without the cache (for checking the cache). */
+  encodeUncached(text: string): number {
     return this.encoding.encode_ordinary(text).length;
   }
 

@@ -7,7 +7,6 @@ import { DATASET_FORMATS, detectFormat, type DatasetFormat } from "../../spec/da
 import { readLineBatches, readLineChunks } from "../read-lines.js";
 import type { ExampleTokenCounter } from "../token-counter.js";
 import { HashIndex } from "./hash-index.js";
-import { loadCounter } from "./load-counter.js";
 import type { ValidationProblem } from "./problem-codes.js";
 import { validateBatch, type BatchResult } from "./validate-batch.js";
 import type { LineContext } from "./validate-line.js";
@@ -161,7 +160,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
     pool = await WorkerPool.start(workerFile as string, threads, { format, formatSource, model: options.model, fingerprints, prompts });
     tokens = pool.tokens;
   } else {
-    if (counter === null && options.model !== null) counter = await loadCounter(options.model);
+    if (counter === null && options.model !== null) counter = await loadCounterLazily(options.model);
     if (counter) tokens = { method: counter.method, contextLength: counter.contextLength };
   }
 
@@ -321,4 +320,10 @@ function toError(fields: Record<string, unknown> | undefined): Error {
     });
   }
   return new TunekitError(message, { kind: "internal" });
+}
+
+/** The token toolkit is imported only when --model asks for counts: validating alone loads no tokenizer. */
+export async function loadCounterLazily(model: string): Promise<ExampleTokenCounter> {
+  const { loadTokenCounter } = await import("../tokens/load-token-counter.js");
+  return loadTokenCounter(model);
 }

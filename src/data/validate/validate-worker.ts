@@ -2,8 +2,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { decodeLineChunk, type LineChunk } from "../read-lines.js";
 import type { DatasetFormat } from "../../spec/dataset.js";
 import type { ExampleTokenCounter } from "../token-counter.js";
-import { loadCounter } from "./load-counter.js";
 import { transferablesOf, validateBatch } from "./validate-batch.js";
+import { loadCounterLazily } from "./validate-file.js";
 
 /**
  * Worker thread of validateFile: decodes chunks of lines, validates them and counts tokens, and
@@ -32,7 +32,7 @@ function serializeError(error: unknown): Record<string, unknown> {
 
 let counter: ExampleTokenCounter | null = null;
 try {
-  if (setup.model !== null) counter = await loadCounter(setup.model);
+  if (setup.model !== null) counter = await loadCounterLazily(setup.model);
   port.postMessage({ type: "ready", method: counter?.method ?? null, contextLength: counter?.contextLength ?? null });
 } catch (error) {
   port.postMessage({ type: "fatal", error: serializeError(error) });

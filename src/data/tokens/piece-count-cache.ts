@@ -1,5 +1,3 @@
-import type { ExampleTokenCounter } from "../token-counter.js";
-
 /**
  * tiktoken's pre-tokenisation patterns, written for JavaScript regular expressions (the `(?i:...)`
  * group spelled out, as js-tiktoken does, and non-capturing); from tiktoken_ext/openai_public.py.
@@ -18,32 +16,23 @@ const MAX_CACHED_PIECES = 50_000;
 /** long texts remembered by identity (an example's messages) */
 const RECENT_TEXTS = 8;
 
-interface PiecewiseEncoder {
-  encodingName?: string;
-  encode?: (text: string) => number;
-}
-
 /**
- * Speeds up a tiktoken counter without changing a single count. tiktoken splits text with its
- * regular expression and runs BPE on each piece on its own, so the token count of a text is the sum
- * of the counts of its pieces. Natural text repeats its pieces (" the", " model", "."), so the
- * counts are cached per piece and the WASM encoder only sees pieces not seen before. The counting
- * rule (the counter's `count`) is untouched: the returned object delegates to the counter and
- * overrides only its `encode(text) -> number`. Counters that are not tiktoken counters are returned
- * as they are.
+ * Counts tokens of a text piece by piece, caching the count of each piece. tiktoken splits text
+ * with its regular expression and runs BPE on each piece on its own, so the token count of a text
+ * is the sum of the counts of its pieces. Natural text repeats its pieces (" the", " model", "."),
+ * so the WASM encoder only sees pieces not seen before: the same counts, several times faster.
+ * Memory stays bounded: the cache is emptied at MAX_CACHED_PIECES.
  */
-export function withPieceCache<Counter extends ExampleTokenCounter>(counter: Counter): Counter {
-  const encoder = counter as unknown as PiecewiseEncoder;
-  const pattern = encoder.encodingName === undefined ? undefined : PATTERNS[encoder.encodingName];
-  if (pattern === undefined || typeof encoder.encode !== "function") return counter;
-  const encodeText = encoder.encode.bind(counter);
+export function cachedPieceCounter(encodingName: string, encodeText: (piece: string) => number): (text: string) => number {
+  const pattern = PATTERNS[encodingName];
+  if (pattern === undefined) return encodeText;
   const splitter = new RegExp(pattern, "gu");
   const cache = new Map<string, number>();
   // the last few long texts: counting rules encode an assistant reply twice (total, trained)
   const recentTexts: string[] = new Array(RECENT_TEXTS).fill("");
   const recentCounts: number[] = new Array(RECENT_TEXTS).fill(0);
   let recentNext = 0;
-  const encode = (text: string): number => {
+  return (text: string): number => {
     // short texts (roles, repeated system prompts) are looked up whole first
     if (text.length <= MAX_CACHED_PIECE) {
       const whole = cache.get(text);
@@ -74,5 +63,4 @@ export function withPieceCache<Counter extends ExampleTokenCounter>(counter: Cou
     }
     return total;
   };
-  return Object.create(counter, { encode: { value: encode } }) as Counter;
 }
