@@ -2,8 +2,6 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { TunekitError } from "../../core/errors.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../spec/dataset.js";
-import { computeDatasetStats, formatDatasetStats } from "../../data/stats/dataset-stats.js";
-import { loadTokenCounter } from "../../data/tokens/load-token-counter.js";
 import { action, printJson } from "../output.js";
 
 export function parseFormatOption(value: string | undefined): DatasetFormat | "auto" {
@@ -44,6 +42,11 @@ export function registerDataStats(parent: Command): void {
     .action(
       action(async (file: string, options: { model: string; format: string; chatTemplate?: string; json: boolean }) => {
         const format = parseFormatOption(options.format);
+        // tokenizers load on use: `tunekit --help` and the other commands stay light
+        const [{ computeDatasetStats, formatDatasetStats }, { loadTokenCounter }] = await Promise.all([
+          import("../../data/stats/dataset-stats.js"),
+          import("../../data/tokens/load-token-counter.js"),
+        ]);
         const counter = await loadTokenCounter(options.model, { chatTemplate: await readChatTemplateOption(options.chatTemplate) });
         const stats = await computeDatasetStats(file, counter, { model: options.model, format });
         if (options.json) printJson(stats);

@@ -1,9 +1,7 @@
 import type { Command } from "commander";
 import { TunekitError } from "../../core/errors.js";
-import { estimateTraining, formatTrainingEstimate } from "../../data/estimate/estimate-training.js";
 import { loadPriceTable } from "../../data/estimate/price-table.js";
 import { parseEpochsOption } from "../../data/estimate/resolve-epochs.js";
-import { loadTokenCounter } from "../../data/tokens/load-token-counter.js";
 import { action, printJson } from "../output.js";
 import { parseFormatOption, readChatTemplateOption } from "./data-stats.js";
 
@@ -43,6 +41,10 @@ export function registerEstimate(program: Command): void {
           const tokensPerSecond = parseTokensPerSecond(options.tokensPerSecond);
           const format = parseFormatOption(options.format);
           const prices = await loadPriceTable(options.prices);
+          const [{ estimateTraining, formatTrainingEstimate }, { loadTokenCounter }] = await Promise.all([
+            import("../../data/estimate/estimate-training.js"),
+            import("../../data/tokens/load-token-counter.js"),
+          ]);
           const counter = await loadTokenCounter(options.model, { chatTemplate: await readChatTemplateOption(options.chatTemplate) });
           const estimate = await estimateTraining({ file, model: options.model, counter, epochs, prices, tokensPerSecond, format });
           if (options.json) printJson(estimate);
