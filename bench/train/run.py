@@ -488,13 +488,13 @@ def main(argv: list[str]) -> int:
                 ratios[f"final_loss_relative_difference_vs_{peer}"] = relative(tunekit["final_loss"], other["final_loss"])
         print()
         for key, value in ratios.items():
-            print(f"{key:<52} {value * 100:+.2f}%" if "difference" in key else f"{key:<52} {value:.2f}x")
+            print(f"{key:<52} {value * 100:+.4f}%" if "difference" in key else f"{key:<52} {value:.2f}x")
         if "trl-default" in by_name:
             speed = ratios["tokens_per_s_tunekit_over_trl-default"]
             loss = abs(ratios["final_loss_relative_difference_vs_trl-default"])
             print(
                 f"\ntargets vs TRL default: tokens/s >= 1.5x: {'met' if speed >= 1.5 else 'NOT met'} ({speed:.2f}x); "
-                f"final loss within 2%: {'met' if loss <= 0.02 else 'NOT met'} ({loss * 100:.2f}%)"
+                f"final loss within 2%: {'met' if loss <= 0.02 else 'NOT met'} ({loss * 100:.4f}%)"
             )
 
     print("\nsettings that differ between contestants (everything else is the same, as listed above):")
