@@ -12,6 +12,8 @@ import { registerServer } from "./commands/server.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerJobs } from "./commands/jobs.js";
 import { registerFiles } from "./commands/files.js";
+import { registerServe } from "./commands/serve.js";
+import { registerExport } from "./commands/export.js";
 import { registerEval } from "./commands/eval.js";
 import { registerAssess } from "./commands/assess.js";
 import { VERSION } from "../core/version.js";
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerJobs(program);
   registerFiles(program);
+  registerServe(program);
+  registerExport(program);
   registerEval(program);
   registerAssess(program);
   return program;

@@ -25,6 +25,8 @@ export interface ServeOptions {
   vllmUrl?: string;
   /** models served under fixed ids (`tunekit serve`) */
   fixed?: ServedModel[];
+  /** the worker's Python and package folder (default: the `tunekit setup` venv) */
+  worker?: { python: string; workerRoot: string };
 }
 
 export interface ChatServiceWiring extends ServeOptions {
@@ -36,7 +38,7 @@ export interface ChatServiceWiring extends ServeOptions {
 
 export function createEngine(options: ServeOptions): InferenceEngine {
   const kind = options.engine ?? "llama-cpp";
-  if (kind === "python") return new PythonWorkerEngine({ parallelism: options.parallelism });
+  if (kind === "python") return new PythonWorkerEngine({ parallelism: options.parallelism, ...options.worker });
   if (kind === "vllm") return new VllmEngine({ url: options.vllmUrl, parallelism: options.parallelism });
   return new LlamaCppEngine({ parallelism: options.parallelism, contextSize: options.contextSize, maxContexts: options.maxContexts, threads: options.threads });
 }
@@ -50,7 +52,7 @@ export function createChatService(options: ChatServiceWiring): ChatService {
     database: options.database,
     fixed: options.fixed,
     cacheDir: options.cacheDir,
-    exporter: options.exporter ?? new WorkerExporter(),
+    exporter: options.exporter ?? new WorkerExporter(options.worker),
   });
   return new ChatService({ registry, engine, maxQueue: options.maxQueue });
 }

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import type { Llama, LlamaContext, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
 import { TunekitError } from "../core/errors.js";
 import type { GenerationRequest, GenerationResult, InferenceEngine, ResponseFormat, ServedModel } from "../spec/inference-engine.js";
@@ -11,7 +12,8 @@ export interface LlamaCppEngineOptions {
   maxContexts?: number;
   /** tokens each sequence can hold (prompt + completion) */
   contextSize?: number;
-  /** CPU threads per context (0 = llama.cpp's default) */
+  /** CPU threads per context (default: cores - 1, at most 4; llama.cpp's threads spin, so more
+   * threads than free cores make every token slower, by 100x on a busy machine) */
   threads?: number;
 }
 
@@ -156,7 +158,7 @@ export class LlamaCppEngine implements InferenceEngine {
         model.createContext({
           sequences: this.parallelism,
           contextSize: this.contextSize,
-          threads: this.options.threads,
+          threads: this.options.threads ?? Math.max(1, Math.min(4, availableParallelism() - 1)),
           ...(served.adapter ? { lora: { adapters: [{ filePath: served.adapter }] } } : {}),
         }),
       );

@@ -1,0 +1,70 @@
+import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { TunekitError } from "../../core/errors.js";
+import { action, printJson } from "../output.js";
+
+interface ExportCommandOptions {
+  format: string;
+  quant: string;
+  out?: string;
+  model?: string;
+  dataDir: string;
+  json: boolean;
+}
+
+/** A run folder, or the run folder of a job id (`ftjob-...`) or fine-tuned model id (`ft:...`) in the data dir. */
+async function runDirOf(jobOrRun: string, dataDir: string): Promise<string> {
+  if (existsSync(jobOrRun)) return resolve(jobOrRun);
+  if (!jobOrRun.startsWith("ftjob-") && !jobOrRun.startsWith("ft:")) {
+    throw new TunekitError(`\`${jobOrRun}\` is neither a run folder nor a job or fine-tuned model id`, { kind: "usage", code: "not_found", field: "JOB_OR_RUN", fix: "pass a run folder (e.g. runs/my-run) or an id from `tunekit jobs list`" });
+  }
+  if (!existsSync(resolve(dataDir))) throw new TunekitError(`data dir \`${dataDir}\` does not exist`, { kind: "usage", code: "not_found", field: "--data-dir", fix: "pass the server's `--data-dir`" });
+  const { openDatabase } = await import("../../jobs/store/database.js");
+  const database = await openDatabase(resolve(dataDir));
+  try {
+    const row = await database
+      .selectFrom("jobs")
+      .select(["id", "run_dir", "status"])
+      .where(jobOrRun.startsWith("ft:") ? "fine_tuned_model" : "id", "=", jobOrRun)
+      .executeTakeFirst();
+    if (!row) throw new TunekitError(`no job or model \`${jobOrRun}\` in ${dataDir}`, { kind: "not_found", code: "job_not_found", field: "JOB_OR_RUN", fix: "list jobs with `tunekit jobs list`" });
+    if (row.status !== "succeeded" || !row.run_dir) throw new TunekitError(`job ${row.id} is ${row.status}; only a succeeded job can be exported`, { kind: "usage", code: "job_not_finished", field: "JOB_OR_RUN" });
+    return row.run_dir;
+  } finally {
+    await database.destroy();
+  }
+}
+
+export function registerExport(program: Command): void {
+  program
+    .command("export")
+    .description("export a fine-tuned model for transformers/vLLM (hf), llama.cpp (gguf) or Ollama (ollama)")
+    .argument("<job-or-run>", "a run folder, a job id (ftjob-...) or a fine-tuned model id (ft:...)")
+    .requiredOption("--format <format>", "hf | gguf | ollama")
+    .option("--quant <quant>", "GGUF tensor type: f16 | q8_0 | f32 (q4_k_m needs llama.cpp's llama-quantize)", "f16")
+    .option("--out <dir>", "output folder (default <run>/export/<format>)")
+    .option("--model <base>", "the base model, when the run folder does not record it")
+    .option("--data-dir <dir>", "the server's data dir, to find job and model ids", ".tunekit")
+    .option("--json", "print the written paths as JSON", false)
+    .action(
+      action(async (jobOrRun: string, options: ExportCommandOptions) => {
+        if (!["hf", "gguf", "ollama"].includes(options.format)) throw new TunekitError(`unknown \`--format\` ${options.format}`, { kind: "usage", code: "invalid_option", field: "--format", fix: "use hf, gguf or ollama" });
+        if (!["f32", "f16", "q8_0", "q4_k_m"].includes(options.quant)) throw new TunekitError(`unknown \`--quant\` ${options.quant}`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "use f16, q8_0 or f32" });
+        const runDir = await runDirOf(jobOrRun, options.dataDir);
+        const out = resolve(options.out ?? join(runDir, "export", options.format));
+        const { WorkerExporter } = await import("../../serve/worker-exporter.js");
+        const result = await new WorkerExporter().exportRun(runDir, options.format as "hf" | "gguf" | "ollama", out, { quant: options.quant as "f16", model: options.model });
+        if (options.json) {
+          printJson(result);
+          return;
+        }
+        process.stdout.write(`exported ${runDir} as ${options.format} to ${out}\n`);
+        for (const [label, path] of [["merged model", result.model_dir ?? result.merged_gguf], ["base GGUF", result.base_gguf], ["LoRA adapter GGUF", result.adapter_gguf], ["Modelfile", result.modelfile], ["Modelfile (base + ADAPTER)", result.modelfile_adapter]] as const) {
+          if (path) process.stdout.write(`  ${label}: ${path}\n`);
+        }
+        if (options.format === "ollama") process.stdout.write(`  run it: cd ${out} && ollama create my-model -f Modelfile && ollama run my-model\n`);
+        if (options.format === "gguf") process.stdout.write(`  serve it: tunekit serve ${result.base_gguf ?? result.merged_gguf}${result.adapter_gguf ? ` --adapter tuned=${result.adapter_gguf}` : ""}\n`);
+      }),
+    );
+}
