@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import type { Llama, LlamaContext, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
 import { TunekitError } from "../core/errors.js";
 import type { GenerationRequest, GenerationResult, InferenceEngine, ResponseFormat, ServedModel } from "../spec/inference-engine.js";
 import { ChatTemplate, CHATML_TEMPLATE } from "./chat-template.js";
@@ -27,6 +27,8 @@ interface ContextEntry {
   context: Promise<LlamaContext>;
   users: number;
   lastUsed: number;
+  /** sequences that finished a request, history cleared, ready for the next one */
+  free: LlamaContextSequence[];
 }
 
 /**
@@ -64,8 +66,8 @@ export class LlamaCppEngine implements InferenceEngine {
     const entry = this.contextEntry(served);
     try {
       const context = await entry.context;
-      if (context.sequencesLeft === 0) throw new TunekitError(`no free sequence for \`${served.id}\``, { kind: "internal", code: "no_free_sequence" });
-      const sequence = context.getSequence();
+      const sequence = entry.free.pop() ?? (context.sequencesLeft > 0 ? context.getSequence() : null);
+      if (!sequence) throw new TunekitError(`no free sequence for \`${served.id}\`: more requests than \`--parallelism\` reached the engine`, { kind: "internal", code: "no_free_sequence" });
       try {
         const prompt = base.template.render(request.messages);
         const tokens = base.model.tokenize(prompt, true);
@@ -101,7 +103,11 @@ export class LlamaCppEngine implements InferenceEngine {
           completionTokens,
         };
       } finally {
-        sequence.dispose();
+        // sequences are reused (disposing one frees its slot only later, asynchronously)
+        await sequence.clearHistory().then(
+          () => entry.free.push(sequence),
+          () => sequence.dispose(),
+        );
       }
     } finally {
       entry.users -= 1;
@@ -162,7 +168,7 @@ export class LlamaCppEngine implements InferenceEngine {
           ...(served.adapter ? { lora: { adapters: [{ filePath: served.adapter }] } } : {}),
         }),
       );
-      entry = { key, context, users: 0, lastUsed: Date.now() };
+      entry = { key, context, users: 0, lastUsed: Date.now(), free: [] };
       const created = entry;
       context.catch(() => {
         if (this.contexts.get(key) === created) this.contexts.delete(key);
