@@ -44,7 +44,7 @@ export function createChatModel(endpoint: EndpointConfig, model: string, field: 
     });
   }
   // a local server without keys accepts any bearer token; the SDK insists on one
-  const apiKey = key ?? "tunekit-local";
+  const apiKey = key || "tunekit-local";
   let client: OpenAI;
   if (endpoint.api === "azure") {
     if (endpoint.base_url === null) {

@@ -196,6 +196,8 @@ async function runStrategy(
   fallbackTokens: FallbackTokenCounts,
   log: (line: string) => void,
 ): Promise<StrategyResult> {
+  // one untimed warm-up request: the first request to a local server often loads the model
+  if (test.length > 0) await chat.complete(await prepared.promptFor(test[0]!), { maxTokens: 1, temperature: config.temperature, seed: config.seed });
   const started = performance.now();
   let fromUsage = 0;
   let done = 0;
@@ -374,7 +376,7 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
     latencyP50Ms: result.latency.p50Ms,
   }));
   const system = test[0]?.system;
-  const useCase = system ? `Use case (the system prompt): "${system.length > 240 ? `${system.slice(0, 237)}...` : system}"` : "Use case: the task of the test set (it has no system prompt).";
+  const useCase = system ? `The task, as its system prompt states it: "${system.length > 240 ? `${system.slice(0, 237)}...` : system}"` : "The task of the test set (it has no system prompt).";
   const recommendation = recommend({
     metric: primary,
     useCase,
