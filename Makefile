@@ -9,7 +9,7 @@ VENV := .venv
 NPM_STAMP := node_modules/.install-stamp
 VENV_STAMP := $(VENV)/.install-stamp
 
-.PHONY: demo test deps build venv test-ts test-py bench-data clean
+.PHONY: demo test deps build venv test-ts test-py bench-data clean chromium
 
 deps: $(NPM_STAMP) build venv
 
@@ -30,6 +30,11 @@ demo: deps
 
 test: deps
 	bash scripts/run-tests.sh
+
+# Debian's chromium for the HTML report test (test/report-html.test.ts, test/eval-e2e.test.ts drive it
+# through playwright-core; never a downloaded browser). Needs root (or sudo) and apt.
+chromium:
+	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
 
 bench-data: deps
 	node bench/data/run.mjs
