@@ -64,6 +64,17 @@ def choose(logits: torch.Tensor, temperature: float, top_p: float, generator: to
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
+def held_back(text: str, stops: list[str]) -> int:
+    """How many trailing characters could be the start of a stop string (not sent yet)."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
+
+
 @torch.no_grad()
 def run_request(models: Models, request: dict[str, Any], cancelled: set[str]) -> None:
     request_id = request["id"]
@@ -78,6 +89,7 @@ def run_request(models: Models, request: dict[str, Any], cancelled: set[str]) ->
     generated: list[int] = []
     sent = ""
     finish_reason = "length"
+    cut = -1
     past = None
     step_input = input_ids
     while len(generated) < max_tokens:
@@ -99,12 +111,20 @@ def run_request(models: Models, request: dict[str, Any], cancelled: set[str]) ->
         if text.endswith("\ufffd") and cut == -1:  # half a multi-byte character: wait for the rest
             step_input = torch.tensor([[token]])
             continue
-        if len(text) > len(sent) and text.startswith(sent):
-            send({"id": request_id, "type": "text", "text": text[len(sent) :]})
-            sent = text
+        ready = text if cut != -1 else text[: len(text) - held_back(text, stop_strings)]
+        if len(ready) > len(sent) and ready.startswith(sent):
+            send({"id": request_id, "type": "text", "text": ready[len(sent) :]})
+            sent = ready
         if cut != -1:
             break
         step_input = torch.tensor([[token]])
+    if cut == -1:  # flush what was held back (a partial character, a possible stop string start)
+        text = tokenizer.decode(generated, skip_special_tokens=True)
+        cut = min((text.find(stop) for stop in stop_strings if stop in text), default=-1)
+        text = text[:cut] if cut != -1 else text
+        if len(text) > len(sent) and text.startswith(sent):
+            send({"id": request_id, "type": "text", "text": text[len(sent) :]})
+            sent = text
     send({"id": request_id, "type": "done", "text": sent, "finish_reason": finish_reason, "prompt_tokens": int(input_ids.shape[1]), "completion_tokens": len(generated)})
 
 
