@@ -7,6 +7,7 @@ import { estimateTraining } from "../data/estimate/estimate-training.js";
 import { defaultPriceTable, findHostedPrice } from "../data/estimate/price-table.js";
 import { trainingCost } from "../data/estimate/billed-tokens.js";
 import { loadTokenCounter, type DatasetTokenCounter } from "../data/tokens/load-token-counter.js";
+import { openAiEncodingFor } from "../data/tokens/tiktoken-counter.js";
 import { bootstrapMean, type ConfidenceInterval } from "./bootstrap.js";
 import { createChatModel, type ChatModel, type EndpointConfig, type EvalConfig } from "./chat-client.js";
 import { percentile, requestCost, resolveHosting, type FineTuningCost, type RequestCost } from "./cost-model.js";
@@ -357,7 +358,8 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
     return { strategy, endpoint, chat: createChatModel(endpoint, model, field) };
   });
   const chatTemplate = config.data.chat_template === null ? null : await readFile(resolveConfigPath(loaded, config.data.chat_template), "utf8").catch(() => config.data.chat_template);
-  const tokenizerModel = (model: string) => (model.startsWith("ft:") ? model : config.model);
+  // the tokenizer for answers without usage: OpenAI names (and their ft: ids) by tiktoken, anything else by the base model's
+  const tokenizerModel = (model: string) => (openAiEncodingFor(model) !== null ? model : config.model);
   const results: StrategyResult[] = [];
   for (const { strategy, endpoint, chat } of clients) {
     log(`${strategy}: ${test.length} requests to ${chat.model} at ${chat.endpoint}`);
