@@ -195,6 +195,33 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
     expect(existsSync(join(workDir, "assess", "report.html"))).toBe(true);
   }, 300_000);
 
+  it("without a base_url, serves the local base model and the run's adapter in process", async () => {
+    const local = [
+      `model: ${join(workDir, "tiny-llama")}`,
+      "data:",
+      "  train: train.jsonl",
+      "  test: test.jsonl",
+      "eval:",
+      "  metrics: [token-f1]",
+      "  max_tokens: 16",
+      "  bootstrap_samples: 200",
+      "  fine_tuned:",
+      `    run_dir: ${runDir}`,
+      "  out: local-report",
+    ].join("\n");
+    writeFileSync(join(workDir, "local.yaml"), local);
+    const result = await tunekit(["eval", "-c", "local.yaml", "--strategies", "zero-shot,fine-tuned"]);
+    expect(result.stderr).toContain("in process at http://127.0.0.1:");
+    expect(result.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(workDir, "local-report", "report.json"), "utf8")) as EvalReport;
+    const [zeroShot, fineTuned] = report.strategies;
+    expect(zeroShot!.model).toBe("base");
+    expect(fineTuned!.model).toMatch(/^ft:tiny-llama:eval:local$/);
+    // the adapter is the one trained above: it answers "The <thing> is red."
+    expect(fineTuned!.metrics["token-f1"]!.mean).toBeGreaterThan(0.9);
+    expect(zeroShot!.metrics["token-f1"]!.mean).toBeLessThan(0.5);
+  }, 300_000);
+
   it("names the field to fix when the fine-tuned model is not configured", async () => {
     const result = await tunekit(["eval", "-c", "tunekit.yaml", "--set", "eval.fine_tuned.endpoint.model=null", "--strategies", "fine-tuned"]);
     expect(result.code).toBe(2);
