@@ -115,23 +115,34 @@ class Sums:
         return Sums(*all_reduce_sum([self.loss, self.units, self.correct, self.tokens, self.trained], context, device))
 
 
-def forward_token_sums(model: Any, micro_batch: batching.MicroBatch, autocast: Any) -> tuple[torch.Tensor, int, int]:
-    """Sum of the token losses (a tensor that can be backpropagated), correct predictions, tokens."""
+def trained_logits(model: Any, micro_batch: batching.MicroBatch, autocast: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits at trained positions only, their targets, and the boolean mask of those positions.
+
+    The vocabulary projection is the largest matmul of a small model (SmolLM2-135M: 28M of its 135M
+    parameters) and prompts are most of the tokens, so the lm_head and the loss run on the trained
+    positions alone (transformers' `logits_to_keep` with a boolean mask). A model whose forward
+    ignores the mask gets full logits, masked here: same result, no saving."""
+    keep = micro_batch.targets != batching.IGNORE_INDEX
     with autocast():
         logits = model(
             input_ids=micro_batch.input_ids,
             position_ids=micro_batch.position_ids,
             attention_mask=micro_batch.attention_mask,
             use_cache=False,
+            logits_to_keep=keep,
         ).logits
     logits = logits.float()
-    targets = micro_batch.targets
-    loss_sum = functional.cross_entropy(
-        logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=batching.IGNORE_INDEX, reduction="sum"
-    )
-    trained = targets != batching.IGNORE_INDEX
-    correct = int(((logits.argmax(-1) == targets) & trained).sum())
-    return loss_sum, correct, int(trained.sum())
+    if logits.dim() == 3:
+        logits = logits[keep]
+    return logits, micro_batch.targets[keep], keep
+
+
+def forward_token_sums(model: Any, micro_batch: batching.MicroBatch, autocast: Any) -> tuple[torch.Tensor, int, int]:
+    """Sum of the token losses (a tensor that can be backpropagated), correct predictions, tokens."""
+    logits, targets, _ = trained_logits(model, micro_batch, autocast)
+    loss_sum = functional.cross_entropy(logits, targets, reduction="sum")
+    correct = int((logits.argmax(-1) == targets).sum())
+    return loss_sum, correct, int(targets.numel())
 
 
 def sequence_log_probs(
@@ -139,26 +150,15 @@ def sequence_log_probs(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per example of the micro-batch: summed log-probability of its trained tokens, correct
     next-token predictions among them, and their number."""
-    with autocast():
-        logits = model(
-            input_ids=micro_batch.input_ids,
-            position_ids=micro_batch.position_ids,
-            attention_mask=micro_batch.attention_mask,
-            use_cache=False,
-        ).logits
-    logits = logits.float()
-    targets = micro_batch.targets
-    token_log_probs = -functional.cross_entropy(
-        logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=batching.IGNORE_INDEX, reduction="none"
-    )
-    trained = (targets != batching.IGNORE_INDEX).view(-1)
-    hits = ((logits.argmax(-1) == targets).view(-1) & trained).float()
-    segments = micro_batch.segment_ids.clamp(min=0).view(-1)
+    logits, targets, keep = trained_logits(model, micro_batch, autocast)
+    token_log_probs = -functional.cross_entropy(logits, targets, reduction="none")
+    hits = (logits.argmax(-1) == targets).float()
+    segments = micro_batch.segment_ids.clamp(min=0)[keep]
     zeros = torch.zeros(micro_batch.examples, device=logits.device)
     return (
-        zeros.index_add(0, segments, token_log_probs * trained),
+        zeros.index_add(0, segments, token_log_probs),
         zeros.index_add(0, segments, hits),
-        zeros.index_add(0, segments, trained.float()),
+        zeros.index_add(0, segments, torch.ones_like(hits)),
     )
 
 
