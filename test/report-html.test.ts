@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -122,6 +123,7 @@ describe("HTML report in headless chromium", () => {
   let browser: Browser;
   let dir: string;
   beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium with \`make chromium\``);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     dir = await mkdtemp(path.join(tmpdir(), "tunekit-report-"));
   });
