@@ -164,8 +164,7 @@ def export_ollama(info: dict[str, Any], out: Path, quant: str) -> dict[str, Any]
     from .export_ollama import write_modelfiles
 
     result = export_gguf(info, out, quant)
-    tokenizer_dir = info["adapter"] or info["merged"] or Path(info["base"])
-    result.update(write_modelfiles(out, tokenizer_dir, result))
+    result.update(write_modelfiles(out, result))
     result["format"] = "ollama"
     return result
 

@@ -34,17 +34,34 @@ def template_family(chat_template: str | None) -> str | None:
     return None
 
 
-def default_system_prompt(tokenizer: Any) -> str | None:
-    """The system message the HF template inserts when the conversation has none (SmolLM2 does)."""
+def default_system_prompt(chat_template: str, eos_token: str) -> str | None:
+    """The system message the template inserts when the conversation has none (SmolLM2 does)."""
     try:
-        rendered = tokenizer.apply_chat_template([{"role": "user", "content": "__user__"}], tokenize=False)
-    except Exception:  # noqa: BLE001 - a template that cannot render gets no SYSTEM line
+        import jinja2
+
+        environment = jinja2.Environment(loader=jinja2.BaseLoader())
+        rendered = environment.from_string(chat_template).render(
+            messages=[{"role": "user", "content": "__user__"}], add_generation_prompt=False, bos_token="", eos_token=eos_token
+        )
+    except Exception:  # noqa: BLE001 - a template that cannot render here gets no SYSTEM line
         return None
     for marker, end in (("<|im_start|>system\n", "<|im_end|>"), ("<|start_header_id|>system<|end_header_id|>\n\n", "<|eot_id|>")):
         start = rendered.find(marker)
         if start != -1 and start < rendered.find("__user__"):
             return rendered[start + len(marker) : rendered.index(end, start)]
     return None
+
+
+def gguf_chat_settings(path: Path) -> tuple[str | None, str | None]:
+    """(chat template, eos token text) from a GGUF's tokenizer metadata."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    template = reader.fields.get("tokenizer.chat_template")
+    eos_id = reader.fields.get("tokenizer.ggml.eos_token_id")
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    eos = str(tokens.contents(int(eos_id.contents()))) if eos_id is not None and tokens is not None else None
+    return (str(template.contents()) if template is not None else None), eos
 
 
 def modelfile_text(from_path: str, adapter_path: str | None, family: str | None, stops: list[str], system: str | None) -> str:
@@ -62,19 +79,18 @@ def modelfile_text(from_path: str, adapter_path: str | None, family: str | None,
     return "\n".join(lines) + "\n"
 
 
-def write_modelfiles(out: Path, tokenizer_dir: Path, exported: dict[str, Any]) -> dict[str, Any]:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    family = template_family(getattr(tokenizer, "chat_template", None))
+def write_modelfiles(out: Path, exported: dict[str, Any]) -> dict[str, Any]:
+    """Modelfiles from the exported merged GGUF's own template and end-of-turn token."""
+    merged = Path(exported["merged_gguf"])
+    chat_template, eos_token = gguf_chat_settings(merged)
+    family = template_family(chat_template)
     if family is None:
         print("warning: the chat template is not ChatML or Llama 3; the Modelfile has no TEMPLATE (Ollama falls back to the GGUF's)", file=sys.stderr)
     stops = list(FAMILIES[family][1]) if family else []
-    if tokenizer.eos_token and tokenizer.eos_token not in stops:
-        stops.append(tokenizer.eos_token)
-    system = default_system_prompt(tokenizer) if family else None
+    if eos_token and eos_token not in stops:
+        stops.append(eos_token)
+    system = default_system_prompt(chat_template, eos_token or "") if family and chat_template else None
     result: dict[str, Any] = {"template_family": family, "stop": stops}
-    merged = Path(exported["merged_gguf"])
     (out / "Modelfile").write_text(modelfile_text(f"./{merged.name}", None, family, stops, system))
     result["modelfile"] = str(out / "Modelfile")
     if exported.get("adapter_gguf") and exported.get("base_gguf"):
