@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--alpha", type=float, default=32.0)
+    parser.add_argument("--layers", default=",".join(LINEAR), help="which linear layers get adapters (default all 7)")
     args = parser.parse_args()
     reader = gguf.GGUFReader(args.base)
     generator = np.random.default_rng(0)
@@ -34,7 +35,7 @@ def main() -> None:
     count = 0
     for tensor in reader.tensors:
         parts = tensor.name.split(".")
-        if len(parts) != 4 or parts[0] != "blk" or parts[2] not in LINEAR:
+        if len(parts) != 4 or parts[0] != "blk" or parts[2] not in args.layers.split(","):
             continue
         inputs, outputs = int(tensor.shape[0]), int(tensor.shape[1])  # ggml order: ne0 = input features
         writer.add_tensor(f"{tensor.name}.lora_a", (generator.standard_normal((args.rank, inputs)) / np.sqrt(inputs)).astype(np.float32))

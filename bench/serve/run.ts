@@ -113,7 +113,7 @@ await app.close();
 await chat.close();
 
 const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-console.log(`SmolLM2-135M-Instruct Q4_1 (${gguf}), LoRA r16 all-linear random adapter, ${maxTokens} max tokens, greedy, ${rounds} interleaved rounds per level`);
+console.log(`SmolLM2-135M-Instruct Q4_1 (${gguf}), random LoRA adapter ${adapter}, ${maxTokens} max tokens, greedy, ${rounds} interleaved rounds per level`);
 console.log(`machine: ${cpus()[0]?.model ?? "?"} x${availableParallelism()}, llama.cpp threads ${threads}, load average ${loadavg().map((value) => value.toFixed(1)).join(" ")}`);
 console.log("clients | base tok/s | lora tok/s | lora/base | base TTFT p50/p90 ms | lora TTFT p50/p90 ms");
 const report: Array<Record<string, number>> = [];
