@@ -161,7 +161,10 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
     const started = Date.now();
     const full = await client.chat.completions.create({ model: tuned.red!, messages: ask("grass"), temperature: 0, max_tokens: 1500, response_format: LONG_ANSWER as never });
     const fullMs = Date.now() - started;
-    expect(full.usage!.completion_tokens).toBe(1500);
+    // the grammar forbids ending before 500 items: the answer runs to max_tokens (llama.cpp may report
+    // the last token of a cut generation or not)
+    expect(full.choices[0]!.finish_reason).toBe("length");
+    expect(full.usage!.completion_tokens).toBeGreaterThanOrEqual(1499);
 
     // one running (parallelism 1), one waiting (max queue 1), the third is refused
     const controller = new AbortController();
