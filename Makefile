@@ -14,11 +14,12 @@ VENV_STAMP := $(VENV)/.install-stamp
 deps: $(NPM_STAMP) build venv
 
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 build: $(NPM_STAMP)
 	npx tsc -p tsconfig.json
+	mkdir -p .tunekit
 
 venv: $(VENV_STAMP)
 
@@ -28,7 +29,7 @@ $(VENV_STAMP): worker/requirements-torch.txt worker/requirements.txt worker/requ
 demo: deps
 	bash scripts/demo.sh
 
-test: deps
+test: deps chromium
 	bash scripts/run-tests.sh
 
 # Debian's chromium for the HTML report test (test/report-html.test.ts, test/eval-e2e.test.ts drive it
