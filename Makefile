@@ -13,8 +13,11 @@ VENV_STAMP := $(VENV)/.install-stamp
 
 deps: $(NPM_STAMP) build venv
 
+# `npm install --no-save` with the committed lock rather than `npm ci`: npm 11 leaves the other
+# platforms' optional node-llama-cpp binaries out of the lock and `npm ci` then refuses it as out of
+# sync. --no-save installs exactly the locked versions and never rewrites the lock.
 $(NPM_STAMP): package.json package-lock.json
-	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund --loglevel=error
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --no-save --no-audit --no-fund --loglevel=error
 	touch $@
 
 build: $(NPM_STAMP)
