@@ -313,7 +313,7 @@ def describe_settings(name: str, settings: dict[str, Any], args: argparse.Namesp
             f"block-diagonal mask), at most {settings['micro_batch_size']} examples per forward",
             "optimizer": "torch.optim.AdamW (default foreach)",
             "precision": settings["precision"],
-            "loss": "full logits in fp32, cross_entropy(reduction=sum) / trained tokens of the global batch",
+            "loss": "lm_head only at trained positions (logits_to_keep mask), fp32 cross_entropy(reduction=sum) / trained tokens of the global batch",
         }
     return {
         "gradient checkpointing": "on" if settings["gradient_checkpointing"] else "off",
