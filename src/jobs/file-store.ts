@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Transform, type Readable } from "node:stream";
@@ -97,9 +98,13 @@ export class FileStore {
         callback(null, chunk);
       },
     });
+    const sink = createWriteStream(partialPath);
     try {
-      await pipeline(content, counter, createWriteStream(partialPath));
+      await pipeline(content, counter, sink);
     } catch (error) {
+      // the write stream opens its file asynchronously: remove the file only once the stream has
+      // closed, or a late open re-creates it after the removal
+      if (!sink.closed) await once(sink, "close").catch(() => undefined);
       rmSync(partialPath, { force: true });
       throw error;
     }
