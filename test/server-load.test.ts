@@ -1,0 +1,130 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import OpenAI, { toFile } from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+
+/*
+ * Load: many concurrent uploads through the official SDK stored intact, and a long queue of tiny real
+ * training jobs (the Python worker, a tiny random Llama built here) that all end, start in creation
+ * order and never run more than `maxConcurrentJobs` at once. Durations are printed for the record.
+ */
+
+const python = resolve(".venv/bin/python");
+const workerRoot = resolve("worker");
+const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
+
+const UPLOADS = 50;
+const UPLOAD_BYTES = 3 << 20;
+const JOBS = 100;
+const MAX_CONCURRENT_JOBS = 2;
+const FINAL = ["succeeded", "failed", "cancelled"];
+
+let workDir: string;
+let server: RunningServer;
+let client: OpenAI;
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/** About `size` bytes of valid chat JSONL whose every line names `marker`, so no two files are alike. */
+function chatJsonl(marker: string, size: number): Buffer {
+  const lines: string[] = [];
+  let length = 0;
+  for (let index = 0; length < size; index += 1) {
+    const line = JSON.stringify({ messages: [{ role: "user", content: `${marker}: what color is apple ${index}?` }, { role: "assistant", content: `Apple ${index} of ${marker} is red.` }] }) + "\n";
+    lines.push(line);
+    length += line.length;
+  }
+  return Buffer.from(lines.join(""));
+}
+
+const smallJsonl = Buffer.from(
+  Array.from({ length: 8 }, (_, index) => JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: "The apple is red." }] })).join("\n") + "\n",
+);
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value) return value;
+    await new Promise((done) => setTimeout(done, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Every job of the project (pages of 100 through the SDK), newest first. */
+async function allJobs(): Promise<OpenAI.FineTuning.FineTuningJob[]> {
+  const jobs: OpenAI.FineTuning.FineTuningJob[] = [];
+  for await (const job of client.fineTuning.jobs.list({ limit: 100 })) jobs.push(job);
+  return jobs;
+}
+
+describe.skipIf(!haveWorker)("the server under load", () => {
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), "tunekit-load-"));
+    // a tiny random Llama + BPE tokenizer, built the way the worker's own tests build it
+    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+    server = await startServer({
+      port: 0,
+      dataDir: join(workDir, "data"),
+      noAuth: true,
+      models: [join(workDir, "tiny-llama")],
+      runner: new LocalJobRunner({ python, workerRoot }),
+      maxConcurrentJobs: MAX_CONCURRENT_JOBS,
+      trainingDefaults: { device: "cpu", max_steps: 1, threads: 1 },
+      maxSeqLen: 64,
+    });
+    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 300_000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it(`stores ${UPLOADS} concurrent multi-MB uploads intact`, async () => {
+    const contents = Array.from({ length: UPLOADS }, (_, index) => chatJsonl(`upload-${index}`, UPLOAD_BYTES));
+    const hashes = contents.map(sha256);
+    expect(new Set(hashes).size).toBe(UPLOADS);
+
+    const started = performance.now();
+    const uploaded = await Promise.all(contents.map(async (content, index) => client.files.create({ file: await toFile(content, `load-${index}.jsonl`), purpose: "fine-tune" })));
+    const uploadSeconds = (performance.now() - started) / 1000;
+    const totalMegabytes = contents.reduce((sum, content) => sum + content.length, 0) / (1 << 20);
+    console.log(`[load] ${UPLOADS} concurrent uploads, ${totalMegabytes.toFixed(1)} MiB: ${uploadSeconds.toFixed(2)} s, ${(totalMegabytes / uploadSeconds).toFixed(1)} MiB/s`);
+
+    expect(new Set(uploaded.map((file) => file.id)).size).toBe(UPLOADS);
+    for (const [index, file] of uploaded.entries()) {
+      expect(file).toMatchObject({ object: "file", purpose: "fine-tune", filename: `load-${index}.jsonl`, bytes: contents[index]!.length });
+    }
+    // every upload's bytes come back unchanged, each under its own id
+    for (const [index, file] of uploaded.entries()) {
+      const downloaded = new Uint8Array(await (await client.files.content(file.id)).arrayBuffer());
+      expect(downloaded.length).toBe(contents[index]!.length);
+      expect(sha256(downloaded), `content of ${file.id} (upload ${index})`).toBe(hashes[index]);
+    }
+    // big files may answer `uploaded` and validate in the background: all of them end `processed`
+    const statuses = await waitFor(
+      "every upload to be validated",
+      async () => {
+        const current = await Promise.all(uploaded.map((file) => client.files.retrieve(file.id)));
+        return current.every((file) => file.status !== "uploaded") ? current : null;
+      },
+      120_000,
+      250,
+    );
+    expect(statuses.map((file) => [file.id, file.status, file.status_details])).toEqual(uploaded.map((file) => [file.id, "processed", null]));
+
+    const listed: string[] = [];
+    for await (const file of client.files.list({ purpose: "fine-tune", limit: 20 })) listed.push(file.id);
+    expect(listed.sort()).toEqual(uploaded.map((file) => file.id).sort());
+    // nothing half-written is left in the file store
+    const onDisk = readdirSync(server.services.files.directory);
+    expect(onDisk.filter((name) => name.endsWith(".part"))).toEqual([]);
+    expect(onDisk.sort()).toEqual(expect.arrayContaining(uploaded.map((file) => file.id).sort()));
+  }, 180_000);
+});
