@@ -66,6 +66,10 @@ export const trainingSchema = z
     batch_size: auto(z.number().int().min(1).max(4096), "Global batch size in examples per optimizer step, or `auto` from model size and method."),
     micro_batch_size: auto(z.number().int().min(1).max(4096), "Examples per forward pass per device; the rest is gradient accumulation. `auto` picks from memory."),
     learning_rate: auto(z.number().positive().max(1), "Peak learning rate, or `auto` from model size and method."),
+    learning_rate_multiplier: auto(
+      z.number().positive().max(100),
+      "Hosted providers and `tunekit train --server` only: multiplier on the provider's base learning rate (OpenAI's hyperparameter), or `auto`. Local runs use `learning_rate`.",
+    ),
     lr_scheduler: z.enum(["cosine", "linear", "constant"]).default("cosine").describe("Learning-rate schedule after warmup."),
     warmup_ratio: z.number().min(0).max(0.5).default(0.03).describe("Fraction of steps spent warming up the learning rate."),
     weight_decay: z.number().min(0).max(1).default(0).describe("AdamW weight decay."),
@@ -237,6 +241,58 @@ export const evalSchema = z
   })
   .describe("Evaluation: baselines against the fine-tuned model (`tunekit eval`, `tunekit assess`).");
 
+const retrySettings = {
+  max_retries: z.number().int().min(0).max(20).default(5).describe("Retries of a request that failed with 408, 409, 429 or 5xx or a dropped connection, with exponential backoff (the server's Retry-After wins)."),
+  timeout_s: z.number().positive().default(600).describe("Seconds one request may take before it is retried."),
+  poll_interval_s: z.number().positive().default(10).describe("Seconds between status polls while `tunekit train` follows a hosted job."),
+};
+
+export const openaiProviderSchema = z
+  .strictObject({
+    base_url: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe("API base URL; null is https://api.openai.com/v1. A Tunekit server works too (`http://host:8000/v1`)."),
+    api_key_env: z.string().min(1).default("OPENAI_API_KEY").describe("Environment variable holding the API key."),
+    organization: z.string().nullable().default(null).describe("OpenAI organization id, or null for the key's default."),
+    ...retrySettings,
+  })
+  .describe("Settings of `provider: openai` (OpenAI's fine-tuning API through the official SDK).");
+
+export const azureDeploymentSchema = z
+  .strictObject({
+    subscription_id: z.string().nullable().default(null).describe("Azure subscription id (or env AZURE_SUBSCRIPTION_ID)."),
+    resource_group: z.string().nullable().default(null).describe("Resource group of the Azure OpenAI resource (or env AZURE_RESOURCE_GROUP)."),
+    account: z.string().nullable().default(null).describe("Azure OpenAI resource (account) name (or env AZURE_OPENAI_ACCOUNT)."),
+    name: z.string().nullable().default(null).describe("Deployment name; null derives one from the fine-tuned model's suffix and job id."),
+    sku: z.string().min(1).default("standard").describe("Deployment SKU: `standard`, `globalstandard` or `developer` (fine-tuned models)."),
+    capacity: z.number().int().positive().default(1).describe("SKU capacity (thousands of tokens per minute for standard)."),
+    token_env: z.string().min(1).default("AZURE_MANAGEMENT_TOKEN").describe("Environment variable holding a bearer token for the management API (`az account get-access-token --query accessToken -o tsv`)."),
+    management_endpoint: z.string().default("https://management.azure.com").describe("Azure Resource Manager endpoint (change it for sovereign clouds)."),
+    api_version: z.string().default("2024-10-01").describe("Management API version of the deployments call."),
+  })
+  .describe("How `tunekit deploy --provider azure` creates the deployment a fine-tuned model needs before it answers.");
+
+export const azureProviderSchema = z
+  .strictObject({
+    endpoint: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe("Resource endpoint, e.g. https://my-resource.openai.azure.com; null reads AZURE_OPENAI_ENDPOINT."),
+    api_version: z.string().default("2024-10-21").describe("Azure OpenAI data-plane API version (`api-version` query parameter)."),
+    api_key_env: z.string().min(1).default("AZURE_OPENAI_API_KEY").describe("Environment variable holding the resource's API key (sent as the `api-key` header)."),
+    ad_token_env: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe("Environment variable holding a Microsoft Entra ID bearer token to use instead of the API key; null uses the key."),
+    ...retrySettings,
+    deployment: azureDeploymentSchema.prefault({}),
+  })
+  .describe("Settings of `provider: azure` (Azure OpenAI fine-tuning through the SDK's AzureOpenAI client).");
+
 export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1).describe("Config file version."),
@@ -250,6 +306,8 @@ export const configSchema = z
     training: trainingSchema.prefault({}),
     output: outputSchema.prefault({}),
     eval: evalSchema.prefault({}),
+    openai: openaiProviderSchema.prefault({}),
+    azure: azureProviderSchema.prefault({}),
   })
   .describe("Tunekit run config (tunekit.yaml).");
 

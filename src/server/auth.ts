@@ -9,9 +9,12 @@ export function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
-/** Resolve the calling project from the Authorization header (401 when missing or unknown). */
-export async function authenticate(keys: ApiKeyStore, header: string | undefined): Promise<Project> {
-  const token = bearerToken(header);
+/**
+ * Resolve the calling project from `Authorization: Bearer <key>`, or from Azure's `api-key`
+ * header (401 when missing or unknown).
+ */
+export async function authenticate(keys: ApiKeyStore, header: string | undefined, azureKey?: string | string[]): Promise<Project> {
+  const token = bearerToken(header) ?? (typeof azureKey === "string" && azureKey.trim() !== "" ? azureKey.trim() : null);
   if (!token) {
     throw new TunekitError("missing API key: send `Authorization: Bearer <key>`", {
       kind: "usage",

@@ -1,6 +1,7 @@
 import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
+import { TunekitError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import type { Project } from "../jobs/api-key-store.js";
 import { authenticate } from "./auth.js";
@@ -23,7 +24,7 @@ export interface BuildServerOptions {
  * envelope for every failure, and the OpenAPI document at /openapi.json.
  */
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 10 << 20 });
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 10 << 20, rewriteUrl: (request) => azureToV1(request.url ?? "/") });
   const { services } = options;
 
   // the services validate (zod, with messages naming the parameter); route schemas document the API
@@ -42,7 +43,15 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.decorateRequest("project", null);
   app.addHook("onRequest", async (request) => {
     if (!request.url.startsWith("/v1/") && request.url !== "/v1") return;
-    request.project = options.noAuthProject ?? (await authenticate(services.keys, request.headers.authorization));
+    if (isAzureUrl(request.originalUrl) && !new URLSearchParams(request.originalUrl.split("?")[1] ?? "").get("api-version")) {
+      throw new TunekitError("missing `api-version` query parameter (Azure OpenAI URL shape)", {
+        kind: "usage",
+        code: "missing_api_version",
+        field: "api-version",
+        fix: "add `?api-version=2024-10-21` (the AzureOpenAI client sends its `apiVersion`)",
+      });
+    }
+    request.project = options.noAuthProject ?? (await authenticate(services.keys, request.headers.authorization, request.headers["api-key"]));
   });
 
   app.setErrorHandler((error, _request, reply) => {
@@ -62,4 +71,17 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/health", { schema: { hide: true } }, async () => ({ status: "ok", version: VERSION }));
   return app;
+}
+
+function isAzureUrl(url: string): boolean {
+  return url === "/openai" || url.startsWith("/openai/") || url.startsWith("/openai?");
+}
+
+/**
+ * Azure OpenAI's URL shape on the same routes: `/openai/<path>?api-version=...` is `/v1/<path>`
+ * (files, fine_tuning, models, and `deployments/{name}/chat/completions`). The AzureOpenAI client
+ * of the `openai` SDK talks to a Tunekit server this way, with an `api-key` header.
+ */
+export function azureToV1(url: string): string {
+  return isAzureUrl(url) ? `/v1${url.slice("/openai".length)}` : url;
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ChatService } from "../../serve/chat-service.js";
 import { QueueFullError } from "../../serve/request-queue.js";
 import { envelope, toErrorAnswer } from "../error-envelope.js";
@@ -7,9 +7,13 @@ import { envelope, toErrorAnswer } from "../error-envelope.js";
  * POST /v1/chat/completions: OpenAI's request and response shapes, `stream: true` as server-sent
  * chunks ending with `data: [DONE]`. A full model queue answers 429 with Retry-After; a client that
  * goes away aborts its generation, which frees its slot.
+ *
+ * Azure's shape, `/openai/deployments/{deployment}/chat/completions` (rewritten to
+ * `/v1/deployments/...` by the server), answers with the model the deployment names: on a Tunekit
+ * server a deployment is a model id.
  */
 export function registerChatCompletionsRoutes(app: FastifyInstance, chat: ChatService, projectIdOf: (request: FastifyRequest) => string | null): void {
-  app.post("/v1/chat/completions", { schema: { summary: "Create a chat completion (base or `ft:` model), optionally streamed", tags: ["chat"] } }, async (request, reply) => {
+  const complete = async (request: FastifyRequest, reply: FastifyReply, body: unknown) => {
     const abort = new AbortController();
     const onClose = () => {
       if (!reply.raw.writableFinished) abort.abort(new Error("the client disconnected"));
@@ -17,7 +21,7 @@ export function registerChatCompletionsRoutes(app: FastifyInstance, chat: ChatSe
     reply.raw.on("close", onClose);
     let admitted;
     try {
-      admitted = await chat.admit(projectIdOf(request), request.body, abort.signal);
+      admitted = await chat.admit(projectIdOf(request), body, abort.signal);
     } catch (error) {
       reply.raw.off("close", onClose);
       if (error instanceof QueueFullError) {
@@ -55,5 +59,14 @@ export function registerChatCompletionsRoutes(app: FastifyInstance, chat: ChatSe
       admitted.release();
       reply.raw.off("close", onClose);
     }
-  });
+  };
+  app.post("/v1/chat/completions", { schema: { summary: "Create a chat completion (base or `ft:` model), optionally streamed", tags: ["chat"] } }, (request, reply) => complete(request, reply, request.body));
+  app.post(
+    "/v1/deployments/:deployment/chat/completions",
+    { schema: { summary: "Azure OpenAI shape: a chat completion from the model the deployment names", tags: ["chat"], params: { type: "object", properties: { deployment: { type: "string" } }, required: ["deployment"] } } },
+    (request, reply) => {
+      const body = request.body && typeof request.body === "object" ? request.body : {};
+      return complete(request, reply, { ...body, model: (request.params as { deployment: string }).deployment });
+    },
+  );
 }
