@@ -20,7 +20,7 @@ const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_wo
 
 const UPLOADS = 50;
 const UPLOAD_BYTES = 3 << 20;
-const JOBS = 100;
+const JOBS = Number(process.env.LOAD_JOBS ?? 100);
 const MAX_CONCURRENT_JOBS = 2;
 const FINAL = ["succeeded", "failed", "cancelled"];
 
@@ -43,7 +43,7 @@ function chatJsonl(marker: string, size: number): Buffer {
 }
 
 const smallJsonl = Buffer.from(
-  Array.from({ length: 8 }, (_, index) => JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: "The apple is red." }] })).join("\n") + "\n",
+  Array.from({ length: 16 }, (_, index) => JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: "The apple is red." }] })).join("\n") + "\n",
 );
 
 async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
@@ -127,4 +127,95 @@ describe.skipIf(!haveWorker)("the server under load", () => {
     expect(onDisk.filter((name) => name.endsWith(".part"))).toEqual([]);
     expect(onDisk.sort()).toEqual(expect.arrayContaining(uploaded.map((file) => file.id).sort()));
   }, 180_000);
+
+  it(`runs ${JOBS} queued tiny jobs to \`succeeded\` in creation order, never more than ${MAX_CONCURRENT_JOBS} at once`, async () => {
+    const file = await client.files.create({ file: await toFile(smallJsonl, "tiny.jsonl"), purpose: "fine-tune" });
+    expect(file.status, file.status_details ?? "").toBe("processed");
+    const ended = async (jobId: string) => {
+      const job = await client.fineTuning.jobs.retrieve(jobId);
+      return FINAL.includes(job.status) ? job : null;
+    };
+    const describeFailure = async (jobId: string) => (await client.fineTuning.jobs.listEvents(jobId, { limit: 100 })).data.reverse().map((event) => event.message).join("\n");
+
+    // one job alone first: what one tiny job costs end to end on this machine
+    const aloneStarted = performance.now();
+    const alone = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id });
+    const aloneEnded = await waitFor("the first job to end", () => ended(alone.id), 120_000, 50);
+    const aloneSeconds = (performance.now() - aloneStarted) / 1000;
+    expect(aloneEnded.status, await describeFailure(alone.id)).toBe("succeeded");
+    console.log(`[load] one tiny job alone: ${aloneSeconds.toFixed(2)} s end to end`);
+
+    let mostSeenRunning = 0;
+    const sampler = setInterval(() => {
+      mostSeenRunning = Math.max(mostSeenRunning, server.scheduler.runningJobIds.length);
+    }, 5);
+    const started = performance.now();
+    const created: OpenAI.FineTuning.FineTuningJob[] = [];
+    try {
+      for (let index = 0; index < JOBS; index += 1) {
+        created.push(await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, metadata: { index: String(index) } }));
+      }
+      const createSeconds = (performance.now() - started) / 1000;
+      console.log(`[load] ${JOBS} jobs created back to back in ${createSeconds.toFixed(2)} s`);
+      await waitFor(
+        `all ${JOBS} jobs to end`,
+        async () => {
+          const jobs = await allJobs();
+          return created.every((job) => FINAL.includes(jobs.find((current) => current.id === job.id)?.status ?? "")) ? jobs : null;
+        },
+        JOBS * 20_000,
+        500,
+      );
+    } finally {
+      clearInterval(sampler);
+    }
+    const wallSeconds = (performance.now() - started) / 1000;
+    console.log(`[load] ${JOBS} tiny jobs, ${MAX_CONCURRENT_JOBS} at a time: ${wallSeconds.toFixed(1)} s wall, ${(wallSeconds / JOBS).toFixed(2)} s per job; most seen running at once: ${mostSeenRunning}`);
+
+    // every job succeeded (or the failures say why)
+    const finals = await Promise.all(created.map((job) => client.fineTuning.jobs.retrieve(job.id)));
+    const failures = await Promise.all(finals.filter((job) => job.status !== "succeeded").map(async (job) => `${job.id} ${job.status}: ${JSON.stringify(job.error)}\n${await describeFailure(job.id)}`));
+    expect(failures.join("\n\n")).toBe("");
+    for (const job of finals) expect(job.fine_tuned_model).toBe(`ft:tiny-llama::${job.id.slice(-8)}`);
+
+    // creation order: the SDK's view (whole seconds) never goes backwards ...
+    const startedSeconds = await Promise.all(
+      finals.map(async (job) => (await client.fineTuning.jobs.listEvents(job.id, { limit: 100 })).data.find((event) => event.message === "Fine-tuning job started")?.created_at ?? Number.NaN),
+    );
+    const createdSeconds = finals.map((job) => job.created_at);
+    expect(createdSeconds).toEqual([...createdSeconds].sort((a, b) => a - b));
+    expect(startedSeconds.every(Number.isFinite)).toBe(true);
+    expect(startedSeconds).toEqual([...startedSeconds].sort((a, b) => a - b));
+    for (const [index, job] of finals.entries()) expect(job.finished_at!).toBeGreaterThanOrEqual(startedSeconds[index]!);
+
+    // ... and the store's millisecond event times (one process-wide increasing clock) put each job's
+    // start after the previous job's start, each job started exactly once
+    const ids = created.map((job) => job.id);
+    const events = await server.database.selectFrom("job_events").select(["job_id", "created_at", "message"]).where("job_id", "in", ids).orderBy("created_at", "asc").execute();
+    const startEvents = events.filter((event) => event.message === "Fine-tuning job started" || event.message === "Fine-tuning job resumed");
+    expect(startEvents.map((event) => `${event.job_id} ${event.message}`)).toEqual(ids.map((id) => `${id} Fine-tuning job started`));
+    const createdRows = await server.database.selectFrom("jobs").select(["id", "created_at"]).where("id", "in", ids).orderBy("created_at", "asc").execute();
+    expect(createdRows.map((row) => row.id)).toEqual(ids);
+
+    // at no moment more than the limit: each job runs from its start event to its last event
+    const lastEventAt = new Map<string, number>();
+    for (const event of events) lastEventAt.set(event.job_id, Math.max(lastEventAt.get(event.job_id) ?? 0, event.created_at));
+    const changes = startEvents.flatMap((event) => [
+      { at: event.created_at, change: +1 },
+      { at: lastEventAt.get(event.job_id)!, change: -1 },
+    ]);
+    changes.sort((a, b) => a.at - b.at || a.change - b.change);
+    let runningNow = 0;
+    let mostRunningFromEvents = 0;
+    for (const { change } of changes) {
+      runningNow += change;
+      mostRunningFromEvents = Math.max(mostRunningFromEvents, runningNow);
+    }
+    const busySeconds = startEvents.reduce((sum, event) => sum + (lastEventAt.get(event.job_id)! - event.created_at), 0) / 1000;
+    console.log(`[load] from the event log: most running at once ${mostRunningFromEvents}; mean start-to-end ${(busySeconds / JOBS).toFixed(2)} s per job`);
+    // the limit holds, and the queue did use both slots (so the check could have caught an excess)
+    expect(mostRunningFromEvents).toBe(MAX_CONCURRENT_JOBS);
+    expect(mostSeenRunning).toBe(MAX_CONCURRENT_JOBS);
+    expect(server.scheduler.runningJobIds).toEqual([]);
+  }, 1_800_000);
 });
