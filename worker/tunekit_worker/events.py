@@ -207,31 +207,101 @@ def parse_event_line(line: str) -> dict[str, Any]:
 # ---- writing events ---------------------------------------------------------------------------
 
 
+JOURNAL_FILE = "event-journal.jsonl"
+"""The worker's own copy of every event it emits, in its run dir (`JOURNAL_FILE` in
+src/jobs/event-journal.ts). The supervisor's copy of stdout dies with the supervisor; this one does
+not, so a server that restarts after a crash reads what the worker did while nobody listened."""
+
+# events after which the journal is fsynced: what a restarted server resumes from must be on disk
+DURABLE_EVENTS = frozenset({"checkpoint", "cancelled", "done", "error"})
+
+
+class EventJournal:
+    """Appends events to a JSON Lines file: one line per event, flushed at once (a killed worker
+    loses nothing it emitted), fsynced after checkpoint and final events (a machine that loses power
+    keeps them). A write that fails (disk full) is reported once on stderr and journaling stops;
+    training goes on."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.file: TextIO | None = open(self.path, "a", encoding="utf-8")
+        try:
+            # a line cut by a kill must not swallow the first line written now
+            if self.file.tell() > 0:
+                with open(self.path, "rb") as existing:
+                    existing.seek(-1, os.SEEK_END)
+                    if existing.read(1) != b"\n":
+                        self.file.write("\n")
+        except OSError:
+            pass
+
+    def append(self, event: dict[str, Any]) -> None:
+        if self.file is None:
+            return
+        try:
+            self.file.write(json.dumps(event, allow_nan=False) + "\n")
+            self.file.flush()
+            if event["type"] in DURABLE_EVENTS:
+                os.fsync(self.file.fileno())
+        except (OSError, ValueError) as error:
+            self.close()
+            try:
+                print(f"[tunekit-worker] warn: event journal {self.path} disabled: {error}", file=sys.stderr, flush=True)
+            except (BrokenPipeError, ValueError):
+                pass
+
+    def close(self) -> None:
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+            self.file = None
+
+
 class EventWriter:
-    """Writes validated events as JSON Lines. Ranks other than 0 get a silent writer."""
+    """Writes validated events as JSON Lines on stdout, and to the run dir's journal once
+    `open_journal` was called. Ranks other than 0 get a silent writer (`enabled=False`)."""
 
     def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.enabled = enabled
+        self.stream_open = enabled
+        self.journal: EventJournal | None = None
+
+    def open_journal(self, run_dir: str | os.PathLike[str]) -> None:
+        """Journal every later event in `<run_dir>/event-journal.jsonl` (main rank only)."""
+        if self.enabled and self.journal is None:
+            self.journal = EventJournal(os.path.join(os.fspath(run_dir), JOURNAL_FILE))
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
 
     def emit(self, event_type: str, **fields: Any) -> dict[str, Any]:
         event = {"v": PROTOCOL_VERSION, "type": event_type, "time": round(time.time(), 3), **fields}
         validate_event(event)  # a bug here must never reach the supervisor as a malformed line
-        if self.enabled:
+        if not self.enabled:
+            return event
+        if self.journal is not None:
+            # journal first: when stdout is gone, the journal is how the event reaches the server
+            self.journal.append(event)
+        if self.stream_open:
             try:
                 self.stream.write(json.dumps(event, allow_nan=False) + "\n")
                 self.stream.flush()
             except (BrokenPipeError, ValueError):
-                # the supervisor is gone (its end of the pipe closed): stop writing, keep going so
-                # that the SIGTERM it left us (PR_SET_PDEATHSIG) can still end in a checkpoint;
-                # stderr went with it, so later warnings must not raise either
-                self.enabled = False
+                # the supervisor is gone (its end of the pipe closed): stop writing to it, keep
+                # going so that the SIGTERM it left us (PR_SET_PDEATHSIG) can still end in a
+                # checkpoint, which the journal records; stderr went with it, so later warnings
+                # must not raise either
+                self.stream_open = False
                 sys.stderr = open(os.devnull, "w")
         return event
 
     def log(self, level: str, message: str) -> None:
         """A `log` event for the supervisor, mirrored on stderr for humans."""
-        if self.enabled:
+        if self.stream_open:
             try:
                 print(f"[tunekit-worker] {level}: {message}", file=sys.stderr, flush=True)
             except (BrokenPipeError, ValueError):

@@ -679,6 +679,7 @@ def _run_training(spec_path: str, cancel: CancelRequest) -> int:
     init_process_group(context, run.device)
     try:
         Path(spec.run_dir).mkdir(parents=True, exist_ok=True)
+        events.open_journal(spec.run_dir)  # every event from here on also lands in the run dir
         events.emit(
             "started",
             run_dir=spec.run_dir,
@@ -696,4 +697,5 @@ def _run_training(spec_path: str, cancel: CancelRequest) -> int:
         traceback.print_exc()
         return _report(events, WorkerError("internal", f"{type(error).__name__}: {error}"))
     finally:
+        events.close()
         destroy_process_group(context)
