@@ -1,6 +1,7 @@
 """GGUF / HF / Ollama export: the written GGUF loads back (transformers' own GGUF reader) with the same
 logits and tokens as the source model, the adapter GGUF has llama.cpp's adapter layout, the merged
-GGUF equals base + adapter, and q4_k_m is refused with the llama.cpp command that makes it.
+GGUF equals base + adapter, and q4_k_m of a model too narrow for k-quant blocks uses llama.cpp's fallback
+types (real k-quants: test_llama_quantize.py).
 (Greedy output in llama.cpp itself is checked on the TypeScript side: test/export-gguf.test.ts.)"""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 import torch
 
 from conftest import chat_examples, make_spec, run_worker, worker_environment, write_jsonl
+from tunekit_worker.llama_quantize import library_folder
 
 PROMPT = "<|im_start|>system\nYou answer with one sentence.<|im_end|>\n<|im_start|>user\nWhat color is the sky?<|im_end|>\n<|im_start|>assistant\n"
 
@@ -116,10 +118,18 @@ def test_merged_gguf_from_a_gguf_base_keeps_its_metadata_and_adds_the_adapter(tr
     np.testing.assert_allclose(merged_k, base_k + permute_rows(delta, 2), atol=1e-6)
 
 
-def test_q4_k_m_is_refused_with_the_llama_cpp_command(trained_run, tmp_path):
-    code, result = run_export("export", str(trained_run), "--format", "gguf", "--quant", "q4_k_m", "--out", str(tmp_path / "out"))
-    assert code == 2
-    assert result["error"]["field"] == "--quant" and "llama-quantize" in result["error"]["message"]
+@pytest.mark.skipif(library_folder() is None, reason="llama.cpp's library (node_modules/@node-llama-cpp) is not installed: run `npm install`")
+def test_q4_k_m_of_rows_not_a_multiple_of_256_falls_back_like_llama_quantize(trained_run, tmp_path):
+    """hidden 32: no tensor fits a 256-wide k-quant block, so llama.cpp picks its fallback types
+    (Q5_0 for Q4_K, Q8_0 for Q6_K); the file is still a loadable q4_k_m export."""
+    import gguf
+
+    code, result = run_export("export", str(trained_run), "--format", "gguf", "--quant", "q4_k_m", "--threads", "1", "--out", str(tmp_path / "out"))
+    assert code == 0, result
+    types = {tensor.name: tensor.tensor_type for tensor in gguf.GGUFReader(result["merged_gguf"]).tensors}
+    assert types["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.Q5_0
+    assert types["output.weight"] == gguf.GGMLQuantizationType.Q8_0
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["adapter.gguf", "base-q4_k_m.gguf", "model-q4_k_m.gguf"]
 
 
 def test_hf_export_stops_at_end_of_turn_and_matches_the_adapter(trained_run, tiny_model, tmp_path):

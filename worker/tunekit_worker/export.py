@@ -1,7 +1,11 @@
 """Export a finished run for the runtimes people use.
 
-    python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--quant f16] [--model BASE]
+    python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--quant f16|q8_0|f32|q4_k_m] [--keep-f16] [--model BASE]
     python -m tunekit_worker convert-gguf MODEL OUT.gguf [--quant f32]
+
+Quantization: f32/f16/q8_0 are written by gguf-py; q4_k_m is written as f16 and quantized by llama.cpp's
+own `llama_model_quantize` (llama_quantize.py, the library node-llama-cpp ships). The LoRA adapter GGUF
+is never quantized (f32 A/B matrices applied to the quantized base).
 
 - hf: merged safetensors + tokenizer + config (generation_config stops at the end-of-turn token).
 - gguf: `adapter.gguf` (the LoRA adapter, for the GGUF base), `model-<quant>.gguf` (merged) and, when
@@ -21,7 +25,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import WorkerError
 from .events import ExitCode
@@ -98,14 +102,50 @@ def _gguf_pre_of(base_gguf: Path) -> str | None:
     return str(field.contents()) if field else None
 
 
-def export_gguf(info: dict[str, Any], out: Path, quant: str) -> dict[str, Any]:
+def write_in_quant(path: Path, quant: str, write: Callable[[Path, str], Any], keep_f16: bool = False, threads: int = 0) -> Path | None:
+    """Write the GGUF `path` in `quant`: gguf-py types directly; k-quants as an f16 file that llama.cpp
+    then quantizes (tokenizer and metadata copied). Returns the f16 file when it is kept (`model-f16.gguf`)."""
+    from .export_gguf import LLAMA_CPP_QUANTS
+
+    if quant not in LLAMA_CPP_QUANTS:
+        write(path, quant)
+        return None
+    from .llama_quantize import quantize_gguf
+
+    f16_path = path.with_name(path.name.replace(f"-{quant}.gguf", "-f16.gguf")) if keep_f16 else path.with_name(f".{path.stem}.f16-source.gguf")
+    write(f16_path, "f16")
+    try:
+        quantize_gguf(f16_path, path, quant, threads)
+    finally:
+        if not keep_f16:
+            f16_path.unlink(missing_ok=True)
+    return f16_path if keep_f16 else None
+
+
+def check_llama_cpp(quant: str) -> None:
+    """Fail before any slow write when a k-quant is asked for and llama.cpp cannot be loaded."""
+    from .export_gguf import LLAMA_CPP_QUANTS
+
+    if quant in LLAMA_CPP_QUANTS:
+        from .llama_quantize import default_params, load_library
+
+        default_params(load_library())
+
+
+def export_gguf(info: dict[str, Any], out: Path, quant: str, keep_f16: bool = False, threads: int = 0) -> dict[str, Any]:
     from .export_gguf import check_quant, gguf_base_heads, write_lora_gguf, write_merged_from_gguf, write_model_gguf
 
     check_quant(quant)
+    check_llama_cpp(quant)
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"format": "gguf", "quant": quant, "adapter_gguf": None}
     base = info["base"]
     merged_path = out / f"model-{quant}.gguf"
+
+    def record_f16(key: str, kept: Path | None) -> None:
+        if kept is not None:
+            result[key] = str(kept)
+
     if base.endswith(".gguf"):
         base_gguf = Path(base).expanduser().resolve()
         if not base_gguf.exists():
@@ -114,17 +154,20 @@ def export_gguf(info: dict[str, Any], out: Path, quant: str) -> dict[str, Any]:
         if info["adapter"] is not None:
             n_head, n_head_kv = gguf_base_heads(base_gguf)
             result["adapter_gguf"] = str(write_lora_gguf(info["adapter"], out / "adapter.gguf", n_head, n_head_kv, {"name": info["name"]}))
-            write_merged_from_gguf(base_gguf, info["adapter"], merged_path, quant, info["name"])
+            kept = write_in_quant(merged_path, quant, lambda path, kind: write_merged_from_gguf(base_gguf, info["adapter"], path, kind, info["name"]), keep_f16, threads)
         else:
             model, tokenizer, _ = load_hf(str(info["merged"]), None)
-            write_model_gguf(model.state_dict(), model.config, tokenizer, info["merged"], merged_path, quant, info["name"], pre=_gguf_pre_of(base_gguf))
+            pre = _gguf_pre_of(base_gguf)
+            kept = write_in_quant(merged_path, quant, lambda path, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, info["merged"], path, kind, info["name"], pre=pre), keep_f16, threads)
+        record_f16("merged_f16_gguf", kept)
         result["merged_gguf"] = str(merged_path)
         return result
     # a Hugging Face base: write the base too, so the adapter has a GGUF base to apply to
     if info["adapter"] is not None:
         base_model, base_tokenizer, base_tokenizer_dir = load_hf(base, None)
         base_path = out / f"base-{quant}.gguf"
-        write_model_gguf(base_model.state_dict(), base_model.config, base_tokenizer, base_tokenizer_dir, base_path, quant, Path(base).name)
+        kept = write_in_quant(base_path, quant, lambda path, kind: write_model_gguf(base_model.state_dict(), base_model.config, base_tokenizer, base_tokenizer_dir, path, kind, Path(base).name), keep_f16, threads)
+        record_f16("base_f16_gguf", kept)
         result["base_gguf"] = str(base_path)
         config = base_model.config
         n_head = config.num_attention_heads
@@ -134,15 +177,18 @@ def export_gguf(info: dict[str, Any], out: Path, quant: str) -> dict[str, Any]:
     else:
         result["base_gguf"] = None
         model, tokenizer, tokenizer_dir = load_hf(str(info["merged"]), None)
-    write_model_gguf(model.state_dict(), model.config, tokenizer, tokenizer_dir, merged_path, quant, info["name"])
+    kept = write_in_quant(merged_path, quant, lambda path, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, tokenizer_dir, path, kind, info["name"]), keep_f16, threads)
+    record_f16("merged_f16_gguf", kept)
     result["merged_gguf"] = str(merged_path)
     return result
 
 
-def export_adapter_only(info: dict[str, Any], out: Path) -> dict[str, Any]:
+def export_adapter_only(info: dict[str, Any], out: Path, quant: str = "f16") -> dict[str, Any]:
     """Just `adapter.gguf`: what a server needs to put a fine-tuned adapter on its GGUF base."""
     from .export_gguf import gguf_base_heads, write_lora_gguf
 
+    if quant not in ("f16", "f32"):
+        raise WorkerError("bad_config", f"a LoRA adapter GGUF is not quantized (`--quant {quant}`): its small A/B matrices stay f32 and apply to a quantized base; quantize the base or export `--format gguf` for a quantized merged model", "--quant", ExitCode.BAD_CONFIG)
     if info["adapter"] is None:
         raise WorkerError("bad_config", "this run trained the full model (no LoRA adapter); export it with `--format gguf`", "run", ExitCode.BAD_CONFIG)
     base = info["base"]
@@ -160,10 +206,10 @@ def export_adapter_only(info: dict[str, Any], out: Path) -> dict[str, Any]:
     return {"format": "gguf-adapter", "adapter_gguf": str(path), "base": base}
 
 
-def export_ollama(info: dict[str, Any], out: Path, quant: str) -> dict[str, Any]:
+def export_ollama(info: dict[str, Any], out: Path, quant: str, keep_f16: bool = False, threads: int = 0) -> dict[str, Any]:
     from .export_ollama import write_modelfiles
 
-    result = export_gguf(info, out, quant)
+    result = export_gguf(info, out, quant, keep_f16, threads)
     result.update(write_modelfiles(out, result))
     result["format"] = "ollama"
     return result
@@ -176,6 +222,8 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--quant", default="f16")
     parser.add_argument("--model", default=None, help="the base model, when the run folder does not say")
+    parser.add_argument("--keep-f16", action="store_true", help="with a k-quant: keep the f16 GGUF llama.cpp quantized from")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp quantization threads (0: all cores)")
     args = parser.parse_args(argv)
 
     def work() -> dict[str, Any]:
@@ -184,10 +232,10 @@ def export_main(argv: list[str]) -> int:
         if args.format == "hf":
             return export_hf(info, out)
         if args.format == "gguf":
-            return export_gguf(info, out, args.quant)
+            return export_gguf(info, out, args.quant, args.keep_f16, args.threads)
         if args.format == "gguf-adapter":
-            return export_adapter_only(info, out)
-        return export_ollama(info, out, args.quant)
+            return export_adapter_only(info, out, args.quant)
+        return export_ollama(info, out, args.quant, args.keep_f16, args.threads)
 
     return _answer(work)
 
@@ -197,14 +245,17 @@ def convert_main(argv: list[str]) -> int:
     parser.add_argument("model")
     parser.add_argument("out")
     parser.add_argument("--quant", default="f32")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp quantization threads (0: all cores)")
     args = parser.parse_args(argv)
 
     def work() -> dict[str, Any]:
         from .export_gguf import check_quant, write_model_gguf
 
         check_quant(args.quant)
+        check_llama_cpp(args.quant)
         model, tokenizer, tokenizer_dir = load_hf(args.model, None)
-        path = write_model_gguf(model.state_dict(), model.config, tokenizer, tokenizer_dir, Path(args.out).resolve(), args.quant, Path(args.model).name)
+        path = Path(args.out).resolve()
+        write_in_quant(path, args.quant, lambda target, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, tokenizer_dir, target, kind, Path(args.model).name), threads=args.threads)
         return {"format": "gguf", "quant": args.quant, "merged_gguf": str(path)}
 
     return _answer(work)

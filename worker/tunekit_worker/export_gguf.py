@@ -11,8 +11,9 @@ convert_lora_to_gguf.py.
   tokenizer and metadata (the way to export a model trained on a `.gguf` base).
 
 Only llama-architecture models (Llama, SmolLM, Mistral without sliding window, ...) are written.
-Quantization: f32, f16 and q8_0 with gguf-py; gguf-py has no Q4_K quantizer, so q4_k_m is refused with
-the llama.cpp command that produces it.
+Quantization: f32, f16 and q8_0 with gguf-py. gguf-py has no k-quant quantizer: q4_k_m files are
+written as f16 here and then quantized by llama.cpp itself (`llama_quantize.quantize_gguf`, called by
+export.py); the writers below accept only the gguf-py types (`GGUF_PY_QUANTS`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import numpy as np
 
 from .errors import BadConfig
 
-QUANTS = ("f32", "f16", "q8_0", "q4_k_m")
+GGUF_PY_QUANTS = ("f32", "f16", "q8_0")
+LLAMA_CPP_QUANTS = ("q4_k_m",)
+QUANTS = GGUF_PY_QUANTS + LLAMA_CPP_QUANTS
 LLAMA_ARCHITECTURES = {"LlamaForCausalLM", "MistralForCausalLM"}
 
 _LAYER_NAMES = {
@@ -42,15 +45,6 @@ _LAYER_NAMES = {
     "mlp.down_proj": "ffn_down",
 }
 _TOP_NAMES = {"model.embed_tokens": "token_embd", "model.norm": "output_norm", "lm_head": "output"}
-
-
-def q4_k_m_refusal() -> BadConfig:
-    return BadConfig(
-        "`--quant q4_k_m` needs llama.cpp's k-quant quantizer, which the gguf Python package does not have; "
-        "export with `--quant f16` and run `llama-quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M` "
-        "(llama.cpp's tool), or use `--quant q8_0`",
-        "--quant",
-    )
 
 
 def gguf_name(hf_name: str) -> str | None:
@@ -99,10 +93,16 @@ def file_type(quant: str) -> int:
 
 
 def check_quant(quant: str) -> None:
-    if quant == "q4_k_m":
-        raise q4_k_m_refusal()
+    """Any export quant (q4_k_m included: export.py quantizes an f16 file with llama.cpp)."""
     if quant not in QUANTS:
-        raise BadConfig(f"unknown `--quant` {quant}; use one of f32, f16, q8_0", "--quant")
+        raise BadConfig(f"unknown `--quant` {quant}; use one of {', '.join(QUANTS)}", "--quant")
+
+
+def check_writer_quant(quant: str) -> None:
+    """A type gguf-py writes itself; k-quants go through `llama_quantize.quantize_gguf` after an f16 write."""
+    check_quant(quant)
+    if quant not in GGUF_PY_QUANTS:
+        raise BadConfig(f"`{quant}` is quantized by llama.cpp from an f16 file; write `f16` here, then call `llama_quantize.quantize_gguf`", "--quant")
 
 
 # ---- HF model -> GGUF ---------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def write_model_gguf(state_dict: dict[str, Any], config: Any, tokenizer: Any, to
     """A llama-family HF model as a GGUF model file."""
     import gguf
 
-    check_quant(quant)
+    check_writer_quant(quant)
     architectures = set(getattr(config, "architectures", None) or [])
     if not architectures & LLAMA_ARCHITECTURES and getattr(config, "model_type", "") not in ("llama", "mistral"):
         raise BadConfig(f"model architecture {sorted(architectures) or config.model_type} is not exported to GGUF yet (llama family only)", "model")
@@ -296,7 +296,7 @@ def write_merged_from_gguf(base_gguf: Path, adapter_dir: Path | None, out_path: 
     (alpha / r) * B @ A added in llama.cpp's layout, then written in `quant`."""
     import gguf
 
-    check_quant(quant)
+    check_writer_quant(quant)
     reader = gguf.GGUFReader(str(base_gguf))
     arch, n_head, n_head_kv = gguf_heads(reader)
     deltas: dict[str, np.ndarray] = {}
