@@ -9,8 +9,9 @@ import { ensureWorkerEnvironment } from "../../providers/local/worker-environmen
 import type { WorkerOutcome, WorkerProcess } from "../../providers/local/worker-process.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { action } from "../output.js";
+import { trainHosted, type HostedTrainOptions } from "./train-hosted.js";
 
-interface TrainOptions {
+interface TrainOptions extends HostedTrainOptions {
   config: string;
   set: string[];
   resume?: string;
@@ -253,6 +254,9 @@ async function train(options: TrainOptions): Promise<number> {
     throw new TunekitError(`\`--progress-every\` must be a whole number >= 1, got \`${options.progressEvery}\``, { kind: "usage", code: "bad_option", field: "--progress-every", fix: "pass e.g. --progress-every 10" });
   }
   let prepared: PreparedRun;
+  if (options.resume && options.server !== undefined) {
+    throw new TunekitError("`--resume` continues a local run; a job on a server resumes there", { kind: "usage", code: "bad_option", field: "--resume", fix: "use `tunekit jobs resume <job-id> --server URL` for a paused server job" });
+  }
   if (options.resume) {
     if (options.set.length > 0) {
       throw new TunekitError("`--set` cannot change a run that is resumed", {
@@ -265,6 +269,7 @@ async function train(options: TrainOptions): Promise<number> {
     prepared = prepareResume(options.resume);
   } else {
     const loaded = loadConfig(options.config, options.set);
+    if (options.server !== undefined || loaded.config.provider !== "local") return trainHosted(loaded, options);
     prepared = await prepareRun(loaded, dataChecker(loaded.config.data.format));
   }
   const environment = ensureWorkerEnvironment();
@@ -313,13 +318,20 @@ async function train(options: TrainOptions): Promise<number> {
 export function registerTrain(program: Command): void {
   program
     .command("train")
-    .description("train on this machine with the local worker: validate the data, run, checkpoint; Ctrl-C stops cleanly and --resume continues")
+    .description(
+      "train with the local worker (validate the data, run, checkpoint; Ctrl-C stops cleanly and --resume continues), " +
+        "or submit the job to a Tunekit server (--server) or the config's hosted `provider:` (openai, azure) and follow it",
+    )
     .option("-c, --config <file>", "run config", "tunekit.yaml")
     .option("--set <key=value...>", "override a config field, e.g. --set training.max_steps=20", [])
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its latest checkpoint (uses RUN_DIR/job.json)")
     .option("--json", "one JSON event per line on stdout, ending with a {\"type\":\"result\"} line; no progress bar", false)
     .option("--progress-every <steps>", "print a progress line every N steps instead of a progress bar")
     .option("-v, --verbose", "also show the worker's own log lines (always saved to RUN_DIR/worker.log)", false)
+    .option("--server <url>", "submit to this Tunekit server over its OpenAI fine-tuning API instead of training here (`model` must be one of its base models)")
+    .option("--api-key <key>", "API key of the --server (env TUNEKIT_API_KEY)")
+    .option("--detach", "with --server or a hosted provider: print the job id and return instead of following the job", false)
+    .option("--poll-interval <seconds>", "with --server or a hosted provider: seconds between status polls (default 1 for --server, else the provider's poll_interval_s)")
     .action(
       action(async (options: TrainOptions) => {
         if (!options.json) return train(options);
