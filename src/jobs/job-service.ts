@@ -9,7 +9,10 @@ import { describeProblems, type FileStore, type StoredFile } from "./file-store.
 import { monotonicNow, newId } from "./ids.js";
 import type { JobRunRequest } from "./job-runner.js";
 import { isTerminal, type JobStatus } from "./job-state-machine.js";
-import { toJobObject, type JobRow, type JobStore } from "./job-store.js";
+import { completeCheckpoints, planRecovery, readJournal, retireJournal, retrainedMessage, type DiskCheckpoint } from "./event-journal.js";
+import { toJobObject, type JobPatch, type JobRow, type JobStore, type NewCheckpoint, type NewJobEvent, type RecoveryWrite } from "./job-store.js";
+import { ownerIsGone, readRunOwner, workerProcesses } from "./run-owner.js";
+import { mapWorkerEvent } from "./worker-event-mapper.js";
 import type { ModelCatalog } from "./model-catalog.js";
 import type { Page } from "./page-params.js";
 import type { Scheduler } from "./scheduler.js";
@@ -22,6 +25,8 @@ export interface JobServiceOptions {
   maxSeqLen?: number;
   /** a running job whose heartbeat is older than this belongs to a dead server (default 60 s) */
   staleHeartbeatMs?: number;
+  /** SIGKILL the worker of an orphaned job that has not exited this long after SIGTERM (default 10 minutes) */
+  orphanWorkerTimeoutMs?: number;
 }
 
 /** `ft:<base>:<suffix>:<job-id-tail>`; the suffix slot is empty when the job has none. */
@@ -36,6 +41,9 @@ export function fineTunedModelId(job: Pick<JobRow, "id" | "model" | "suffix">): 
 export class JobService {
   private scheduler: Scheduler | null = null;
   private readonly validations = new Set<Promise<void>>();
+  /** orphaned jobs whose worker is still stopping (recoverWhenWorkersExit) */
+  private readonly recoveries = new Set<Promise<void>>();
+  private readonly recovering = new Set<string>();
 
   constructor(
     readonly store: JobStore,
@@ -246,41 +254,161 @@ export class JobService {
   }
 
   /**
-   * After a restart: jobs left `running` by a dead server (stale heartbeat) are queued again to
-   * resume from their last checkpoint, or failed when none was written; jobs caught validating
-   * are validated again (only at startup: `revalidate: false` for the periodic sweep).
+   * After a restart, and periodically: `running` jobs whose server is gone are taken over (see
+   * `isOrphaned` for the rule). Their worker, if it still runs, is asked to stop and waited for in
+   * the background; then the job resumes from its newest complete checkpoint with the events the
+   * worker journaled after the server died (`recoverJob`), or fails when no checkpoint exists.
+   * Jobs caught validating are validated again (only at startup: `revalidate: false` for the
+   * periodic sweep).
    */
-  async recover(options: { revalidate?: boolean } = {}): Promise<{ resumed: string[]; failed: string[]; revalidated: string[] }> {
-    const stale = Date.now() - (this.options.staleHeartbeatMs ?? 60_000);
+  async recover(options: { revalidate?: boolean } = {}): Promise<{ resumed: string[]; failed: string[]; waiting: string[]; revalidated: string[] }> {
     const resumed: string[] = [];
     const failed: string[] = [];
+    const waiting: string[] = [];
     for (const job of await this.store.jobsWithStatus("running")) {
-      if (this.scheduler?.isRunning(job.id)) continue;
-      if (job.heartbeat_at !== null && job.heartbeat_at > stale) continue;
-      const checkpoint = job.last_checkpoint_path ?? (await this.store.latestCheckpoint(job.id))?.path ?? null;
-      if (checkpoint) {
-        await this.store.transition(job.id, "queued", { level: "warn", message: "The server stopped while this job ran; queued to resume from its last checkpoint" }, { last_checkpoint_path: checkpoint, heartbeat_at: null });
-        resumed.push(job.id);
-      } else {
-        const error = { code: "server_restarted", message: "the server stopped while this job ran and no checkpoint had been written", param: null };
-        await this.store.transition(job.id, "failed", { level: "error", message: `Job failed: ${error.message}` }, { error: JSON.stringify(error), finished_at: Date.now(), heartbeat_at: null });
-        failed.push(job.id);
+      if (this.scheduler?.isRunning(job.id) || this.recovering.has(job.id)) continue;
+      if (!this.isOrphaned(job)) continue;
+      const workers = job.run_dir ? workerProcesses(job.run_dir) : [];
+      if (workers.length > 0) {
+        this.recoverWhenWorkersExit(job.id, job.run_dir as string, workers);
+        waiting.push(job.id);
+        continue;
       }
+      (await this.recoverJob(job)) === "resumed" ? resumed.push(job.id) : failed.push(job.id);
     }
     const revalidated: string[] = [];
     if (resumed.length > 0) void this.scheduler?.wake();
-    if (options.revalidate === false) return { resumed, failed, revalidated };
+    if (options.revalidate === false) return { resumed, failed, waiting, revalidated };
     await this.files.validatePending();
     for (const job of await this.store.jobsWithStatus("validating_files")) {
       this.validateInBackground(job.id, (JSON.parse(job.method) as { type: "supervised" | "dpo" }).type);
       revalidated.push(job.id);
     }
-    return { resumed, failed, revalidated };
+    return { resumed, failed, waiting, revalidated };
+  }
+
+  /**
+   * Is a `running` job that this server does not run left without a server? Yes when
+   * 1. its heartbeat is null: its server stopped cleanly and said so;
+   * 2. its owner (<run_dir>/owner.json, written by the scheduler that launched it) was a process on
+   *    this host that no longer exists, or a closed scheduler of this process. This is what a
+   *    restart after `kill -9` sees: the heartbeat is seconds old, but its writer is dead, so there
+   *    is no reason to wait for it to go stale. A pid can be reused by an unrelated process; then
+   *    the owner looks alive and rule 3 decides, late but safely;
+   * 3. its heartbeat is older than `staleHeartbeatMs` (default 60 s): the only evidence about an
+   *    owner on another host sharing the data dir, or one that never wrote its owner file.
+   * A live owner is never second-guessed before its heartbeat is stale: two servers must not
+   * train the same job.
+   */
+  private isOrphaned(job: JobRow): boolean {
+    if (job.heartbeat_at === null) return true;
+    const owner = job.run_dir ? readRunOwner(job.run_dir) : null;
+    if (owner && ownerIsGone(owner)) return true;
+    return job.heartbeat_at <= Date.now() - (this.options.staleHeartbeatMs ?? 60_000);
+  }
+
+  /**
+   * The worker of an orphaned job may still run: it got SIGTERM when its server died and is
+   * finishing its step and writing a checkpoint (a torchrun launcher does not get that signal: it
+   * gets it here). Recover the job when every worker process of its run dir has exited (SIGKILL
+   * after `orphanWorkerTimeoutMs`), so that the journal and checkpoints are final and two workers
+   * never share a run dir.
+   */
+  private recoverWhenWorkersExit(jobId: string, runDir: string, pids: number[]): void {
+    this.recovering.add(jobId);
+    const work = (async () => {
+      for (const pid of pids) signalProcess(pid, "SIGTERM");
+      const deadline = Date.now() + (this.options.orphanWorkerTimeoutMs ?? 600_000);
+      let killed = false;
+      for (;;) {
+        if (this.scheduler?.isClosed) return;
+        const alive = workerProcesses(runDir);
+        if (alive.length === 0) break;
+        if (Date.now() > deadline && !killed) {
+          for (const pid of alive) signalProcess(pid, "SIGKILL");
+          killed = true;
+        }
+        await new Promise<void>((resolve) => setTimeout(resolve, 100).unref());
+      }
+      const job = await this.store.getJob(null, jobId);
+      if (job.status !== "running" || this.scheduler?.isRunning(jobId)) return;
+      if ((await this.recoverJob(job)) === "resumed") void this.scheduler?.wake();
+    })()
+      .catch((error: unknown) => process.emitWarning(`recovery of job ${jobId}: ${(error as Error).message}`))
+      .finally(() => {
+        this.recovering.delete(jobId);
+        this.recoveries.delete(work);
+      });
+    this.recoveries.add(work);
+  }
+
+  /**
+   * Take over an orphaned job whose worker has exited: read the worker's journal, import the
+   * events the store lacks (checkpoint events become checkpoint rows), drop metrics of steps after
+   * the newest checkpoint complete on disk (the resumed run trains them again, once, into the
+   * final model), and queue the job to resume from that checkpoint; or fail it, with the reason,
+   * when there is none. One transaction; the journal is retired after it.
+   */
+  private async recoverJob(job: JobRow): Promise<"resumed" | "failed"> {
+    const runDir = job.run_dir;
+    const journal = runDir ? readJournal(runDir) : { events: [], unreadableLines: 0 };
+    const baseLearningRate = this.baseLearningRate();
+    const plan = planRecovery({
+      journal: journal.events,
+      storedEvents: (await this.store.jobEvents(job.id)).map((row) => ({ id: row.id, type: row.type, level: row.level, message: row.message, data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null })),
+      storedCheckpoints: await this.store.checkpointRows(job.id),
+      diskCheckpoints: runDir ? completeCheckpoints(runDir) : [],
+      toJobEvent: (event) => mapWorkerEvent(event, baseLearningRate).event,
+    });
+    const checkpointId = (step: number) => `${fineTunedModelId(job)}:ckpt-step-${step}`;
+    const toRow = (checkpoint: DiskCheckpoint): NewCheckpoint => ({ step: checkpoint.step, path: checkpoint.path, metrics: checkpoint.metrics, fineTunedModelCheckpoint: checkpointId(checkpoint.step) });
+    const pending = new Map(plan.checkpoints.map((checkpoint) => [checkpoint.step, checkpoint]));
+    const patch: JobPatch = { heartbeat_at: null, estimated_finish: null };
+    const imports: RecoveryWrite["imports"] = [];
+    for (const event of plan.imports) {
+      const mapped = mapWorkerEvent(event, baseLearningRate);
+      if (mapped.resolvedHyperparameters) patch.resolved_hyperparameters = JSON.stringify(mapped.resolvedHyperparameters);
+      const checkpoint = event.type === "checkpoint" ? pending.get(event.step) : undefined;
+      if (checkpoint) pending.delete(checkpoint.step);
+      const createdAt = event.time === undefined ? undefined : Math.round(event.time * 1000);
+      imports.push({ event: mapped.event ? { ...mapped.event, createdAt } : null, checkpoint: checkpoint ? toRow(checkpoint) : null });
+    }
+    // a complete checkpoint that no event announced (the worker died between writing and telling)
+    for (const checkpoint of pending.values()) imports.push({ event: null, checkpoint: toRow(checkpoint) });
+    const notes: NewJobEvent[] = [];
+    if (plan.imports.length > 0) notes.push({ message: `Recovered ${plan.imports.length} event(s) the worker wrote after the server stopped` });
+    const retrained = plan.resumeFrom ? retrainedMessage(plan.retrainedSteps, plan.resumeFrom.step) : null;
+    if (retrained) notes.push({ level: "warn", message: retrained, data: { steps: plan.retrainedSteps } });
+
+    if (plan.resumeFrom) {
+      await this.store.applyRecovery(job.id, {
+        imports,
+        notes,
+        deleteEventIds: plan.dropEventIds,
+        deleteCheckpointIds: plan.dropCheckpointIds,
+        to: "queued",
+        event: { level: "warn", message: `The server stopped while this job ran; queued to resume from its checkpoint at step ${plan.resumeFrom.step}`, data: { step: plan.resumeFrom.step } },
+        patch: { ...patch, last_checkpoint_path: plan.resumeFrom.path },
+      });
+    } else {
+      const error = { code: "server_restarted", message: "the server stopped while this job ran and no checkpoint had been written", param: null };
+      await this.store.applyRecovery(job.id, {
+        imports,
+        notes,
+        deleteEventIds: [],
+        deleteCheckpointIds: [],
+        to: "failed",
+        event: { level: "error", message: `Job failed: ${error.message}` },
+        patch: { ...patch, error: JSON.stringify(error), finished_at: Date.now() },
+      });
+    }
+    if (runDir) retireJournal(runDir);
+    return plan.resumeFrom ? "resumed" : "failed";
   }
 
   /** Resolves when every file validation started so far has ended. */
   async settled(): Promise<void> {
-    while (this.validations.size > 0) await Promise.all([...this.validations]);
+    while (this.validations.size > 0 || this.recoveries.size > 0) await Promise.all([...this.validations, ...this.recoveries]);
     await this.files.settled();
   }
 
@@ -310,6 +438,14 @@ export class JobService {
     const examples = training?.validation?.validExamples;
     await this.store.transition(jobId, "queued", { message: `Files validated${examples !== undefined ? ` (${examples} training examples)` : ""}; job queued` });
     void this.scheduler?.wake();
+  }
+}
+
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
@@ -45,6 +45,15 @@ function jobRow(projectId: string, id: string, overrides: Partial<JobRow> = {}):
     adapter_path: null,
     ...overrides,
   };
+}
+
+/** The files of a complete worker checkpoint at `step` (recovery resumes only from complete ones). */
+function writeCompleteCheckpoint(runDir: string, step: number): string {
+  const path = join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`);
+  mkdirSync(path, { recursive: true });
+  for (const file of ["adapter_model.safetensors", "optimizer.pt", "scheduler.pt", "rng.pt"]) writeFileSync(join(path, file), "x");
+  writeFileSync(join(path, "trainer_state.json"), JSON.stringify({ step, metrics_history: [{ step, train_loss: 1.25 }], last_eval: {} }));
+  return path;
 }
 
 describe("job store", () => {
@@ -102,7 +111,9 @@ describe("job store", () => {
     const service = new JobService(store, files, new ModelCatalog({ models: ["tiny-base"] }), { dataDir, staleHeartbeatMs: 30_000 });
     const old = Date.now() - 120_000;
     const file = await files.upload(project.id, { filename: "t.jsonl", purpose: "fine-tune", content: [Buffer.from('{"text": "hello"}\n')] });
-    await store.insertJob(jobRow(project.id, "ftjob-withcheckpoint0", { heartbeat_at: old, last_checkpoint_path: "/runs/a/checkpoint-10", training_file: file.id }), { message: "created" });
+    const runDir = join(dataDir, "runs", "ftjob-withcheckpoint0");
+    const checkpoint = writeCompleteCheckpoint(runDir, 10);
+    await store.insertJob(jobRow(project.id, "ftjob-withcheckpoint0", { heartbeat_at: old, run_dir: runDir, last_checkpoint_path: checkpoint, training_file: file.id }), { message: "created" });
     await store.insertJob(jobRow(project.id, "ftjob-nocheckpoint000", { heartbeat_at: old }), { message: "created" });
     await store.insertJob(jobRow(project.id, "ftjob-stillalive00000", { heartbeat_at: Date.now() }), { message: "created" });
 
@@ -117,7 +128,7 @@ describe("job store", () => {
     expect((await store.getJob(null, "ftjob-stillalive00000")).status).toBe("running");
 
     const request = await service.prepareRun(await store.getJob(null, "ftjob-withcheckpoint0"));
-    expect(request.spec.resume_from).toBe("/runs/a/checkpoint-10");
+    expect(request.spec.resume_from).toBe(checkpoint);
     await database.destroy();
   });
 });

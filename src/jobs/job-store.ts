@@ -19,6 +19,28 @@ export interface NewJobEvent {
   type?: FineTuningJobEvent["type"];
   message: string;
   data?: Record<string, unknown> | null;
+  /** unix ms; default now (recovery passes the time the worker wrote an imported event) */
+  createdAt?: number;
+}
+
+export interface NewCheckpoint {
+  step: number;
+  path: string;
+  metrics: CheckpointMetrics;
+  fineTunedModelCheckpoint: string;
+}
+
+/** What recovery writes for a job whose server died, in one transaction (JobStore.applyRecovery). */
+export interface RecoveryWrite {
+  /** events the store lacks (from the worker's journal), in order; a checkpoint entry also adds its row */
+  imports: Array<{ event: NewJobEvent | null; checkpoint: NewCheckpoint | null }>;
+  deleteEventIds: string[];
+  deleteCheckpointIds: string[];
+  /** events written after the imports, before the status change */
+  notes: NewJobEvent[];
+  to: JobStatus;
+  event: NewJobEvent;
+  patch: JobPatch;
 }
 
 export type JobRow = JobsTable;
@@ -125,21 +147,45 @@ export class JobStore {
     return row?.sequence ?? null;
   }
 
-  async addCheckpoint(job: JobRow, checkpoint: { step: number; path: string; metrics: CheckpointMetrics; fineTunedModelCheckpoint: string }): Promise<FineTuningJobCheckpoint> {
-    const row: CheckpointsTable = {
-      id: newId("checkpoint"),
-      job_id: job.id,
-      step: checkpoint.step,
-      created_at: monotonicNow(),
-      path: checkpoint.path,
-      metrics: JSON.stringify(checkpoint.metrics),
-      fine_tuned_model_checkpoint: checkpoint.fineTunedModelCheckpoint,
-    };
-    await this.database.transaction().execute(async (transaction) => {
-      await transaction.insertInto("checkpoints").values(row).execute();
+  async addCheckpoint(job: JobRow, checkpoint: NewCheckpoint): Promise<FineTuningJobCheckpoint> {
+    const row = await this.database.transaction().execute(async (transaction) => {
+      const inserted = await insertCheckpoint(transaction, job.id, checkpoint);
       await transaction.updateTable("jobs").set({ last_checkpoint_path: checkpoint.path }).where("id", "=", job.id).execute();
+      return inserted;
     });
     return toCheckpointObject(row);
+  }
+
+  /** Every event of the job, oldest first (recovery compares them with the worker's journal). */
+  async jobEvents(jobId: string): Promise<JobEventsTable[]> {
+    return this.database.selectFrom("job_events").selectAll().where("job_id", "=", jobId).orderBy("sequence", "asc").execute();
+  }
+
+  /** Every checkpoint row of the job, oldest step first. */
+  async checkpointRows(jobId: string): Promise<CheckpointsTable[]> {
+    return this.database.selectFrom("checkpoints").selectAll().where("job_id", "=", jobId).orderBy("step", "asc").orderBy("created_at", "asc").execute();
+  }
+
+  /**
+   * Recovery of a job whose server died, atomically: drop the events and checkpoint rows the
+   * resume undoes, import what the worker journaled after the server died, write the notes, then
+   * move the job through the state machine with `patch`. A crash midway leaves the job as it was.
+   */
+  async applyRecovery(jobId: string, write: RecoveryWrite): Promise<JobRow> {
+    return this.database.transaction().execute(async (transaction) => {
+      const row = await transaction.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow();
+      assertTransition(jobId, row.status as JobStatus, write.to);
+      if (write.deleteEventIds.length > 0) await transaction.deleteFrom("job_events").where("job_id", "=", jobId).where("id", "in", write.deleteEventIds).execute();
+      if (write.deleteCheckpointIds.length > 0) await transaction.deleteFrom("checkpoints").where("job_id", "=", jobId).where("id", "in", write.deleteCheckpointIds).execute();
+      for (const entry of write.imports) {
+        if (entry.checkpoint) await insertCheckpoint(transaction, jobId, entry.checkpoint);
+        if (entry.event) await insertEvent(transaction, jobId, entry.event);
+      }
+      for (const note of write.notes) await insertEvent(transaction, jobId, note);
+      await transaction.updateTable("jobs").set({ ...write.patch, status: write.to }).where("id", "=", jobId).execute();
+      await insertEvent(transaction, jobId, write.event);
+      return { ...row, ...write.patch, status: write.to };
+    });
   }
 
   /** Newest first. */
@@ -176,13 +222,27 @@ export class JobStore {
 
 type Transaction = Parameters<Parameters<ReturnType<StoreDatabase["transaction"]>["execute"]>[0]>[0];
 
+async function insertCheckpoint(transaction: Transaction, jobId: string, checkpoint: NewCheckpoint): Promise<CheckpointsTable> {
+  const row: CheckpointsTable = {
+    id: newId("checkpoint"),
+    job_id: jobId,
+    step: checkpoint.step,
+    created_at: monotonicNow(),
+    path: checkpoint.path,
+    metrics: JSON.stringify(checkpoint.metrics),
+    fine_tuned_model_checkpoint: checkpoint.fineTunedModelCheckpoint,
+  };
+  await transaction.insertInto("checkpoints").values(row).execute();
+  return row;
+}
+
 async function insertEvent(transaction: Transaction, jobId: string, event: NewJobEvent): Promise<JobEventsTable> {
   const last = await transaction.selectFrom("job_events").select("sequence").where("job_id", "=", jobId).orderBy("sequence", "desc").limit(1).executeTakeFirst();
   const row: JobEventsTable = {
     id: newId("event"),
     job_id: jobId,
     sequence: (last?.sequence ?? 0) + 1,
-    created_at: monotonicNow(),
+    created_at: event.createdAt ?? monotonicNow(),
     level: event.level ?? "info",
     type: event.type ?? "message",
     message: event.message,

@@ -1,8 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { TunekitError } from "../core/errors.js";
 import type { WorkerEvent } from "../spec/worker-events.js";
 import type { JobRunHandle, JobRunner, JobRunOutcome, JobRunRequest } from "./job-runner.js";
 import { isTerminal, type JobStatus } from "./job-state-machine.js";
 import type { JobRow, JobStore } from "./job-store.js";
+import { LAUNCH_MESSAGES, retireJournal } from "./event-journal.js";
+import { registerLiveInstance, unregisterLiveInstance, writeRunOwner } from "./run-owner.js";
 import { mapWorkerEvent } from "./worker-event-mapper.js";
 
 export interface SchedulerOptions {
@@ -33,6 +36,8 @@ interface RunningJob {
  * worker events into the store and moves them to their final status when the worker ends.
  */
 export class Scheduler {
+  /** names this scheduler in the run dirs of the jobs it launches (<run_dir>/owner.json) */
+  readonly instanceId = randomUUID();
   private readonly running = new Map<string, RunningJob>();
   private readonly maxConcurrentJobs: number;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -50,10 +55,15 @@ export class Scheduler {
   }
 
   start(): void {
+    registerLiveInstance(this.instanceId);
     const interval = this.options.heartbeatMs ?? 10_000;
     this.heartbeatTimer = setInterval(() => void this.beat(), interval);
     this.heartbeatTimer.unref();
     this.wake();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get runningJobIds(): string[] {
@@ -93,6 +103,7 @@ export class Scheduler {
     }
     await this.ticking;
     await Promise.all([...this.finishing]);
+    unregisterLiveInstance(this.instanceId);
   }
 
   /** Resolves when no job started by this scheduler is still finishing. */
@@ -114,8 +125,16 @@ export class Scheduler {
     this.running.set(queued.id, entry);
     let job: JobRow;
     try {
+      if (queued.run_dir) {
+        // before the job is `running` again: claim its run dir, so that no other server takes the
+        // job for an orphan of the previous owner; and retire the last session's journal, whose
+        // events are in the store (the job was paused, or recovered), so that the journal holds
+        // this launch's events only
+        writeRunOwner(queued.run_dir, this.instanceId);
+        retireJournal(queued.run_dir);
+      }
       const resuming = queued.last_checkpoint_path !== null;
-      job = await this.store.transition(queued.id, "running", { message: resuming ? "Fine-tuning job resumed" : "Fine-tuning job started" }, { started_at: queued.started_at ?? Date.now(), heartbeat_at: Date.now() });
+      job = await this.store.transition(queued.id, "running", { message: resuming ? LAUNCH_MESSAGES.resumed : LAUNCH_MESSAGES.started }, { started_at: queued.started_at ?? Date.now(), heartbeat_at: Date.now() });
     } catch (error) {
       this.running.delete(queued.id);
       // cancelled between the queue read and the start: not an error, look at the next job
@@ -125,6 +144,7 @@ export class Scheduler {
     let request: JobRunRequest;
     try {
       request = await this.options.prepare(job);
+      if (request.runDir !== queued.run_dir) writeRunOwner(request.runDir, this.instanceId);
       await this.store.updateJob(job.id, { run_dir: request.runDir });
     } catch (error) {
       this.running.delete(job.id);

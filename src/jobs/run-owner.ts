@@ -1,0 +1,102 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { JOB_FILE } from "../providers/local/worker-process.js";
+
+/**
+ * Which server runs a job: `<run_dir>/owner.json` names the process and scheduler instance that
+ * launched it. Recovery reads it to tell a job whose server died (kill -9, crash, out of memory)
+ * from one whose server is alive, without waiting for its heartbeat to go stale.
+ */
+export const OWNER_FILE = "owner.json";
+
+export interface RunOwner {
+  hostname: string;
+  pid: number;
+  /** the Scheduler instance (several servers can live in one process, e.g. in tests) */
+  instance: string;
+  since: number;
+}
+
+/** Scheduler instances of this process that are started and not closed. */
+const liveInstances = new Set<string>();
+
+export function registerLiveInstance(instance: string): void {
+  liveInstances.add(instance);
+}
+
+export function unregisterLiveInstance(instance: string): void {
+  liveInstances.delete(instance);
+}
+
+export function writeRunOwner(runDir: string, instance: string): void {
+  mkdirSync(runDir, { recursive: true });
+  const owner: RunOwner = { hostname: hostname(), pid: process.pid, instance, since: Date.now() };
+  writeFileSync(join(runDir, OWNER_FILE), `${JSON.stringify(owner)}\n`);
+}
+
+export function readRunOwner(runDir: string): RunOwner | null {
+  try {
+    const owner = JSON.parse(readFileSync(join(runDir, OWNER_FILE), "utf8")) as Partial<RunOwner>;
+    if (typeof owner.pid !== "number" || typeof owner.hostname !== "string" || typeof owner.instance !== "string") return null;
+    return owner as RunOwner;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Is the owner certainly gone? True for a process on this host that no longer exists (or is a
+ * zombie), and for a closed scheduler of this very process. False when it may be alive: a live
+ * pid (which may also be a reused one: then the stale heartbeat decides), or another host.
+ */
+export function ownerIsGone(owner: RunOwner): boolean {
+  if (owner.hostname !== hostname()) return false;
+  if (owner.pid === process.pid) return !liveInstances.has(owner.instance);
+  return processGone(owner.pid);
+}
+
+/** The process has exited (a zombie counts: it only waits for its parent to collect it). */
+export function processGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state === "Z" || state === "X";
+  } catch {
+    // no /proc entry: gone on Linux; elsewhere ask the kernel
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/**
+ * Live worker processes of a run dir: those whose command line names `<run_dir>/job.json` after
+ * `tunekit_worker train` (the worker itself, or torchrun and its ranks). Linux (/proc); elsewhere
+ * none are found and recovery relies on the worker stopping with its supervisor.
+ */
+export function workerProcesses(runDir: string, specFile = JOB_FILE): number[] {
+  const spec = join(runDir, specFile);
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const train = argv.indexOf("train");
+    if (train > 0 && argv.includes("tunekit_worker") && argv.slice(train + 1).includes(spec)) found.push(Number(entry));
+  }
+  return found;
+}
