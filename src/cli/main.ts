@@ -16,6 +16,7 @@ import { registerServe } from "./commands/serve.js";
 import { registerExport } from "./commands/export.js";
 import { registerEval } from "./commands/eval.js";
 import { registerAssess } from "./commands/assess.js";
+import { registerDeploy } from "./commands/deploy.js";
 import { VERSION } from "../core/version.js";
 
 export function buildProgram(): Command {
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerEval(program);
   registerAssess(program);
+  registerDeploy(program);
   return program;
 }
 
