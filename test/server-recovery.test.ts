@@ -1,0 +1,164 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import OpenAI, { toFile } from "openai";
+import type { FineTuningJob } from "openai/resources/fine-tuning/jobs/jobs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processGone, workerProcesses } from "../src/jobs/run-owner.js";
+
+/**
+ * `kill -9` of the fine-tuning server in the middle of a real training job, then a restart on the
+ * same data dir: the job must end `succeeded` with nothing lost and nothing trained twice. The
+ * server is the real CLI (`tunekit server`, from source through tsx) in a child process; the job is
+ * a tiny random Llama trained by the real Python worker.
+ */
+const python = resolve(".venv/bin/python");
+const workerRoot = resolve("worker");
+const tsxLoader = pathToFileURL(resolve("node_modules", "tsx", "dist", "loader.mjs")).href;
+const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
+
+const STEPS = 30;
+const CHECKPOINT_EVERY = 3;
+const trainingJsonl =
+  Array.from({ length: 16 }, (_, index) =>
+    JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: `The apple is red.` }] }),
+  ).join("\n") + "\n";
+
+let workDir: string;
+let dataDir: string;
+const servers: ChildProcess[] = [];
+
+/** `tunekit server` as a child process; resolves with its URL once it listens. */
+async function startServer(): Promise<{ child: ChildProcess; client: OpenAI; recovered: { resumed: string[]; waiting: string[] } }> {
+  const settings = ["training.device=cpu", `training.max_steps=${STEPS}`, `training.checkpoint_every=${CHECKPOINT_EVERY}`, "training.eval_every=1000", "training.threads=1", "data.max_seq_len=64"];
+  const args = ["--import", tsxLoader, resolve("src/cli/main.ts"), "server", "--port", "0", "--json", "--no-auth", "--data-dir", dataDir, "--model", join(workDir, "tiny-llama"), "--max-concurrent-jobs", "2"];
+  for (const setting of settings) args.push("--set", setting);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false" } });
+  servers.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const address = await new Promise<{ url: string; recovered: { resumed: string[]; waiting: string[] } }>((done, fail) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      try {
+        done(JSON.parse(stdout) as { url: string; recovered: { resumed: string[]; waiting: string[] } });
+      } catch {
+        // not all of it yet
+      }
+    });
+    child.on("exit", (code) => fail(new Error(`server exited ${code}: ${stderr}`)));
+  });
+  return { child, client: new OpenAI({ baseURL: `${address.url}/v1`, apiKey: "unused", maxRetries: 0 }), recovered: address.recovered };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value) return value;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function allEvents(client: OpenAI, jobId: string) {
+  const events = [];
+  for await (const event of client.fineTuning.jobs.listEvents(jobId, { limit: 100 })) events.push(event);
+  return events.reverse(); // oldest first
+}
+
+function trainingMetrics(events: Awaited<ReturnType<typeof allEvents>>) {
+  return events
+    .filter((event) => event.type === "metrics" && (event.data as { train_loss?: number } | null)?.train_loss !== undefined)
+    .map((event) => event.data as { step: number; train_loss: number });
+}
+
+async function finished(client: OpenAI, jobId: string): Promise<FineTuningJob> {
+  return waitFor(`job ${jobId} to end`, async () => {
+    const job = await client.fineTuning.jobs.retrieve(jobId);
+    return ["succeeded", "failed", "cancelled"].includes(job.status) ? job : null;
+  });
+}
+
+describe.skipIf(!haveWorker)("kill -9 of the server during training", () => {
+  beforeAll(() => {
+    workDir = mkdtempSync(join(tmpdir(), "tunekit-recovery-"));
+    dataDir = join(workDir, "data");
+    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+  });
+
+  afterAll(async () => {
+    for (const server of servers) if (server.exitCode === null && server.signalCode === null) server.kill("SIGTERM");
+    await Promise.all(servers.map((server) => (server.exitCode === null && server.signalCode === null ? new Promise((done) => server.on("exit", done)) : null)));
+    // never leave a worker of this test behind (only ours: matched by this test's run dirs)
+    const runs = join(dataDir ?? "", "runs");
+    for (const run of existsSync(runs) ? readdirSync(runs) : []) for (const pid of workerProcesses(join(runs, run))) process.kill(pid, "SIGKILL");
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it("resumes the job after a restart and it ends succeeded with every step once, exactly like an uninterrupted run", async () => {
+    const first = await startServer();
+    const file = await first.client.files.create({ file: await toFile(Buffer.from(trainingJsonl), "train.jsonl"), purpose: "fine-tune" });
+    const job = await first.client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, seed: 1234 });
+    const runDir = join(dataDir, "runs", job.id);
+
+    // past a checkpoint, in the middle of the run
+    await waitFor("step 4 in the store", async () => (trainingMetrics(await allEvents(first.client, job.id)).at(-1)?.step ?? 0) >= CHECKPOINT_EVERY + 1);
+    const workers = workerProcesses(runDir);
+    expect(workers).toHaveLength(1);
+    first.child.kill("SIGKILL");
+    await new Promise((done) => first.child.once("exit", done));
+
+    // a restart at once: the old worker is probably still writing its checkpoint
+    const second = await startServer();
+    expect([...second.recovered.resumed, ...second.recovered.waiting]).toEqual([job.id]);
+    // the same job (same file, seed, hyperparameters) without interruption, next to it
+    const reference = await second.client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, seed: 1234 });
+
+    const [recovered, uninterrupted] = await Promise.all([finished(second.client, job.id), finished(second.client, reference.id)]);
+    const events = await allEvents(second.client, job.id);
+    const messages = events.map((event) => event.message);
+    expect(recovered.status, messages.join("\n")).toBe("succeeded");
+    expect(uninterrupted.status).toBe("succeeded");
+
+    // the worker of the killed server stopped by itself (PR_SET_PDEATHSIG) and none is left
+    expect(workers.every(processGone)).toBe(true);
+    expect(workerProcesses(runDir)).toEqual([]);
+
+    // exactly one resume, from a checkpoint; the resumed run starts right after it
+    const resumedAt = events.findIndex((event) => event.message.startsWith("Resumed training from checkpoint"));
+    expect(messages.filter((message) => message.startsWith("Resumed training from checkpoint"))).toHaveLength(1);
+    expect(messages.filter((message) => message.startsWith("The server stopped while this job ran; queued to resume"))).toHaveLength(1);
+    const resumedFrom = (events[resumedAt]!.data as { resumed_from: string }).resumed_from;
+    const resumeStep = Number(/step-(\d+)$/.exec(resumedFrom)![1]);
+    expect(resumeStep).toBeGreaterThanOrEqual(CHECKPOINT_EVERY);
+    expect(resumeStep).toBeLessThan(STEPS);
+    const metricsAfterResume = trainingMetrics(events.slice(resumedAt));
+    expect(metricsAfterResume[0]!.step).toBe(resumeStep + 1);
+
+    // events contiguous: every step once, in order; no event twice
+    const metrics = trainingMetrics(events);
+    expect(metrics.map((metric) => metric.step)).toEqual(Array.from({ length: STEPS }, (_, index) => index + 1));
+    expect(new Set(events.map((event) => event.id)).size).toBe(events.length);
+
+    // the checkpoint it resumed from is listed, also when only the worker's journal saw it written
+    const checkpoints = (await second.client.fineTuning.jobs.checkpoints.list(job.id, { limit: 100 })).data.map((checkpoint) => checkpoint.step_number);
+    expect(checkpoints).toContain(resumeStep);
+    expect(new Set(checkpoints).size).toBe(checkpoints.length);
+    // the worker's stop after the server died is in the events (it came from the journal)
+    expect(messages).toContain(`Worker stopped at step ${resumeStep} after writing a checkpoint`);
+
+    // no step trained twice into the final model: the same losses and tokens as the uninterrupted run
+    const referenceMetrics = trainingMetrics(await allEvents(second.client, reference.id));
+    expect(referenceMetrics.map((metric) => metric.step)).toEqual(metrics.map((metric) => metric.step));
+    for (const [index, metric] of metrics.entries()) expect(metric.train_loss).toBeCloseTo(referenceMetrics[index]!.train_loss, 4);
+    const last = metrics.at(-1)!.train_loss;
+    expect(Math.abs(last - referenceMetrics.at(-1)!.train_loss) / Math.abs(referenceMetrics.at(-1)!.train_loss)).toBeLessThan(1e-4);
+    expect(recovered.trained_tokens).toBe(uninterrupted.trained_tokens);
+    const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8")) as { steps: number; final_train_loss: number };
+    expect(summary.steps).toBe(STEPS);
+  }, 120_000);
+});
