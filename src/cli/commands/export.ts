@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { TunekitError } from "../../core/errors.js";
+import type { ExportQuant } from "../../serve/worker-exporter.js";
 import { action, printJson } from "../output.js";
 
 interface ExportCommandOptions {
@@ -9,6 +10,7 @@ interface ExportCommandOptions {
   quant: string;
   out?: string;
   model?: string;
+  keepF16: boolean;
   dataDir: string;
   json: boolean;
 }
@@ -42,7 +44,8 @@ export function registerExport(program: Command): void {
     .description("export a fine-tuned model for transformers/vLLM (hf), llama.cpp (gguf) or Ollama (ollama)")
     .argument("<job-or-run>", "a run folder, a job id (ftjob-...) or a fine-tuned model id (ft:...)")
     .requiredOption("--format <format>", "hf | gguf | ollama")
-    .option("--quant <quant>", "GGUF tensor type: f16 | q8_0 | f32 (q4_k_m needs llama.cpp's llama-quantize)", "f16")
+    .option("--quant <quant>", "GGUF/Ollama tensor type: f16 | q8_0 | q4_k_m (llama.cpp's quantizer) | f32; the LoRA adapter GGUF always stays f32", "f16")
+    .option("--keep-f16", "with --quant q4_k_m: keep the f16 GGUF it was quantized from", false)
     .option("--out <dir>", "output folder (default <run>/export/<format>)")
     .option("--model <base>", "the base model, when the run folder does not record it")
     .option("--data-dir <dir>", "the server's data dir, to find job and model ids", ".tunekit")
@@ -50,17 +53,18 @@ export function registerExport(program: Command): void {
     .action(
       action(async (jobOrRun: string, options: ExportCommandOptions) => {
         if (!["hf", "gguf", "ollama"].includes(options.format)) throw new TunekitError(`unknown \`--format\` ${options.format}`, { kind: "usage", code: "invalid_option", field: "--format", fix: "use hf, gguf or ollama" });
-        if (!["f32", "f16", "q8_0", "q4_k_m"].includes(options.quant)) throw new TunekitError(`unknown \`--quant\` ${options.quant}`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "use f16, q8_0 or f32" });
+        if (!["f32", "f16", "q8_0", "q4_k_m"].includes(options.quant)) throw new TunekitError(`unknown \`--quant\` ${options.quant}`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "use f16, q8_0, q4_k_m or f32" });
+        if (options.format === "hf" && options.quant !== "f16") throw new TunekitError(`\`--quant ${options.quant}\` applies to GGUF files; \`--format hf\` writes safetensors in float32`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "drop `--quant`, or export `--format gguf` or `--format ollama`" });
         const runDir = await runDirOf(jobOrRun, options.dataDir);
         const out = resolve(options.out ?? join(runDir, "export", options.format));
         const { WorkerExporter } = await import("../../serve/worker-exporter.js");
-        const result = await new WorkerExporter().exportRun(runDir, options.format as "hf" | "gguf" | "ollama", out, { quant: options.quant as "f16", model: options.model });
+        const result = await new WorkerExporter().exportRun(runDir, options.format as "hf" | "gguf" | "ollama", out, { quant: options.quant as ExportQuant, model: options.model, keepF16: options.keepF16 });
         if (options.json) {
           printJson(result);
           return;
         }
         process.stdout.write(`exported ${runDir} as ${options.format} to ${out}\n`);
-        for (const [label, path] of [["merged model", result.model_dir ?? result.merged_gguf], ["base GGUF", result.base_gguf], ["LoRA adapter GGUF", result.adapter_gguf], ["Modelfile", result.modelfile], ["Modelfile (base + ADAPTER)", result.modelfile_adapter]] as const) {
+        for (const [label, path] of [["merged model", result.model_dir ?? result.merged_gguf], ["merged model (f16 source)", result.merged_f16_gguf], ["base GGUF", result.base_gguf], ["base GGUF (f16 source)", result.base_f16_gguf], ["LoRA adapter GGUF (f32)", result.adapter_gguf], ["Modelfile", result.modelfile], ["Modelfile (base + ADAPTER)", result.modelfile_adapter]] as const) {
           if (path) process.stdout.write(`  ${label}: ${path}\n`);
         }
         if (options.format === "ollama") process.stdout.write(`  run it: cd ${out} && ollama create my-model -f Modelfile && ollama run my-model\n`);
