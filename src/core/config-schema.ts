@@ -70,6 +70,12 @@ export const trainingSchema = z
       z.number().positive().max(100),
       "Hosted providers and `tunekit train --server` only: multiplier on the provider's base learning rate (OpenAI's hyperparameter), or `auto`. Local runs use `learning_rate`.",
     ),
+    dpo_beta: z
+      .number()
+      .positive()
+      .max(10)
+      .default(0.1)
+      .describe("`method: dpo` only: strength of the pull toward the reference model in the DPO loss (TRL's default 0.1; higher stays closer)."),
     lr_scheduler: z.enum(["cosine", "linear", "constant"]).default("cosine").describe("Learning-rate schedule after warmup."),
     warmup_ratio: z.number().min(0).max(0.5).default(0.03).describe("Fraction of steps spent warming up the learning rate."),
     weight_decay: z.number().min(0).max(1).default(0).describe("AdamW weight decay."),

@@ -1,8 +1,9 @@
 import { randomInt } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
-import type { FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model, SupervisedHyperparameters } from "../spec/openai-wire.js";
+import type { DpoHyperparameters, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model, SupervisedHyperparameters } from "../spec/openai-wire.js";
 import type { Project } from "./api-key-store.js";
 import { parseCreateJobParams } from "./create-job-params.js";
 import { describeProblems, type FileStore, type StoredFile } from "./file-store.js";
@@ -193,7 +194,7 @@ export class JobService {
     const base = this.catalog.resolve(job.model);
     if (!base) throw new TunekitError(`model \`${job.model}\` is no longer available on this server`, { kind: "usage", code: "model_not_available", field: "model" });
     const training = await this.files.get(job.project_id, job.training_file, "training_file");
-    const method = JSON.parse(job.method) as { type: "supervised" | "dpo"; supervised?: { hyperparameters?: SupervisedHyperparameters }; dpo?: { hyperparameters?: SupervisedHyperparameters } };
+    const method = JSON.parse(job.method) as { type: "supervised" | "dpo"; supervised?: { hyperparameters?: SupervisedHyperparameters }; dpo?: { hyperparameters?: DpoHyperparameters } };
     const hyperparameters = JSON.parse(job.hyperparameters) as SupervisedHyperparameters;
     const runDir = job.run_dir ?? join(this.options.dataDir, "runs", job.id);
     const checkpoint = job.last_checkpoint_path ?? (await this.store.latestCheckpoint(job.id))?.path ?? null;
@@ -204,7 +205,7 @@ export class JobService {
       validationPath: job.validation_file ? this.files.pathOf(job.validation_file) : null,
       trainingExamples: training.validation?.validExamples ?? 0,
       methodType: method.type,
-      hyperparameters,
+      hyperparameters: method.type === "dpo" ? { ...hyperparameters, ...method.dpo?.hyperparameters } : hyperparameters,
       seed: job.seed,
       resumeFrom: checkpoint,
       trainingDefaults: this.options.trainingDefaults,
@@ -261,8 +262,9 @@ export class JobService {
    * Jobs caught validating are validated again (only at startup: `revalidate: false` for the
    * periodic sweep).
    */
-  async recover(options: { revalidate?: boolean } = {}): Promise<{ resumed: string[]; failed: string[]; waiting: string[]; revalidated: string[] }> {
+  async recover(options: { revalidate?: boolean } = {}): Promise<{ resumed: string[]; completed: string[]; failed: string[]; waiting: string[]; revalidated: string[] }> {
     const resumed: string[] = [];
+    const completed: string[] = [];
     const failed: string[] = [];
     const waiting: string[] = [];
     for (const job of await this.store.jobsWithStatus("running")) {
@@ -274,17 +276,20 @@ export class JobService {
         waiting.push(job.id);
         continue;
       }
-      (await this.recoverJob(job)) === "resumed" ? resumed.push(job.id) : failed.push(job.id);
+      const outcome = await this.recoverJob(job);
+      if (outcome === "resumed") resumed.push(job.id);
+      else if (outcome === "completed") completed.push(job.id);
+      else failed.push(job.id);
     }
     const revalidated: string[] = [];
     if (resumed.length > 0) void this.scheduler?.wake();
-    if (options.revalidate === false) return { resumed, failed, waiting, revalidated };
+    if (options.revalidate === false) return { resumed, completed, failed, waiting, revalidated };
     await this.files.validatePending();
     for (const job of await this.store.jobsWithStatus("validating_files")) {
       this.validateInBackground(job.id, (JSON.parse(job.method) as { type: "supervised" | "dpo" }).type);
       revalidated.push(job.id);
     }
-    return { resumed, failed, waiting, revalidated };
+    return { resumed, completed, failed, waiting, revalidated };
   }
 
   /**
@@ -347,9 +352,11 @@ export class JobService {
    * events the store lacks (checkpoint events become checkpoint rows), drop metrics of steps after
    * the newest checkpoint complete on disk (the resumed run trains them again, once, into the
    * final model), and queue the job to resume from that checkpoint; or fail it, with the reason,
-   * when there is none. One transaction; the journal is retired after it.
+   * when there is none. A worker that finished (its `done` is journaled, its outputs are on disk)
+   * before the server recorded it makes the job `succeeded` without training anything again.
+   * One transaction; the journal is retired after it.
    */
-  private async recoverJob(job: JobRow): Promise<"resumed" | "failed"> {
+  private async recoverJob(job: JobRow): Promise<"resumed" | "completed" | "failed"> {
     const runDir = job.run_dir;
     const journal = runDir ? readJournal(runDir) : { events: [], unreadableLines: 0 };
     const baseLearningRate = this.baseLearningRate();
@@ -380,6 +387,24 @@ export class JobService {
     const retrained = plan.resumeFrom ? retrainedMessage(plan.retrainedSteps, plan.resumeFrom.step) : null;
     if (retrained) notes.push({ level: "warn", message: retrained, data: { steps: plan.retrainedSteps } });
 
+    const outputs = plan.finished ? [plan.finished.adapter_path, plan.finished.merged_path].filter((path): path is string => path !== null) : [];
+    if (plan.finished && outputs.length > 0 && outputs.every((path) => existsSync(path))) {
+      // the worker finished and wrote its outputs; only the server's bookkeeping was lost
+      const model = fineTunedModelId(job);
+      await this.store.applyRecovery(job.id, {
+        imports,
+        notes,
+        deleteEventIds: [],
+        deleteCheckpointIds: [],
+        to: "succeeded",
+        event: { message: `New fine-tuned model created: ${model}` },
+        patch: { ...patch, fine_tuned_model: model, finished_at: Date.now(), trained_tokens: plan.finished.summary.trained_tokens, adapter_path: outputs[0], ...(plan.resumeFrom ? { last_checkpoint_path: plan.resumeFrom.path } : {}) },
+      });
+      if (runDir) retireJournal(runDir);
+      await this.writeResultFile(await this.store.getJob(null, job.id)).catch((error: unknown) => this.store.addEvent(job.id, { level: "warn", message: `could not write the result file: ${(error as Error).message}` }));
+      await this.store.addEvent(job.id, { message: "The job has successfully completed" });
+      return "completed";
+    }
     if (plan.resumeFrom) {
       await this.store.applyRecovery(job.id, {
         imports,

@@ -1,7 +1,7 @@
 import { defaultConfig, type TrainingConfig } from "../core/config-schema.js";
 import { resolveEpochs } from "../data/estimate/resolve-epochs.js";
 import type { WorkerJobSpec } from "../spec/job-spec.js";
-import type { SupervisedHyperparameters } from "../spec/openai-wire.js";
+import type { DpoHyperparameters } from "../spec/openai-wire.js";
 
 /**
  * `learning_rate_multiplier` scales these base rates (the worker's rate for models under 1B
@@ -17,7 +17,8 @@ export interface WorkerJobSpecInput {
   /** valid examples of the training file (decides `auto` epochs) */
   trainingExamples: number;
   methodType: "supervised" | "dpo";
-  hyperparameters: SupervisedHyperparameters;
+  /** the job's hyperparameters (DPO jobs add `beta`) */
+  hyperparameters: DpoHyperparameters;
   seed: number;
   resumeFrom: string | null;
   /** server-wide training settings (device, max_seq_len, checkpoint_every ...) */
@@ -49,6 +50,8 @@ export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
       epochs: resolveEpochs(Math.max(1, input.trainingExamples), input.hyperparameters.n_epochs ?? "auto"),
       batch_size: input.hyperparameters.batch_size ?? "auto",
       learning_rate: multiplier === "auto" ? training.learning_rate : base * multiplier,
+      // OpenAI's DPO `beta`; `auto` keeps the server's setting
+      dpo_beta: typeof input.hyperparameters.beta === "number" ? input.hyperparameters.beta : training.dpo_beta,
       seed: input.seed,
     },
     resume_from: input.resumeFrom,

@@ -40,3 +40,19 @@ def test_dpo_resume_reproduces_the_run(tmp_path, tiny_model, capsys) -> None:
     full_losses = [event["train_loss"] for event in events_of(full, "metrics")]
     resumed_losses = [event["train_loss"] for event in events_of(resumed, "metrics")]
     assert resumed_losses == pytest.approx(full_losses[3:], rel=1e-6)
+
+
+def test_dpo_beta_comes_from_the_spec(tmp_path, tiny_model, capsys) -> None:
+    """`training.dpo_beta` scales the margin inside the loss: after the same first step, a larger beta gives a lower loss."""
+    train = write_jsonl(tmp_path / "train.jsonl", preference_examples(16))
+    second_losses = []
+    for beta in (0.1, 1.0):
+        spec = make_spec(tiny_model, train, tmp_path / f"run-{beta}", method="dpo", max_steps=2, learning_rate=2e-2, dpo_beta=beta)
+        exit_code, events = run_worker_in_process(spec, tmp_path / f"spec-{beta}.json", capsys)
+        assert exit_code == 0, events_of(events, "error")
+        losses = [event["train_loss"] for event in events_of(events, "metrics")]
+        assert losses[0] == pytest.approx(math.log(2), abs=1e-6)
+        assert events_of(events, "config")[0]["resolved"]["training"]["dpo_beta"] == beta
+        second_losses.append(losses[1])
+    # same data, same seed: the second loss differs only through beta (the margins count beta times)
+    assert abs(second_losses[1] - second_losses[0]) > 1e-3

@@ -35,6 +35,7 @@ class TrainingSpec:
     batch_size: Union[int, Auto] = "auto"
     micro_batch_size: Union[int, Auto] = "auto"
     learning_rate: Union[float, Auto] = "auto"
+    dpo_beta: float = 0.1
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
@@ -211,6 +212,7 @@ def parse_job_spec(raw: Any, check_files: bool = True, cuda_available: bool | No
         learning_rate=reader.get(
             "learning_rate", "auto", _number_in(0, 1, exclusive_low=True), "a number in (0, 1] or auto", allow_auto=True
         ),
+        dpo_beta=reader.get("dpo_beta", 0.1, _number_in(0, 10, exclusive_low=True), "a number in (0, 10]"),
         lr_scheduler=reader.get("lr_scheduler", "cosine", _one_of("cosine", "linear", "constant"), "cosine, linear or constant"),
         warmup_ratio=reader.get("warmup_ratio", 0.03, _number_in(0, 0.5), "a number in 0..0.5"),
         weight_decay=reader.get("weight_decay", 0.0, _number_in(0, 1), "a number in 0..1"),

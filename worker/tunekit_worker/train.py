@@ -87,7 +87,6 @@ class CancelRequest:
 # ---- loss -------------------------------------------------------------------------------------
 
 
-DPO_BETA = 0.1  # strength of the KL penalty toward the reference model in the DPO loss (TRL's default)
 
 
 @dataclass
@@ -295,7 +294,8 @@ class Run:
         log_probs, correct, tokens = sequence_log_probs(model, self.collate_pairs(group, examples), self.autocast)
         reference = self.reference[split][group].to(log_probs.device)
         margin = (log_probs[:count] - reference[:, 0]) - (log_probs[count:] - reference[:, 1])
-        loss_sum = -functional.logsigmoid(DPO_BETA * margin).sum()
+        # beta: strength of the pull toward the reference model (training.dpo_beta, TRL's default 0.1)
+        loss_sum = -functional.logsigmoid(self.spec.training.dpo_beta * margin).sum()
         sums = Sums(loss_sum.item(), count, float(correct[:count].sum()), float(tokens[:count].sum()), float(tokens.sum()))
         return loss_sum, sums
 
