@@ -6,7 +6,10 @@ import { pathToFileURL } from "node:url";
 import OpenAI, { toFile } from "openai";
 import type { FineTuningJob } from "openai/resources/fine-tuning/jobs/jobs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import SqliteDatabase from "better-sqlite3";
+import { JOURNAL_FILE } from "../src/jobs/event-journal.js";
 import { processGone, workerProcesses } from "../src/jobs/run-owner.js";
+import { DATABASE_FILE } from "../src/jobs/store/database.js";
 
 /**
  * `kill -9` of the fine-tuning server in the middle of a real training job, then a restart on the
@@ -19,10 +22,10 @@ const workerRoot = resolve("worker");
 const tsxLoader = pathToFileURL(resolve("node_modules", "tsx", "dist", "loader.mjs")).href;
 const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
 
-const STEPS = 30;
-const CHECKPOINT_EVERY = 3;
+const STEPS = 40;
+const CHECKPOINT_EVERY = 4; // and at each epoch end: 32 examples in batches of 8 are 4 steps
 const trainingJsonl =
-  Array.from({ length: 16 }, (_, index) =>
+  Array.from({ length: 32 }, (_, index) =>
     JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: `The apple is red.` }] }),
   ).join("\n") + "\n";
 
@@ -54,14 +57,41 @@ async function startServer(): Promise<{ child: ChildProcess; client: OpenAI; rec
   return { child, client: new OpenAI({ baseURL: `${address.url}/v1`, apiKey: "unused", maxRetries: 0 }), recovered: address.recovered };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
+async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 90_000, pollMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await probe();
     if (value) return value;
-    await new Promise((done) => setTimeout(done, 50));
+    await new Promise((done) => setTimeout(done, pollMs));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The last training step in a worker's event journal (0 before the first). */
+function lastJournaledStep(runDir: string): number {
+  const path = join(runDir, JOURNAL_FILE);
+  if (!existsSync(path)) return 0;
+  let step = 0;
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    try {
+      const event = JSON.parse(line) as { type?: string; step?: number };
+      if (event.type === "metrics" && typeof event.step === "number") step = event.step;
+    } catch {
+      // a line being written
+    }
+  }
+  return step;
+}
+
+/** Training steps of a job's metrics events in the store's SQLite file. */
+function storedSteps(jobId: string): number[] {
+  const database = new SqliteDatabase(join(dataDir, DATABASE_FILE), { readonly: true });
+  try {
+    const rows = database.prepare("select data from job_events where job_id = ? and type = 'metrics' order by sequence").all(jobId) as Array<{ data: string }>;
+    return rows.map((row) => JSON.parse(row.data) as { step: number; train_loss?: number }).filter((data) => data.train_loss !== undefined).map((data) => data.step);
+  } finally {
+    database.close();
+  }
 }
 
 async function allEvents(client: OpenAI, jobId: string) {
@@ -99,66 +129,92 @@ describe.skipIf(!haveWorker)("kill -9 of the server during training", () => {
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  it("resumes the job after a restart and it ends succeeded with every step once, exactly like an uninterrupted run", async () => {
+  it("resumes both jobs after a restart, the one whose worker was killed too from its last complete checkpoint; each ends succeeded with every step once, exactly like an uninterrupted run", async () => {
     const first = await startServer();
     const file = await first.client.files.create({ file: await toFile(Buffer.from(trainingJsonl), "train.jsonl"), purpose: "fine-tune" });
-    const job = await first.client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, seed: 1234 });
+    // `job`: its worker outlives the server long enough to checkpoint (the usual kill -9);
+    // `crashed`: its worker is SIGKILLed with the server (as by the OOM killer or a power cut)
+    const create = (client: OpenAI) => client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, seed: 1234, hyperparameters: { batch_size: 8 } });
+    const job = await create(first.client);
+    const crashed = await create(first.client);
     const runDir = join(dataDir, "runs", job.id);
+    const crashedRunDir = join(dataDir, "runs", crashed.id);
 
-    // past a checkpoint, in the middle of the run
-    await waitFor("step 4 in the store", async () => (trainingMetrics(await allEvents(first.client, job.id)).at(-1)?.step ?? 0) >= CHECKPOINT_EVERY + 1);
+    // kill in the middle of the run, two steps after a checkpoint of the crashed job (so that the
+    // store has seen a step after its last checkpoint), read from the workers' journals (fast)
+    await waitFor("both jobs past a checkpoint", async () => {
+      const crashedStep = lastJournaledStep(crashedRunDir);
+      return lastJournaledStep(runDir) > CHECKPOINT_EVERY && crashedStep > CHECKPOINT_EVERY && crashedStep % CHECKPOINT_EVERY === 2;
+    }, 90_000, 5);
     const workers = workerProcesses(runDir);
+    const crashedWorkers = workerProcesses(crashedRunDir);
     expect(workers).toHaveLength(1);
+    expect(crashedWorkers).toHaveLength(1);
     first.child.kill("SIGKILL");
+    for (const pid of crashedWorkers) process.kill(pid, "SIGKILL");
     await new Promise((done) => first.child.once("exit", done));
+    expect(lastJournaledStep(runDir)).toBeLessThan(STEPS); // killed in the middle, not after the end
 
-    // a restart at once: the old worker is probably still writing its checkpoint
+    // a restart at once: the surviving worker is probably still writing its checkpoint
+    // what the store holds of the crashed job (read from its SQLite file: no server is running)
+    const crashedStepsStored = storedSteps(crashed.id);
     const second = await startServer();
-    expect([...second.recovered.resumed, ...second.recovered.waiting]).toEqual([job.id]);
-    // the same job (same file, seed, hyperparameters) without interruption, next to it
-    const reference = await second.client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, seed: 1234 });
+    expect([...second.recovered.resumed, ...second.recovered.waiting].sort()).toEqual([job.id, crashed.id].sort());
+    // the same job (same file, seed, hyperparameters) without interruption, next to them
+    const reference = await create(second.client);
 
-    const [recovered, uninterrupted] = await Promise.all([finished(second.client, job.id), finished(second.client, reference.id)]);
-    const events = await allEvents(second.client, job.id);
-    const messages = events.map((event) => event.message);
-    expect(recovered.status, messages.join("\n")).toBe("succeeded");
-    expect(uninterrupted.status).toBe("succeeded");
+    const [recovered, recoveredCrashed, uninterrupted] = await Promise.all([job.id, crashed.id, reference.id].map((id) => finished(second.client, id)));
+    expect(uninterrupted!.status).toBe("succeeded");
+    const referenceMetrics = trainingMetrics(await allEvents(second.client, reference.id));
+    expect(referenceMetrics.map((metric) => metric.step)).toEqual(Array.from({ length: STEPS }, (_, index) => index + 1));
 
     // the worker of the killed server stopped by itself (PR_SET_PDEATHSIG) and none is left
-    expect(workers.every(processGone)).toBe(true);
-    expect(workerProcesses(runDir)).toEqual([]);
+    expect([...workers, ...crashedWorkers].every(processGone)).toBe(true);
+    expect([...workerProcesses(runDir), ...workerProcesses(crashedRunDir)]).toEqual([]);
 
-    // exactly one resume, from a checkpoint; the resumed run starts right after it
-    const resumedAt = events.findIndex((event) => event.message.startsWith("Resumed training from checkpoint"));
-    expect(messages.filter((message) => message.startsWith("Resumed training from checkpoint"))).toHaveLength(1);
-    expect(messages.filter((message) => message.startsWith("The server stopped while this job ran; queued to resume"))).toHaveLength(1);
-    const resumedFrom = (events[resumedAt]!.data as { resumed_from: string }).resumed_from;
-    const resumeStep = Number(/step-(\d+)$/.exec(resumedFrom)![1]);
-    expect(resumeStep).toBeGreaterThanOrEqual(CHECKPOINT_EVERY);
-    expect(resumeStep).toBeLessThan(STEPS);
-    const metricsAfterResume = trainingMetrics(events.slice(resumedAt));
-    expect(metricsAfterResume[0]!.step).toBe(resumeStep + 1);
+    const checked: Record<string, { resumeStep: number; messages: string[] }> = {};
+    for (const [current, final] of [[job, recovered], [crashed, recoveredCrashed]] as const) {
+      const events = await allEvents(second.client, current.id);
+      const messages = events.map((event) => event.message);
+      expect(final!.status, messages.join("\n")).toBe("succeeded");
 
-    // events contiguous: every step once, in order; no event twice
-    const metrics = trainingMetrics(events);
-    expect(metrics.map((metric) => metric.step)).toEqual(Array.from({ length: STEPS }, (_, index) => index + 1));
-    expect(new Set(events.map((event) => event.id)).size).toBe(events.length);
+      // exactly one resume, from a checkpoint; the resumed run starts right after it
+      const resumedAt = events.findIndex((event) => event.message.startsWith("Resumed training from checkpoint"));
+      expect(messages.filter((message) => message.startsWith("Resumed training from checkpoint"))).toHaveLength(1);
+      expect(messages.filter((message) => message.startsWith("The server stopped while this job ran; queued to resume"))).toHaveLength(1);
+      const resumedFrom = (events[resumedAt]!.data as { resumed_from: string }).resumed_from;
+      const resumeStep = Number(/step-(\d+)$/.exec(resumedFrom)![1]);
+      expect(resumeStep).toBeGreaterThanOrEqual(CHECKPOINT_EVERY);
+      expect(resumeStep).toBeLessThan(STEPS);
+      expect(trainingMetrics(events.slice(resumedAt))[0]!.step).toBe(resumeStep + 1);
 
-    // the checkpoint it resumed from is listed, also when only the worker's journal saw it written
-    const checkpoints = (await second.client.fineTuning.jobs.checkpoints.list(job.id, { limit: 100 })).data.map((checkpoint) => checkpoint.step_number);
-    expect(checkpoints).toContain(resumeStep);
-    expect(new Set(checkpoints).size).toBe(checkpoints.length);
-    // the worker's stop after the server died is in the events (it came from the journal)
-    expect(messages).toContain(`Worker stopped at step ${resumeStep} after writing a checkpoint`);
+      // events contiguous: every step once, in order; no event twice
+      const metrics = trainingMetrics(events);
+      expect(metrics.map((metric) => metric.step)).toEqual(Array.from({ length: STEPS }, (_, index) => index + 1));
+      expect(new Set(events.map((event) => event.id)).size).toBe(events.length);
 
-    // no step trained twice into the final model: the same losses and tokens as the uninterrupted run
-    const referenceMetrics = trainingMetrics(await allEvents(second.client, reference.id));
-    expect(referenceMetrics.map((metric) => metric.step)).toEqual(metrics.map((metric) => metric.step));
-    for (const [index, metric] of metrics.entries()) expect(metric.train_loss).toBeCloseTo(referenceMetrics[index]!.train_loss, 4);
-    const last = metrics.at(-1)!.train_loss;
-    expect(Math.abs(last - referenceMetrics.at(-1)!.train_loss) / Math.abs(referenceMetrics.at(-1)!.train_loss)).toBeLessThan(1e-4);
-    expect(recovered.trained_tokens).toBe(uninterrupted.trained_tokens);
-    const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8")) as { steps: number; final_train_loss: number };
-    expect(summary.steps).toBe(STEPS);
-  }, 120_000);
+      // the checkpoint it resumed from is listed, also when only the worker's journal saw it written
+      const checkpoints = (await second.client.fineTuning.jobs.checkpoints.list(current.id, { limit: 100 })).data.map((checkpoint) => checkpoint.step_number);
+      expect(checkpoints).toContain(resumeStep);
+      expect(new Set(checkpoints).size).toBe(checkpoints.length);
+
+      // no step trained twice into the final model: the same losses and tokens as the uninterrupted run
+      for (const [index, metric] of metrics.entries()) expect(Math.abs(metric.train_loss - referenceMetrics[index]!.train_loss) / referenceMetrics[index]!.train_loss).toBeLessThan(1e-4);
+      expect(final!.trained_tokens).toBe(uninterrupted!.trained_tokens);
+      const summary = JSON.parse(readFileSync(join(dataDir, "runs", current.id, "summary.json"), "utf8")) as { steps: number };
+      expect(summary.steps).toBe(STEPS);
+      checked[current.id] = { resumeStep, messages };
+    }
+
+    // the worker's stop after the server died reached the events through its journal
+    const survived = checked[job.id]!;
+    expect(survived.messages).toContain(`Worker stopped at step ${survived.resumeStep} after writing a checkpoint`);
+    // the killed worker resumed from the last checkpoint complete on disk; the steps the store had
+    // seen after it were dropped and said to be trained again
+    const killed = checked[crashed.id]!;
+    expect(killed.messages.some((message) => message.startsWith("Worker stopped"))).toBe(false);
+    expect(killed.resumeStep).toBeLessThanOrEqual(Math.max(...crashedStepsStored) + 1);
+    const lost = crashedStepsStored.filter((step) => step > killed.resumeStep);
+    if (lost.length > 0) expect(killed.messages.some((message) => new RegExp(`^Steps? ${killed.resumeStep + 1}\\b.* ran after the checkpoint at step ${killed.resumeStep} and (is|are) trained again$`).test(message))).toBe(true);
+  }, 150_000);
 });

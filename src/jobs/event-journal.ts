@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { CheckpointMetrics } from "../spec/openai-wire.js";
-import { parseWorkerEvent, type WorkerEvent } from "../spec/worker-events.js";
+import { parseWorkerEvent, type DoneEvent, type WorkerEvent } from "../spec/worker-events.js";
 import type { NewJobEvent } from "./job-store.js";
 import { checkpointMetrics } from "./worker-event-mapper.js";
 
@@ -118,7 +118,9 @@ export interface RecoveryInput {
 export interface RecoveryPlan {
   /** the newest complete checkpoint: the job resumes from it; null: nothing to resume from */
   resumeFrom: DiskCheckpoint | null;
-  /** journal events the store lacks, in order, that stay true after resuming (none past the resume step, no `done`) */
+  /** the worker's `done` event: it finished (outputs written) before the server could record it */
+  finished: DoneEvent | null;
+  /** journal events the store lacks, in order, that stay true after resuming (none past the resume step) */
   imports: WorkerEvent[];
   /** checkpoint rows to add: imported checkpoint events, and the resume checkpoint when the store has no row for it */
   checkpoints: DiskCheckpoint[];
@@ -141,7 +143,8 @@ function stepOf(event: StoredEvent): number | null {
 
 /**
  * What recovery does with a job whose server died: resume from the newest checkpoint complete on
- * disk (K), import the journal's events the store lacks up to K, and drop what K undoes.
+ * disk (K), import the journal's events the store lacks up to K, and drop what K undoes. When the
+ * journal ends the session with `done`, the job is finished: import everything, drop nothing.
  *
  * Which journal events the store has: the scheduler records a session's events in order, one at a
  * time, after the store's last launch event; so the journal's events are matched in order against
@@ -150,7 +153,10 @@ function stepOf(event: StoredEvent): number | null {
  */
 export function planRecovery(input: RecoveryInput): RecoveryPlan {
   const resumeFrom = input.diskCheckpoints.at(-1) ?? null;
-  const resumeStep = resumeFrom?.step ?? null;
+  let finished: DoneEvent | null = null;
+  for (const event of input.journal) if (event.type === "done") finished = event;
+  // a finished session undoes nothing: every step is in its outputs
+  const resumeStep = finished ? null : (resumeFrom?.step ?? null);
   const after = (step: number) => resumeStep !== null && step > resumeStep;
 
   let launch = -1;
@@ -176,7 +182,7 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
   const imports: WorkerEvent[] = [];
   const checkpoints: DiskCheckpoint[] = [];
   for (const event of input.journal.slice(next)) {
-    if (event.type === "done") continue; // the job is not done until the resumed run says so
+    if (event.type === "done" && !finished) continue;
     if ((event.type === "metrics" || event.type === "eval" || event.type === "checkpoint") && after(event.step)) continue;
     imports.push(event);
     if (event.type === "checkpoint" && !storedCheckpointSteps.has(event.step)) {
@@ -199,6 +205,7 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
   }
   return {
     resumeFrom,
+    finished,
     imports,
     checkpoints,
     dropEventIds,
