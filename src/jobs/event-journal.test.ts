@@ -138,6 +138,15 @@ describe("the worker's event journal", () => {
   });
 });
 
+function jobRow(projectId: string, id: string): JobRow {
+  return {
+    id, project_id: projectId, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running",
+    hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null,
+    fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null,
+    result_files: "[]", heartbeat_at: Date.now(), run_dir: runDir, last_checkpoint_path: null, adapter_path: null,
+  };
+}
+
 describe("JobService recovery with a journal", () => {
   it("imports journaled events and checkpoints, drops re-trained metrics, and queues the job to resume, in one step", async () => {
     const dataDir = join(runDir, "data");
@@ -147,12 +156,7 @@ describe("JobService recovery with a journal", () => {
     const files = new FileStore(database, dataDir, 1 << 20);
     const service = new JobService(store, files, new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
     const jobId = "ftjob-journal000000000";
-    const row: JobRow = {
-      id: jobId, project_id: project.id, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running",
-      hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null,
-      fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null,
-      result_files: "[]", heartbeat_at: Date.now(), run_dir: runDir, last_checkpoint_path: checkpointPath(2), adapter_path: null,
-    };
+    const row: JobRow = { ...jobRow(project.id, jobId), last_checkpoint_path: checkpointPath(2) };
     await store.insertJob(row, { message: LAUNCH_MESSAGES.started });
     // the server recorded steps 1..3 and checkpoint 2, then died (its owner pid does not exist any more);
     // the worker went on to step 4, checkpoint 4, and a `cancelled` only the journal saw
@@ -181,6 +185,36 @@ describe("JobService recovery with a journal", () => {
     expect((await store.listCheckpoints(project.id, jobId, page)).data.map((found) => found.step_number).sort()).toEqual([2, 4]);
     // the journal is retired: the next launch journals afresh, and a second recovery finds nothing new
     expect(existsSync(join(runDir, JOURNAL_FILE))).toBe(false);
+    await database.destroy();
+  });
+
+  it("completes a job whose worker finished (journaled `done`, outputs on disk) before the server could record it, without training again", async () => {
+    const dataDir = join(runDir, "data");
+    const database = await openDatabase(dataDir);
+    const project = await new ApiKeyStore(database).ensureProject("alpha");
+    const store = new JobStore(database);
+    const service = new JobService(store, new FileStore(database, dataDir, 1 << 20), new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
+    const jobId = "ftjob-finished00000000";
+    await store.insertJob(jobRow(project.id, jobId), { message: LAUNCH_MESSAGES.started });
+    const adapter = join(runDir, "adapter");
+    mkdirSync(adapter, { recursive: true });
+    writeCheckpoint(2);
+    writeCheckpoint(4);
+    const done: WorkerEvent = { v: 1, type: "done", time: 1200, adapter_path: adapter, merged_path: null, summary: { trained_tokens: 40, train_runtime_s: 4, tokens_per_second: 10, steps: 4, final_train_loss: loss(4), final_valid_loss: null, final_valid_mean_token_accuracy: null } };
+    const journal = session(4, [done]);
+    for (const event of journal.slice(0, 3)) await store.addEvent(jobId, mapWorkerEvent(event).event!);
+    writeFileSync(join(runDir, JOURNAL_FILE), lines(journal));
+    writeFileSync(join(runDir, "owner.json"), JSON.stringify({ hostname: hostname(), pid: 2 ** 22 + 1, instance: "dead", since: 0 }));
+
+    const recovered = await service.recover({ revalidate: false });
+    expect(recovered.completed).toEqual([jobId]);
+    const job = await store.getJob(null, jobId);
+    expect(job).toMatchObject({ status: "succeeded", trained_tokens: 40, adapter_path: adapter, fine_tuned_model: `ft:tiny-base::${jobId.slice(-8)}` });
+    expect(JSON.parse(job.result_files)).toHaveLength(1);
+    const events = (await store.listEvents(project.id, jobId, { after: null, limit: 100, order: "asc" })).data;
+    expect(events.filter((event) => event.type === "metrics").map((event) => (event.data as { step: number }).step)).toEqual([1, 2, 3, 4]);
+    expect(events.filter((event) => event.message.startsWith("Training finished"))).toHaveLength(1);
+    expect(events.at(-1)?.message).toBe("The job has successfully completed");
     await database.destroy();
   });
 
