@@ -11,7 +11,8 @@ import { startServer, type RunningServer } from "../src/server/tunekit-server.js
 /*
  * Load: many concurrent uploads through the official SDK stored intact, and a long queue of tiny real
  * training jobs (the Python worker, a tiny random Llama built here) that all end, start in creation
- * order and never run more than `maxConcurrentJobs` at once. Durations are printed for the record.
+ * order and never run more than `maxConcurrentJobs` at once. Durations are printed for the record
+ * (`LOAD_JOBS=10` shortens the queue while working on this file; the suite runs 100).
  */
 
 const python = resolve(".venv/bin/python");
