@@ -63,7 +63,8 @@ export class PythonWorkerEngine implements InferenceEngine {
           top_p: request.topP,
           seed: request.seed,
           stop: request.stop,
-          json: request.responseFormat.type !== "text",
+          // constrained decoding in the worker (worker/tunekit_worker/json_constraint.py)
+          response_format: request.responseFormat,
         })}\n`,
       );
     });
@@ -117,7 +118,8 @@ export class PythonWorkerEngine implements InferenceEngine {
       entry.resolve({ text: message.text, finishReason: message.finish_reason, promptTokens: message.prompt_tokens, completionTokens: message.completion_tokens });
     } else {
       this.pending.delete(message.id);
-      entry.reject(new TunekitError(message.message, { kind: message.code === "bad_request" ? "usage" : "worker", code: message.code, field: message.field ?? undefined }));
+      const usage = message.code === "bad_request" || message.code === "unsupported_response_format";
+      entry.reject(new TunekitError(message.message, { kind: usage ? "usage" : "worker", code: message.code, field: message.field ?? undefined }));
     }
   }
 }

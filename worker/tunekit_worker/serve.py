@@ -4,7 +4,8 @@
 
 stdin, one object a line:
     {"type": "generate", "id": "r1", "model": DIR_OR_HUB_ID, "adapter": PEFT_DIR|null, "messages": [...],
-     "max_tokens": N|null, "temperature": 0.0, "top_p": 1.0, "seed": N|null, "stop": ["..."]}
+     "max_tokens": N|null, "temperature": 0.0, "top_p": 1.0, "seed": N|null, "stop": ["..."],
+     "response_format": {"type": "text"} | {"type": "json_object"} | {"type": "json_schema", "name": "...", "schema": {...}}}
     {"type": "cancel", "id": "r1"}
 stdout, one object a line:
     {"id": "r1", "type": "text", "text": "..."}            decoded text as it is produced
@@ -13,6 +14,9 @@ stdout, one object a line:
 
 Requests run one at a time in arrival order; a cancel (read by a reader thread) stops its request
 before the next token. Generation stops at the model's end-of-turn tokens (generate.end_of_turn_ids).
+A JSON response format constrains decoding (json_constraint.py): only tokens that keep the text a
+valid JSON prefix are picked, and end of turn only once the object is closed. A schema outside the
+enforced subset is an error with field `response_format`.
 Models and adapters stay loaded (the last 4 (model, adapter) pairs).
 """
 
@@ -28,8 +32,14 @@ from typing import Any
 import torch
 
 from .generate import end_of_turn_ids, load_for_generation
+from .json_constraint import START, State, TokenConstraint, UnsupportedSchema, rules_of, token_constraint
 
 _write_lock = threading.Lock()
+UNSUPPORTED_MESSAGE = (
+    "`response_format.json_schema.schema` is outside what the python engine enforces ({problem}); it enforces a top-level "
+    "object with `properties` of simple types or string `enum`s, `required` and `additionalProperties`. "
+    "Simplify the schema, use `{{\"type\": \"json_object\"}}`, or serve a GGUF with the node-llama-cpp engine (`--engine llama-cpp`) for full JSON Schema"
+)
 
 
 def send(message: dict[str, Any]) -> None:
@@ -64,6 +74,55 @@ def choose(logits: torch.Tensor, temperature: float, top_p: float, generator: to
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
+def choose_constrained(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator, constraint: TokenConstraint, state: State, banned: frozenset[int]) -> int | None:
+    """`choose` over the tokens the constraint allows (None when none is allowed). Greedy looks at the
+    most likely tokens first and only builds the full mask when none of them fits."""
+    if temperature <= 0:
+        for token in torch.topk(logits, min(64, logits.shape[0])).indices.tolist():
+            if constraint.allows(state, token, banned):
+                return token
+    allowed = [token for token in constraint.allowed(state) if token not in banned and token < logits.shape[0]]
+    if not allowed:
+        return None
+    index = torch.tensor(allowed)
+    masked = torch.full_like(logits, float("-inf"))
+    masked[index] = logits[index]
+    return choose(masked, temperature, top_p, generator)
+
+
+class ConstrainedText:
+    """The recognizer state of the decoded answer, kept in step with the decoder's text (which can
+    revise its last characters when a multi-byte character completes)."""
+
+    def __init__(self, constraint: TokenConstraint):
+        self.constraint = constraint
+        self.text = ""
+        self.state: State = START
+
+    def accept(self, text: str) -> bool:
+        recognizer = self.constraint.recognizer
+        state = recognizer.advance(self.state, text[len(self.text) :]) if text.startswith(self.text) else recognizer.advance(START, text)
+        if state is None:
+            return False
+        self.text, self.state = text, state
+        return True
+
+
+def next_token(logits: torch.Tensor, request: dict[str, Any], generator: torch.Generator, tokenizer: Any, generated: list[int], constrained: ConstrainedText | None) -> int | None:
+    temperature, top_p = float(request.get("temperature") or 0), float(request.get("top_p") or 1)
+    if constrained is None:
+        return choose(logits, temperature, top_p, generator)
+    banned: set[int] = set()
+    while True:
+        token = choose_constrained(logits, temperature, top_p, generator, constrained.constraint, constrained.state, frozenset(banned))
+        if token is None or token in constrained.constraint.end_ids:
+            return token
+        # the token's own text was checked; the decoder's text in context decides (leading spaces, bytes)
+        if constrained.accept(tokenizer.decode(generated + [token], skip_special_tokens=True)):
+            return token
+        banned.add(token)
+
+
 def held_back(text: str, stops: list[str]) -> int:
     """How many trailing characters could be the start of a stop string (not sent yet)."""
     longest = 0
@@ -78,6 +137,7 @@ def held_back(text: str, stops: list[str]) -> int:
 @torch.no_grad()
 def run_request(models: Models, request: dict[str, Any], cancelled: set[str]) -> None:
     request_id = request["id"]
+    rules = rules_of(request.get("response_format"))  # an unsupported schema fails before any model loads
     tokenizer, model = models.get(request["model"], request.get("adapter"))
     prompt = tokenizer.apply_chat_template(request["messages"], add_generation_prompt=True, tokenize=False)
     input_ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
@@ -86,6 +146,7 @@ def run_request(models: Models, request: dict[str, Any], cancelled: set[str]) ->
     stops = set(end_of_turn_ids(tokenizer))
     stop_strings = [text for text in request.get("stop") or [] if text]
     generator = torch.Generator().manual_seed(request.get("seed") or 0)
+    constrained = ConstrainedText(token_constraint(tokenizer, sorted(stops), rules, model.config.vocab_size)) if rules is not None else None
     generated: list[int] = []
     sent = ""
     finish_reason = "length"
@@ -98,8 +159,8 @@ def run_request(models: Models, request: dict[str, Any], cancelled: set[str]) ->
             break
         output = model(input_ids=step_input, past_key_values=past, use_cache=True)
         past = output.past_key_values
-        token = choose(output.logits[0, -1].float(), float(request.get("temperature") or 0), float(request.get("top_p") or 1), generator)
-        if token in stops:
+        token = next_token(output.logits[0, -1].float(), request, generator, tokenizer, generated, constrained)
+        if token is None or token in stops:
             finish_reason = "stop"
             break
         generated.append(token)
@@ -158,6 +219,8 @@ def main(argv: list[str]) -> int:
             continue
         try:
             run_request(models, request, cancelled)
+        except UnsupportedSchema as error:
+            send({"id": request.get("id"), "type": "error", "code": "unsupported_response_format", "message": UNSUPPORTED_MESSAGE.format(problem=error), "field": "response_format"})
         except (OSError, ValueError, KeyError, TypeError) as error:
             send({"id": request.get("id"), "type": "error", "code": "bad_request" if isinstance(error, (KeyError, TypeError)) else "model_load_failed", "message": f"{type(error).__name__}: {error}", "field": "model"})
         except Exception as error:  # noqa: BLE001 - one failed request must not end the server
