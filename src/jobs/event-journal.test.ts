@@ -188,6 +188,38 @@ describe("JobService recovery with a journal", () => {
     await database.destroy();
   });
 
+  it("a job paused while its server died keeps its status and gets the checkpoint its worker wrote on the way out", async () => {
+    const dataDir = join(runDir, "data");
+    const database = await openDatabase(dataDir);
+    const project = await new ApiKeyStore(database).ensureProject("alpha");
+    const store = new JobStore(database);
+    const service = new JobService(store, new FileStore(database, dataDir, 1 << 20), new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
+    const jobId = "ftjob-pausedjob0000000";
+    const row: JobRow = { ...jobRow(project.id, jobId), last_checkpoint_path: checkpointPath(2) };
+    await store.insertJob(row, { message: LAUNCH_MESSAGES.started });
+    const journal = session(3, [checkpoint(3), { v: 1, type: "cancelled", time: 1100, step: 3, checkpoint_path: checkpointPath(3) }]);
+    for (const event of journal.slice(0, 4)) {
+      if (event.type === "checkpoint") await store.addCheckpoint(row, { step: event.step, path: event.path, metrics: { step: event.step }, fineTunedModelCheckpoint: "x" });
+      await store.addEvent(jobId, mapWorkerEvent(event).event!);
+    }
+    await store.transition(jobId, "paused", { message: "Pausing: the worker writes a checkpoint and stops" });
+    writeCheckpoint(2);
+    writeCheckpoint(3);
+    writeFileSync(join(runDir, JOURNAL_FILE), lines(journal));
+    writeFileSync(join(runDir, "owner.json"), JSON.stringify({ hostname: hostname(), pid: 2 ** 22 + 1, instance: "dead", since: 0 }));
+
+    await service.recover({ revalidate: false });
+    const job = await store.getJob(null, jobId);
+    expect(job.status).toBe("paused");
+    expect(job.last_checkpoint_path).toBe(checkpointPath(3));
+    const events = (await store.listEvents(project.id, jobId, { after: null, limit: 100, order: "asc" })).data;
+    expect(events.filter((event) => event.type === "metrics").map((event) => (event.data as { step: number }).step)).toEqual([1, 2, 3]);
+    expect(events.map((event) => event.message)).toContain("Worker stopped at step 3 after writing a checkpoint");
+    expect((await store.checkpointRows(jobId)).map((found) => found.step)).toEqual([2, 3]);
+    expect(existsSync(join(runDir, JOURNAL_FILE))).toBe(false);
+    await database.destroy();
+  });
+
   it("completes a job whose worker finished (journaled `done`, outputs on disk) before the server could record it, without training again", async () => {
     const dataDir = join(runDir, "data");
     const database = await openDatabase(dataDir);

@@ -10,7 +10,7 @@ import { describeProblems, type FileStore, type StoredFile } from "./file-store.
 import { monotonicNow, newId } from "./ids.js";
 import type { JobRunRequest } from "./job-runner.js";
 import { isTerminal, type JobStatus } from "./job-state-machine.js";
-import { completeCheckpoints, planRecovery, readJournal, retireJournal, retrainedMessage, type DiskCheckpoint } from "./event-journal.js";
+import { completeCheckpoints, JOURNAL_FILE, planRecovery, readJournal, retireJournal, retrainedMessage, type DiskCheckpoint, type RecoveryPlan } from "./event-journal.js";
 import { toJobObject, type JobPatch, type JobRow, type JobStore, type NewCheckpoint, type NewJobEvent, type RecoveryWrite } from "./job-store.js";
 import { ownerIsGone, readRunOwner, workerProcesses } from "./run-owner.js";
 import { mapWorkerEvent } from "./worker-event-mapper.js";
@@ -276,10 +276,36 @@ export class JobService {
         waiting.push(job.id);
         continue;
       }
-      const outcome = await this.recoverJob(job);
-      if (outcome === "resumed") resumed.push(job.id);
-      else if (outcome === "completed") completed.push(job.id);
-      else failed.push(job.id);
+      this.recovering.add(job.id);
+      try {
+        const outcome = await this.recoverJob(job);
+        if (outcome === "resumed") resumed.push(job.id);
+        else if (outcome === "completed") completed.push(job.id);
+        else failed.push(job.id);
+      } finally {
+        this.recovering.delete(job.id);
+      }
+    }
+    // paused (or paused, then resumed) while its worker was stopping, and then the server died:
+    // the worker's checkpoint and last events are only in its journal. Import them before the job
+    // can be launched again (a launch retires the journal).
+    for (const job of [...(await this.store.jobsWithStatus("paused")), ...(await this.store.jobsWithStatus("queued"))]) {
+      const runDir = job.run_dir;
+      if (!runDir || this.scheduler?.isRunning(job.id) || this.recovering.has(job.id) || !existsSync(join(runDir, JOURNAL_FILE))) continue;
+      const owner = readRunOwner(runDir);
+      if (owner && !ownerIsGone(owner)) continue;
+      const workers = workerProcesses(runDir);
+      if (workers.length > 0) {
+        this.recoverWhenWorkersExit(job.id, runDir, workers);
+        waiting.push(job.id);
+        continue;
+      }
+      this.recovering.add(job.id);
+      try {
+        await this.importStoppedSession(job);
+      } finally {
+        this.recovering.delete(job.id);
+      }
     }
     const revalidated: string[] = [];
     if (resumed.length > 0) void this.scheduler?.wake();
@@ -336,8 +362,12 @@ export class JobService {
         await new Promise<void>((resolve) => setTimeout(resolve, 100).unref());
       }
       const job = await this.store.getJob(null, jobId);
-      if (job.status !== "running" || this.scheduler?.isRunning(jobId)) return;
-      if ((await this.recoverJob(job)) === "resumed") void this.scheduler?.wake();
+      if (this.scheduler?.isRunning(jobId)) return;
+      if (job.status === "running") {
+        if ((await this.recoverJob(job)) === "resumed") void this.scheduler?.wake();
+      } else if (job.status === "paused" || job.status === "queued") {
+        await this.importStoppedSession(job);
+      }
     })()
       .catch((error: unknown) => process.emitWarning(`recovery of job ${jobId}: ${(error as Error).message}`))
       .finally(() => {
@@ -345,6 +375,7 @@ export class JobService {
         this.recoveries.delete(work);
       });
     this.recoveries.add(work);
+    this.scheduler?.hold(jobId, work); // not launched again while its old worker stops
   }
 
   /**
@@ -356,7 +387,11 @@ export class JobService {
    * before the server recorded it makes the job `succeeded` without training anything again.
    * One transaction; the journal is retired after it.
    */
-  private async recoverJob(job: JobRow): Promise<"resumed" | "completed" | "failed"> {
+  /**
+   * The recovery plan of a job (event-journal.ts planRecovery) and what it writes: imported events
+   * with their checkpoint rows, notes for the user, and the job fields to update.
+   */
+  private async planRecoveryOf(job: JobRow): Promise<{ plan: RecoveryPlan; imports: RecoveryWrite["imports"]; notes: NewJobEvent[]; patch: JobPatch }> {
     const runDir = job.run_dir;
     const journal = runDir ? readJournal(runDir) : { events: [], unreadableLines: 0 };
     const baseLearningRate = this.baseLearningRate();
@@ -384,9 +419,34 @@ export class JobService {
     for (const checkpoint of pending.values()) imports.push({ event: null, checkpoint: toRow(checkpoint) });
     const notes: NewJobEvent[] = [];
     if (plan.imports.length > 0) notes.push({ message: `Recovered ${plan.imports.length} event(s) the worker wrote after the server stopped` });
-    const retrained = plan.resumeFrom ? retrainedMessage(plan.retrainedSteps, plan.resumeFrom.step) : null;
+    const retrained = plan.resumeFrom && !plan.finished ? retrainedMessage(plan.retrainedSteps, plan.resumeFrom.step) : null;
     if (retrained) notes.push({ level: "warn", message: retrained, data: { steps: plan.retrainedSteps } });
+    return { plan, imports, notes, patch };
+  }
 
+  /**
+   * A paused or queued job whose server died while its worker stopped: import the worker's last
+   * events and point the job at its newest complete checkpoint; the status stays as it is.
+   */
+  private async importStoppedSession(job: JobRow): Promise<void> {
+    const { plan, imports, notes } = await this.planRecoveryOf(job);
+    const changes = imports.length + plan.dropEventIds.length + plan.dropCheckpointIds.length;
+    const resumeFrom = plan.resumeFrom?.path ?? null;
+    if (changes > 0 || resumeFrom !== job.last_checkpoint_path) {
+      await this.store.applyRecovery(job.id, {
+        imports,
+        notes,
+        deleteEventIds: plan.finished ? [] : plan.dropEventIds,
+        deleteCheckpointIds: plan.finished ? [] : plan.dropCheckpointIds,
+        patch: resumeFrom ? { last_checkpoint_path: resumeFrom } : {},
+      });
+    }
+    if (job.run_dir) retireJournal(job.run_dir);
+  }
+
+  private async recoverJob(job: JobRow): Promise<"resumed" | "completed" | "failed"> {
+    const { plan, imports, notes, patch } = await this.planRecoveryOf(job);
+    const runDir = job.run_dir;
     const outputs = plan.finished ? [plan.finished.adapter_path, plan.finished.merged_path].filter((path): path is string => path !== null) : [];
     if (plan.finished && outputs.length > 0 && outputs.every((path) => existsSync(path))) {
       // the worker finished and wrote its outputs; only the server's bookkeeping was lost

@@ -38,8 +38,9 @@ export interface RecoveryWrite {
   deleteCheckpointIds: string[];
   /** events written after the imports, before the status change */
   notes: NewJobEvent[];
-  to: JobStatus;
-  event: NewJobEvent;
+  /** the new status and its event; absent: the status stays */
+  to?: JobStatus;
+  event?: NewJobEvent;
   patch: JobPatch;
 }
 
@@ -174,7 +175,7 @@ export class JobStore {
   async applyRecovery(jobId: string, write: RecoveryWrite): Promise<JobRow> {
     return this.database.transaction().execute(async (transaction) => {
       const row = await transaction.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow();
-      assertTransition(jobId, row.status as JobStatus, write.to);
+      if (write.to) assertTransition(jobId, row.status as JobStatus, write.to);
       if (write.deleteEventIds.length > 0) await transaction.deleteFrom("job_events").where("job_id", "=", jobId).where("id", "in", write.deleteEventIds).execute();
       if (write.deleteCheckpointIds.length > 0) await transaction.deleteFrom("checkpoints").where("job_id", "=", jobId).where("id", "in", write.deleteCheckpointIds).execute();
       for (const entry of write.imports) {
@@ -182,9 +183,10 @@ export class JobStore {
         if (entry.event) await insertEvent(transaction, jobId, entry.event);
       }
       for (const note of write.notes) await insertEvent(transaction, jobId, note);
-      await transaction.updateTable("jobs").set({ ...write.patch, status: write.to }).where("id", "=", jobId).execute();
-      await insertEvent(transaction, jobId, write.event);
-      return { ...row, ...write.patch, status: write.to };
+      const status = write.to ?? row.status;
+      if (Object.keys(write.patch).length > 0 || write.to) await transaction.updateTable("jobs").set({ ...write.patch, status }).where("id", "=", jobId).execute();
+      if (write.event) await insertEvent(transaction, jobId, write.event);
+      return { ...row, ...write.patch, status };
     });
   }
 

@@ -39,6 +39,7 @@ export class Scheduler {
   /** names this scheduler in the run dirs of the jobs it launches (<run_dir>/owner.json) */
   readonly instanceId = randomUUID();
   private readonly running = new Map<string, RunningJob>();
+  private readonly held = new Set<string>();
   private readonly maxConcurrentJobs: number;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> = Promise.resolve();
@@ -72,6 +73,15 @@ export class Scheduler {
 
   isRunning(jobId: string): boolean {
     return this.running.has(jobId);
+  }
+
+  /** Keep a queued job from starting until `until` settles (its run dir is being recovered). */
+  hold(jobId: string, until: Promise<unknown>): void {
+    this.held.add(jobId);
+    void until.finally(() => {
+      this.held.delete(jobId);
+      if (!this.closed) void this.wake();
+    });
   }
 
   /** Look at the queue again (after a job was queued or a slot freed). */
@@ -114,7 +124,7 @@ export class Scheduler {
 
   private async fill(): Promise<void> {
     while (!this.closed && this.running.size < this.maxConcurrentJobs) {
-      const queued = (await this.store.jobsWithStatus("queued")).find((job) => !this.running.has(job.id));
+      const queued = (await this.store.jobsWithStatus("queued")).find((job) => !this.running.has(job.id) && !this.held.has(job.id));
       if (!queued) return;
       await this.launch(queued);
     }
