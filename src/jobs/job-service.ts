@@ -259,7 +259,8 @@ export class JobService {
    * `isOrphaned` for the rule). Their worker, if it still runs, is asked to stop and waited for in
    * the background; then the job resumes from its newest complete checkpoint with the events the
    * worker journaled after the server died (`recoverJob`), or fails when no checkpoint exists.
-   * Jobs caught validating are validated again (only at startup: `revalidate: false` for the
+   * Paused and queued jobs of a dead server get their worker's journaled events too
+   * (`importStoppedSession`). Jobs caught validating are validated again (only at startup: `revalidate: false` for the
    * periodic sweep).
    */
   async recover(options: { revalidate?: boolean } = {}): Promise<{ resumed: string[]; completed: string[]; failed: string[]; waiting: string[]; revalidated: string[] }> {
