@@ -323,7 +323,9 @@ class TokenConstraint:
             result = list(self.end_ids)
         else:
             result = []
-            free_string = state[0] == STRING and not self.recognizer.tracking(state)[0]
+            # inside a string that no key set or enum constrains, a token without quote, backslash or
+            # control characters only appends text: valid without walking it
+            free_string = state[0] == STRING and not self.recognizer.tracking(state)[1]
             for first, tokens in self.by_first.items():
                 after_first = self.recognizer.step(state, first)
                 if after_first is None:
