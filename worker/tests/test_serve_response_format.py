@@ -13,9 +13,9 @@ import sys
 import pytest
 
 from conftest import worker_environment
-from tunekit_worker.json_constraint import START, JsonRecognizer, ObjectRules, UnsupportedSchema, object_rules, token_constraint
+from tunekit_worker.json_constraint import START, JsonRecognizer, ResponseRules, UnsupportedSchema, object_rules, token_constraint
 
-ANY_OBJECT = JsonRecognizer(ObjectRules())
+ANY_OBJECT = JsonRecognizer(ResponseRules())
 SCHEMA = {
     "type": "object",
     "properties": {"color": {"enum": ["red", "blue", "green"]}, "bright": {"type": "boolean"}, "count": {"type": "integer"}, "note": {"type": ["string", "null"], "description": "free text"}},
@@ -102,12 +102,51 @@ def test_schema_rules_hold_for_keys_required_integer_and_enum():
         assert recognizer.advance(START, text) is None, text
 
 
+NESTED = {
+    "type": "object",
+    "properties": {
+        "team": {"type": "string"},
+        "people": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"name": {"type": "string"}, "role": {"enum": ["dev", "ops"]}, "age": {"type": "integer"}}, "required": ["name", "role"], "additionalProperties": False},
+        },
+        "meta": {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "boolean"}}}, "required": ["tags"]},
+    },
+    "required": ["people"],
+    "additionalProperties": False,
+}
+
+
+def test_nested_objects_and_array_items_are_enforced_at_every_depth():
+    recognizer = JsonRecognizer(object_rules(NESTED))
+    accepted = ['{"people": []}', '{"team": "x", "people": [{"name": "a", "role": "dev"}, {"age": 3, "role": "ops", "name": "b"}]}', '{"people": [], "meta": {"tags": [true, false], "other": {"any": [1]}}}']
+    for text in accepted:
+        state = recognizer.advance(START, text)
+        assert state is not None and recognizer.complete(state), text
+    refused = [
+        '{"people": [{"name": "a"}',  # `role` is required in every item: the item cannot close
+        '{"people": [{"nick',  # items have closed keys
+        '{"people": [{"name": "a", "role": "qa',  # enum inside an item
+        '{"people": [{"name": "a", "role": "dev", "age": 1.5',  # integer inside an item
+        '{"people": {',  # an array
+        '{"people": [1',  # items are objects
+        '{"people": [], "meta": {}',  # `meta` requires `tags`
+        '{"people": [], "meta": {"tags": [1',  # booleans
+        '{"people": [], "extra',  # the top level is closed
+    ]
+    for text in refused:
+        assert recognizer.advance(START, text) is None, text
+
+
 @pytest.mark.parametrize(
     "schema",
     [
         {"type": "array", "items": {"type": "string"}},
         {"type": "object", "properties": {"name": {"type": "string", "minLength": 2}}},
-        {"type": "object", "properties": {"inner": {"type": "object", "properties": {"x": {"type": "number"}}}}},
+        {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}, "minItems": 1}}},
+        {"type": "object", "properties": {"pair": {"type": "array", "items": [{"type": "string"}, {"type": "number"}]}}},
+        {"type": "object", "properties": {"node": {"$ref": "#/$defs/node"}}, "$defs": {"node": {"type": "object"}}},
+        {"type": "object", "properties": {"inner": {"type": "object", "properties": {"x": {"const": 1}}}}},
         {"type": "object", "properties": {"n": {"enum": [1, 2]}}},
         {"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}, {"type": "number"}]}}},
         {"type": "object", "additionalProperties": {"type": "string"}},
@@ -124,7 +163,12 @@ def test_cached_token_masks_equal_checking_every_token(tiny_model):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    for rules, text in ((ObjectRules(), documents()[4]), (object_rules(SCHEMA), '{"note": "a\\"b", "color": "blue", "count": 12, "bright": true}')):
+    cases = (
+        (ResponseRules(), documents()[4]),
+        (object_rules(SCHEMA), '{"note": "a\\"b", "color": "blue", "count": 12, "bright": true}'),
+        (object_rules(NESTED), '{"people": [{"role": "dev", "name": "x\\u00e9"}], "meta": {"tags": [true], "k": null}}'),
+    )
+    for rules, text in cases:
         constraint = token_constraint(tokenizer, [end], rules, len(tokenizer))
         recognizer = constraint.recognizer
         state = START

@@ -36,8 +36,8 @@ from .json_constraint import START, State, TokenConstraint, UnsupportedSchema, r
 
 _write_lock = threading.Lock()
 UNSUPPORTED_MESSAGE = (
-    "`response_format.json_schema.schema` is outside what the python engine enforces ({problem}); it enforces a top-level "
-    "object with `properties` of simple types or string `enum`s, `required` and `additionalProperties`. "
+    "`response_format.json_schema.schema` is outside what the python engine enforces ({problem}); it enforces an object "
+    "schema built from `type`, string `enum`, `properties`, `required`, `additionalProperties` (true/false) and `items`, at any depth. "
     "Simplify the schema, use `{{\"type\": \"json_object\"}}`, or serve a GGUF with the node-llama-cpp engine (`--engine llama-cpp`) for full JSON Schema"
 )
 
