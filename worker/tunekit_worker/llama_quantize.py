@@ -125,7 +125,8 @@ def load_library(folder: Path | None = None) -> LlamaLibrary:
     loaded = {stem: ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL) for stem, path in libraries.items() if path is not None}
     ggml, llama = loaded.get("ggml"), loaded["llama"]
     if ggml is not None and hasattr(ggml, "ggml_backend_load_all_from_path"):
-        # llama_backend_init would search the Python executable's folder for backends; point it here
+        # quantizing runs in ggml-base and needs no backend (same bytes without one, checked); registering
+        # this folder's CPU backend keeps llama_backend_init from searching the Python executable's folder
         ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
         ggml.ggml_backend_load_all_from_path.restype = None
         ggml.ggml_backend_load_all_from_path(str(folder).encode())
