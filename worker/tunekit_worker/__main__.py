@@ -41,7 +41,23 @@ def main(argv: list[str]) -> int:
     stop_with_parent()
     from .train import run_training
 
-    return run_training(argv[1])
+    code = run_training(argv[1])
+    exit_now(code)
+    return code  # not reached
+
+
+def exit_now(code: int) -> None:
+    """End the process without Python's shutdown: with torch and transformers loaded, tearing down
+    modules takes ~0.8 s, a third of a tiny job's life. Everything is already written: the outputs
+    and checkpoints are closed, the event journal fsynced; only stdio buffers need a flush."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+    os._exit(code)
 
 
 def stop_with_parent() -> None:
