@@ -46,7 +46,7 @@ export interface RunningServer {
   services: Services;
   scheduler: Scheduler;
   database: StoreDatabase;
-  recovered: { resumed: string[]; failed: string[]; revalidated: string[] };
+  recovered: Awaited<ReturnType<JobService["recover"]>>;
   close(): Promise<void>;
 }
 

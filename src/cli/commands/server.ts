@@ -72,8 +72,11 @@ export function registerServer(program: Command): void {
           process.stdout.write(`tunekit server listening on ${server.url} (OpenAI base URL ${server.url}/v1, OpenAPI ${server.url}/openapi.json)\n`);
           process.stdout.write(baseModels.length > 0 ? `base models: ${baseModels.map((model) => model.id).join(", ")}\n` : `no base models yet: pass \`--model <folder|.gguf|hub id>\` or put model folders and .gguf files in ${options.modelsDir ?? `${options.dataDir}/models`}\n`);
           process.stdout.write(options.auth ? "auth: every /v1 request needs `Authorization: Bearer <key>` (create one with `tunekit keys create`)\n" : "auth: OFF (--no-auth), every request acts as project `default`\n");
-          if (recovered.resumed.length + recovered.failed.length > 0) {
-            process.stdout.write(`recovered after a restart: ${recovered.resumed.length} job(s) queued to resume, ${recovered.failed.length} failed without a checkpoint\n`);
+          if (recovered.resumed.length + recovered.failed.length + recovered.completed.length + recovered.waiting.length > 0) {
+            process.stdout.write(
+              `recovered after a restart: ${recovered.resumed.length} job(s) queued to resume, ${recovered.completed.length} had finished training (marked succeeded), ` +
+                `${recovered.waiting.length} waiting for their old worker to stop, ${recovered.failed.length} failed without a checkpoint\n`,
+            );
           }
         }
         await new Promise<void>((resolve) => {
