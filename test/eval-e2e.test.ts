@@ -5,7 +5,7 @@
  * every color question with "red"). The three report files are written and report.html is opened
  * in headless chromium (no console errors, no network requests).
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { EvalReport } from "../src/eval/run-eval.js";
+import { buildTinyLlama } from "./helpers/tiny-llama.js";
 
 const root = resolve(".");
 const python = resolve(".venv/bin/python");
@@ -56,7 +57,7 @@ function tunekit(args: string[]): Promise<{ code: number; stdout: string; stderr
 describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", () => {
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "tunekit-eval-"));
-    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+    buildTinyLlama(join(workDir, "tiny-llama"));
     const train = THINGS.flatMap((thing) => [example(thing, "red"), example(thing, "red"), example(thing, "red"), example(thing, "red")]);
     writeFileSync(join(workDir, "train.jsonl"), `${train.join("\n")}\n`);
     writeFileSync(join(workDir, "test.jsonl"), `${THINGS.map((thing) => example(thing, "red")).join("\n")}\n`);

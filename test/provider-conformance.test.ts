@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,6 +10,7 @@ import { createOpenAIProvider } from "../src/providers/openai/openai-fine-tune-p
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { FineTuneProvider } from "../src/spec/fine-tune-provider.js";
 import { fineTuneProviderConformance } from "./conformance/fine-tune-provider-conformance.js";
+import { buildTinyLlama } from "./helpers/tiny-llama.js";
 
 /**
  * One conformance suite, three providers, one real Tunekit server training a tiny random Llama:
@@ -33,7 +33,7 @@ const keys: Record<string, string> = {};
 beforeAll(async () => {
   if (!haveWorker) return;
   workDir = mkdtempSync(join(tmpdir(), "tunekit-conformance-"));
-  execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+  buildTinyLlama(join(workDir, "tiny-llama"));
   server = await startServer({
     port: 0,
     dataDir: join(workDir, "data"),

@@ -3,7 +3,6 @@
  * base model and two LoRA fine-tunes of it trained through the server's own job API (one answers every
  * color question with "red", the other with "blue"), served by node-llama-cpp from one base GGUF.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import type { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+import { buildTinyLlama } from "./helpers/tiny-llama.js";
 
 const python = resolve(".venv/bin/python");
 const workerRoot = resolve("worker");
@@ -75,7 +75,7 @@ async function waitFor(what: string, probe: () => boolean, timeoutMs = 20_000): 
 describe.skipIf(!haveWorker)("chat completions through tunekit server with the openai SDK", () => {
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "tunekit-serve-"));
-    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+    buildTinyLlama(join(workDir, "tiny-llama"));
     server = await startServer({
       port: 0,
       dataDir: join(workDir, "data"),

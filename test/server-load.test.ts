@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,6 +6,7 @@ import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+import { buildTinyLlama } from "./helpers/tiny-llama.js";
 
 /*
  * Load: many concurrent uploads through the official SDK stored intact, and a long queue of tiny real
@@ -88,7 +88,7 @@ describe.skipIf(!haveWorker)("the server under load", () => {
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "tunekit-load-"));
     // a tiny random Llama + BPE tokenizer, built the way the worker's own tests build it
-    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+    buildTinyLlama(join(workDir, "tiny-llama"));
     server = await startServer({
       port: 0,
       dataDir: join(workDir, "data"),

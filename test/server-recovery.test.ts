@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +10,7 @@ import SqliteDatabase from "better-sqlite3";
 import { JOURNAL_FILE } from "../src/jobs/event-journal.js";
 import { processGone, workerProcesses } from "../src/jobs/run-owner.js";
 import { DATABASE_FILE } from "../src/jobs/store/database.js";
+import { buildTinyLlama } from "./helpers/tiny-llama.js";
 
 /**
  * `kill -9` of the fine-tuning server in the middle of a real training job, then a restart on the
@@ -117,7 +118,7 @@ describe.skipIf(!haveWorker)("kill -9 of the server during training", () => {
   beforeAll(() => {
     workDir = mkdtempSync(join(tmpdir(), "tunekit-recovery-"));
     dataDir = join(workDir, "data");
-    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+    buildTinyLlama(join(workDir, "tiny-llama"));
   });
 
   afterAll(async () => {

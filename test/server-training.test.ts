@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -6,6 +5,7 @@ import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+import { buildTinyLlama } from "./helpers/tiny-llama.js";
 
 const python = resolve(".venv/bin/python");
 const workerRoot = resolve("worker");
@@ -59,7 +59,7 @@ describe.skipIf(!haveWorker)("a real tiny training run through the server", () =
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "tunekit-train-"));
     // a tiny random Llama + BPE tokenizer, built the way the worker's own tests build it
-    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(workDir, "tiny-llama")], { stdio: "ignore" });
+    buildTinyLlama(join(workDir, "tiny-llama"));
     server = await start(4);
   });
 

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -7,6 +7,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+import { buildTinyLlama } from "./helpers/tiny-llama.js";
 
 /**
  * `tunekit train --server URL` and `provider: openai` with `openai.base_url` at a Tunekit server:
@@ -37,7 +38,7 @@ const examples = Array.from({ length: 24 }, (_, index) => JSON.stringify({ messa
 beforeAll(async () => {
   if (!haveWorker) return;
   scratch = mkdtempSync(join(tmpdir(), "tunekit-train-hosted-"));
-  execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(scratch, "tiny-llama")], { stdio: "ignore" });
+  buildTinyLlama(join(scratch, "tiny-llama"));
   server = await startServer({
     port: 0,
     dataDir: join(scratch, "data"),

@@ -84,7 +84,7 @@ export async function* followHostedJob(provider: FineTuneProvider, jobId: string
     }
     if (FINAL.has(job.status)) {
       // a provider may write its closing events just after the status: read them once more
-      await new Promise((done) => setTimeout(done, Math.min(options.pollMs, 500)));
+      await new Promise((done) => setTimeout(done, 1000));
       for (const event of await freshEvents()) yield { type: "event", event };
       return job;
     }

@@ -74,6 +74,14 @@ export function fineTuneProviderConformance(target: ConformanceTarget): void {
     expect(job.trained_tokens).toBeGreaterThan(0);
     expect(job.finished_at).toBeGreaterThanOrEqual(job.created_at);
 
+    // a provider may write its closing events just after the final status: wait until none arrive
+    let previous = "";
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const ids = (await provider.listEvents(jobId, { limit: 100 })).data.map((event) => event.id).join(",");
+      if (ids === previous) break;
+      previous = ids;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     // events: newest first, paged by `after` without overlap or gaps
     const first = await provider.listEvents(jobId, { limit: 2 });
     expect(first.data).toHaveLength(2);
