@@ -16,11 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { EvalReport } from "../src/eval/run-eval.js";
-import { buildTinyLlama } from "./helpers/tiny-llama.js";
+import { buildTinyLlama, python, workerRoot } from "./helpers/tiny-llama.js";
 
 const root = resolve(".");
-const python = resolve(".venv/bin/python");
-const workerRoot = resolve("worker");
 const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tests", "conftest.py"));
 

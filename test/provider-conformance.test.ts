@@ -1,6 +1,6 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../src/core/config-schema.js";
 import { LocalFineTuneProvider } from "../src/jobs/local-fine-tune-provider.js";
@@ -10,16 +10,13 @@ import { createOpenAIProvider } from "../src/providers/openai/openai-fine-tune-p
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { FineTuneProvider } from "../src/spec/fine-tune-provider.js";
 import { fineTuneProviderConformance } from "./conformance/fine-tune-provider-conformance.js";
-import { buildTinyLlama } from "./helpers/tiny-llama.js";
+import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
 /**
  * One conformance suite, three providers, one real Tunekit server training a tiny random Llama:
  * `local` (the job service in process), `openai` (the official SDK over /v1 with a key) and
  * `azure` (the SDK's AzureOpenAI client over /openai/...?api-version with an `api-key` header).
  */
-const python = resolve(".venv/bin/python");
-const workerRoot = resolve("worker");
-const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
 
 const trainingJsonl =
   Array.from({ length: 16 }, (_, index) =>

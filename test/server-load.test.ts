@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
-import { buildTinyLlama } from "./helpers/tiny-llama.js";
+import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
 /*
  * Load: many concurrent uploads through the official SDK stored intact, and a long queue of tiny real
@@ -15,9 +15,6 @@ import { buildTinyLlama } from "./helpers/tiny-llama.js";
  * (`LOAD_JOBS=10` shortens the queue while working on this file; the suite runs 100).
  */
 
-const python = resolve(".venv/bin/python");
-const workerRoot = resolve("worker");
-const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
 
 const UPLOADS = 50;
 const UPLOAD_BYTES = 3 << 20;

@@ -10,7 +10,7 @@ import SqliteDatabase from "better-sqlite3";
 import { JOURNAL_FILE } from "../src/jobs/event-journal.js";
 import { processGone, workerProcesses } from "../src/jobs/run-owner.js";
 import { DATABASE_FILE } from "../src/jobs/store/database.js";
-import { buildTinyLlama } from "./helpers/tiny-llama.js";
+import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
 /**
  * `kill -9` of the fine-tuning server in the middle of a real training job, then a restart on the
@@ -18,10 +18,7 @@ import { buildTinyLlama } from "./helpers/tiny-llama.js";
  * server is the real CLI (`tunekit server`, from source through tsx) in a child process; the job is
  * a tiny random Llama trained by the real Python worker.
  */
-const python = resolve(".venv/bin/python");
-const workerRoot = resolve("worker");
 const tsxLoader = pathToFileURL(resolve("node_modules", "tsx", "dist", "loader.mjs")).href;
-const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
 
 const STEPS = 40;
 const CHECKPOINT_EVERY = 4; // and at each epoch end: 32 examples in batches of 8 are 4 steps

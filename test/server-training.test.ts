@@ -1,15 +1,12 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
-import { buildTinyLlama } from "./helpers/tiny-llama.js";
+import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
-const python = resolve(".venv/bin/python");
-const workerRoot = resolve("worker");
-const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
 
 const trainingJsonl =
   Array.from({ length: 16 }, (_, index) =>

@@ -1,13 +1,13 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
-import { buildTinyLlama } from "./helpers/tiny-llama.js";
+import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
 /**
  * `tunekit train --server URL` and `provider: openai` with `openai.base_url` at a Tunekit server:
@@ -16,9 +16,6 @@ import { buildTinyLlama } from "./helpers/tiny-llama.js";
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
 const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
-const python = resolve(".venv/bin/python");
-const workerRoot = resolve("worker");
-const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "train.py"));
 
 let scratch: string;
 let server: RunningServer;

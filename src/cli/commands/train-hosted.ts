@@ -1,10 +1,10 @@
-import { existsSync } from "node:fs";
 import { SingleBar } from "cli-progress";
-import { resolveConfigPath, type LoadedConfig } from "../../core/config-load.js";
+import type { LoadedConfig } from "../../core/config-load.js";
 import { TunekitError } from "../../core/errors.js";
 import { createAzureProvider } from "../../providers/azure/azure-fine-tune-provider.js";
 import { followHostedJob, submitHostedJob } from "../../providers/hosted-training.js";
 import { dataChecker } from "../../providers/local/data-check.js";
+import { checkTrainingData } from "../../providers/local/local-training.js";
 import { createOpenAIProvider } from "../../providers/openai/openai-fine-tune-provider.js";
 import type { FineTuneProvider } from "../../spec/fine-tune-provider.js";
 import type { FineTuningJob, FineTuningJobEvent } from "../../spec/openai-wire.js";
@@ -50,16 +50,8 @@ const EXIT = { succeeded: 0, failed: 1, cancelled: 1 } as const;
 export async function trainHosted(loaded: LoadedConfig, options: HostedTrainOptions): Promise<number> {
   const { config } = loaded;
   const { provider, pollMs: interval, where } = providerFor(loaded, options);
-  const trainPath = resolveConfigPath(loaded, config.data.train);
-  const validationPath = config.data.validation === null ? null : resolveConfigPath(loaded, config.data.validation);
-  for (const [field, path] of [["data.train", trainPath], ["data.validation", validationPath]] as const) {
-    if (path !== null && !existsSync(path)) throw new TunekitError(`\`${field}\` file ${path} does not exist`, { kind: "data", code: "data_not_found", field, file: path, fix: `fix \`${field}\` in ${loaded.path ?? "the config"} (paths are relative to the config file)` });
-  }
-  const data = await dataChecker(config.data.format)(trainPath, validationPath);
-  if (data.errors.length > 0) {
-    const count = data.errorCount ?? data.errors.length;
-    throw new TunekitError(`the training data has ${count} problem${count === 1 ? "" : "s"} that block training`, { kind: "data", code: "invalid_data", field: "data.train", problems: data.errors, fix: "fix the lines above (`tunekit data validate <file>` shows every problem), then run `tunekit train` again; nothing was uploaded" });
-  }
+  // checked here, so that a file with problems is never uploaded
+  const { train: trainPath, validation: validationPath, data } = await checkTrainingData(loaded, dataChecker(config.data.format), config.model);
 
   const emit = (record: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(record)}\n`);
   const say = (text: string) => process.stderr.write(`${text}\n`);

@@ -49,19 +49,12 @@ export function resolveModel(loaded: LoadedConfig, model: string): string {
 }
 
 /**
- * A fresh run: check provider and data, resolve epochs, pick the run folder. Nothing is written
- * until the worker is launched; data errors are a TunekitError listing every problem.
+ * The config's training and validation files, resolved, present and checked with the dataset
+ * toolkit: a TunekitError naming the field (missing file) or listing every blocking problem.
+ * Shared by local runs and jobs submitted to a server or hosted provider.
  */
-export async function prepareRun(loaded: LoadedConfig, validateData: DataValidator, now: Date = new Date()): Promise<PreparedRun> {
+export async function checkTrainingData(loaded: LoadedConfig, validateData: DataValidator, model: string): Promise<{ train: string; validation: string | null; data: DataCheck }> {
   const { config } = loaded;
-  if (config.provider !== "local") {
-    throw new TunekitError(`\`provider\` is \`${config.provider}\`; \`tunekit train\` runs the local worker`, {
-      kind: "config",
-      code: "wrong_provider",
-      field: "provider",
-      fix: `set \`provider: local\` (or \`--set provider=local\`) to train on this machine; hosted ${config.provider} jobs go through the server's fine-tuning API`,
-    });
-  }
   const train = resolveConfigPath(loaded, config.data.train);
   const validation = config.data.validation === null ? null : resolveConfigPath(loaded, config.data.validation);
   for (const [field, path] of [["data.train", train], ["data.validation", validation]] as const) {
@@ -75,7 +68,6 @@ export async function prepareRun(loaded: LoadedConfig, validateData: DataValidat
       });
     }
   }
-  const model = resolveModel(loaded, config.model);
   const data = await validateData(train, validation, model);
   if (data.errors.length > 0) {
     const count = data.errorCount ?? data.errors.length;
@@ -87,6 +79,25 @@ export async function prepareRun(loaded: LoadedConfig, validateData: DataValidat
       fix: "fix the lines above (`tunekit data validate <file>` shows every problem and warning), then run `tunekit train` again",
     });
   }
+  return { train, validation, data };
+}
+
+/**
+ * A fresh run: check provider and data, resolve epochs, pick the run folder. Nothing is written
+ * until the worker is launched; data errors are a TunekitError listing every problem.
+ */
+export async function prepareRun(loaded: LoadedConfig, validateData: DataValidator, now: Date = new Date()): Promise<PreparedRun> {
+  const { config } = loaded;
+  if (config.provider !== "local") {
+    throw new TunekitError(`\`provider\` is \`${config.provider}\`; \`tunekit train\` runs the local worker`, {
+      kind: "config",
+      code: "wrong_provider",
+      field: "provider",
+      fix: `set \`provider: local\` (or \`--set provider=local\`) to train on this machine; hosted ${config.provider} jobs go through the server's fine-tuning API`,
+    });
+  }
+  const model = resolveModel(loaded, config.model);
+  const { train, validation, data } = await checkTrainingData(loaded, validateData, model);
   const epochs = resolveEpochs(data.trainExamples, config.training.epochs);
   const runDir = newRunDirectory(resolveConfigPath(loaded, config.output.dir), config.output.name, config.model, now);
   const { test: _test, ...dataSpec } = config.data;
