@@ -7,6 +7,10 @@ mkdir -p .tunekit
 vitest_report=.tunekit/vitest-report.json
 pytest_report=.tunekit/pytest-report.txt
 
+# the test and bench sources are type-checked too (the build covers src/ only)
+npx tsc -p tsconfig.check.json
+typecheck_status=$?
+
 npx vitest run --reporter=default --reporter=json --outputFile="$vitest_report"
 vitest_status=$?
 
@@ -21,10 +25,10 @@ const vitest = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
 const pytest = fs.readFileSync(process.argv[2], "utf8");
 const count = (word) => Number((pytest.match(new RegExp("(\\d+) " + word)) || [0, 0])[1]);
 const passed = vitest.numPassedTests + count("passed");
-const failed = vitest.numFailedTests + count("failed") + count("error");
+const failed = Number(process.argv[3]) + vitest.numFailedTests + count("failed") + count("error");
 const skipped = vitest.numPendingTests + vitest.numTodoTests + count("skipped");
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-' "$vitest_report" "$pytest_report"
+' "$vitest_report" "$pytest_report" "$([ "$typecheck_status" -eq 0 ] && echo 0 || echo 1)"
 
-[ "$vitest_status" -eq 0 ] && [ "$pytest_status" -eq 0 ] && exit 0
+[ "$typecheck_status" -eq 0 ] && [ "$vitest_status" -eq 0 ] && [ "$pytest_status" -eq 0 ] && exit 0
 exit 1

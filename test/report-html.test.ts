@@ -27,7 +27,7 @@ function craftedReport(): EvalReport {
         input: `Title: Dish ${index} <script>alert(1)</script>\n\nIngredients:\n1 c. sugar`,
         reference: '["sugar"]',
         answer: score === 1 ? '["sugar"]' : `"sugar" & <b>friends</b> ${index}`,
-        scores: { "json-fields": score, "rouge-l": Math.min(1, score + 0.1) },
+        scores: { "json-fields": score, "rouge-l": Math.min(1, score + 0.1) } as Record<string, number>,
         promptTokens,
         completionTokens: 12,
         latencyMs: 100 + index * 3,
