@@ -4,6 +4,7 @@ import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+import { OpenApiContract } from "./helpers/openapi-contract.js";
 
 function chatLine(index: number): string {
   return JSON.stringify({
@@ -21,12 +22,14 @@ let dataDir: string;
 let server: RunningServer;
 let client: OpenAI;
 let otherClient: OpenAI;
+let apiKey: string;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "tunekit-server-"));
   // maxConcurrentJobs 0: jobs are validated and queued but none starts training
   server = await startServer({ port: 0, dataDir, models: ["tiny-base"], maxConcurrentJobs: 0, maxUploadMb: 0.05 });
   const { key } = await server.services.keys.createKey("alpha");
+  apiKey = key;
   const { key: otherKey } = await server.services.keys.createKey("beta");
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: key, maxRetries: 0 });
   otherClient = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: otherKey, maxRetries: 0 });
@@ -257,5 +260,56 @@ describe("models and the OpenAPI document", () => {
     for (const path of ["/v1/files", "/v1/files/{id}/content", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs/{id}/events", "/v1/fine_tuning/jobs/{id}/checkpoints", "/v1/fine_tuning/jobs/{id}/pause", "/v1/models"]) {
       expect(Object.keys(document.paths)).toContain(path);
     }
+  });
+
+  it("answers as /openapi.json documents: every route's body fits its response schema, errors fit the envelope", async () => {
+    const contract = await OpenApiContract.fetch(server.url);
+    const call = async (method: string, documented: string, url: string, expectedStatus: number, body?: unknown) => {
+      const init: RequestInit = { method, headers: { authorization: `Bearer ${apiKey}` } };
+      if (body instanceof FormData) init.body = body;
+      else if (body !== undefined) {
+        init.body = JSON.stringify(body);
+        init.headers = { ...init.headers, "content-type": "application/json" };
+      }
+      const response = await fetch(`${server.url}${url}`, init);
+      const json = (await response.json()) as Record<string, unknown>;
+      expect(response.status, `${method} ${url}: ${JSON.stringify(json)}`).toBe(expectedStatus);
+      contract.expectDocumented(method, documented, response.status, json);
+      return json;
+    };
+    const form = () => {
+      const data = new FormData();
+      data.set("purpose", "fine-tune");
+      data.set("file", new Blob([trainingJsonl]), "contract.jsonl");
+      return data;
+    };
+    const file = await call("POST", "/v1/files", "/v1/files", 200, form());
+    const spare = await call("POST", "/v1/files", "/v1/files", 200, form());
+    await call("GET", "/v1/files", "/v1/files", 200);
+    await call("GET", "/v1/files/{id}", `/v1/files/${file.id}`, 200);
+    await call("GET", "/v1/files/{id}", "/v1/files/file-missing", 404);
+    await call("DELETE", "/v1/files/{id}", `/v1/files/${spare.id}`, 200);
+
+    const job = await call("POST", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 200, { model: "tiny-base", training_file: file.id, suffix: "contract", metadata: { run: "contract" }, method: { type: "supervised", supervised: { hyperparameters: { n_epochs: 2 } } } });
+    await call("POST", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 400, { model: "tiny-base", training_file: file.id, hyperparameters: { n_epochs: -1 } });
+    await waitForStatus(String(job.id), "queued");
+    await call("GET", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs?limit=3", 200);
+    await call("GET", "/v1/fine_tuning/jobs/{id}", `/v1/fine_tuning/jobs/${job.id}`, 200);
+    const events = await call("GET", "/v1/fine_tuning/jobs/{id}/events", `/v1/fine_tuning/jobs/${job.id}/events`, 200);
+    expect((events.data as unknown[]).length).toBeGreaterThan(0);
+    await call("GET", "/v1/fine_tuning/jobs/{id}/checkpoints", `/v1/fine_tuning/jobs/${job.id}/checkpoints`, 200);
+    await call("POST", "/v1/fine_tuning/jobs/{id}/pause", `/v1/fine_tuning/jobs/${job.id}/pause`, 409);
+    await call("POST", "/v1/fine_tuning/jobs/{id}/cancel", `/v1/fine_tuning/jobs/${job.id}/cancel`, 200);
+    await call("POST", "/v1/fine_tuning/jobs/{id}/cancel", `/v1/fine_tuning/jobs/${job.id}/cancel`, 409);
+
+    await call("GET", "/v1/models", "/v1/models", 200);
+    await call("GET", "/v1/models/{*}", "/v1/models/tiny-base", 200);
+    await call("GET", "/v1/models/{*}", "/v1/models/no-such-model", 404);
+  });
+
+  it("the contract check fails for a body its schema does not allow", async () => {
+    const contract = await OpenApiContract.fetch(server.url);
+    expect(() => contract.expectDocumented("GET", "/v1/files/{id}", 200, { id: "file-1", object: "file", bytes: "12", created_at: 1, filename: "a", purpose: "fine-tune", status: "processed" })).toThrow(/bytes/);
+    expect(() => contract.expectDocumented("GET", "/v1/files/{id}", 404, { error: { message: "gone" } })).toThrow(/type/);
   });
 });

@@ -5,6 +5,7 @@ import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+import { OpenApiContract } from "./helpers/openapi-contract.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
 
@@ -98,6 +99,14 @@ describe.skipIf(!haveWorker)("a real tiny training run through the server", () =
     expect(checkpoints[0]!.id).toMatch(/^ftckpt-/);
     expect(checkpoints[0]!.fine_tuned_model_checkpoint).toBe(`${finished.fine_tuned_model}:ckpt-step-${checkpoints[0]!.step_number}`);
     expect(checkpoints[0]!.metrics.train_loss).toBeGreaterThan(0);
+
+    // a trained job's answers (fine-tuned model, trained tokens, metrics events, checkpoints) fit /openapi.json
+    const contract = await OpenApiContract.fetch(server.url);
+    const raw = async (path: string) => (await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${client.apiKey}` } })).json();
+    contract.expectDocumented("GET", "/v1/fine_tuning/jobs/{id}", 200, await raw(`/v1/fine_tuning/jobs/${job.id}`));
+    contract.expectDocumented("GET", "/v1/fine_tuning/jobs/{id}/events", 200, await raw(`/v1/fine_tuning/jobs/${job.id}/events?limit=100`));
+    contract.expectDocumented("GET", "/v1/fine_tuning/jobs/{id}/checkpoints", 200, await raw(`/v1/fine_tuning/jobs/${job.id}/checkpoints`));
+    contract.expectDocumented("GET", "/v1/models", 200, await raw("/v1/models"));
 
     // OpenAI's result file: per-step metrics as CSV
     expect(finished.result_files).toHaveLength(1);

@@ -29,6 +29,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
 
   // the services validate (zod, with messages naming the parameter); route schemas document the API
   app.setValidatorCompiler(() => (data) => ({ value: data }));
+  // response schemas document the answers (openapi-responses.ts); they must not filter or coerce them
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   await app.register(swagger, {
     openapi: {

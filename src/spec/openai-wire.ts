@@ -3,9 +3,13 @@
  * openai-node 6.x (`FileObject`, `FineTuningJob`, `FineTuningJobEvent`, `FineTuningJobCheckpoint`,
  * `Model`) so the official SDK pointed at a Tunekit server reads our answers unchanged.
  * Tunekit adds the `paused` status (OpenAI has it too since pause/resume shipped).
+ * The answers are zod schemas (the OpenAPI document's response schemas come from them), the types
+ * are inferred from those.
  */
+import { z } from "zod";
 
-export type JobStatusWire = "validating_files" | "queued" | "running" | "paused" | "succeeded" | "failed" | "cancelled";
+export const jobStatusWireSchema = z.enum(["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"]);
+export type JobStatusWire = z.infer<typeof jobStatusWireSchema>;
 
 export interface ListPage<T> {
   object: "list";
@@ -15,115 +19,122 @@ export interface ListPage<T> {
   last_id?: string | null;
 }
 
-export type FilePurpose = "fine-tune" | "fine-tune-results" | "batch" | "assistants" | "vision" | "user_data" | "evals";
-
-export interface FileObject {
-  id: string;
-  object: "file";
-  bytes: number;
-  created_at: number;
-  filename: string;
-  purpose: FilePurpose;
-  /** deprecated in OpenAI's API but still sent: `processed` once validation passed, `error` when it failed */
-  status: "uploaded" | "processed" | "error";
-  expires_at?: number | null;
-  /** why validation failed, when `status` is `error` */
-  status_details?: string | null;
+/** The schema of `ListPage<item>`, for the OpenAPI document. */
+export function listPageSchema<T extends z.ZodType>(item: T) {
+  return z.object({
+    object: z.literal("list"),
+    data: z.array(item),
+    has_more: z.boolean(),
+    first_id: z.string().nullable().optional(),
+    last_id: z.string().nullable().optional(),
+  });
 }
 
-export interface FileDeleted {
-  id: string;
-  object: "file";
-  deleted: boolean;
-}
+export const filePurposeSchema = z.enum(["fine-tune", "fine-tune-results", "batch", "assistants", "vision", "user_data", "evals"]);
+export type FilePurpose = z.infer<typeof filePurposeSchema>;
+
+export const fileObjectSchema = z.object({
+  id: z.string(),
+  object: z.literal("file"),
+  bytes: z.number().int(),
+  created_at: z.number().int(),
+  filename: z.string(),
+  purpose: filePurposeSchema,
+  status: z.enum(["uploaded", "processed", "error"]).describe("deprecated in OpenAI's API but still sent: `processed` once validation passed, `error` when it failed"),
+  expires_at: z.number().int().nullable().optional(),
+  status_details: z.string().nullable().optional().describe("why validation failed, when `status` is `error`"),
+});
+export type FileObject = z.infer<typeof fileObjectSchema>;
+
+export const fileDeletedSchema = z.object({ id: z.string(), object: z.literal("file"), deleted: z.boolean() });
+export type FileDeleted = z.infer<typeof fileDeletedSchema>;
 
 export type Auto<T> = "auto" | T;
+const auto = <T extends z.ZodType>(value: T) => z.union([z.literal("auto"), value]);
 
-export interface SupervisedHyperparameters {
-  batch_size?: Auto<number>;
-  learning_rate_multiplier?: Auto<number>;
-  n_epochs?: Auto<number>;
-}
+export const supervisedHyperparametersSchema = z.object({
+  batch_size: auto(z.number().int()).optional(),
+  learning_rate_multiplier: auto(z.number()).optional(),
+  n_epochs: auto(z.number().int()).optional(),
+});
+export type SupervisedHyperparameters = z.infer<typeof supervisedHyperparametersSchema>;
 
-export interface DpoHyperparameters extends SupervisedHyperparameters {
-  beta?: Auto<number>;
-}
+export const dpoHyperparametersSchema = supervisedHyperparametersSchema.extend({ beta: auto(z.number()).optional() });
+export type DpoHyperparameters = z.infer<typeof dpoHyperparametersSchema>;
 
-export interface FineTuningMethod {
-  type: "supervised" | "dpo";
-  supervised?: { hyperparameters?: SupervisedHyperparameters };
-  dpo?: { hyperparameters?: DpoHyperparameters };
-}
+export const fineTuningMethodSchema = z.object({
+  type: z.enum(["supervised", "dpo"]),
+  supervised: z.object({ hyperparameters: supervisedHyperparametersSchema.optional() }).optional(),
+  dpo: z.object({ hyperparameters: dpoHyperparametersSchema.optional() }).optional(),
+});
+export type FineTuningMethod = z.infer<typeof fineTuningMethodSchema>;
 
-export interface FineTuningJobError {
-  code: string;
-  message: string;
-  param: string | null;
-}
+export const fineTuningJobErrorSchema = z.object({ code: z.string(), message: z.string(), param: z.string().nullable() });
+export type FineTuningJobError = z.infer<typeof fineTuningJobErrorSchema>;
 
-export interface FineTuningJob {
-  id: string;
-  object: "fine_tuning.job";
-  created_at: number;
-  error: FineTuningJobError | null;
-  fine_tuned_model: string | null;
-  finished_at: number | null;
-  hyperparameters: {
-    batch_size: Auto<number> | null;
-    learning_rate_multiplier: Auto<number>;
-    n_epochs: Auto<number>;
-  };
-  model: string;
-  organization_id: string;
-  result_files: string[];
-  seed: number;
-  status: JobStatusWire;
-  trained_tokens: number | null;
-  training_file: string;
-  validation_file: string | null;
-  estimated_finish: number | null;
-  integrations: null;
-  metadata: Record<string, string> | null;
-  method: FineTuningMethod;
-  user_provided_suffix: string | null;
-}
+export const fineTuningJobSchema = z.object({
+  id: z.string(),
+  object: z.literal("fine_tuning.job"),
+  created_at: z.number().int(),
+  error: fineTuningJobErrorSchema.nullable(),
+  fine_tuned_model: z.string().nullable(),
+  finished_at: z.number().int().nullable(),
+  hyperparameters: z.object({
+    batch_size: auto(z.number().int()).nullable(),
+    learning_rate_multiplier: auto(z.number()),
+    n_epochs: auto(z.number().int()),
+  }),
+  model: z.string(),
+  organization_id: z.string(),
+  result_files: z.array(z.string()),
+  seed: z.number().int(),
+  status: jobStatusWireSchema,
+  trained_tokens: z.number().int().nullable(),
+  training_file: z.string(),
+  validation_file: z.string().nullable(),
+  estimated_finish: z.number().int().nullable(),
+  integrations: z.null(),
+  metadata: z.record(z.string(), z.string()).nullable(),
+  method: fineTuningMethodSchema,
+  user_provided_suffix: z.string().nullable(),
+});
+export type FineTuningJob = z.infer<typeof fineTuningJobSchema>;
 
-export interface FineTuningJobEvent {
-  id: string;
-  object: "fine_tuning.job.event";
-  created_at: number;
-  level: "info" | "warn" | "error";
-  message: string;
-  type: "message" | "metrics";
-  data: Record<string, unknown> | null;
-}
+export const fineTuningJobEventSchema = z.object({
+  id: z.string(),
+  object: z.literal("fine_tuning.job.event"),
+  created_at: z.number().int(),
+  level: z.enum(["info", "warn", "error"]),
+  message: z.string(),
+  type: z.enum(["message", "metrics"]),
+  data: z.record(z.string(), z.unknown()).nullable(),
+});
+export type FineTuningJobEvent = z.infer<typeof fineTuningJobEventSchema>;
 
-export interface CheckpointMetrics {
-  step?: number;
-  train_loss?: number;
-  train_mean_token_accuracy?: number;
-  valid_loss?: number;
-  valid_mean_token_accuracy?: number;
-  full_valid_loss?: number;
-  full_valid_mean_token_accuracy?: number;
-}
+export const checkpointMetricsSchema = z.object({
+  step: z.number().int().optional(),
+  train_loss: z.number().optional(),
+  train_mean_token_accuracy: z.number().optional(),
+  valid_loss: z.number().optional(),
+  valid_mean_token_accuracy: z.number().optional(),
+  full_valid_loss: z.number().optional(),
+  full_valid_mean_token_accuracy: z.number().optional(),
+});
+export type CheckpointMetrics = z.infer<typeof checkpointMetricsSchema>;
 
-export interface FineTuningJobCheckpoint {
-  id: string;
-  object: "fine_tuning.job.checkpoint";
-  created_at: number;
-  fine_tuned_model_checkpoint: string;
-  fine_tuning_job_id: string;
-  metrics: CheckpointMetrics;
-  step_number: number;
-}
+export const fineTuningJobCheckpointSchema = z.object({
+  id: z.string(),
+  object: z.literal("fine_tuning.job.checkpoint"),
+  created_at: z.number().int(),
+  fine_tuned_model_checkpoint: z.string(),
+  fine_tuning_job_id: z.string(),
+  metrics: checkpointMetricsSchema,
+  step_number: z.number().int(),
+});
+export type FineTuningJobCheckpoint = z.infer<typeof fineTuningJobCheckpointSchema>;
 
-export interface Model {
-  id: string;
-  object: "model";
-  created: number;
-  owned_by: string;
-}
+export const modelSchema = z.object({ id: z.string(), object: z.literal("model"), created: z.number().int(), owned_by: z.string() });
+export type Model = z.infer<typeof modelSchema>;
 
 /** Body of POST /v1/fine_tuning/jobs. */
 export interface FineTuningJobCreateParams {
@@ -138,15 +149,15 @@ export interface FineTuningJobCreateParams {
 }
 
 /** The error envelope every non-2xx answer carries. */
-export interface ErrorEnvelope {
-  error: {
-    message: string;
-    /** `invalid_request_error` for every 4xx (as OpenAI answers), `server_error` for 5xx */
-    type: "invalid_request_error" | "server_error";
-    param: string | null;
-    code: string | null;
-  };
-}
+export const errorEnvelopeSchema = z.object({
+  error: z.object({
+    message: z.string(),
+    type: z.enum(["invalid_request_error", "server_error"]).describe("`invalid_request_error` for every 4xx (as OpenAI answers), `server_error` for 5xx"),
+    param: z.string().nullable(),
+    code: z.string().nullable(),
+  }),
+});
+export type ErrorEnvelope = z.infer<typeof errorEnvelopeSchema>;
 
 export const ID_PREFIX = {
   job: "ftjob-",

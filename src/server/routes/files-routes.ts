@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { TunekitError } from "../../core/errors.js";
-import type { FileObject } from "../../spec/openai-wire.js";
+import { fileDeletedSchema, fileObjectSchema, listPageSchema, type FileObject } from "../../spec/openai-wire.js";
+import { responses } from "../openapi-responses.js";
 import { parsePageParams } from "../../jobs/page-params.js";
 import type { ReceivedUpload } from "../../jobs/file-store.js";
 import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
@@ -16,6 +17,7 @@ export function registerFilesRoutes(app: FastifyInstance, services: Services): v
         summary: "Upload a file (multipart/form-data: `file`, `purpose=fine-tune`)",
         tags: ["files"],
         consumes: ["multipart/form-data"],
+        response: responses(fileObjectSchema, "the stored file"),
       },
     },
     async (request, reply) => {
@@ -48,12 +50,12 @@ export function registerFilesRoutes(app: FastifyInstance, services: Services): v
     },
   );
 
-  app.get("/v1/files", { schema: { summary: "List files", tags: ["files"] } }, async (request) => {
+  app.get("/v1/files", { schema: { summary: "List files", tags: ["files"], response: responses(listPageSchema(fileObjectSchema), "a page of files") } }, async (request) => {
     const query = request.query as Query;
     return services.files.list(projectOf(request).id, parsePageParams(query, { limit: 10_000, maxLimit: 10_000 }), typeof query.purpose === "string" ? query.purpose : undefined);
   });
 
-  app.get("/v1/files/:id", { schema: { summary: "Retrieve a file", tags: ["files"], params: fileIdParams } }, async (request) => {
+  app.get("/v1/files/:id", { schema: { summary: "Retrieve a file", tags: ["files"], params: fileIdParams, response: responses(fileObjectSchema, "the file") } }, async (request) => {
     return (await services.files.get(projectOf(request).id, (request.params as IdParams).id)).object;
   });
 
@@ -62,7 +64,7 @@ export function registerFilesRoutes(app: FastifyInstance, services: Services): v
     return reply.type("application/octet-stream").send(services.files.openContent(path));
   });
 
-  app.delete("/v1/files/:id", { schema: { summary: "Delete a file", tags: ["files"], params: fileIdParams } }, async (request) => {
+  app.delete("/v1/files/:id", { schema: { summary: "Delete a file", tags: ["files"], params: fileIdParams, response: responses(fileDeletedSchema, "the deleted file") } }, async (request) => {
     return services.files.delete(projectOf(request).id, (request.params as IdParams).id);
   });
 }

@@ -2,6 +2,8 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { createJobParamsSchema } from "../../jobs/create-job-params.js";
 import { parsePageParams } from "../../jobs/page-params.js";
+import { fineTuningJobCheckpointSchema, fineTuningJobEventSchema, fineTuningJobSchema, listPageSchema } from "../../spec/openai-wire.js";
+import { responses } from "../openapi-responses.js";
 import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
 
 const jobIdParams = { type: "object", properties: { id: { type: "string", description: "job id (`ftjob-...`)" } }, required: ["id"] } as const;
@@ -23,21 +25,21 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
     for (const stream of streams) stream.abort();
   });
 
-  app.post("/v1/fine_tuning/jobs", { schema: { summary: "Create a fine-tuning job", tags: ["fine-tuning"], body: createBody } }, async (request) => {
+  app.post("/v1/fine_tuning/jobs", { schema: { summary: "Create a fine-tuning job", tags: ["fine-tuning"], body: createBody, response: responses(fineTuningJobSchema, "the new job") } }, async (request) => {
     return jobs.create(projectOf(request), request.body);
   });
 
-  app.get("/v1/fine_tuning/jobs", { schema: { summary: "List fine-tuning jobs, newest first", tags: ["fine-tuning"], querystring: pageQuery } }, async (request) => {
+  app.get("/v1/fine_tuning/jobs", { schema: { summary: "List fine-tuning jobs, newest first", tags: ["fine-tuning"], querystring: pageQuery, response: responses(listPageSchema(fineTuningJobSchema), "a page of jobs") } }, async (request) => {
     const query = request.query as Query;
     return jobs.list(projectOf(request), parsePageParams(query), metadataFilter(query));
   });
 
-  app.get("/v1/fine_tuning/jobs/:id", { schema: { summary: "Retrieve a fine-tuning job", tags: ["fine-tuning"], params: jobIdParams } }, async (request) => {
+  app.get("/v1/fine_tuning/jobs/:id", { schema: { summary: "Retrieve a fine-tuning job", tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job") } }, async (request) => {
     return jobs.get(projectOf(request), (request.params as IdParams).id);
   });
 
   for (const action of ["cancel", "pause", "resume"] as const) {
-    app.post(`/v1/fine_tuning/jobs/:id/${action}`, { schema: { summary: `${action[0]?.toUpperCase()}${action.slice(1)} a fine-tuning job`, tags: ["fine-tuning"], params: jobIdParams } }, async (request) => {
+    app.post(`/v1/fine_tuning/jobs/:id/${action}`, { schema: { summary: `${action[0]?.toUpperCase()}${action.slice(1)} a fine-tuning job`, tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job after the change") } }, async (request) => {
       return jobs[action](projectOf(request), (request.params as IdParams).id);
     });
   }
@@ -50,6 +52,7 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
         tags: ["fine-tuning"],
         params: jobIdParams,
         querystring: { ...pageQuery, properties: { ...pageQuery.properties, stream: { type: "boolean" } } },
+        response: responses(listPageSchema(fineTuningJobEventSchema), "a page of events (with `stream=true`: `text/event-stream`, one event per `data:` line, then `data: [DONE]`)"),
       },
     },
     async (request, reply) => {
@@ -84,7 +87,7 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
     },
   );
 
-  app.get("/v1/fine_tuning/jobs/:id/checkpoints", { schema: { summary: "List a job's checkpoints, newest first", tags: ["fine-tuning"], params: jobIdParams, querystring: pageQuery } }, async (request) => {
+  app.get("/v1/fine_tuning/jobs/:id/checkpoints", { schema: { summary: "List a job's checkpoints, newest first", tags: ["fine-tuning"], params: jobIdParams, querystring: pageQuery, response: responses(listPageSchema(fineTuningJobCheckpointSchema), "a page of checkpoints") } }, async (request) => {
     return jobs.listCheckpoints(projectOf(request), (request.params as IdParams).id, parsePageParams(request.query as Query, { limit: 10 }));
   });
 }
