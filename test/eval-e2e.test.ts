@@ -71,7 +71,7 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
     });
     const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
     const file = await client.files.create({ file: await toFile(Buffer.from(readFileSync(join(workDir, "train.jsonl"))), "train.jsonl"), purpose: "fine-tune" });
-    const job = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, suffix: "red", hyperparameters: { n_epochs: 16, batch_size: 8 } });
+    const job = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, suffix: "red", hyperparameters: { n_epochs: 16, batch_size: 8 }, seed: 3 }); // fixed: a drawn seed makes the quality thresholds below a lottery
     const deadline = Date.now() + 240_000;
     for (;;) {
       const now = await client.fineTuning.jobs.retrieve(job.id);

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OpenApiContract } from "./helpers/openapi-contract.js";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import type { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
@@ -51,6 +52,9 @@ async function train(color: string): Promise<string> {
     training_file: file.id,
     suffix: color,
     hyperparameters: { n_epochs: 16, batch_size: 8 },
+    // a fixed seed: without one a job draws its own (as OpenAI's do), and one run in a few dozen
+    // trained an adapter that answered "The plue."
+    seed: 3,
   });
   const deadline = Date.now() + 180_000;
   for (;;) {
@@ -106,6 +110,12 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
     if (completion.choices[0]!.finish_reason === "length") expect(completion.usage!.completion_tokens).toBe(3);
     else expect(completion.usage!.completion_tokens).toBeLessThanOrEqual(3);
     expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + completion.usage!.completion_tokens);
+
+    // the raw answer, and the Azure-shaped route's, fit the response schema in /openapi.json
+    const contract = await OpenApiContract.fetch(server.url);
+    const post = async (path: string, body: unknown) => (await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json();
+    contract.expectDocumented("POST", "/v1/chat/completions", 200, await post("/v1/chat/completions", { model: "tiny-llama", messages: ask("apple"), max_tokens: 3, temperature: 0 }));
+    contract.expectDocumented("POST", "/v1/deployments/{deployment}/chat/completions", 200, await post("/openai/deployments/tiny-llama/chat/completions?api-version=2024-10-21", { messages: ask("apple"), max_tokens: 3, temperature: 0 }));
   });
 
   it("two adapters on one base answer differently and correctly, in the same process, and stop at end of turn", async () => {
@@ -181,6 +191,7 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
     expect(rateLimited.status).toBe(429);
     expect(Number(rateLimited.headers?.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(rateLimited.code).toBe("rate_limit_exceeded");
+    (await OpenApiContract.fetch(server.url)).expectDocumented("POST", "/v1/chat/completions", 429, { error: rateLimited.error });
 
     // the client goes away: generation stops, the waiting request gets the slot and finishes
     const abortedAt = Date.now();
@@ -198,5 +209,8 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
     const bad = await client.chat.completions.create({ model: "tiny-llama", messages: ask("apple"), temperature: 5 }).catch((error: unknown) => error);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
     expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("temperature");
+    const contract = await OpenApiContract.fetch(server.url);
+    contract.expectDocumented("POST", "/v1/chat/completions", 404, { error: (missing as InstanceType<typeof OpenAI.NotFoundError>).error });
+    contract.expectDocumented("POST", "/v1/chat/completions", 400, { error: (bad as InstanceType<typeof OpenAI.BadRequestError>).error });
   });
 });

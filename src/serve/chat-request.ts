@@ -15,7 +15,8 @@ const responseFormat = z.discriminatedUnion("type", [
   z.object({ type: z.literal("json_schema"), json_schema: z.object({ name: z.string().default("response"), schema: z.record(z.string(), z.unknown()).default({}), strict: z.boolean().nullish() }) }),
 ]);
 
-const body = z.object({
+/** The body of POST /v1/chat/completions (also the OpenAPI document's request schema). */
+export const chatRequestBodySchema = z.object({
   model: z.string().min(1),
   messages: z.array(message).min(1),
   temperature: z.number().min(0).max(2).nullish(),
@@ -46,7 +47,7 @@ export interface ChatRequest {
 
 /** Parse the body of POST /v1/chat/completions; every problem is a 400 naming the parameter. */
 export function parseChatRequest(input: unknown): ChatRequest {
-  const parsed = body.safeParse(input);
+  const parsed = chatRequestBodySchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const param = issue.path.map(String).join(".") || "body";

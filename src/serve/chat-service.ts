@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { z } from "zod";
 import type { GenerationResult, InferenceEngine, ServedModel } from "../spec/inference-engine.js";
 import { parseChatRequest, type ChatRequest } from "./chat-request.js";
 import type { ModelRegistry } from "./model-registry.js";
@@ -11,21 +12,27 @@ export interface ChatServiceOptions {
   maxQueue?: number;
 }
 
-export interface ChatCompletion {
-  id: string;
-  object: "chat.completion";
-  created: number;
-  model: string;
-  system_fingerprint: string;
-  choices: Array<{ index: 0; message: { role: "assistant"; content: string; refusal: null }; logprobs: null; finish_reason: GenerationResult["finishReason"] }>;
-  usage: Usage;
-}
+export const usageSchema = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
+export type Usage = z.infer<typeof usageSchema>;
 
-export interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+/** OpenAI's `chat.completion` object, as Tunekit answers it (n = 1, no tool calls, no logprobs). */
+export const chatCompletionSchema = z.object({
+  id: z.string(),
+  object: z.literal("chat.completion"),
+  created: z.number().int(),
+  model: z.string(),
+  system_fingerprint: z.string(),
+  choices: z.array(
+    z.object({
+      index: z.literal(0),
+      message: z.object({ role: z.literal("assistant"), content: z.string(), refusal: z.null() }),
+      logprobs: z.null(),
+      finish_reason: z.enum(["stop", "length"]) satisfies z.ZodType<GenerationResult["finishReason"]>,
+    }),
+  ),
+  usage: usageSchema,
+});
+export type ChatCompletion = z.infer<typeof chatCompletionSchema>;
 
 export interface ChatCompletionChunk {
   id: string;

@@ -1,5 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ChatService } from "../../serve/chat-service.js";
+import { z } from "zod";
+import { chatRequestBodySchema } from "../../serve/chat-request.js";
+import { chatCompletionSchema, type ChatService } from "../../serve/chat-service.js";
+import { responses } from "../openapi-responses.js";
 import { QueueFullError } from "../../serve/request-queue.js";
 import { envelope, toErrorAnswer } from "../error-envelope.js";
 
@@ -13,6 +16,10 @@ import { envelope, toErrorAnswer } from "../error-envelope.js";
  * server a deployment is a model id.
  */
 export function registerChatCompletionsRoutes(app: FastifyInstance, chat: ChatService, projectIdOf: (request: FastifyRequest) => string | null): void {
+  const documented = {
+    body: z.toJSONSchema(chatRequestBodySchema, { target: "openapi-3.0", io: "input" }),
+    response: responses(chatCompletionSchema, "the completion; with `stream: true`, `text/event-stream`: one `chat.completion.chunk` per `data:` line, then `data: [DONE]`"),
+  };
   const complete = async (request: FastifyRequest, reply: FastifyReply, body: unknown) => {
     const abort = new AbortController();
     const onClose = () => {
@@ -60,10 +67,10 @@ export function registerChatCompletionsRoutes(app: FastifyInstance, chat: ChatSe
       reply.raw.off("close", onClose);
     }
   };
-  app.post("/v1/chat/completions", { schema: { summary: "Create a chat completion (base or `ft:` model), optionally streamed", tags: ["chat"] } }, (request, reply) => complete(request, reply, request.body));
+  app.post("/v1/chat/completions", { schema: { summary: "Create a chat completion (base or `ft:` model), optionally streamed", tags: ["chat"], ...documented } }, (request, reply) => complete(request, reply, request.body));
   app.post(
     "/v1/deployments/:deployment/chat/completions",
-    { schema: { summary: "Azure OpenAI shape: a chat completion from the model the deployment names", tags: ["chat"], params: { type: "object", properties: { deployment: { type: "string" } }, required: ["deployment"] } } },
+    { schema: { summary: "Azure OpenAI shape: a chat completion from the model the deployment names", tags: ["chat"], params: { type: "object", properties: { deployment: { type: "string" } }, required: ["deployment"] }, response: documented.response } },
     (request, reply) => {
       const body = request.body && typeof request.body === "object" ? request.body : {};
       return complete(request, reply, { ...body, model: (request.params as { deployment: string }).deployment });

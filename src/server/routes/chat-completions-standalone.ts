@@ -18,6 +18,8 @@ export interface StandaloneChatServerOptions {
 export async function buildStandaloneChatServer(options: StandaloneChatServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 10 << 20 });
   app.setValidatorCompiler(() => (data) => ({ value: data }));
+  // the route's response schema documents the answer; it must not filter it (see openapi-responses.ts)
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   const expected = options.apiKey ? Buffer.from(`Bearer ${options.apiKey}`) : null;
   app.addHook("onRequest", async (request) => {
     if (!expected || !request.url.startsWith("/v1/")) return;
