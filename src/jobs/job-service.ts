@@ -271,21 +271,10 @@ export class JobService {
     for (const job of await this.store.jobsWithStatus("running")) {
       if (this.scheduler?.isRunning(job.id) || this.recovering.has(job.id)) continue;
       if (!this.isOrphaned(job)) continue;
-      const workers = job.run_dir ? workerProcesses(job.run_dir) : [];
-      if (workers.length > 0) {
-        this.recoverWhenWorkersExit(job.id, job.run_dir as string, workers);
-        waiting.push(job.id);
-        continue;
-      }
-      this.recovering.add(job.id);
-      try {
+      await this.takeOver(job, waiting, async () => {
         const outcome = await this.recoverJob(job);
-        if (outcome === "resumed") resumed.push(job.id);
-        else if (outcome === "completed") completed.push(job.id);
-        else failed.push(job.id);
-      } finally {
-        this.recovering.delete(job.id);
-      }
+        ({ resumed, completed, failed })[outcome].push(job.id);
+      });
     }
     // paused (or paused, then resumed) while its worker was stopping, and then the server died:
     // the worker's checkpoint and last events are only in its journal. Import them before the job
@@ -295,18 +284,7 @@ export class JobService {
       if (!runDir || this.scheduler?.isRunning(job.id) || this.recovering.has(job.id) || !existsSync(join(runDir, JOURNAL_FILE))) continue;
       const owner = readRunOwner(runDir);
       if (owner && !ownerIsGone(owner)) continue;
-      const workers = workerProcesses(runDir);
-      if (workers.length > 0) {
-        this.recoverWhenWorkersExit(job.id, runDir, workers);
-        waiting.push(job.id);
-        continue;
-      }
-      this.recovering.add(job.id);
-      try {
-        await this.importStoppedSession(job);
-      } finally {
-        this.recovering.delete(job.id);
-      }
+      await this.takeOver(job, waiting, () => this.importStoppedSession(job));
     }
     const revalidated: string[] = [];
     if (resumed.length > 0) void this.scheduler?.wake();
@@ -337,6 +315,26 @@ export class JobService {
     const owner = job.run_dir ? readRunOwner(job.run_dir) : null;
     if (owner && ownerIsGone(owner)) return true;
     return job.heartbeat_at <= Date.now() - (this.options.staleHeartbeatMs ?? 60_000);
+  }
+
+  /**
+   * One job of a dead server: while its old worker still runs, recovery waits for it in the
+   * background (the job is listed in `waiting`); otherwise `recover` runs now, with the job marked
+   * as recovering so that no other sweep touches it.
+   */
+  private async takeOver(job: JobRow, waiting: string[], recover: () => Promise<void>): Promise<void> {
+    const workers = job.run_dir ? workerProcesses(job.run_dir) : [];
+    if (workers.length > 0) {
+      this.recoverWhenWorkersExit(job.id, job.run_dir as string, workers);
+      waiting.push(job.id);
+      return;
+    }
+    this.recovering.add(job.id);
+    try {
+      await recover();
+    } finally {
+      this.recovering.delete(job.id);
+    }
   }
 
   /**
@@ -379,15 +377,6 @@ export class JobService {
     this.scheduler?.hold(jobId, work); // not launched again while its old worker stops
   }
 
-  /**
-   * Take over an orphaned job whose worker has exited: read the worker's journal, import the
-   * events the store lacks (checkpoint events become checkpoint rows), drop metrics of steps after
-   * the newest checkpoint complete on disk (the resumed run trains them again, once, into the
-   * final model), and queue the job to resume from that checkpoint; or fail it, with the reason,
-   * when there is none. A worker that finished (its `done` is journaled, its outputs are on disk)
-   * before the server recorded it makes the job `succeeded` without training anything again.
-   * One transaction; the journal is retired after it.
-   */
   /**
    * The recovery plan of a job (event-journal.ts planRecovery) and what it writes: imported events
    * with their checkpoint rows, notes for the user, and the job fields to update.
@@ -445,6 +434,15 @@ export class JobService {
     if (job.run_dir) retireJournal(job.run_dir);
   }
 
+  /**
+   * Take over an orphaned job whose worker has exited: read the worker's journal, import the
+   * events the store lacks (checkpoint events become checkpoint rows), drop metrics of steps after
+   * the newest checkpoint complete on disk (the resumed run trains them again, once, into the
+   * final model), and queue the job to resume from that checkpoint; or fail it, with the reason,
+   * when there is none. A worker that finished (its `done` is journaled, its outputs are on disk)
+   * before the server recorded it makes the job `succeeded` without training anything again.
+   * One transaction; the journal is retired after it.
+   */
   private async recoverJob(job: JobRow): Promise<"resumed" | "completed" | "failed"> {
     const { plan, imports, notes, patch } = await this.planRecoveryOf(job);
     const runDir = job.run_dir;
