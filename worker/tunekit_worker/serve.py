@@ -164,7 +164,8 @@ def run_request(models: Models, request: dict[str, Any], cancelled: set[str]) ->
             finish_reason = "stop"
             break
         generated.append(token)
-        text = tokenizer.decode(generated, skip_special_tokens=True)
+        # a constrained step already decoded exactly this (next_token -> ConstrainedText.accept)
+        text = constrained.text if constrained is not None else tokenizer.decode(generated, skip_special_tokens=True)
         cut = min((text.find(stop) for stop in stop_strings if stop in text), default=-1)
         if cut != -1:
             text = text[:cut]
