@@ -7,19 +7,16 @@
  * weights), streamed or not, and a schema the worker cannot enforce is a 400 naming `response_format`.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PythonWorkerEngine } from "../src/serve/python-worker-engine.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { GenerationRequest, InferenceMessage } from "../src/spec/inference-engine.js";
+import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
-const root = resolve(".");
-const python = join(root, ".venv", "bin", "python");
-const workerRoot = join(root, "worker");
-const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "serve.py"));
 const environment = { ...process.env, PYTHONPATH: workerRoot, OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false" };
 
 const messages: InferenceMessage[] = [
@@ -107,7 +104,7 @@ describe.skipIf(!haveWorker)("python engine response_format through tunekit serv
 
   beforeAll(async () => {
     serverDir = mkdtempSync(join(tmpdir(), "tunekit-pyserve-sdk-"));
-    execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), join(serverDir, "tiny-llama")], { env: environment, stdio: "ignore" });
+    buildTinyLlama(join(serverDir, "tiny-llama"));
     server = await startServer({ port: 0, dataDir: join(serverDir, "data"), noAuth: true, models: [join(serverDir, "tiny-llama")], serve: { engine: "python", parallelism: 1, maxQueue: 4, worker: { python, workerRoot } } });
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
   }, 120_000);

@@ -81,12 +81,18 @@ def test_invalid_text_is_refused_at_its_first_bad_character(good, bad):
     assert ANY_OBJECT.advance(state, bad) is None
 
 
-def test_schema_rules_hold_for_keys_required_integer_and_enum():
-    recognizer = JsonRecognizer(object_rules(SCHEMA))
-    accepted = ['{"color": "red", "bright": true}', '{"bright": false, "count": -3, "note": null, "color": "green"}', '{"note": "x", "color": "blue", "bright": true}']
+def assert_language(recognizer: JsonRecognizer, accepted: list[str], refused: list[str]) -> None:
+    """Every accepted text is a complete answer; every refused text is rejected."""
     for text in accepted:
         state = recognizer.advance(START, text)
         assert state is not None and recognizer.complete(state), text
+    for text in refused:
+        assert recognizer.advance(START, text) is None, text
+
+
+def test_schema_rules_hold_for_keys_required_integer_and_enum():
+    recognizer = JsonRecognizer(object_rules(SCHEMA))
+    accepted = ['{"color": "red", "bright": true}', '{"bright": false, "count": -3, "note": null, "color": "green"}', '{"note": "x", "color": "blue", "bright": true}']
     refused = [
         '{"color": "red"}',  # `bright` is required: the object cannot close
         '{"colour',  # not a property
@@ -98,8 +104,7 @@ def test_schema_rules_hold_for_keys_required_integer_and_enum():
         '{"color": "red", "color',  # already written
         '{"color": "red", "bright": true, "count": 1, "note": null,',  # every key written: only `}` is left
     ]
-    for text in refused:
-        assert recognizer.advance(START, text) is None, text
+    assert_language(recognizer, accepted, refused)
 
 
 NESTED = {
@@ -120,9 +125,6 @@ NESTED = {
 def test_nested_objects_and_array_items_are_enforced_at_every_depth():
     recognizer = JsonRecognizer(object_rules(NESTED))
     accepted = ['{"people": []}', '{"team": "x", "people": [{"name": "a", "role": "dev"}, {"age": 3, "role": "ops", "name": "b"}]}', '{"people": [], "meta": {"tags": [true, false], "other": {"any": [1]}}}']
-    for text in accepted:
-        state = recognizer.advance(START, text)
-        assert state is not None and recognizer.complete(state), text
     refused = [
         '{"people": [{"name": "a"}',  # `role` is required in every item: the item cannot close
         '{"people": [{"nick',  # items have closed keys
@@ -134,8 +136,7 @@ def test_nested_objects_and_array_items_are_enforced_at_every_depth():
         '{"people": [], "meta": {"tags": [1',  # booleans
         '{"people": [], "extra',  # the top level is closed
     ]
-    for text in refused:
-        assert recognizer.advance(START, text) is None, text
+    assert_language(recognizer, accepted, refused)
 
 
 @pytest.mark.parametrize(
