@@ -11,7 +11,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { createChatService } from "../../src/serve/create-chat-service.js";
@@ -39,10 +39,12 @@ function baseGguf(): string {
   return path;
 }
 const gguf = baseGguf();
-const baseName = shape === "135m" && !option("--gguf", "") ? "SmolLM2-135M-Instruct Q4_1" : `${gguf.split("/").pop()}`;
-const layers = option("--layers", "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down");
-const modelTag = shape === "135m" && !option("--gguf", "") ? "" : `${gguf.split("/").pop()!.replace(/\.gguf$/, "")}-`;
-const adapter = resolve(option("--adapter", join(out, `random-lora-${modelTag}r16-${layers === "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down" ? "all" : layers.replaceAll(",", "-")}-small-b.gguf`)));
+const bundled = shape === "135m" && !option("--gguf", "");
+const baseName = bundled ? "SmolLM2-135M-Instruct Q4_1" : basename(gguf);
+const ALL_LINEAR = "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down";
+const layers = option("--layers", ALL_LINEAR);
+const modelTag = bundled ? "" : `${basename(gguf, ".gguf")}-`;
+const adapter = resolve(option("--adapter", join(out, `random-lora-${modelTag}r16-${layers === ALL_LINEAR ? "all" : layers.replaceAll(",", "-")}-small-b.gguf`)));
 const maxTokens = Number(option("--tokens", "48"));
 const rounds = Number(option("--rounds", "2"));
 const levels = option("--levels", "1,4,16").split(",").map(Number);
@@ -52,7 +54,7 @@ if (!existsSync(adapter)) {
   // a small B keeps the answers (so the work) equal to the base model's; see make_random_adapter.py.
   // A random base's logits are nearly flat, so any non-zero B flips greedy ties and changes the
   // answers: there B is 0 (llama.cpp runs the same matmuls, scale and add whatever the values).
-  const bStd = modelTag ? "0" : "1e-5";
+  const bStd = bundled ? "1e-5" : "0";
   execFileSync(python, [join(root, "bench", "serve", "make_random_adapter.py"), gguf, adapter, "--b-std", bStd, "--layers", layers], { stdio: "inherit" });
 }
 
@@ -159,5 +161,5 @@ for (const concurrency of levels) {
   );
 }
 console.log("target: LoRA throughput >= 0.9x base (vLLM's published multi-LoRA overhead is about 0.66x)");
-mkdirSync(join(root, "bench", "out", "serve"), { recursive: true });
+mkdirSync(out, { recursive: true });
 writeFileSync(join(out, `results${modelTag ? `-${modelTag.slice(0, -1)}` : ""}.json`), `${JSON.stringify({ gguf, adapter, layers, maxTokens, rounds, threads, report }, null, 2)}\n`);
