@@ -36,7 +36,7 @@ describe("tunekit data validate", () => {
     expect(Object.keys(report).sort()).toEqual(["errors", "ok", "stats", "warnings"]);
     expect(report.ok).toBe(false);
     expect(report.errors).toEqual([
-      { line: 13, code: "invalid_json", message: expect.stringContaining("column 15") },
+      { line: 13, code: "invalid_json", message: expect.stringContaining("column 15"), column: 15 },
       { line: 16, code: "example_missing_assistant_message", message: expect.any(String) },
     ]);
     expect(report.warnings.map((problem: { line: number; code: string }) => [problem.line, problem.code])).toEqual([

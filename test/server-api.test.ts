@@ -218,8 +218,11 @@ describe("fine-tuning jobs through the official openai SDK", () => {
       text += decoder.decode(value);
     }
     clearTimeout(cancelLater);
-    const payloads = text.split("\n\n").filter(Boolean).map((block) => block.replace(/^data: /, ""));
+    const blocks = text.split("\n\n").filter(Boolean);
+    const payloads = blocks.map((block) => block.split("\n").find((line) => line.startsWith("data: "))!.slice("data: ".length));
     expect(payloads.at(-1)).toBe("[DONE]");
+    // each event message carries the event's id, which a reconnect sends back (`Last-Event-ID` or `after`)
+    expect(blocks.slice(0, -1).map((block) => block.split("\n")[0])).toEqual(payloads.slice(0, -1).map((payload) => `id: ${(JSON.parse(payload) as { id: string }).id}`));
     const messages = payloads.slice(0, -1).map((payload) => (JSON.parse(payload) as { message: string }).message);
     expect(messages[0]).toBe(`Validating training file: ${file.id}`);
     expect(messages.at(-1)).toBe("Fine-tuning job cancelled");

@@ -211,6 +211,16 @@ export function loadConfig(path: string | null, overrides: readonly string[] = [
   return { config, path: absolute, baseDir: absolute ? dirname(absolute) : process.cwd() };
 }
 
+/** A YAML run config as a plain object, unvalidated (callers check it: `checkJobConfig`, `parseConfig`). */
+export function readConfigObject(path: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new TunekitError(`config file ${path} does not exist`, { kind: "usage", code: "config_not_found", field: "--config", fix: "create one with `tunekit init` or pass the right path with `-c`" });
+  const document = parseDocument(readFileSync(path, "utf8"));
+  if (document.errors.length > 0) throw new TunekitError(`${path} is not valid YAML: ${document.errors[0]?.message.split("\n")[0]}`, { kind: "config", code: "invalid_yaml", file: path, line: document.errors[0]?.linePos?.[0].line, fix: "fix the YAML syntax at that line" });
+  const value = document.toJS() as unknown;
+  if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value))) throw new TunekitError(`${path} must hold a mapping of config fields`, { kind: "config", code: "invalid_config", fix: "start from `tunekit init`" });
+  return (value as Record<string, unknown> | null) ?? {};
+}
+
 /** Resolve a path written in the config relative to the config file's folder. */
 export function resolveConfigPath(loaded: LoadedConfig, value: string): string {
   return isAbsolute(value) ? value : resolve(loaded.baseDir, value);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dataSchema, trainingSchema, type TrainingConfig } from "../core/config-schema.js";
 import { TunekitError, type ProblemDetail } from "../core/errors.js";
 import type { FineTuningJobCreateParams, SupervisedHyperparameters } from "../spec/openai-wire.js";
 
@@ -13,6 +14,40 @@ const hyperparametersSchema = z.strictObject({
 const dpoHyperparametersSchema = hyperparametersSchema.extend({
   beta: auto(z.number().positive().max(2)).optional().describe("DPO beta, or `auto`."),
 });
+
+/**
+ * Fields of the run config's `training` that a server job takes from OpenAI's own parameters;
+ * the `tunekit` extension refuses them and names the parameter to use.
+ */
+export const OPENAI_OWNED_TRAINING_FIELDS = {
+  epochs: "method.<type>.hyperparameters.n_epochs",
+  batch_size: "method.<type>.hyperparameters.batch_size",
+  learning_rate_multiplier: "method.<type>.hyperparameters.learning_rate_multiplier",
+  dpo_beta: "method.dpo.hyperparameters.beta",
+  seed: "seed",
+} as const;
+
+/**
+ * Tunekit's extension of a job: the rest of the run config's `training` (method lora / qlora /
+ * full, learning rate, LoRA rank, max steps ...) and `data.max_seq_len` / `data.chat_template`,
+ * validated by the same zod schema as tunekit.yaml. Only the fields given are kept: the server's
+ * `--config` settings fill the others.
+ */
+export const jobOptionsSchema = z
+  .strictObject({
+    training: trainingSchema
+      .omit({ epochs: true, batch_size: true, learning_rate_multiplier: true, dpo_beta: true, seed: true })
+      .refine((training) => training.method !== "dpo", { message: "DPO is `method.type: dpo`, not `tunekit.training.method`", path: ["method"] })
+      .optional()
+      .describe("Run-config `training` fields (tunekit.yaml): method lora | qlora | full, learning_rate, lora, max_steps, ..."),
+    data: dataSchema.pick({ max_seq_len: true, chat_template: true }).optional().describe("Run-config `data.max_seq_len` and `data.chat_template`."),
+  })
+  .describe("Tunekit extension: tunekit.yaml `training` and `data` fields this server job uses (the OpenAI SDKs send it as an extra body field).");
+
+export interface JobOptions {
+  training: Partial<Omit<TrainingConfig, keyof typeof OPENAI_OWNED_TRAINING_FIELDS>>;
+  data: { max_seq_len?: number; chat_template?: string | null };
+}
 
 /** Body of POST /v1/fine_tuning/jobs: the single source for validation and the OpenAPI document. */
 export const createJobParamsSchema = z.strictObject({
@@ -44,6 +79,7 @@ export const createJobParamsSchema = z.strictObject({
     .optional()
     .describe("Up to 16 string key/value pairs."),
   integrations: z.array(z.unknown()).max(0, "integrations are not supported by Tunekit").nullable().optional(),
+  tunekit: jobOptionsSchema.optional(),
 });
 
 export interface CreateJobInput {
@@ -55,10 +91,12 @@ export interface CreateJobInput {
   suffix: string | null;
   seed: number | null;
   metadata: Record<string, string> | null;
+  options: JobOptions;
 }
 
 /** Validate a create-job body; every problem is reported, `field` names the first bad parameter. */
 export function parseCreateJobParams(body: unknown): CreateJobInput {
+  refuseOpenAiOwnedFields(body);
   const parsed = createJobParamsSchema.safeParse(body ?? {});
   if (!parsed.success) {
     const problems: ProblemDetail[] = parsed.error.issues.map((issue) => {
@@ -106,5 +144,41 @@ export function parseCreateJobParams(body: unknown): CreateJobInput {
     suffix: params.suffix ?? null,
     seed: params.seed ?? null,
     metadata: params.metadata ?? null,
+    options: presentOptions(body, parsed.data.tunekit),
   };
+}
+
+/** `tunekit.training.epochs` and friends: OpenAI's own parameters carry them. */
+function refuseOpenAiOwnedFields(body: unknown): void {
+  const training = (body as { tunekit?: { training?: Record<string, unknown> } } | null)?.tunekit?.training;
+  if (!training || typeof training !== "object") return;
+  const owned = Object.keys(training).filter((key): key is keyof typeof OPENAI_OWNED_TRAINING_FIELDS => key in OPENAI_OWNED_TRAINING_FIELDS);
+  if (owned.length === 0) return;
+  const key = owned[0] as keyof typeof OPENAI_OWNED_TRAINING_FIELDS;
+  throw new TunekitError(`\`tunekit.training.${key}\` is set through OpenAI's parameter \`${OPENAI_OWNED_TRAINING_FIELDS[key]}\``, {
+    kind: "usage",
+    code: "invalid_request",
+    field: `tunekit.training.${key}`,
+    fix: `move it to \`${OPENAI_OWNED_TRAINING_FIELDS[key]}\``,
+  });
+}
+
+/** The parsed extension with only the fields the request gave (zod fills defaults; the server's config fills those instead). */
+function presentOptions(body: unknown, parsed: z.output<typeof jobOptionsSchema> | undefined): JobOptions {
+  const raw = (body as { tunekit?: { training?: Record<string, unknown>; data?: Record<string, unknown> } } | null)?.tunekit;
+  return {
+    training: pickPresent(parsed?.training, raw?.training) as JobOptions["training"],
+    data: pickPresent(parsed?.data, raw?.data) as JobOptions["data"],
+  };
+}
+
+function pickPresent(parsed: unknown, raw: unknown): Record<string, unknown> {
+  if (!parsed || typeof parsed !== "object" || !raw || typeof raw !== "object") return {};
+  const result: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) {
+    const value = (parsed as Record<string, unknown>)[key];
+    const given = (raw as Record<string, unknown>)[key];
+    result[key] = value && typeof value === "object" && !Array.isArray(value) && given && typeof given === "object" && !Array.isArray(given) ? pickPresent(value, given) : value;
+  }
+  return result;
 }

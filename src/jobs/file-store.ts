@@ -1,9 +1,14 @@
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TunekitError } from "../core/errors.js";
+import { readFile, writeFile } from "node:fs/promises";
+import { sniffDatasetFile } from "../data/sniff-dataset-file.js";
+import type { RecordFileFormat } from "../data/read-records.js";
+import { PROBLEM_CODES } from "../data/validate/problem-codes.js";
 import { validateFile, type ValidationReport } from "../data/validate/validate-file.js";
 import type { FileDeleted, FileObject, FilePurpose, ListPage } from "../spec/openai-wire.js";
 import { isWellFormedId, monotonicNow, newId, toUnixSeconds } from "./ids.js";
@@ -17,6 +22,8 @@ export const UPLOADABLE_PURPOSES: readonly FilePurpose[] = ["fine-tune"];
 export interface StoredValidation {
   ok: boolean;
   format: string | null;
+  /** how the bytes are laid out: JSON Lines, or a table / JSON array that needs a column mapping first */
+  sourceFormat?: RecordFileFormat | null;
   examples: number;
   validExamples: number;
   errorCount: number;
@@ -27,10 +34,16 @@ export interface StoredValidation {
 
 const STORED_PROBLEMS = 20;
 
-function summarize(report: ValidationReport): StoredValidation {
+/** The whole report of a stored file (every problem the validator keeps: 1,000 a code), as GET /v1/tunekit/files/{id}/report gives it. */
+export interface StoredReport extends ValidationReport {
+  source_format: RecordFileFormat | null;
+}
+
+function summarize(report: StoredReport): StoredValidation {
   return {
     ok: report.ok,
     format: report.stats.format,
+    sourceFormat: report.source_format,
     examples: report.stats.examples,
     validExamples: report.stats.valid_examples,
     errorCount: report.stats.errors,
@@ -123,6 +136,9 @@ export class FileStore {
       if (params.filename.length === 0 || params.filename.length > 512) {
         throw new TunekitError("`file` needs a file name of 1 to 512 characters", { kind: "usage", code: "invalid_filename", field: "file", fix: "upload the file with its name" });
       }
+      if (received.bytes === 0) {
+        throw new TunekitError(`\`file\` ${params.filename} is empty (0 bytes)`, { kind: "usage", code: "empty_file", field: "file", fix: PROBLEM_CODES.empty_file.fix });
+      }
     } catch (error) {
       this.discard(received);
       throw error;
@@ -175,7 +191,9 @@ export class FileStore {
     const work = (async () => {
       let validation: StoredValidation;
       try {
-        validation = summarize(await validateFile(this.pathOf(fileId), { threads: 0 }));
+        const report = await this.validateStored(fileId);
+        await writeFile(this.reportPathOf(fileId), JSON.stringify(report));
+        validation = summarize(report);
       } catch (error) {
         validation = { ok: false, format: null, examples: 0, validExamples: 0, errorCount: 1, errors: [{ line: null, code: "unreadable", message: (error as Error).message }], warnings: [] };
       }
@@ -191,10 +209,77 @@ export class FileStore {
     return work;
   }
 
+  /** The validator's report of a stored file; tables, JSON arrays and binary files get one whole-file problem. */
+  private async validateStored(fileId: string): Promise<StoredReport> {
+    const row = await this.database.selectFrom("files").select(["filename"]).where("id", "=", fileId).executeTakeFirstOrThrow();
+    const path = this.pathOf(fileId);
+    const sniffed = await sniffDatasetFile(path, row.filename);
+    if (sniffed.kind === "jsonl") return { ...(await validateFile(path, { threads: 0 })), source_format: "jsonl" };
+    const message =
+      sniffed.kind === "table"
+        ? `this is ${sniffed.container === "json" ? "a JSON array" : `a ${sniffed.container.toUpperCase()} file`}, not JSON Lines: map its columns to chat messages before training`
+        : sniffed.kind === "empty"
+          ? "the file is empty (0 bytes)"
+          : sniffed.reason;
+    const code = sniffed.kind === "table" ? "needs_conversion" : sniffed.kind === "empty" ? "empty_file" : "binary_file";
+    const { size } = statSync(path);
+    return {
+      ok: false,
+      errors: [{ line: null, code, message }],
+      warnings: [],
+      source_format: sniffed.kind === "table" ? sniffed.container : null,
+      stats: {
+        file: row.filename,
+        format: null,
+        format_source: sniffed.kind === "table" ? `${sniffed.container} file` : "not a text dataset",
+        lines: 0,
+        blank_lines: 0,
+        bytes: size,
+        examples: 0,
+        valid_examples: 0,
+        errors: 1,
+        warnings: 0,
+        codes: { [code]: 1 },
+        duplicates: { exact: 0, near: 0, near_method: "" },
+      },
+    };
+  }
+
+  /** The whole validation report of a fine-tune file (waits for a validation under way). */
+  async report(projectId: string, fileId: string): Promise<StoredReport> {
+    const row = await this.row(projectId, fileId, "file_id");
+    if (row.purpose !== "fine-tune") throw new TunekitError(`file \`${fileId}\` has purpose \`${row.purpose}\`: only fine-tune files are validated`, { kind: "usage", code: "invalid_file_purpose", field: "file_id", fix: "ask for the report of a training or validation file" });
+    await this.whenValidated(row.id);
+    try {
+      return JSON.parse(await readFile(this.reportPathOf(row.id), "utf8")) as StoredReport;
+    } catch {
+      // a file stored before reports were kept whole: validate it again
+      const report = await this.validateStored(row.id);
+      await writeFile(this.reportPathOf(row.id), JSON.stringify(report));
+      return report;
+    }
+  }
+
   /** Record a file the server wrote itself (a job's `step_metrics.csv`, purpose `fine-tune-results`). */
   async storeGenerated(projectId: string, params: { filename: string; purpose: FilePurpose; content: string }): Promise<FileObject> {
     const received = await this.receive([Buffer.from(params.content, "utf8")]);
     return this.store(projectId, received, { filename: params.filename, purpose: params.purpose }, { generated: true });
+  }
+
+  /**
+   * Take a file the server wrote (a conversion, a fix, a split) into the store as a new file of the
+   * project. `path` must be a `scratchPath()`: same folder, so this is a rename.
+   */
+  async adopt(projectId: string, path: string, params: { filename: string; purpose: string }): Promise<FileObject> {
+    const id = newId("file");
+    const partialPath = join(this.directory, `${id}.part`);
+    renameSync(path, partialPath);
+    return this.store(projectId, { id, partialPath, bytes: statSync(partialPath).size }, params);
+  }
+
+  /** A fresh path in the store's folder for a file the server is about to write. */
+  scratchPath(label: string): string {
+    return join(this.directory, `scratch-${randomUUID()}-${label.replace(/[^A-Za-z0-9_.-]/g, "_")}`);
   }
 
   /** receive + store in one call (CLI and tests with an in-memory body). */
@@ -250,6 +335,7 @@ export class FileStore {
     }
     await this.database.deleteFrom("files").where("id", "=", row.id).execute();
     rmSync(this.pathOf(row.id), { force: true });
+    rmSync(this.reportPathOf(row.id), { force: true });
     return { id: row.id, object: "file", deleted: true };
   }
 
@@ -257,6 +343,10 @@ export class FileStore {
   pathOf(fileId: string): string {
     if (!isWellFormedId("file", fileId)) throw new TunekitError(`\`${fileId}\` is not a file id`, { kind: "internal" });
     return join(this.directory, fileId);
+  }
+
+  private reportPathOf(fileId: string): string {
+    return `${this.pathOf(fileId)}.report.json`;
   }
 
   private async row(projectId: string, fileId: string, field: string): Promise<FilesTable> {

@@ -5,7 +5,7 @@ import type { TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
 import type { DpoHyperparameters, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model, SupervisedHyperparameters } from "../spec/openai-wire.js";
 import type { Project } from "./api-key-store.js";
-import { parseCreateJobParams } from "./create-job-params.js";
+import { parseCreateJobParams, type JobOptions } from "./create-job-params.js";
 import { describeProblems, type FileStore, type StoredFile } from "./file-store.js";
 import { monotonicNow, newId } from "./ids.js";
 import type { JobRunRequest } from "./job-runner.js";
@@ -108,6 +108,7 @@ export class JobService {
       run_dir: null,
       last_checkpoint_path: null,
       adapter_path: null,
+      options: Object.keys(input.options.training).length + Object.keys(input.options.data).length > 0 ? JSON.stringify(input.options) : null,
     };
     await this.store.insertJob(row, { message: `Validating training file: ${training.object.id}${validation ? ` and validation file: ${validation.object.id}` : ""}` });
     this.validateInBackground(id, input.methodType);
@@ -210,6 +211,7 @@ export class JobService {
       resumeFrom: checkpoint,
       trainingDefaults: this.options.trainingDefaults,
       maxSeqLen: this.options.maxSeqLen,
+      jobOptions: jobOptionsOf(job),
     });
     return { jobId: job.id, runDir, spec };
   }
@@ -523,6 +525,11 @@ export class JobService {
     await this.store.transition(jobId, "queued", { message: `Files validated${examples !== undefined ? ` (${examples} training examples)` : ""}; job queued` });
     void this.scheduler?.wake();
   }
+}
+
+/** The `tunekit` extension a job was created with (empty for plain OpenAI requests). */
+export function jobOptionsOf(job: Pick<JobRow, "options">): JobOptions {
+  return job.options ? (JSON.parse(job.options) as JobOptions) : { training: {}, data: {} };
 }
 
 function signalProcess(pid: number, signal: NodeJS.Signals): void {

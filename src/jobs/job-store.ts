@@ -1,4 +1,5 @@
 import { TunekitError } from "../core/errors.js";
+import type { FineTunedModelLookup, FineTunedModelRecord } from "../spec/fine-tuned-model-lookup.js";
 import type {
   CheckpointMetrics,
   FineTuningJob,
@@ -52,7 +53,7 @@ export type JobPatch = Partial<Omit<JobsTable, "id" | "project_id" | "status" | 
  * Rows of jobs, job events and checkpoints. Status changes go through `transition`, which checks
  * the state machine and writes the change and its event in one transaction.
  */
-export class JobStore {
+export class JobStore implements FineTunedModelLookup {
   constructor(readonly database: StoreDatabase) {}
 
   async insertJob(row: JobsTable, event: NewJobEvent): Promise<JobRow> {
@@ -78,8 +79,9 @@ export class JobStore {
   }
 
   /** Newest first, like OpenAI. */
-  async listJobs(projectId: string, page: Page, metadata?: Record<string, string>): Promise<{ rows: JobRow[]; hasMore: boolean }> {
+  async listJobs(projectId: string, page: Page, metadata?: Record<string, string>, statuses?: readonly JobStatus[]): Promise<{ rows: JobRow[]; hasMore: boolean }> {
     let query = this.database.selectFrom("jobs").selectAll().where("project_id", "=", projectId);
+    if (statuses && statuses.length > 0) query = query.where("status", "in", [...statuses]);
     if (page.after) {
       const cursor = await this.getJob(projectId, page.after, "after");
       query = query.where((where) => where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]));
@@ -206,6 +208,62 @@ export class JobStore {
 
   async latestCheckpoint(jobId: string): Promise<CheckpointsTable | null> {
     return (await this.database.selectFrom("checkpoints").selectAll().where("job_id", "=", jobId).orderBy("step", "desc").orderBy("created_at", "desc").executeTakeFirst()) ?? null;
+  }
+
+  /**
+   * Training throughput measured on this server for a base model: the last metrics events (newest
+   * first) of its jobs, with each job's options (to tell methods apart). Any project: the machine
+   * is the same.
+   */
+  async measuredThroughput(model: string, limit = 50): Promise<Array<{ jobId: string; options: string | null; tokensPerSecond: number; createdAt: number }>> {
+    const rows = await this.database
+      .selectFrom("job_events")
+      .innerJoin("jobs", "jobs.id", "job_events.job_id")
+      .select(["jobs.id as job_id", "jobs.options as options", "job_events.data as data", "job_events.created_at as created_at"])
+      .where("jobs.model", "=", model)
+      .where("job_events.type", "=", "metrics")
+      .orderBy("job_events.created_at", "desc")
+      .limit(limit)
+      .execute();
+    const measured = [];
+    for (const row of rows) {
+      const value = row.data ? (JSON.parse(row.data) as { tokens_per_second?: unknown }).tokens_per_second : undefined;
+      if (typeof value === "number" && value > 0) measured.push({ jobId: row.job_id, options: row.options, tokensPerSecond: value, createdAt: row.created_at });
+    }
+    return measured;
+  }
+
+  /** The data of the job's newest event whose data has `key` (the worker's resolved config, its data summary). */
+  async latestEventData(jobId: string, key: string): Promise<Record<string, unknown> | null> {
+    const row = await this.database
+      .selectFrom("job_events")
+      .select("data")
+      .where("job_id", "=", jobId)
+      .where("data", "like", `%"${key}":%`)
+      .orderBy("sequence", "desc")
+      .executeTakeFirst();
+    return row?.data ? (JSON.parse(row.data) as Record<string, unknown>) : null;
+  }
+
+  /** Queued jobs of every project in launch order (the scheduler starts the oldest first). */
+  async queueOrder(): Promise<string[]> {
+    return (await this.database.selectFrom("jobs").select("id").where("status", "=", "queued").orderBy("created_at", "asc").orderBy("id", "asc").execute()).map((row) => row.id);
+  }
+
+  /** The job (and checkpoint) a fine-tuned model id names: the store's side of serve's FineTunedModelLookup. */
+  async find(projectId: string | null, id: string): Promise<FineTunedModelRecord | null> {
+    let jobs = this.database.selectFrom("jobs").select(["id", "model", "run_dir", "status"]).where("fine_tuned_model", "=", id);
+    if (projectId !== null) jobs = jobs.where("project_id", "=", projectId);
+    const job = await jobs.executeTakeFirst();
+    if (job) return { id, jobId: job.id, status: job.status, baseModel: job.model, runDir: job.run_dir, checkpointPath: null };
+    let checkpoints = this.database
+      .selectFrom("checkpoints")
+      .innerJoin("jobs", "jobs.id", "checkpoints.job_id")
+      .select(["jobs.id as job_id", "jobs.model as model", "jobs.run_dir as run_dir", "jobs.status as status", "checkpoints.path as path"])
+      .where("checkpoints.fine_tuned_model_checkpoint", "=", id);
+    if (projectId !== null) checkpoints = checkpoints.where("jobs.project_id", "=", projectId);
+    const checkpoint = await checkpoints.executeTakeFirst();
+    return checkpoint ? { id, jobId: checkpoint.job_id, status: checkpoint.status, baseModel: checkpoint.model, runDir: checkpoint.run_dir, checkpointPath: checkpoint.path } : null;
   }
 
   /** Fine-tuned models of the project's succeeded jobs, newest first. */

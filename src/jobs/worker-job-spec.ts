@@ -2,6 +2,7 @@ import { defaultConfig, type TrainingConfig } from "../core/config-schema.js";
 import { resolveEpochs } from "../data/estimate/resolve-epochs.js";
 import type { WorkerJobSpec } from "../spec/job-spec.js";
 import type { DpoHyperparameters } from "../spec/openai-wire.js";
+import type { JobOptions } from "./create-job-params.js";
 
 /**
  * `learning_rate_multiplier` scales these base rates (the worker's rate for models under 1B
@@ -24,12 +25,20 @@ export interface WorkerJobSpecInput {
   /** server-wide training settings (device, max_seq_len, checkpoint_every ...) */
   trainingDefaults?: Partial<TrainingConfig>;
   maxSeqLen?: number;
+  /** the job's own run-config settings (the request's `tunekit` extension); they win over the server's */
+  jobOptions?: JobOptions;
 }
 
 /** The worker's job spec for one API job. */
 export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
   const defaults = defaultConfig();
-  const training: TrainingConfig = { ...defaults.training, ...input.trainingDefaults };
+  const own = input.jobOptions?.training ?? {};
+  const training: TrainingConfig = {
+    ...defaults.training,
+    ...input.trainingDefaults,
+    ...own,
+    lora: { ...defaults.training.lora, ...input.trainingDefaults?.lora, ...own.lora },
+  };
   const method: TrainingConfig["method"] = input.methodType === "dpo" ? "dpo" : training.method === "dpo" ? "lora" : training.method;
   const multiplier = input.hyperparameters.learning_rate_multiplier ?? "auto";
   const base = method === "full" ? BASE_LEARNING_RATE.full : BASE_LEARNING_RATE.adapter;
@@ -41,8 +50,8 @@ export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
       train: input.trainingPath,
       validation: input.validationPath,
       format: "auto",
-      chat_template: null,
-      max_seq_len: input.maxSeqLen ?? defaults.data.max_seq_len,
+      chat_template: input.jobOptions?.data.chat_template ?? null,
+      max_seq_len: input.jobOptions?.data.max_seq_len ?? input.maxSeqLen ?? defaults.data.max_seq_len,
     },
     training: {
       ...training,

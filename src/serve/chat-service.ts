@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { TunekitError } from "../core/errors.js";
 import type { GenerationResult, InferenceEngine, ServedModel } from "../spec/inference-engine.js";
 import { parseChatRequest, type ChatRequest } from "./chat-request.js";
 import type { ModelRegistry } from "./model-registry.js";
@@ -123,6 +124,18 @@ export class ChatService {
 
   usageChunk(admitted: AdmittedChat, result: GenerationResult): ChatCompletionChunk {
     return { id: admitted.id, object: "chat.completion.chunk", created: admitted.created, model: admitted.served.id, system_fingerprint: `tunekit-${this.options.engine.name}`, choices: [], usage: usageOf(result) };
+  }
+
+  /** The prompt text `messages` become for `model` (the playground's "Show prompt"). */
+  async prompt(projectId: string | null, body: unknown): Promise<{ model: string; prompt: string; prompt_tokens: number }> {
+    const request = parseChatRequest(body);
+    const served = await this.options.registry.resolve(projectId, request.model);
+    const engine = this.options.engine;
+    if (!engine.renderPrompt) {
+      throw new TunekitError(`the ${engine.name} engine applies the chat template itself and does not show the prompt`, { kind: "usage", code: "prompt_not_available", field: "model", fix: "start the server with the llama-cpp engine (the default) to see prompts" });
+    }
+    const { prompt, promptTokens } = await engine.renderPrompt(served, request.messages);
+    return { model: served.id, prompt, prompt_tokens: promptTokens };
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { ModelCatalog } from "../jobs/model-catalog.js";
-import type { StoreDatabase } from "../jobs/store/database.js";
+import type { FineTunedModelLookup } from "../spec/fine-tuned-model-lookup.js";
 import type { InferenceEngine, ServedModel } from "../spec/inference-engine.js";
 import { ChatService } from "./chat-service.js";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
@@ -31,7 +31,7 @@ export interface ServeOptions {
 
 export interface ChatServiceWiring extends ServeOptions {
   catalog?: ModelCatalog | null;
-  database?: StoreDatabase | null;
+  fineTuned?: FineTunedModelLookup | null;
   cacheDir: string;
   exporter?: WorkerExporter;
 }
@@ -49,7 +49,7 @@ export function createChatService(options: ChatServiceWiring): ChatService {
   const registry = new ModelRegistry({
     engine: engine.name,
     catalog: options.catalog,
-    database: options.database,
+    fineTuned: options.fineTuned,
     fixed: options.fixed,
     cacheDir: options.cacheDir,
     exporter: options.exporter ?? new WorkerExporter(options.worker),

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from "node-llama-cpp";
 import { TunekitError } from "../core/errors.js";
-import type { GenerationRequest, GenerationResult, InferenceEngine, ResponseFormat, ServedModel } from "../spec/inference-engine.js";
+import type { GenerationRequest, GenerationResult, InferenceEngine, InferenceMessage, ResponseFormat, ServedModel } from "../spec/inference-engine.js";
 import { ChatTemplate, CHATML_TEMPLATE } from "./chat-template.js";
 
 export interface LlamaCppEngineOptions {
@@ -114,6 +114,12 @@ export class LlamaCppEngine implements InferenceEngine {
       entry.lastUsed = Date.now();
       void this.evict();
     }
+  }
+
+  async renderPrompt(served: ServedModel, messages: InferenceMessage[]): Promise<{ prompt: string; promptTokens: number }> {
+    const base = await this.base(served.base);
+    const prompt = base.template.render(messages);
+    return { prompt, promptTokens: base.model.tokenize(prompt, true).length };
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { TunekitError } from "../core/errors.js";
 import type { ModelCatalog } from "../jobs/model-catalog.js";
-import type { StoreDatabase } from "../jobs/store/database.js";
+import type { FineTunedModelLookup } from "../spec/fine-tuned-model-lookup.js";
 import type { ServedModel } from "../spec/inference-engine.js";
 import type { WorkerExporter } from "./worker-exporter.js";
 
@@ -13,8 +13,8 @@ export interface ModelRegistryOptions {
   engine: EngineKind;
   /** base models by id (the server's catalog) */
   catalog?: ModelCatalog | null;
-  /** the job store: `ft:` ids of succeeded jobs resolve to their run folders */
-  database?: StoreDatabase | null;
+  /** `ft:` ids of succeeded jobs (and their checkpoints) resolve to run folders through it (the job store) */
+  fineTuned?: FineTunedModelLookup | null;
   /** models served under fixed ids (`tunekit serve MODEL`) */
   fixed?: ServedModel[];
   /** where converted GGUFs of HF bases are kept */
@@ -47,18 +47,34 @@ export class ModelRegistry {
   }
 
   private async fineTuned(projectId: string | null, id: string): Promise<ServedModel> {
-    const database = this.options.database;
-    if (!database) throw notFound(id);
-    let query = database.selectFrom("jobs").select(["id", "model", "run_dir", "status"]).where("fine_tuned_model", "=", id);
-    if (projectId !== null) query = query.where("project_id", "=", projectId);
-    const job = await query.executeTakeFirst();
-    if (!job) throw notFound(id);
-    if (job.status !== "succeeded" || !job.run_dir) {
-      throw new TunekitError(`model \`${id}\` is not ready: its job ${job.id} is ${job.status}`, { kind: "not_found", code: "model_not_found", field: "model", fix: "wait for the job to succeed (`tunekit jobs show`)" });
+    const record = await this.options.fineTuned?.find(projectId, id);
+    if (!record) throw notFound(id);
+    const base = this.options.catalog?.resolve(record.baseModel);
+    if (!base) throw new TunekitError(`the base model \`${record.baseModel}\` of \`${id}\` is no longer on this server`, { kind: "not_found", code: "model_not_found", field: "model", fix: "start the server with that base model (`--model`)" });
+    if (record.checkpointPath) return this.fromCheckpoint(id, record.checkpointPath, base.source);
+    if (record.status !== "succeeded" || !record.runDir) {
+      throw new TunekitError(`model \`${id}\` is not ready: its job ${record.jobId} is ${record.status}`, { kind: "not_found", code: "model_not_found", field: "model", fix: "wait for the job to succeed (`tunekit jobs show`)" });
     }
-    const base = this.options.catalog?.resolve(job.model);
-    if (!base) throw new TunekitError(`the base model \`${job.model}\` of \`${id}\` is no longer on this server`, { kind: "not_found", code: "model_not_found", field: "model", fix: "start the server with that base model (`--model`)" });
-    return this.fromRun(id, job.run_dir, base.source);
+    return this.fromRun(id, record.runDir, base.source);
+  }
+
+  /**
+   * A checkpoint of a LoRA run (a PEFT adapter folder): served like a finished run whose adapter is
+   * that checkpoint. The export sees it as `<folder>/run/adapter` (a link to the checkpoint).
+   */
+  async fromCheckpoint(id: string, checkpointPath: string, baseSource: string): Promise<ServedModel> {
+    if (!existsSync(join(checkpointPath, "adapter_config.json"))) {
+      throw new TunekitError(`checkpoint \`${id}\` holds full weights, not an adapter: only LoRA checkpoints are served`, { kind: "not_found", code: "model_not_found", field: "model", fix: "serve the job's final model, or export the checkpoint with `tunekit export`" });
+    }
+    if (this.options.engine !== "llama-cpp") return { id, base: baseSource, adapter: checkpointPath };
+    const folder = join(checkpointPath, "..", "..", "export", `serve-${basename(checkpointPath)}`);
+    const run = join(folder, "run");
+    if (!existsSync(join(run, "adapter"))) {
+      mkdirSync(run, { recursive: true });
+      symlinkSync(resolve(checkpointPath), join(run, "adapter"), "dir");
+    }
+    const adapter = await this.once(join(folder, "adapter.gguf"), () => this.options.exporter.exportRun(run, "gguf-adapter", folder, { model: baseSource }).then((result) => result.adapter_gguf!));
+    return { id, base: await this.baseFor(baseSource), adapter };
   }
 
   /** A served model from a finished run folder and its base model source. */

@@ -1,9 +1,7 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { TunekitError } from "../core/errors.js";
-import { ensureWorkerEnvironment } from "../providers/local/worker-environment.js";
+import { runWorkerJson } from "../providers/local/worker-command.js";
 
 export type ExportFormat = "hf" | "gguf" | "ollama" | "gguf-adapter";
 export type ExportQuant = "f32" | "f16" | "q8_0" | "q4_k_m";
@@ -76,42 +74,12 @@ export class WorkerExporter {
   }
 
   private run(args: string[]): Promise<ExportResult> {
-    let python = this.options.python;
-    let root = this.options.workerRoot;
-    if (!python || !root) {
-      const environment = ensureWorkerEnvironment(this.options.environment);
-      python ??= environment.python;
-      root ??= environment.workerRoot;
-    }
-    const environment: NodeJS.ProcessEnv = { ...(this.options.environment ?? process.env), PYTHONPATH: root, TOKENIZERS_PARALLELISM: "false" };
+    const environment: NodeJS.ProcessEnv = { ...(this.options.environment ?? process.env) };
     // q4_k_m is quantized by llama.cpp itself, through the libraries node-llama-cpp ships
     if (!environment[LLAMA_LIBRARY_DIR_VARIABLE]) {
       const folder = llamaLibraryFolder();
       if (folder) environment[LLAMA_LIBRARY_DIR_VARIABLE] = folder;
     }
-    return new Promise((resolve, reject) => {
-      const child = spawn(python, ["-m", "tunekit_worker", ...args], { shell: false, env: environment, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
-      child.on("error", (error) => reject(new TunekitError(`cannot start the worker's Python ${python}: ${error.message}`, { kind: "environment", code: "worker_env_missing", fix: "run `tunekit setup`" })));
-      child.on("close", (code) => {
-        const last = stdout.trim().split("\n").at(-1) ?? "";
-        let answer: { error?: { code: string; message: string; field: string | null } } & ExportResult;
-        try {
-          answer = JSON.parse(last) as typeof answer;
-        } catch {
-          reject(new TunekitError(`export failed (exit ${code}) without an answer: ${stderr.trim().split("\n").slice(-5).join(" | ")}`, { kind: "worker", code: "export_failed" }));
-          return;
-        }
-        if (answer.error || code !== 0) {
-          const problem = answer.error ?? { code: "export_failed", message: `exit ${code}`, field: null };
-          reject(new TunekitError(problem.message, { kind: code === 2 ? "usage" : "worker", code: problem.code, field: problem.field ?? undefined }));
-          return;
-        }
-        resolve(answer);
-      });
-    });
+    return runWorkerJson<ExportResult>(args, { python: this.options.python, workerRoot: this.options.workerRoot, environment, label: "export" });
   }
 }

@@ -11,12 +11,20 @@ import { registerChatCompletionsRoutes } from "./routes/chat-completions-routes.
 import { registerFilesRoutes } from "./routes/files-routes.js";
 import { registerJobsRoutes } from "./routes/jobs-routes.js";
 import { registerModelsRoutes } from "./routes/models-routes.js";
+import { registerTunekitFilesRoutes } from "./routes/tunekit-files-routes.js";
+import { registerTunekitJobsRoutes } from "./routes/tunekit-jobs-routes.js";
+import { registerTunekitServerRoutes } from "./routes/tunekit-server-routes.js";
+import { registerWebUi } from "./web-ui.js";
 
 export interface BuildServerOptions {
   services: Services;
   /** the project every request acts for when auth is off; null = every /v1 route needs a key */
   noAuthProject: Project | null;
   logger?: boolean;
+  /** the built web UI (dist/web); absent or not built: the server answers the API only */
+  webRoot?: string;
+  /** the training method of jobs that do not name one (the server's `--config`) */
+  defaultMethod?: string;
 }
 
 /**
@@ -62,13 +70,18 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     if (answer.status >= 500) app.log.error(error);
     void reply.code(answer.status).send(answer.body);
   });
+  const serveApp = options.webRoot ? await registerWebUi(app, options.webRoot) : null;
   app.setNotFoundHandler((request, reply) => {
+    if (serveApp?.(request, reply)) return;
     void reply.code(404).send(envelope(404, `no route for ${request.method} ${request.url.split("?")[0]}`, null, "unknown_url"));
   });
 
   registerFilesRoutes(app, services);
   registerJobsRoutes(app, services);
   registerModelsRoutes(app, services);
+  registerTunekitFilesRoutes(app, services);
+  registerTunekitJobsRoutes(app, services);
+  registerTunekitServerRoutes(app, services, { auth: options.noAuthProject === null, defaultMethod: options.defaultMethod ?? "lora" });
   if (services.chat) registerChatCompletionsRoutes(app, services.chat, (request) => projectOf(request).id);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/health", { schema: { hide: true } }, async () => ({ status: "ok", version: VERSION }));

@@ -4,7 +4,10 @@ import type { FastifyRequest } from "fastify";
 import { TunekitError } from "../core/errors.js";
 import type { ApiKeyStore, Project } from "../jobs/api-key-store.js";
 import type { FileStore } from "../jobs/file-store.js";
+import type { FileWorkbench } from "../jobs/file-workbench.js";
+import type { JobInsight } from "../jobs/job-insight.js";
 import type { JobService } from "../jobs/job-service.js";
+import type { TrainingEstimator } from "../jobs/training-estimate.js";
 import type { ChatService } from "../serve/chat-service.js";
 
 /** The services routes call. */
@@ -12,6 +15,12 @@ export interface Services {
   keys: ApiKeyStore;
   files: FileStore;
   jobs: JobService;
+  /** the dataset toolkit on uploaded files */
+  workbench: FileWorkbench;
+  /** jobs table views, job detail and worker logs */
+  insight: JobInsight;
+  /** what a job would do before it is made */
+  estimator: TrainingEstimator;
   /** chat completions over base and fine-tuned models (src/serve); absent = no inference routes */
   chat?: ChatService;
 }

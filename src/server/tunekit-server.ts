@@ -15,6 +15,14 @@ import { isLoopbackHost } from "./auth.js";
 import { buildServer } from "./build-server.js";
 import type { Services } from "./route-context.js";
 import { createChatService, type ServeOptions } from "../serve/create-chat-service.js";
+import { FileWorkbench } from "../jobs/file-workbench.js";
+import { JobInsight } from "../jobs/job-insight.js";
+import { TrainingEstimator } from "../jobs/training-estimate.js";
+import { bundledModel } from "../providers/local/bundled-model.js";
+import { packageRoot } from "../providers/local/worker-environment.js";
+import { WORKER_LOG_FILE } from "../providers/local/worker-process.js";
+import { localTrainingPlanner } from "../providers/local/worker-plan.js";
+import type { TrainingPlanner } from "../spec/worker-plan.js";
 
 export interface ServerOptions {
   host?: string;
@@ -24,8 +32,13 @@ export interface ServerOptions {
   /** serve every request as the `default` project without keys (loopback hosts only) */
   noAuth?: boolean;
   maxUploadMb?: number;
-  /** base models by path or hub id */
+  /** base models by path or hub id; none: the bundled demo model when the venv has it (unless `bundledModel: false`) */
   models?: string[];
+  bundledModel?: boolean;
+  /** the built web UI (default <package>/dist/web); null serves the API only */
+  webRoot?: string | null;
+  /** plans jobs for estimates (default: the local worker's `plan` command) */
+  planner?: TrainingPlanner;
   /** folder of base models (default <data-dir>/models) */
   modelsDir?: string;
   maxConcurrentJobs?: number;
@@ -68,7 +81,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const keys = new ApiKeyStore(database);
   const files = new FileStore(database, dataDir, Math.floor(maxUploadMb * (1 << 20)));
   const store = new JobStore(database);
-  const catalog = new ModelCatalog({ models: options.models ?? [], modelsDir: options.modelsDir ?? join(dataDir, "models") });
+  const bundled = (options.models ?? []).length === 0 && options.bundledModel !== false ? bundledModel() : null;
+  const catalog = new ModelCatalog({ models: bundled ? [bundled] : (options.models ?? []), modelsDir: options.modelsDir ?? join(dataDir, "models") });
   const jobs = new JobService(store, files, catalog, { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen, staleHeartbeatMs: options.staleHeartbeatMs });
   const scheduler = new Scheduler(store, options.runner ?? new LocalJobRunner(), {
     maxConcurrentJobs: options.maxConcurrentJobs ?? 1,
@@ -82,15 +96,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     onSucceeded: (job) => jobs.writeResultFile(job),
   });
   jobs.attachScheduler(scheduler);
-  const chat = createChatService({ ...options.serve, catalog, database, cacheDir: join(dataDir, "serve-cache") });
-  const services: Services = { keys, files, jobs, chat };
+  const chat = createChatService({ ...options.serve, catalog, fineTuned: store, cacheDir: join(dataDir, "serve-cache") });
+  const workbench = new FileWorkbench(files, catalog);
+  const insight = new JobInsight(store, files, { defaultMethod: options.trainingDefaults?.method, logFileOf: (runDir) => join(runDir, WORKER_LOG_FILE) });
+  const estimator = new TrainingEstimator(files, catalog, store, options.planner ?? localTrainingPlanner(), { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
+  const services: Services = { keys, files, jobs, chat, workbench, insight, estimator };
   const noAuthProject = options.noAuth ? await keys.ensureProject(DEFAULT_PROJECT) : null;
   const recovered = await jobs.recover();
   scheduler.start();
   // a server that shares this data dir and dies later leaves jobs behind too: sweep for them
   const sweep = setInterval(() => void jobs.recover({ revalidate: false }).catch((error: unknown) => process.emitWarning(`recovery: ${(error as Error).message}`)), options.heartbeatMs ?? 10_000);
   sweep.unref();
-  const app = await buildServer({ services, noAuthProject, logger: options.logger });
+  const webRoot = options.webRoot === undefined ? join(packageRoot(), "dist", "web") : options.webRoot;
+  const app = await buildServer({ services, noAuthProject, logger: options.logger, webRoot: webRoot ?? undefined, defaultMethod: options.trainingDefaults?.method });
   try {
     await app.listen({ host, port: options.port ?? 8000 });
   } catch (error) {

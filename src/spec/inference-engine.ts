@@ -50,5 +50,7 @@ export interface InferenceEngine {
   readonly parallelism: number;
   /** generate; `onText` receives each decoded piece as it is produced (streaming) */
   generate(model: ServedModel, request: GenerationRequest, onText: (text: string) => void): Promise<GenerationResult>;
+  /** the exact prompt text the model's chat template makes of `messages`, and its token count (engines that render templates themselves) */
+  renderPrompt?(model: ServedModel, messages: InferenceMessage[]): Promise<{ prompt: string; promptTokens: number }>;
   close(): Promise<void>;
 }

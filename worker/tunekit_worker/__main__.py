@@ -6,6 +6,7 @@
     python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--quant f16]
     python -m tunekit_worker convert-gguf MODEL OUT.gguf [--quant f32]
     python -m tunekit_worker serve            (JSON Lines requests on stdin)
+    python -m tunekit_worker plan SPEC.json   (data, resolved hyperparameters, steps, memory: no training)
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def main(argv: list[str]) -> int:
         from .serve import main as serve_main
 
         return serve_main(argv[1:])
+    if len(argv) >= 1 and argv[0] == "plan":
+        from .plan import main as plan_main
+
+        return plan_main(argv[1:])
     if len(argv) >= 1 and argv[0] == "count-tokens":
         from .count_tokens import main as count_tokens_main
 

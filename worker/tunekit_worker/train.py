@@ -359,7 +359,9 @@ class Run:
         )
         return micro_batch.to(self.device)
 
-    def emit_data_event(self) -> None:
+    def data_summary(self) -> dict[str, int]:
+        """The `data` event's fields: examples, tokens, truncation, and the forward passes (packed
+        sequences, or examples without packing) of one epoch in the first epoch's order."""
         training = self.spec.training
         order = batching.epoch_order(len(self.train_examples), training.seed, 0)
         sequences = 0
@@ -368,17 +370,19 @@ class Run:
             for rank in range(self.context.world_size):
                 share = batching.rank_share(indices, rank, self.context.world_size)
                 sequences += len(self.micro_batch_groups(share, self.train_examples))
-        self.events.emit(
-            "data",
-            train_examples=len(self.train_examples),
-            valid_examples=len(self.valid_examples),
-            train_tokens=sum(example.tokens_before_truncation for example in self.train_examples),
-            trained_tokens=sum(example.trained_tokens for example in self.train_examples),
-            truncated_examples=sum(example.truncated for example in self.train_examples),
-            sequences=sequences,
-            steps_per_epoch=self.steps_per_epoch,
-            total_steps=self.total_steps,
-        )
+        return {
+            "train_examples": len(self.train_examples),
+            "valid_examples": len(self.valid_examples),
+            "train_tokens": sum(example.tokens_before_truncation for example in self.train_examples),
+            "trained_tokens": sum(example.trained_tokens for example in self.train_examples),
+            "truncated_examples": sum(example.truncated for example in self.train_examples),
+            "sequences": sequences,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+        }
+
+    def emit_data_event(self) -> None:
+        self.events.emit("data", **self.data_summary())
         truncated = sum(example.truncated for example in self.train_examples)
         if not self.is_dpo and sum(example.trained_tokens for example in self.train_examples) == 0:
             raise BadConfig(

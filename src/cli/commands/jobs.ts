@@ -79,28 +79,37 @@ async function followEvents(options: ClientFlags, jobId: string, onEvent: (event
 export function registerJobs(program: Command): void {
   const jobs = program.command("jobs").description("fine-tuning jobs on a Tunekit server (OpenAI fine-tuning API)");
 
-  withClientOptions(jobs.command("create").description("create a fine-tuning job"))
+  withClientOptions(jobs.command("create").description("create a fine-tuning job; run-config settings (tunekit.yaml `training`, `data.max_seq_len`) go with `-c` or `--set`"))
     .requiredOption("--model <id>", "base model id (see GET /v1/models)")
     .requiredOption("--training-file <file-id>", "uploaded training file")
     .option("--validation-file <file-id>", "uploaded validation file")
     .option("--suffix <suffix>", "added to the fine-tuned model id")
     .option("--epochs <n>", "n_epochs, or auto", "auto")
-    .option("--method <type>", "supervised or dpo", "supervised")
+    .option("--method <method>", "supervised (the server's default adapter method), lora, qlora, full or dpo", "supervised")
     .option("--seed <n>", "random seed")
+    .option("-c, --config <tunekit.yaml>", "take `training` and `data.max_seq_len` from a run config")
+    .option("--set <path=value>", "a run-config value, e.g. training.lora.r=8 (repeatable; wins over -c)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .action(
-      action(async (options: ClientFlags & { model: string; trainingFile: string; validationFile?: string; suffix?: string; epochs: string; method: string; seed?: string }) => {
-        const epochs = options.epochs === "auto" ? "auto" : Number(options.epochs);
-        const method = options.method === "dpo" ? { type: "dpo" as const, dpo: { hyperparameters: { n_epochs: epochs } } } : { type: "supervised" as const, supervised: { hyperparameters: { n_epochs: epochs } } };
-        const job = (await call(options, (client) =>
-          client.fineTuning.jobs.create({
-            model: options.model,
-            training_file: options.trainingFile,
-            validation_file: options.validationFile,
-            suffix: options.suffix,
-            seed: options.seed === undefined ? undefined : Number(options.seed),
-            method: method as never,
-          }),
-        )) as unknown as FineTuningJob;
+      action(async (options: ClientFlags & { model: string; trainingFile: string; validationFile?: string; suffix?: string; epochs: string; method: string; seed?: string; config?: string; set: string[] }) => {
+        const { readConfigObject, applyOverrides } = await import("../../core/config-load.js");
+        const { checkJobConfig } = await import("../../jobs/job-request.js");
+        const raw = options.config ? readConfigObject(options.config) : {};
+        const flags = [`model=${options.model}`, `data.train=${options.trainingFile}`];
+        if (options.validationFile) flags.push(`data.validation=${options.validationFile}`);
+        if (options.suffix) flags.push(`output.suffix=${options.suffix}`);
+        if (options.epochs !== "auto") flags.push(`training.epochs=${options.epochs}`);
+        if (options.method !== "supervised") flags.push(`training.method=${options.method}`);
+        if (options.seed !== undefined) flags.push(`training.seed=${options.seed}`);
+        applyOverrides(raw, [...flags, ...options.set]);
+        const { createClient } = await import("../../server/openai-client.js");
+        const checked = checkJobConfig({ config: raw }, { url: createClient(options).baseURL.replace(/\/v1\/?$/, "") });
+        if (!checked.ok || !checked.request) {
+          const problems = checked.problems.filter((problem) => problem.severity === "error");
+          throw new TunekitError(`the job has ${problems.length} problem${problems.length === 1 ? "" : "s"}`, { kind: "config", code: "invalid_config", problems, fix: "correct the flags or the config; `tunekit config schema` lists every field" });
+        }
+        for (const warning of checked.problems.filter((problem) => problem.severity === "warning")) process.stderr.write(`warning: ${warning.message}\n`);
+        const request = checked.request;
+        const job = (await call(options, (client) => client.fineTuning.jobs.create(request as never))) as unknown as FineTuningJob;
         if (options.json) return printJson(job);
         process.stdout.write(`${jobLine(job)}\nfollow it with: tunekit jobs events ${job.id} --follow\n`);
       }),

@@ -15,6 +15,7 @@ interface ServerCommandOptions {
   config?: string;
   set: string[];
   json: boolean;
+  open: boolean;
 }
 
 function positiveNumber(value: string, flag: string, integer: boolean, minimum: number): number {
@@ -28,7 +29,7 @@ function positiveNumber(value: string, flag: string, integer: boolean, minimum: 
 export function registerServer(program: Command): void {
   program
     .command("server")
-    .description("run the OpenAI-compatible fine-tuning API (files, fine_tuning/jobs, models) on this machine")
+    .description("run the OpenAI-compatible fine-tuning API (files, fine_tuning/jobs, models, chat) and the web UI (at /) on this machine")
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("--port <port>", "port (0 picks a free one)", "8000")
     .option("--data-dir <dir>", "where the job store, uploaded files and runs live", ".tunekit")
@@ -39,6 +40,7 @@ export function registerServer(program: Command): void {
     .option("--max-concurrent-jobs <n>", "training jobs at a time (0 only queues)", "1")
     .option("--config <tunekit.yaml>", "run config whose `training` settings (device, lora, checkpoint_every ...) and `data.max_seq_len` every job uses; API hyperparameters override epochs, batch size and learning rate")
     .option("--set <path=value>", "override a config value, e.g. training.device=cpu (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option("--open", "open the web UI in the default browser once the server listens", false)
     .option("--json", "print the listening address as JSON", false)
     .action(
       action(async (options: ServerCommandOptions) => {
@@ -69,7 +71,7 @@ export function registerServer(program: Command): void {
         if (options.json) {
           printJson({ url: server.url, data_dir: options.dataDir, auth: options.auth, base_models: baseModels.map((model) => model.id), recovered });
         } else {
-          process.stdout.write(`tunekit server listening on ${server.url} (OpenAI base URL ${server.url}/v1, OpenAPI ${server.url}/openapi.json)\n`);
+          process.stdout.write(`tunekit server listening on ${server.url} (web UI ${server.url}/, OpenAI base URL ${server.url}/v1, OpenAPI ${server.url}/openapi.json)\n`);
           process.stdout.write(baseModels.length > 0 ? `base models: ${baseModels.map((model) => model.id).join(", ")}\n` : `no base models yet: pass \`--model <folder|.gguf|hub id>\` or put model folders and .gguf files in ${options.modelsDir ?? `${options.dataDir}/models`}\n`);
           process.stdout.write(options.auth ? "auth: every /v1 request needs `Authorization: Bearer <key>` (create one with `tunekit keys create`)\n" : "auth: OFF (--no-auth), every request acts as project `default`\n");
           if (recovered.resumed.length + recovered.failed.length + recovered.completed.length + recovered.waiting.length > 0) {
@@ -78,6 +80,10 @@ export function registerServer(program: Command): void {
                 `${recovered.waiting.length} waiting for their old worker to stop, ${recovered.failed.length} failed without a checkpoint\n`,
             );
           }
+        }
+        if (options.open) {
+          const { default: open } = await import("open");
+          await open(`${server.url}/`).catch((error: unknown) => process.stderr.write(`cannot open a browser (${(error as Error).message}): open ${server.url}/ yourself\n`));
         }
         await new Promise<void>((resolve) => {
           let stopping = false;

@@ -10,6 +10,8 @@ export interface BatchProblem {
   line: number;
   code: ProblemCode;
   message: string;
+  /** 1-based column the problem starts at (invalid JSON, invalid UTF-8) */
+  column?: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export class BatchBuilder {
       const stored = this.storedPerCode.get(problem.code) ?? 0;
       if (stored < MAX_STORED_PER_CODE) {
         this.storedPerCode.set(problem.code, stored + 1);
-        this.problems.push({ line, code: problem.code, message: problem.message });
+        this.problems.push(problem.column === undefined ? { line, code: problem.code, message: problem.message } : { line, code: problem.code, message: problem.message, column: problem.column });
       } else {
         this.uncounted[problem.code] = (this.uncounted[problem.code] ?? 0) + 1;
       }

@@ -27,6 +27,8 @@ export interface LineContext {
 export interface LineProblem {
   code: ProblemCode;
   message: string;
+  /** 1-based column where the line goes wrong (invalid JSON, invalid UTF-8) */
+  column?: number;
 }
 
 export interface LineTokens {
@@ -82,7 +84,7 @@ export function validateLine(rawText: string, line: number, context: LineContext
   }
   if (!validUtf8) {
     const column = text.indexOf("\ufffd") + 1;
-    report("invalid_utf8", `the line is not valid UTF-8${column > 0 ? ` (first bad byte near column ${column})` : ""}; re-save the file as UTF-8`);
+    problems.push({ code: "invalid_utf8", message: `the line is not valid UTF-8${column > 0 ? ` (first bad byte near column ${column})` : ""}; re-save the file as UTF-8`, ...(column > 0 ? { column } : {}) });
     return finish(result);
   }
   if (text.trim() === "") {
@@ -98,7 +100,7 @@ export function validateLine(rawText: string, line: number, context: LineContext
     const syntax = findJsonSyntaxError(text);
     const where = syntax ? `at column ${syntax.offset + 1}: ${syntax.reason}` : `: ${(error as Error).message}`;
     const bomHint = text.charCodeAt(syntax?.offset ?? -1) === 0xfeff ? " (a byte order mark in the middle of the file: remove it)" : "";
-    report("invalid_json", `the line is not valid JSON ${where}${bomHint}; write one complete JSON object per line (no trailing commas, double quotes)`);
+    problems.push({ code: "invalid_json", message: `the line is not valid JSON ${where}${bomHint}; write one complete JSON object per line (no trailing commas, double quotes)`, ...(syntax ? { column: syntax.offset + 1 } : {}) });
     return finish(result);
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {

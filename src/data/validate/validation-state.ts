@@ -143,7 +143,7 @@ export class ValidationState {
     const flushUntil = (line: number): void => {
       while (problemIndex < problems.length && (problems[problemIndex] as BatchProblem).line <= line) {
         const problem = problems[problemIndex++] as BatchProblem;
-        this.record(problem.line, problem.code, problem.message);
+        this.record(problem.line, problem.code, problem.message, problem.column);
       }
     };
     for (let index = 0; index < batch.accepted; index++) {
@@ -209,11 +209,11 @@ export class ValidationState {
     }
   }
 
-  private record(line: number | null, code: ProblemCode, message: string): void {
+  private record(line: number | null, code: ProblemCode, message: string, column?: number): void {
     const count = (this.codes[code] ?? 0) + 1;
     this.codes[code] = count;
     if (count > MAX_STORED_PER_CODE) return;
-    const problem: ValidationProblem = { line, code, message };
+    const problem: ValidationProblem = column === undefined ? { line, code, message } : { line, code, message, column };
     if (this.options.labelProblems) problem.file = this.options.file;
     (severityOf(code) === "error" ? this.errors : this.warnings).push(problem);
   }

@@ -72,6 +72,8 @@ export interface JobsTable {
   run_dir: string | null;
   last_checkpoint_path: string | null;
   adapter_path: string | null;
+  /** JSON of the job's `tunekit` extension (JobOptions), null when it had none */
+  options: string | null;
 }
 
 export interface JobEventsTable {

@@ -91,6 +91,12 @@ const migrations: Record<string, Migration> = {
       await database.schema.createIndex("checkpoints_job_step").on("checkpoints").columns(["job_id", "step"]).execute();
     },
   },
+  "0002_job_options": {
+    async up(database: Kysely<unknown>) {
+      // the `tunekit` extension of a create-job request (run-config training and data fields)
+      await database.schema.alterTable("jobs").addColumn("options", "text").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -48,7 +48,7 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
     "/v1/fine_tuning/jobs/:id/events",
     {
       schema: {
-        summary: "List a job's events (newest first), or follow them with `stream=true` (server-sent events, oldest first)",
+        summary: "List a job's events (newest first), or follow them with `stream=true` (server-sent events, oldest first, each with its event `id`; resume with `after` or `Last-Event-ID`)",
         tags: ["fine-tuning"],
         params: jobIdParams,
         querystring: { ...pageQuery, properties: { ...pageQuery.properties, stream: { type: "boolean" } } },
@@ -61,7 +61,10 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
       const jobId = (request.params as IdParams).id;
       if (query.stream !== "true" && query.stream !== true) return jobs.listEvents(project, jobId, parsePageParams(query));
       const aborter = new AbortController();
-      const events = jobs.streamEvents(project, jobId, typeof query.after === "string" && query.after !== "" ? query.after : null, aborter.signal);
+      // a reconnect resumes after the last event it got: `after`, or the SSE `Last-Event-ID` header
+      const lastEventId = request.headers["last-event-id"];
+      const after = typeof query.after === "string" && query.after !== "" ? query.after : typeof lastEventId === "string" && lastEventId !== "" ? lastEventId : null;
+      const events = jobs.streamEvents(project, jobId, after, aborter.signal);
       // the first read checks the job and the cursor, so a bad id still answers 404 as JSON
       const first = await events.next();
       reply.hijack();
@@ -71,9 +74,10 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
       // a comment line now and then keeps proxies from closing a quiet stream
       const keepAlive = setInterval(() => reply.raw.write(": keep-alive\n\n"), 15_000);
       try {
+        // each message carries its event id, so that a client resumes exactly after the last one it got
         if (!first.done) {
-          reply.raw.write(`data: ${JSON.stringify(first.value)}\n\n`);
-          for await (const event of events) reply.raw.write(`data: ${JSON.stringify(event)}\n\n`);
+          reply.raw.write(`id: ${first.value.id}\ndata: ${JSON.stringify(first.value)}\n\n`);
+          for await (const event of events) reply.raw.write(`id: ${event.id}\ndata: ${JSON.stringify(event)}\n\n`);
         }
         reply.raw.end(aborter.signal.aborted ? undefined : "data: [DONE]\n\n");
       } catch (error) {
