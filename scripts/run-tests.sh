@@ -10,6 +10,8 @@ pytest_report=.tunekit/pytest-report.txt
 # the test and bench sources are type-checked too (the build covers src/ only)
 npx tsc -p tsconfig.check.json
 typecheck_status=$?
+# the web UI has its own compiler settings (DOM, Preact JSX)
+npx tsc -p src/web/tsconfig.json || typecheck_status=1
 
 npx vitest run --reporter=default --reporter=json --outputFile="$vitest_report"
 vitest_status=$?

@@ -5,7 +5,10 @@
 //
 // Nothing leaves the machine: each browser context sends every non-loopback request (and preconnect) to
 // a proxy on 127.0.0.1 that closes the connection at once, so a CDN asset fails the way it does offline
-// and shows up in otherOriginRequests and failedRequests.
+// and shows up in otherOriginRequests and failedRequests. Chromium's own profile still looks up
+// clients2.google.com, update.googleapis.com and start.duckduckgo.com at start-up despite the flags
+// below (DNS only, seen with a stand-in resolver): for no outside traffic at all, run in a loopback-only
+// network namespace, as bench/web/peers-demo.ts does.
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -75,6 +78,9 @@ export async function measurePage(url: string, options: MeasureOptions): Promise
       proxy: { server: `http://127.0.0.1:${closedProxy.port}`, bypass: "localhost,127.0.0.1,[::1]" },
       serviceWorkers: "block",
     });
+    const condition = { selector: options.readySelector ?? null, text: options.readyText ?? null };
+    // As source text: tsx (esbuild keepNames) wraps inner functions in __name(), which the page lacks.
+    await context.addInitScript({ content: `var __name = (target) => target; (${watchFirstRender})(${JSON.stringify(condition)});` });
     const page = await context.newPage();
     const devtools = await context.newCDPSession(page);
     await devtools.send("Network.setCacheDisabled", { cacheDisabled: true });
@@ -106,7 +112,7 @@ export async function measurePage(url: string, options: MeasureOptions): Promise
 
     await page.goto(url, { waitUntil: "commit", timeout: timeoutMs });
     const readyAt = await page
-      .waitForFunction(readyTimestamp, { selector: options.readySelector ?? null, text: options.readyText ?? null }, { polling: "raf", timeout: timeoutMs })
+      .waitForFunction(() => (window as WatchedWindow).firstRenderAt ?? false, undefined, { polling: 50, timeout: timeoutMs })
       .then((handle) => handle.jsonValue() as Promise<number>)
       .catch((error: Error) => {
         throw new Error(`${options.label}: first screen not visible within ${timeoutMs} ms (${error.message.split("\n")[0]}); failed requests: ${failedRequests.join(", ") || "none"}`);
@@ -176,15 +182,24 @@ function assetKind(response: Response): "js" | "css" | null {
   return null;
 }
 
-/** Runs in the page every animation frame: performance.now() once the ready condition is visible, else false. */
-function readyTimestamp(condition: { selector: string | null; text: string | null }): number | false {
-  const candidates = condition.selector ? Array.from(document.querySelectorAll<HTMLElement>(condition.selector)) : document.body ? [document.body] : [];
-  const visible = candidates.some((element) => {
-    const box = element.getBoundingClientRect();
-    if (box.width === 0 || box.height === 0 || getComputedStyle(element).visibility === "hidden") return false;
-    return condition.text === null || element.innerText.includes(condition.text);
-  });
-  return visible ? performance.now() : false;
+type WatchedWindow = Window & { firstRenderAt?: number };
+
+/**
+ * Runs in the page before its own scripts: checks the ready condition every animation frame (after layout,
+ * right before that frame is painted) and keeps performance.now() of the first frame where it holds.
+ */
+function watchFirstRender(condition: { selector: string | null; text: string | null }): void {
+  const check = () => {
+    const candidates = condition.selector ? Array.from(document.querySelectorAll<HTMLElement>(condition.selector)) : document.body ? [document.body] : [];
+    const visible = candidates.some((element) => {
+      const box = element.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0 || getComputedStyle(element).visibility === "hidden") return false;
+      return condition.text === null || element.innerText.includes(condition.text);
+    });
+    if (visible) (window as WatchedWindow).firstRenderAt = performance.now();
+    else requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
 }
 
 /** A loopback "proxy" that closes every connection: the browser's way out, so nothing reaches the network. */

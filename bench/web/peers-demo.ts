@@ -76,7 +76,7 @@ for (const row of rows) {
   const hosts = [...new Set(median.otherOriginRequests.map((url) => new URL(url).host))];
   console.log(`\n${row.name}: first render ms per run ${row.figures!.runs.map((run) => run.firstRenderMs).join(", ")}`);
   console.log(`  other-origin hosts: ${hosts.join(", ") || "none"}`);
-  for (const failure of median.failedRequests) console.log(`  failed: ${failure}`);
+  for (const failedUrl of new Set(median.failedRequests.map((failure) => failure.slice(0, failure.lastIndexOf(" ("))))) console.log(`  failed: ${failedUrl}`);
   for (const message of median.consoleErrors.slice(0, 8)) console.log(`  console error: ${message.slice(0, 200)}`);
 }
 

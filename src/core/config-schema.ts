@@ -21,12 +21,13 @@ export const dataFormatSchema = z
 
 export const dataSchema = z
   .strictObject({
-    train: z.string().default("data/train.jsonl").describe("Training file (JSONL), relative to the config file."),
+    train: z.string().default("data/train.jsonl").describe("Training file (JSONL), relative to the config file; on a Tunekit server, an uploaded file's id.").meta({ title: "Training file" }),
     validation: z
       .string()
       .nullable()
       .default(null)
-      .describe("Validation file (JSONL); null to train without validation metrics."),
+      .describe("Validation file (JSONL); null to train without validation metrics.")
+      .meta({ title: "Validation file" }),
     test: z.string().nullable().default(null).describe("Held-out test file used by `tunekit eval`; null for none."),
     format: dataFormatSchema,
     chat_template: z
@@ -61,7 +62,16 @@ export const trainingSchema = z
     method: z
       .enum(["lora", "qlora", "full", "dpo"])
       .default("lora")
-      .describe("`lora` (default), `qlora` (4-bit base, CUDA only), `full` fine-tuning, or `dpo` on preference data."),
+      .describe("`lora` (default), `qlora` (4-bit base, CUDA only), `full` fine-tuning, or `dpo` on preference data.")
+      // one plain sentence per method, in enum order (editors show them; so does the web form)
+      .meta({
+        enumDescriptions: [
+          "Trains small adapter matrices beside the frozen model: fast, light on memory, and the adapter file is a few MB.",
+          "LoRA on a 4-bit copy of the model, for models too big for memory otherwise; needs a CUDA GPU.",
+          "Updates every weight of the model: the most capacity, and the most memory and time; writes a whole new model.",
+          "Teaches the model to prefer one answer over another from preference pairs (chosen vs rejected), with LoRA adapters.",
+        ],
+      }),
     epochs: auto(z.number().int().min(1).max(100), "Epochs, or `auto` for the dataset-size rule (target 3, keep examples x epochs in 100..25000)."),
     batch_size: auto(z.number().int().min(1).max(4096), "Global batch size in examples per optimizer step, or `auto` from model size and method."),
     micro_batch_size: auto(z.number().int().min(1).max(4096), "Examples per forward pass per device; the rest is gradient accumulation. `auto` picks from memory."),

@@ -43,6 +43,7 @@ function jobRow(projectId: string, id: string, overrides: Partial<JobRow> = {}):
     run_dir: null,
     last_checkpoint_path: null,
     adapter_path: null,
+    options: null,
     ...overrides,
   };
 }

@@ -13,6 +13,7 @@ describe("LLM-as-judge", () => {
 
   it("states the rubric, the reference and the answer", () => {
     const [system, user] = judgeMessages("Valid JSON array of names.", "1 c. sugar", '["sugar"]', '["white sugar"]');
+    if (!system || !user) throw new Error("judgeMessages must return a system and a user message");
     expect(system.content).toContain('"score"');
     expect(user.content).toContain("Rubric: Valid JSON array of names.");
     expect(user.content).toContain('[Reference answer]\n["sugar"]');
