@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // the browser tests poll pages that update on their own (streams, 2 s refreshes)
+    expect: { poll: { timeout: 10_000, interval: 100 } },
   },
 });

@@ -23,8 +23,8 @@ export interface BuildServerOptions {
   logger?: boolean;
   /** the built web UI (dist/web); absent or not built: the server answers the API only */
   webRoot?: string;
-  /** the training method of jobs that do not name one (the server's `--config`) */
-  defaultMethod?: string;
+  /** the server's run-config settings that jobs get when they leave a field out (`--config`, `--set`) */
+  jobDefaults?: { training: Record<string, unknown>; data: Record<string, unknown> };
 }
 
 /**
@@ -32,7 +32,9 @@ export interface BuildServerOptions {
  * envelope for every failure, and the OpenAPI document at /openapi.json.
  */
 export async function buildServer(options: BuildServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 10 << 20, rewriteUrl: (request) => azureToV1(request.url ?? "/") });
+  // close() ends every connection: a browser's idle or preconnected sockets would otherwise hold a
+  // shutdown (or a restart on the same port) for the 72 s keep-alive timeout
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 10 << 20, forceCloseConnections: true, rewriteUrl: (request) => azureToV1(request.url ?? "/") });
   const { services } = options;
 
   // the services validate (zod, with messages naming the parameter); route schemas document the API
@@ -81,7 +83,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerModelsRoutes(app, services);
   registerTunekitFilesRoutes(app, services);
   registerTunekitJobsRoutes(app, services);
-  registerTunekitServerRoutes(app, services, { auth: options.noAuthProject === null, defaultMethod: options.defaultMethod ?? "lora" });
+  const jobDefaults = options.jobDefaults ?? { training: {}, data: {} };
+  registerTunekitServerRoutes(app, services, { auth: options.noAuthProject === null, defaultMethod: typeof jobDefaults.training.method === "string" ? jobDefaults.training.method : "lora", defaults: jobDefaults });
   if (services.chat) registerChatCompletionsRoutes(app, services.chat, (request) => projectOf(request).id);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/health", { schema: { hide: true } }, async () => ({ status: "ok", version: VERSION }));

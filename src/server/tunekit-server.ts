@@ -108,7 +108,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const sweep = setInterval(() => void jobs.recover({ revalidate: false }).catch((error: unknown) => process.emitWarning(`recovery: ${(error as Error).message}`)), options.heartbeatMs ?? 10_000);
   sweep.unref();
   const webRoot = options.webRoot === undefined ? join(packageRoot(), "dist", "web") : options.webRoot;
-  const app = await buildServer({ services, noAuthProject, logger: options.logger, webRoot: webRoot ?? undefined, defaultMethod: options.trainingDefaults?.method });
+  const jobDefaults = { training: { ...options.trainingDefaults }, data: options.maxSeqLen === undefined ? {} : { max_seq_len: options.maxSeqLen } };
+  const app = await buildServer({ services, noAuthProject, logger: options.logger, webRoot: webRoot ?? undefined, jobDefaults });
   try {
     await app.listen({ host, port: options.port ?? 8000 });
   } catch (error) {

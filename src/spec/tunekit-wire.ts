@@ -19,6 +19,9 @@ export const serverInfoSchema = z.object({
   max_upload_bytes: z.number().int(),
   engine: z.string().nullable().describe("the chat completions engine, null when the server serves no chat"),
   default_method: z.string(),
+  defaults: z
+    .object({ training: z.record(z.string(), z.unknown()), data: z.record(z.string(), z.unknown()) })
+    .describe("the server's own run-config settings (its --config / --set): what a job gets for the fields it leaves out, where they differ from the schema's defaults"),
   machine: z.object({ cpus: z.number().int(), memory_bytes: z.number().int(), platform: z.string() }),
 });
 export type ServerInfo = z.infer<typeof serverInfoSchema>;

@@ -13,7 +13,7 @@ import { projectOf, type Services } from "../route-context.js";
 const tags = ["tunekit: server"];
 
 /** /v1/tunekit/server, the base-model catalogue with sizes, and the chat prompt a template makes. */
-export function registerTunekitServerRoutes(app: FastifyInstance, services: Services, settings: { auth: boolean; defaultMethod: string }): void {
+export function registerTunekitServerRoutes(app: FastifyInstance, services: Services, settings: { auth: boolean; defaultMethod: string; defaults: ServerInfo["defaults"] }): void {
   app.get("/v1/tunekit/server", { schema: { summary: "This server: version, auth, the calling project, upload limit, chat engine and machine", tags, response: responses(serverInfoSchema, "the server") } }, async (request): Promise<ServerInfo> => {
     const project = projectOf(request);
     return {
@@ -24,6 +24,7 @@ export function registerTunekitServerRoutes(app: FastifyInstance, services: Serv
       max_upload_bytes: services.files.maxUploadBytes,
       engine: services.chat?.engine.name ?? null,
       default_method: settings.defaultMethod,
+      defaults: settings.defaults,
       machine: { cpus: availableParallelism(), memory_bytes: totalmem(), platform: `${process.platform}-${process.arch}` },
     };
   });

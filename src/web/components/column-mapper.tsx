@@ -10,7 +10,7 @@ type Role = "ignore" | "system" | "user" | "assistant";
  * a role, picked from a list (no typed column names), with an optional system prompt, and a live
  * preview of the chat examples the mapping makes. Converting writes a new JSONL file.
  */
-export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: string; sourceFormat: string; onConverted(id: string): Promise<void> }) {
+export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: string; sourceFormat: string; onConverted(id: string, message: string): Promise<void> }) {
   const [columns, setColumns] = useState<FileColumns | null>(null);
   const [roles, setRoles] = useState<Record<string, Role>>({});
   const [layout, setLayout] = useState<RecordMapping["layout"]>("mapped");
@@ -63,8 +63,8 @@ export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: st
   const convert = async () => {
     setConverting(true);
     try {
-      const answer = await api<{ file: { id: string }; report: { written: number; skipped: number } }>(`/v1/tunekit/files/${fileId}/convert`, { body: mapping() });
-      await onConverted(answer.file.id);
+      const answer = await api<{ file: { id: string; filename: string }; report: { written: number; skipped: number } }>(`/v1/tunekit/files/${fileId}/convert`, { body: mapping() });
+      await onConverted(answer.file.id, `Wrote ${answer.file.filename}: ${answer.report.written} chat examples${answer.report.skipped ? `, ${answer.report.skipped} rows skipped` : ""}. The table is unchanged.`);
     } catch (failure) {
       setError((failure as Error).message);
     } finally {

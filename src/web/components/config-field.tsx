@@ -11,6 +11,8 @@ export interface ConfigFieldProps {
   problems: Array<{ severity: string; message: string; line?: number }>;
   files: FileObject[];
   models: ModelInfo[];
+  /** what this server gives a job that leaves the field out, when it differs from the schema's default */
+  serverDefault?: unknown;
 }
 
 /**
@@ -18,7 +20,8 @@ export interface ConfigFieldProps {
  * schema's description and bounds), the default as placeholder, and the server's problems for it.
  * `model` picks from the catalogue; `data.train`/`data.validation` pick validated files.
  */
-export function ConfigField({ spec, value, onChange, problems, files, models }: ConfigFieldProps) {
+export function ConfigField({ spec: schemaSpec, value, onChange, problems, files, models, serverDefault }: ConfigFieldProps) {
+  const spec = serverDefault === undefined ? schemaSpec : { ...schemaSpec, default: serverDefault };
   const path = spec.path.join(".");
   const [draft, setDraft] = useState(formatInput(value));
   const [local, setLocal] = useState<string | null>(null);
@@ -29,7 +32,7 @@ export function ConfigField({ spec, value, onChange, problems, files, models }: 
     <>
       {spec.description}
       {boundsText(spec) ? ` (${boundsText(spec)})` : ""}
-      {spec.default !== undefined && spec.default !== null && typeof spec.default !== "object" ? ` Default: ${String(spec.default)}.` : ""}
+      {spec.default !== undefined && spec.default !== null && typeof spec.default !== "object" ? ` Default${serverDefault === undefined ? "" : " on this server"}: ${String(spec.default)}.` : ""}
     </>
   );
   const commit = (text: string) => {
@@ -68,7 +71,7 @@ export function ConfigField({ spec, value, onChange, problems, files, models }: 
         <legend>{spec.label}</legend>
         {spec.options.map((option, index) => (
           <label class="radio" key={option}>
-            <input type="radio" name={spec.id} value={option} checked={(value ?? spec.default) === option} onChange={() => onChange(option === spec.default && value === undefined ? undefined : option)} />
+            <input type="radio" name={spec.id} value={option} checked={(value ?? spec.default) === option} onChange={() => onChange(option)} />
             <span>
               <strong>{option}</strong> — {spec.optionDescriptions[index]}
             </span>

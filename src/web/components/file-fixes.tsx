@@ -10,7 +10,7 @@ interface FixAnswer {
 }
 
 /** Fixes that never touch the original: each writes a new file, which opens when it is ready. */
-export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; report: FileReportView; files: FileObject[]; onFixed(id: string): Promise<void> }) {
+export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; report: FileReportView; files: FileObject[]; onFixed(id: string, message: string): Promise<void> }) {
   const [dropInvalid, setDropInvalid] = useState(!report.ok);
   const [dropDuplicates, setDropDuplicates] = useState(report.duplicates.exact > 0);
   const [dropNear, setDropNear] = useState(false);
@@ -21,7 +21,6 @@ export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; 
   const [stripBom, setStripBom] = useState(Boolean(report.counts.bom));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   useEffect(() => {
     loadBaseModels().catch(() => undefined);
   }, []);
@@ -49,8 +48,7 @@ export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; 
         },
       });
       const removed = Object.entries(answer.report.removed).filter(([, value]) => value > 0).map(([reason, value]) => `${value} ${reason.replace("_", " ")}`);
-      setDone(`Wrote ${answer.file.filename}: kept ${answer.report.kept} lines${removed.length ? `, removed ${removed.join(", ")}` : ""}.`);
-      await onFixed(answer.file.id);
+      await onFixed(answer.file.id, `Wrote ${answer.file.filename}: kept ${answer.report.kept} lines${removed.length ? `, removed ${removed.join(", ")}` : ""}. The original is unchanged.`);
     } catch (failure) {
       setError((failure as Error).message);
     } finally {
@@ -62,7 +60,6 @@ export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; 
     <Section title="Fix into a new file" id="fixes">
       <p class="muted">The original stays as it is; the fixed copy is a new file with its own report.</p>
       {error ? <Notice>{error}</Notice> : null}
-      {done ? <Notice kind="success">{done}</Notice> : null}
       <div class="checks">
         <label class="check">
           <input type="checkbox" checked={dropInvalid} onChange={() => setDropInvalid(!dropInvalid)} /> Drop invalid and blank lines ({errors} errors)
@@ -113,19 +110,17 @@ export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; 
 }
 
 /** A deterministic train/validation split (same seed, same split) into two new files. */
-export function FileSplit({ fileId, examples, onSplit }: { fileId: string; examples: number; onSplit(id: string): Promise<void> }) {
+export function FileSplit({ fileId, examples, onSplit }: { fileId: string; examples: number; onSplit(id: string, message: string): Promise<void> }) {
   const [fraction, setFraction] = useState("0.1");
   const [seed, setSeed] = useState("42");
   const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const run = async () => {
     setBusy(true);
     setError(null);
     try {
       const answer = await api<{ train: FileObject; validation: FileObject; report: { examples: number } }>(`/v1/tunekit/files/${fileId}/split`, { body: { validation: Number(fraction), seed: Number(seed) } });
-      setDone(`Wrote ${answer.train.filename} (${answer.train.id}) and ${answer.validation.filename} (${answer.validation.id}).`);
-      await onSplit(answer.train.id);
+      await onSplit(answer.train.id, `Wrote ${answer.train.filename} (${answer.train.id}) and ${answer.validation.filename} (${answer.validation.id}); this is the training part.`);
     } catch (failure) {
       setError((failure as Error).message);
     } finally {
@@ -136,7 +131,6 @@ export function FileSplit({ fileId, examples, onSplit }: { fileId: string; examp
   return (
     <Section title="Split off a validation file" id="split">
       {error ? <Notice>{error}</Notice> : null}
-      {done ? <Notice kind="success">{done}</Notice> : null}
       <div class="inline-form">
         <label for="split-fraction">Validation fraction</label>
         <input id="split-fraction" type="number" min="0.01" max="0.9" step="0.01" value={fraction} onInput={(event) => setFraction((event.target as HTMLInputElement).value)} />

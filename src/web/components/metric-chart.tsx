@@ -114,7 +114,7 @@ export function MetricChart({ title, x, xLabel, lines, version, smoothing, logSc
 
   const last = lines.map((line) => lastValue(line.values)).find((value) => value !== null);
   return (
-    <figure class="chart" aria-label={`${title} chart${last !== undefined && last !== null ? `, latest ${last.toPrecision(4)}` : ""}`}>
+    <figure class="chart" data-points={x.length} aria-label={`${title} chart${last !== undefined && last !== null ? `, latest ${last.toPrecision(4)}` : ""}`}>
       <figcaption>{title}</figcaption>
       <div ref={container} class="chart-canvas" />
     </figure>

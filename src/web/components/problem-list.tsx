@@ -62,11 +62,12 @@ export function ProblemList({ fileId, report }: { fileId: string; report: FileRe
                     setSelected(problem);
                     setJumpLine(null);
                   }}
-                  aria-label={`${problem.severity} at ${problem.line === null ? "file level" : `line ${problem.line}`}: ${problem.code}`}
                 >
-                  <span class="mono">{problem.line ?? "file"}</span>
-                  <span class="mono">{problem.code}</span>
-                  <span class="ellipsis">{problem.message}</span>
+                  <span class="mono">
+                    <span class="visually-hidden">{problem.severity}, {problem.line === null ? "" : "line "}</span>
+                    {problem.line ?? "file"}
+                  </span>{" "}
+                  <span class="mono">{problem.code}</span> <span class="ellipsis">{problem.message}</span>
                 </button>
               );
             }}

@@ -26,6 +26,8 @@ export function DataScreen() {
   const [error, setError] = useState<string | null>(null);
   const [upload, setUpload] = useState<{ name: string; fraction: number } | null>(null);
   const [dragging, setDragging] = useState(false);
+  /** what the last operation wrote (shown above the new file it opened) */
+  const [written, setWritten] = useState<string | null>(null);
   const input = useRef<HTMLInputElement>(null);
 
   const loadFiles = async () => {
@@ -52,6 +54,7 @@ export function DataScreen() {
       return;
     }
     setUpload({ name: file.name, fraction: 0 });
+    setWritten(null);
     try {
       const stored = await uploadFile(file, (fraction) => setUpload({ name: file.name, fraction }));
       await loadFiles();
@@ -69,6 +72,7 @@ export function DataScreen() {
         <h1>Data</h1>
       </div>
       {error ? <Notice>{error}</Notice> : null}
+      {written ? <Notice kind="success">{written}</Notice> : null}
       <div class="data-layout">
         <div class="data-side">
           <Section title="Upload" id="upload">
@@ -133,13 +137,28 @@ export function DataScreen() {
             )}
           </Section>
         </div>
-        <div class="data-main">{fileId ? <FileView key={fileId} fileId={fileId} files={files ?? []} onNewFile={async (id) => { await loadFiles(); route(`/data/${id}`); }} /> : <Notice kind="info">Upload a file or pick one to see its report.</Notice>}</div>
+        <div class="data-main">
+          {fileId ? (
+            <FileView
+              key={fileId}
+              fileId={fileId}
+              files={files ?? []}
+              onNewFile={async (id, message) => {
+                await loadFiles();
+                setWritten(message);
+                route(`/data/${id}`);
+              }}
+            />
+          ) : (
+            <Notice kind="info">Upload a file or pick one to see its report.</Notice>
+          )}
+        </div>
       </div>
     </div>
   );
 }
 
-function FileView({ fileId, files, onNewFile }: { fileId: string; files: FileObject[]; onNewFile(id: string): Promise<void> }) {
+function FileView({ fileId, files, onNewFile }: { fileId: string; files: FileObject[]; onNewFile(id: string, message: string): Promise<void> }) {
   const [file, setFile] = useState<FileObject | null>(null);
   const [report, setReport] = useState<FileReportView | null>(null);
   const [error, setError] = useState<string | null>(null);

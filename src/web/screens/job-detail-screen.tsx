@@ -53,6 +53,8 @@ export function JobDetailScreen() {
   const [logScale, setLogScale] = useState(false);
   const statusRef = useRef<string>("");
   const [busy, setBusy] = useState(false);
+  /** what the last action said (kept until the next action: refreshing the job does not clear it) */
+  const [actionError, setActionError] = useState<string | null>(null);
 
   const loadDetail = async () => {
     try {
@@ -124,9 +126,9 @@ export function JobDetailScreen() {
     setBusy(true);
     try {
       await runJobAction(jobId, action);
-      setError(null);
+      setActionError(null);
     } catch (failure) {
-      setError(failure instanceof ApiError && failure.status === 409 ? `${ACTION_LABELS[action]} did not apply: ${failure.message} The job may have changed in another tab; this page shows its current state.` : (failure as Error).message);
+      setActionError(failure instanceof ApiError && failure.status === 409 ? `${ACTION_LABELS[action]} did not apply: ${failure.message} The job may have changed in another tab; this page shows its current state.` : (failure as Error).message);
     } finally {
       setBusy(false);
       await loadDetail();
@@ -173,6 +175,7 @@ export function JobDetailScreen() {
         </div>
       </div>
       {error ? <Notice>{error}</Notice> : null}
+      {actionError ? <Notice>{actionError}</Notice> : null}
       {job.error ? (
         <Notice>
           Failed: {job.error.message} <span class="mono">({job.error.code})</span>
@@ -257,6 +260,7 @@ export function JobDetailScreen() {
         {checkpoints.length === 0 ? (
           <p class="muted">No checkpoint yet.</p>
         ) : (
+          <div class="table-scroll" tabIndex={0} role="region" aria-label="Checkpoints, newest first">
           <table>
             <thead>
               <tr>
@@ -283,6 +287,7 @@ export function JobDetailScreen() {
               ))}
             </tbody>
           </table>
+          </div>
         )}
       </Section>
 
@@ -373,7 +378,9 @@ function ResolvedConfig({ detail }: { detail: JobDetail }) {
       </table>
       <details>
         <summary>The whole resolved job spec</summary>
-        <pre class="code">{JSON.stringify(resolved, null, 2)}</pre>
+        <pre class="code" tabIndex={0} aria-label="Resolved job spec">
+          {JSON.stringify(resolved, null, 2)}
+        </pre>
       </details>
     </>
   );

@@ -13,6 +13,7 @@ export function JobsScreen() {
   const [status, setStatus] = useState("all");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
 
   const load = async () => {
     try {
@@ -34,9 +35,10 @@ export function JobsScreen() {
     setBusy(`${job.id}:${action}`);
     try {
       await runJobAction(job.id, action);
+      setActionError(null);
       await load();
     } catch (failure) {
-      setError(failure instanceof ApiError && failure.status === 409 ? `${ACTION_LABELS[action]} did not apply: ${failure.message} (it may have changed in another tab; the list is current now).` : (failure as Error).message);
+      setActionError(failure instanceof ApiError && failure.status === 409 ? `${ACTION_LABELS[action]} did not apply: ${failure.message} (it may have changed in another tab; the list is current now).` : (failure as Error).message);
       await load();
     } finally {
       setBusy(null);
@@ -62,6 +64,7 @@ export function JobsScreen() {
         </div>
       </div>
       {error ? <Notice>{error}</Notice> : null}
+      {actionError ? <Notice>{actionError}</Notice> : null}
       {jobs === null ? (
         <p class="muted">Loading jobs…</p>
       ) : jobs.length === 0 ? (

@@ -3,6 +3,7 @@ import { useLocation } from "preact-iso/router";
 import { ConfigField } from "../components/config-field.js";
 import { CopyButton, Notice, Section, Stat } from "../components/ui.js";
 import { api } from "../lib/api.js";
+import { serverInfo } from "../lib/server-state.js";
 import { baseModels, loadBaseModels } from "../lib/catalog.js";
 import { ConfigDocument, fieldSpec, fieldsUnder, type FieldSpec, type JsonSchema } from "../lib/config-form.js";
 import { jobToConfig } from "../lib/job-config.js";
@@ -147,10 +148,15 @@ export function NewJobScreen() {
 
   if (!schema || !ready) return error ? <Notice>{error}</Notice> : <p class="muted">Loading the form…</p>;
   const value = (path: string[]) => document.current.get(path);
+  const serverDefaultAt = (path: string[]): unknown => {
+    let node: unknown = serverInfo.value?.defaults;
+    for (const key of path) node = node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined;
+    return node;
+  };
   const renderField = (path: string[]) => {
     const spec = fieldSpec(schema, path);
     if (!spec) return null;
-    return <ConfigField key={spec.id} spec={spec} value={value(path)} onChange={(next) => setField(path, next)} problems={problemsOf(path)} files={files} models={baseModels.value ?? []} />;
+    return <ConfigField key={spec.id} spec={spec} value={value(path)} onChange={(next) => setField(path, next)} problems={problemsOf(path)} files={files} models={baseModels.value ?? []} serverDefault={serverDefaultAt(path)} />;
   };
   return (
     <div>
@@ -214,7 +220,7 @@ export function NewJobScreen() {
             {check?.commands ? (
               <div class="command">
                 <CopyButton text={check.commands[command]} label={`Copy the ${command} command`} />
-                <pre class="code" data-testid={`command-${command}`}>
+                <pre class="code" data-testid={`command-${command}`} tabIndex={0} aria-label={`The job as ${command} code`}>
                   {check.commands[command]}
                 </pre>
               </div>
