@@ -151,7 +151,8 @@ export function jobCommands(request: JobRequestBody, config: Record<string, unkn
     `--training-file ${request.training_file}`,
     ...(request.validation_file ? [`--validation-file ${request.validation_file}`] : []),
     ...(request.suffix ? [`--suffix ${shellQuote(request.suffix)}`] : []),
-    ...sets.filter((assignment) => !assignment.startsWith("training.seed=") || request.seed === undefined).map((assignment) => `--set ${shellQuote(assignment)}`),
+    ...(request.seed !== undefined ? [`--seed ${request.seed}`] : []),
+    ...sets.filter((assignment) => !assignment.startsWith("training.seed=")).map((assignment) => `--set ${shellQuote(assignment)}`),
   ].join(" \\\n  ");
   const json = JSON.stringify(request, null, 2);
   const curl = [`curl -sS ${shellQuote(`${serverUrl}/v1/fine_tuning/jobs`)}`, '-H "Authorization: Bearer $TUNEKIT_API_KEY"', '-H "Content-Type: application/json"', `-d ${shellQuote(json)}`].join(" \\\n  ");

@@ -26,5 +26,10 @@ const errorResponse = { description: "error envelope (`error.message`, `type`, `
  * serializer), so these document the answers without filtering them.
  */
 export function responses(schema: z.ZodType, description: string, status = 200): Record<string, unknown> {
-  return { [status]: { description, ...openApi(schema) }, "4xx": errorResponse, "5xx": errorResponse };
+  return { [status]: { description, ...openApi(schema) }, ...errorResponses() };
+}
+
+/** The error envelope for 4xx and 5xx, for a route whose success is not JSON (a log, a stream). */
+export function errorResponses(): Record<string, unknown> {
+  return { "4xx": errorResponse, "5xx": errorResponse };
 }

@@ -6,7 +6,7 @@ import { checkJobConfig } from "../../jobs/job-request.js";
 import type { JobStatus } from "../../jobs/job-state-machine.js";
 import { parsePageParams } from "../../jobs/page-params.js";
 import { configCheckRequestSchema, configCheckSchema, jobDetailSchema, jobListSchema, trainingEstimateSchema } from "../../spec/tunekit-wire.js";
-import { responses } from "../openapi-responses.js";
+import { errorResponses, responses } from "../openapi-responses.js";
 import { integerParameter, parseBody } from "../parse-body.js";
 import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
 
@@ -55,6 +55,7 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
         tags,
         params: jobIdParams,
         querystring: { type: "object", properties: { offset: { type: "integer", minimum: 0, default: 0 }, follow: { type: "boolean", default: false } } },
+        response: errorResponses(),
       },
     },
     async (request, reply) => {
