@@ -214,9 +214,9 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     await page.getByRole("radio", { name: /^lora/ }).check();
     await page.getByLabel("Suffix").fill("colors");
     await page.locator("summary", { hasText: "Advanced" }).click();
-    await page.locator("#field-training-max_steps").fill("1200");
+    await page.locator("#field-training-max_steps").fill("600");
     await page.locator("#field-training-lora-r").fill("4");
-    await expect.poll(() => yaml.inputValue()).toMatch(/max_steps: 1200/);
+    await expect.poll(() => yaml.inputValue()).toMatch(/max_steps: 600/);
     expect(await yaml.inputValue()).toMatch(/lora:\n\s+r: 4/);
     // the YAML view is edited: the form follows
     await yaml.fill((await yaml.inputValue()).replace("r: 4", "r: 8"));
@@ -229,10 +229,10 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     await page.locator("#field-training-warmup_ratio").fill("");
     // the estimate before Start: steps from the worker's plan, memory
     const estimate = page.getByTestId("estimate");
-    await expect.poll(() => estimate.textContent(), { timeout: 60_000 }).toMatch(/Steps1,200/);
+    await expect.poll(() => estimate.textContent(), { timeout: 60_000 }).toMatch(/Steps600 /);
     expect(await estimate.textContent()).toMatch(/Fits in this machine's memory/);
     // copy as: the same job as commands
-    expect(await page.getByTestId("command-cli").textContent()).toMatch(/tunekit jobs create[\s\S]*--set training.max_steps=1200/);
+    expect(await page.getByTestId("command-cli").textContent()).toMatch(/tunekit jobs create[\s\S]*--set training.max_steps=600/);
     await page.getByRole("button", { name: "openai (Python)" }).click();
     expect(await page.getByTestId("command-python").textContent()).toMatch(/extra_body=\{"tunekit"/);
     await checkScreen(guarded, "4-new-job");
@@ -240,7 +240,7 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     await page.waitForURL(/\/jobs\/ftjob-/);
     jobId = page.url().split("/").pop() as string;
     const detail = await api<{ options: { training: Record<string, unknown> }; job: { user_provided_suffix: string; validation_file: string } }>(`/v1/tunekit/jobs/${jobId}`);
-    expect(detail.options.training).toEqual({ method: "lora", max_steps: 1200, lora: { r: 8 } });
+    expect(detail.options.training).toEqual({ method: "lora", max_steps: 600, lora: { r: 8 } });
     expect(detail.job).toMatchObject({ user_provided_suffix: "colors", validation_file: validationFileId });
   });
 
@@ -265,7 +265,7 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     // what the page shows is what the server has: every metrics step once
     const steps = await api<{ data: Array<{ type: string; data: { step?: number; train_loss?: number } | null }> }>(`/v1/fine_tuning/jobs/${jobId}/events?limit=100`);
     expect(steps.data.length).toBeGreaterThan(0);
-    await expect.poll(() => chartPoints(page)).toBe(1200);
+    await expect.poll(() => chartPoints(page)).toBe(600);
     await expect.poll(() => page.locator("#checkpoints-title").count()).toBe(1);
     expect(await page.locator("section[aria-labelledby='checkpoints-title'] tbody tr").count()).toBeGreaterThan(5);
     expect(await page.getByText(/Fine-tuned model: ft:tiny-llama:colors:/).count()).toBe(1);
@@ -390,7 +390,7 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     });
 
     it("a server restart while the page is open: it reconnects and carries on, each event shown once", async () => {
-      const job = await api<{ id: string }>("/v1/fine_tuning/jobs", { method: "POST", body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "restart", tunekit: { training: { max_steps: 800, checkpoint_every: 50 } } }) });
+      const job = await api<{ id: string }>("/v1/fine_tuning/jobs", { method: "POST", body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "restart", tunekit: { training: { max_steps: 500, checkpoint_every: 50 } } }) });
       await waitForJob(job.id, ["running"]);
       const guarded = await openPage(`/jobs/${job.id}`, [/Failed to load resource/, /ERR_CONNECTION_REFUSED/, /ERR_INCOMPLETE_CHUNKED_ENCODING/, /ERR_EMPTY_RESPONSE/, /network error/i]);
       const { page } = guarded;
@@ -410,7 +410,7 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
         after = batch.data.at(-1)?.id ?? null;
       }
       await expect.poll(() => logLines(page, "events"), { timeout: 10_000 }).toBe(events.length);
-      await expect.poll(() => chartPoints(page)).toBe(800);
+      await expect.poll(() => chartPoints(page)).toBe(500);
     });
 
     it("a revoked key gets a clear message and the key form; a wrong key is refused; a good key carries on", async () => {

@@ -14,6 +14,21 @@ export type SniffedDatasetFile =
 
 const SNIFF_BYTES = 1 << 16;
 
+/**
+ * Text starting with `[`: one JSON array (pretty-printed, or all on one line), or JSON Lines whose
+ * lines happen to be arrays (`[]` a line, which the validator reports line by line)?
+ */
+function isJsonArrayDocument(text: string): boolean {
+  const newline = text.indexOf("\n");
+  const firstLine = newline === -1 ? text : text.slice(0, newline);
+  try {
+    JSON.parse(firstLine);
+  } catch {
+    return true; // the array goes on past its first line
+  }
+  return newline === -1 || text.slice(newline + 1).trim() === "";
+}
+
 export async function sniffDatasetFile(path: string, filename: string): Promise<SniffedDatasetFile> {
   const handle = await open(path, "r");
   let head: Buffer;
@@ -35,7 +50,7 @@ export async function sniffDatasetFile(path: string, filename: string): Promise<
   if (nul !== -1) return { kind: "binary", reason: `the file holds binary data (a NUL byte at offset ${nul}), not text` };
   const named = recordFormatFromPath(filename);
   if (named === "csv" || named === "tsv" || named === "parquet") return { kind: "table", container: named };
-  const first = head.toString("utf8").replace(/^\uFEFF/, "").trimStart()[0];
-  if (first === "[") return { kind: "table", container: "json" };
+  const text = head.toString("utf8").replace(/^\uFEFF/, "").trimStart();
+  if (text[0] === "[" && isJsonArrayDocument(text)) return { kind: "table", container: "json" };
   return { kind: "jsonl" };
 }

@@ -36,7 +36,8 @@ describe("file store", () => {
   it("stores bytes under the generated id only, and refuses to read anything that is not an id", async () => {
     const files = new FileStore(database, dataDir, 1 << 20);
     const uploaded = await files.upload(projectId, { filename: "../../etc/passwd", purpose: "fine-tune", content: [Buffer.from(good)] });
-    expect(readdirSync(files.directory)).toEqual([uploaded.id]);
+    // the bytes, and the validator's whole report beside them, both named by the generated id
+    expect(readdirSync(files.directory).sort()).toEqual([uploaded.id, `${uploaded.id}.report.json`]);
     expect(uploaded.filename).toBe("../../etc/passwd");
     await expect(files.get(projectId, "../tunekit.sqlite")).rejects.toMatchObject({ kind: "not_found" });
     expect(() => files.pathOf("file-../../x")).toThrow();

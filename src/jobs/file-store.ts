@@ -6,7 +6,6 @@ import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TunekitError } from "../core/errors.js";
 import { readFile, writeFile } from "node:fs/promises";
-import { sniffDatasetFile } from "../data/sniff-dataset-file.js";
 import type { RecordFileFormat } from "../data/read-records.js";
 import { PROBLEM_CODES } from "../data/validate/problem-codes.js";
 import { validateFile, type ValidationReport } from "../data/validate/validate-file.js";
@@ -212,37 +211,8 @@ export class FileStore {
   /** The validator's report of a stored file; tables, JSON arrays and binary files get one whole-file problem. */
   private async validateStored(fileId: string): Promise<StoredReport> {
     const row = await this.database.selectFrom("files").select(["filename"]).where("id", "=", fileId).executeTakeFirstOrThrow();
-    const path = this.pathOf(fileId);
-    const sniffed = await sniffDatasetFile(path, row.filename);
-    if (sniffed.kind === "jsonl") return { ...(await validateFile(path, { threads: 0 })), source_format: "jsonl" };
-    const message =
-      sniffed.kind === "table"
-        ? `this is ${sniffed.container === "json" ? "a JSON array" : `a ${sniffed.container.toUpperCase()} file`}, not JSON Lines: map its columns to chat messages before training`
-        : sniffed.kind === "empty"
-          ? "the file is empty (0 bytes)"
-          : sniffed.reason;
-    const code = sniffed.kind === "table" ? "needs_conversion" : sniffed.kind === "empty" ? "empty_file" : "binary_file";
-    const { size } = statSync(path);
-    return {
-      ok: false,
-      errors: [{ line: null, code, message }],
-      warnings: [],
-      source_format: sniffed.kind === "table" ? sniffed.container : null,
-      stats: {
-        file: row.filename,
-        format: null,
-        format_source: sniffed.kind === "table" ? `${sniffed.container} file` : "not a text dataset",
-        lines: 0,
-        blank_lines: 0,
-        bytes: size,
-        examples: 0,
-        valid_examples: 0,
-        errors: 1,
-        warnings: 0,
-        codes: { [code]: 1 },
-        duplicates: { exact: 0, near: 0, near_method: "" },
-      },
-    };
+    const report = await validateFile(this.pathOf(fileId), { threads: 0, filename: row.filename });
+    return { ...report, source_format: report.source_format ?? null, stats: { ...report.stats, file: row.filename } };
   }
 
   /** The whole validation report of a fine-tune file (waits for a validation under way). */

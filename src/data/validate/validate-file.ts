@@ -5,6 +5,8 @@ import { Worker } from "node:worker_threads";
 import { TunekitError } from "../../core/errors.js";
 import { DATASET_FORMATS, detectFormat, type DatasetFormat } from "../../spec/dataset.js";
 import { readLineBatches, readLineChunks } from "../read-lines.js";
+import type { RecordFileFormat } from "../read-records.js";
+import { sniffDatasetFile, type SniffedDatasetFile } from "../sniff-dataset-file.js";
 import type { ExampleTokenCounter } from "../token-counter.js";
 import { HashIndex } from "./hash-index.js";
 import type { ValidationProblem } from "./problem-codes.js";
@@ -28,6 +30,8 @@ export interface ValidateFileOptions {
   duplicates?: boolean;
   /** smaller bounds for the duplicate and overlap indexes than the defaults */
   limits?: IndexLimits;
+  /** the file's name as its owner knows it (an upload is stored under an id): tells a .csv from JSON Lines */
+  filename?: string;
 }
 
 export interface ValidationReport {
@@ -35,6 +39,8 @@ export interface ValidationReport {
   errors: ValidationProblem[];
   warnings: ValidationProblem[];
   stats: FileStats & { validation?: FileStats };
+  /** jsonl, or a table / JSON array that needs a column mapping first (one `needs_conversion` error); null for a file that is not a text dataset */
+  source_format?: RecordFileFormat | null;
 }
 
 const FORMAT_DETECTION_LINES = 10_000;
@@ -60,6 +66,9 @@ export async function validateFile(path: string, options: ValidateFileOptions = 
   }
   checkReadable(path, "FILE");
   if (options.validationFile !== undefined) checkReadable(options.validationFile, "--validation-file");
+  // a table, a JSON array, a binary or an empty file is said in one problem, not one per line
+  const sniffed = await sniffDatasetFile(path, options.filename ?? path);
+  if (sniffed.kind !== "jsonl") return wholeFileReport(path, options.filename ?? path, sniffed);
 
   let counter = options.tokenCounter ?? null;
   const model = counter ? null : (options.model ?? null);
@@ -86,6 +95,39 @@ export async function validateFile(path: string, options: ValidateFileOptions = 
     errors: [...report.errors, ...errors],
     warnings: [...report.warnings, ...warnings],
     stats,
+    source_format: "jsonl",
+  };
+}
+
+function wholeFileReport(path: string, name: string, sniffed: Exclude<SniffedDatasetFile, { kind: "jsonl" }>): ValidationReport {
+  const code = sniffed.kind === "table" ? "needs_conversion" : sniffed.kind === "empty" ? "empty_file" : "binary_file";
+  const message =
+    sniffed.kind === "table"
+      ? `this is ${sniffed.container === "json" ? "a JSON array" : `a ${sniffed.container.toUpperCase()} file`}, not JSON Lines; map its columns to chat messages first: \`tunekit data convert ${name} OUT.jsonl --map <column>=user --map <column>=assistant\`, or the web UI's column mapping`
+      : sniffed.kind === "empty"
+        ? "the file is empty (0 bytes); export the dataset again"
+        : /;/.test(sniffed.reason)
+          ? sniffed.reason
+          : `${sniffed.reason}; upload JSONL, CSV, TSV, JSON or Parquet text`;
+  return {
+    ok: false,
+    errors: [{ line: null, code, message }],
+    warnings: [],
+    source_format: sniffed.kind === "table" ? sniffed.container : null,
+    stats: {
+      file: name,
+      format: null,
+      format_source: sniffed.kind === "table" ? `${sniffed.container} file` : "not a text dataset",
+      lines: 0,
+      blank_lines: 0,
+      bytes: statSync(path).size,
+      examples: 0,
+      valid_examples: 0,
+      errors: 1,
+      warnings: 0,
+      codes: { [code]: 1 },
+      duplicates: { exact: 0, near: 0, near_method: "" },
+    },
   };
 }
 

@@ -88,16 +88,29 @@ export function MetricChart({ title, x, xLabel, lines, version, smoothing, logSc
         ],
       },
     };
-    const chart = new uPlot(options, data(), element);
-    plot.current = chart;
-    const resize = new ResizeObserver(() => chart.setSize({ width: Math.max(200, element.clientWidth), height }));
-    resize.observe(element);
+    // the old chart stays on screen until its replacement is built; builds of several charts (a
+    // log-scale toggle rebuilds all six) go one per animation frame, so no frame takes them all
+    let resize: ResizeObserver | null = null;
+    const cancel = scheduleBuild(() => {
+      plot.current?.destroy();
+      const chart = new uPlot(options, data(), element);
+      plot.current = chart;
+      resize = new ResizeObserver(() => chart.setSize({ width: Math.max(200, element.clientWidth), height }));
+      resize.observe(element);
+    });
     return () => {
-      resize.disconnect();
-      chart.destroy();
-      plot.current = null;
+      cancel();
+      resize?.disconnect();
     };
   }, [shape, height, syncKey]);
+
+  useEffect(
+    () => () => {
+      plot.current?.destroy();
+      plot.current = null;
+    },
+    [],
+  );
 
   // new points (or a new smoothing weight): one setData per animation frame
   useEffect(() => {
@@ -119,6 +132,30 @@ export function MetricChart({ title, x, xLabel, lines, version, smoothing, logSc
       <div ref={container} class="chart-canvas" />
     </figure>
   );
+}
+
+const builds: Array<() => void> = [];
+let building = false;
+
+/** Run `build` in a later animation frame, one build per frame; returns a function that cancels it. */
+function scheduleBuild(build: () => void): () => void {
+  let cancelled = false;
+  builds.push(() => {
+    if (!cancelled) build();
+  });
+  if (!building) {
+    building = true;
+    requestAnimationFrame(runNextBuild);
+  }
+  return () => {
+    cancelled = true;
+  };
+}
+
+function runNextBuild(): void {
+  builds.shift()?.();
+  if (builds.length > 0) requestAnimationFrame(runNextBuild);
+  else building = false;
 }
 
 function lastValue(values: ReadonlyArray<number | null>): number | null {
