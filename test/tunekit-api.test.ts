@@ -302,6 +302,66 @@ describe.skipIf(!haveWorker)("/v1/tunekit against a real server and worker", () 
     expect(answer.usage?.completion_tokens).toBeGreaterThan(0);
   });
 
+  it("hosted fine-tuning through a server whose provider is this server: copy-as with --hosted, estimate, actions, chat, and refusals", async () => {
+    const { configSchema } = await import("../src/core/config-schema.js");
+    const { createHostedProvider } = await import("../src/providers/hosted-provider.js");
+    const providerKey = (await server.services.keys.createKey("front-server")).key;
+    const front = await startServer({ port: 0, dataDir: join(workDir, "front"), models: ["local-only"], maxConcurrentJobs: 0, webRoot: null, hosted: [createHostedProvider("openai", configSchema.parse({ openai: { base_url: `${server.url}/v1` } }), { OPENAI_API_KEY: providerKey }, ["tiny-llama"])] });
+    try {
+      const frontKey = (await front.services.keys.createKey("team")).key;
+      const frontContract = await OpenApiContract.fetch(front.url);
+      const frontCall = async <T>(method: string, path: string, documented: string, body?: unknown) => {
+        const response = await fetch(`${front.url}${path}`, { method, headers: { authorization: `Bearer ${frontKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+        const answer = (await response.json()) as T;
+        frontContract.expectDocumented(method, documented, response.status, answer);
+        return { status: response.status, body: answer };
+      };
+      const frontClient = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: frontKey, maxRetries: 0 });
+      const train = await frontClient.files.create({ file: await toFile(Buffer.from(GOOD), "train.jsonl"), purpose: "fine-tune" });
+      const providers = await frontCall<{ data: Array<{ name: string; models: string[]; chat: boolean }> }>("GET", "/v1/tunekit/hosted", "/v1/tunekit/hosted");
+      expect(providers.body.data).toEqual([{ name: "openai", label: expect.stringMatching(/^OpenAI \(127\.0\.0\.1:\d+\)$/), models: ["tiny-llama"], chat: true }]);
+      const checked = await frontCall<{ ok: boolean; endpoint: string; request: Record<string, unknown>; commands: { cli: string }; problems: Array<{ field: string; severity: string }> }>("POST", "/v1/tunekit/config/check", "/v1/tunekit/config/check", { yaml: `provider: openai\nmodel: tiny-llama\ndata:\n  train: ${train.id}\ntraining:\n  epochs: 2\n  lora:\n    r: 4\noutput:\n  suffix: remote\n` });
+      expect(checked.body).toMatchObject({ ok: true, endpoint: "/v1/tunekit/hosted/openai/jobs", request: { model: "tiny-llama", training_file: train.id, suffix: "remote", method: { type: "supervised", supervised: { hyperparameters: { n_epochs: 2 } } } } });
+      expect(checked.body.request.tunekit).toBeUndefined();
+      expect(checked.body.problems).toContainEqual(expect.objectContaining({ field: "training.lora", severity: "warning" }));
+      // the CLI command, as the page prints it
+      const cli = await run("bash", ["-c", checked.body.commands.cli.replace(/^npx tunekit/, `node ${resolve("dist/cli/main.js")}`) + ` --api-key ${frontKey}`], process.env);
+      expect(cli.status, cli.stderr).toBe(0);
+      const jobId = /ftjob-[A-Za-z0-9]+/.exec(cli.stdout)![0];
+      const remote = await new OpenAI({ baseURL: `${server.url}/v1`, apiKey: providerKey, maxRetries: 0 }).fineTuning.jobs.retrieve(jobId);
+      expect(remote).toMatchObject({ model: "tiny-llama", user_provided_suffix: "remote", metadata: { tunekit_training_file: train.id } });
+      const estimate = await frontCall<{ examples: number; epochs: number }>("POST", "/v1/tunekit/hosted/openai/estimate", "/v1/tunekit/hosted/{provider}/estimate", checked.body.request);
+      expect(estimate.body).toMatchObject({ examples: 12, epochs: 2 });
+      const done = await (async () => {
+        for (;;) {
+          const job = (await frontCall<{ status: string; fine_tuned_model: string | null }>("GET", `/v1/tunekit/hosted/openai/jobs/${jobId}`, "/v1/tunekit/hosted/{provider}/jobs/{id}")).body;
+          if (["succeeded", "failed", "cancelled"].includes(job.status)) return job;
+          await new Promise((wait) => setTimeout(wait, 200));
+        }
+      })();
+      expect(done.status).toBe("succeeded");
+      const events = await frontCall<{ data: Array<{ type: string }> }>("GET", `/v1/tunekit/hosted/openai/jobs/${jobId}/events?limit=100`, "/v1/tunekit/hosted/{provider}/jobs/{id}/events");
+      expect(events.body.data.some((event) => event.type === "metrics")).toBe(true);
+      const checkpoints = await frontCall<{ data: unknown[] }>("GET", `/v1/tunekit/hosted/openai/jobs/${jobId}/checkpoints`, "/v1/tunekit/hosted/{provider}/jobs/{id}/checkpoints");
+      expect(checkpoints.body.data.length).toBeGreaterThan(0);
+      const late = await frontCall<{ error: { code: string } }>("POST", `/v1/tunekit/hosted/openai/jobs/${jobId}/cancel`, "/v1/tunekit/hosted/{provider}/jobs/{id}/cancel");
+      expect(late.status).toBe(409);
+      // chat: the project's fine-tuned model answers, streamed, through the official SDK's raw post
+      const chat = await fetch(`${front.url}/v1/tunekit/hosted/openai/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${frontKey}`, "content-type": "application/json" }, body: JSON.stringify({ model: done.fine_tuned_model, messages: [{ role: "user", content: "What color is the sky?" }], max_tokens: 4, stream: true }) });
+      expect(chat.status).toBe(200);
+      expect(chat.headers.get("content-type")).toMatch(/text\/event-stream/);
+      expect((await chat.text()).trim().endsWith("data: [DONE]")).toBe(true);
+      const stranger = await frontCall<{ error: { code: string } }>("POST", "/v1/tunekit/hosted/openai/chat/completions", "/v1/tunekit/hosted/{provider}/chat/completions", { model: "ft:tiny-llama:someone-else:abcdefgh", messages: [{ role: "user", content: "hi" }] });
+      expect(stranger).toMatchObject({ status: 404, body: { error: { code: "model_not_found" } } });
+      const extension = await frontCall<{ error: { param: string } }>("POST", "/v1/tunekit/hosted/openai/jobs", "/v1/tunekit/hosted/{provider}/jobs", { model: "tiny-llama", training_file: train.id, tunekit: { training: { max_steps: 3 } } });
+      expect(extension).toMatchObject({ status: 400, body: { error: { param: "tunekit" } } });
+      const unknown = await frontCall<{ error: { code: string } }>("GET", "/v1/tunekit/hosted/azure/jobs", "/v1/tunekit/hosted/{provider}/jobs");
+      expect(unknown).toMatchObject({ status: 404, body: { error: { code: "provider_not_found" } } });
+    } finally {
+      await front.close();
+    }
+  });
+
   it("documents every /v1/tunekit route in /openapi.json", async () => {
     const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
     const tunekit = Object.keys(document.paths).filter((path) => path.startsWith("/v1/tunekit/"));
@@ -319,6 +379,16 @@ describe.skipIf(!haveWorker)("/v1/tunekit against a real server and worker", () 
         "/v1/tunekit/files/{id}/report",
         "/v1/tunekit/files/{id}/split",
         "/v1/tunekit/files/{id}/stats",
+        "/v1/tunekit/hosted",
+        "/v1/tunekit/hosted/{provider}/chat/completions",
+        "/v1/tunekit/hosted/{provider}/estimate",
+        "/v1/tunekit/hosted/{provider}/jobs",
+        "/v1/tunekit/hosted/{provider}/jobs/{id}",
+        "/v1/tunekit/hosted/{provider}/jobs/{id}/cancel",
+        "/v1/tunekit/hosted/{provider}/jobs/{id}/checkpoints",
+        "/v1/tunekit/hosted/{provider}/jobs/{id}/events",
+        "/v1/tunekit/hosted/{provider}/jobs/{id}/pause",
+        "/v1/tunekit/hosted/{provider}/jobs/{id}/resume",
         "/v1/tunekit/jobs",
         "/v1/tunekit/jobs/{id}",
         "/v1/tunekit/jobs/{id}/log",

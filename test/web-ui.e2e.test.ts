@@ -94,6 +94,25 @@ async function logLines(page: Page, panel: string): Promise<number> {
 
 const ready = haveWorker && haveChromium && haveUi;
 
+/** After each test: close its pages; none may have logged an error it did not expect or asked another origin for anything. */
+async function closePagesAndCheckThem(): Promise<void> {
+  for (const guarded of open.splice(0)) {
+    const errors = guarded.unexpectedErrors();
+    const foreign = [...guarded.foreignRequests];
+    await guarded.close();
+    expect(errors, `console and page errors: ${errors.join(" | ")}`).toEqual([]);
+    expect(foreign, "requests to other origins").toEqual([]);
+  }
+}
+
+beforeAll(async () => {
+  if (ready) browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
 describe.skipIf(!ready)("the web UI in chromium against a real server and worker", () => {
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "tunekit-web-"));
@@ -111,21 +130,11 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     server = await startServer(options);
     origin = server.url;
     apiKey = (await server.services.keys.createKey("web-ui")).key;
-    browser = await launchChromium();
   });
 
-  afterEach(async () => {
-    for (const guarded of open.splice(0)) {
-      const errors = guarded.unexpectedErrors();
-      const foreign = [...guarded.foreignRequests];
-      await guarded.close();
-      expect(errors, `console and page errors: ${errors.join(" | ")}`).toEqual([]);
-      expect(foreign, "requests to other origins").toEqual([]);
-    }
-  });
+  afterEach(closePagesAndCheckThem);
 
   afterAll(async () => {
-    await browser?.close();
     await server?.close();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
@@ -433,6 +442,88 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
       // the key lives in sessionStorage only: no cookie
       expect(await guarded.context.cookies()).toEqual([]);
     });
+  });
+});
+
+describe.skipIf(!ready)("hosted fine-tuning through the web UI, with a second Tunekit server as the provider", () => {
+  let upstream: RunningServer;
+  let front: RunningServer;
+  let hostedDir: string;
+
+  beforeAll(async () => {
+    hostedDir = mkdtempSync(join(tmpdir(), "tunekit-web-hosted-"));
+    buildTinyLlama(join(hostedDir, "tiny-llama"));
+    // the provider: a Tunekit server that trains (on loopback, like api.openai.com would)
+    upstream = await startServer({
+      port: 0,
+      dataDir: join(hostedDir, "provider"),
+      models: [join(hostedDir, "tiny-llama")],
+      runner: new LocalJobRunner({ python, workerRoot }),
+      trainingDefaults: { device: "cpu", threads: 1, max_steps: 60, eval_every: 10, checkpoint_every: 20 },
+      maxSeqLen: 64,
+      serve: { threads: 1 },
+      webRoot: null,
+    });
+    const providerKey = (await upstream.services.keys.createKey("tunekit-front")).key;
+    const { configSchema } = await import("../src/core/config-schema.js");
+    const { createHostedProvider } = await import("../src/providers/hosted-provider.js");
+    const config = configSchema.parse({ openai: { base_url: `${upstream.url}/v1` } });
+    // the server the user's browser talks to: it trains nothing itself here, it drives the provider
+    front = await startServer({ port: 0, dataDir: join(hostedDir, "front"), models: ["local-only"], maxConcurrentJobs: 0, hosted: [createHostedProvider("openai", config, { OPENAI_API_KEY: providerKey }, ["tiny-llama"])] });
+    origin = front.url;
+    apiKey = (await front.services.keys.createKey("team")).key;
+  });
+
+  afterEach(closePagesAndCheckThem);
+
+  afterAll(async () => {
+    await front?.close();
+    await upstream?.close();
+    if (hostedDir) rmSync(hostedDir, { recursive: true, force: true });
+  });
+
+  it("a job on the provider from the form, watched live, listed, isolated per project, and its model in the playground", async () => {
+    const fileId = await uploadThroughApi("colors.jsonl", THINGS.map((thing) => chat(thing, "red")).join("\n") + "\n");
+    const guarded = await openPage(`/jobs/new?training_file=${fileId}`);
+    const { page } = guarded;
+    await page.locator("#field-model").selectOption("openai:tiny-llama");
+    const yaml = page.getByLabel("Job config as YAML");
+    await expect.poll(() => yaml.inputValue()).toMatch(/provider: openai/);
+    await page.getByLabel("Suffix").fill("hosted");
+    await expect.poll(() => page.getByTestId("estimate").textContent(), { timeout: 30_000 }).toMatch(/Epochs.*Examples12/);
+    expect(await page.getByTestId("command-cli").textContent()).toMatch(/tunekit jobs create[\s\S]*--hosted openai/);
+    await checkScreen(guarded, "13-new-hosted-job");
+    await page.getByRole("button", { name: "Start" }).click();
+    await page.waitForURL(/\/jobs\/hosted\/openai\/ftjob-/);
+    const jobId = page.url().split("/").pop() as string;
+    await expect.poll(() => page.locator("h1 .badge").textContent(), { timeout: 120_000 }).toBe("succeeded");
+    await expect.poll(() => chartPoints(page), { timeout: 20_000 }).toBe(60);
+    expect(await page.locator("section[aria-labelledby='checkpoints-title'] tbody tr").count()).toBeGreaterThan(2);
+    expect(await page.getByText(/publishes no worker log/).count()).toBe(1);
+    await checkScreen(guarded, "14-hosted-job");
+    // the provider has the job, tagged with this server's project and file
+    const remote = await upstream.services.jobs.list((await upstream.services.keys.ensureProject("tunekit-front")), { after: null, limit: 10, order: "desc" });
+    expect(remote.data.find((job) => job.id === jobId)?.metadata).toMatchObject({ tunekit_project: expect.stringMatching(/^proj-/), tunekit_training_file: fileId });
+    // another project of the same server does not see it
+    const other = (await front.services.keys.createKey("other-team")).key;
+    const peek = await fetch(`${origin}/v1/tunekit/hosted/openai/jobs/${jobId}`, { headers: { authorization: `Bearer ${other}` } });
+    expect(peek.status).toBe(404);
+    expect(((await (await fetch(`${origin}/v1/tunekit/hosted/openai/jobs`, { headers: { authorization: `Bearer ${other}` } })).json()) as { data: unknown[] }).data).toEqual([]);
+
+    await page.getByRole("link", { name: "Jobs", exact: true }).click();
+    await expect.poll(() => page.locator(`tr[data-hosted-job="${jobId}"] .badge`).textContent()).toBe("succeeded");
+    await page.goto(`${origin}/jobs/hosted/openai/${jobId}`);
+    await page.getByRole("link", { name: "Open in playground" }).click();
+    await page.waitForURL(/\/playground/);
+    await expect.poll(() => page.getByLabel("Model 1").inputValue()).toBe("openai:tiny-llama");
+    expect(await page.getByLabel("Model 2").inputValue()).toMatch(/^openai:ft:tiny-llama:hosted:/);
+    await page.getByLabel("Message").fill("What color is the apple?");
+    await page.getByLabel("Max tokens").fill("8");
+    await page.getByRole("button", { name: "Send to all" }).click();
+    for (const pane of [0, 1]) await expect.poll(() => page.getByTestId(`pane-stats-${pane}`).textContent(), { timeout: 120_000 }).toMatch(/total \d+ ms · [\d.]+ tokens\/s/);
+    await page.locator("[data-pane='1']").getByRole("button", { name: "Show prompt" }).click();
+    await expect.poll(() => page.locator("[data-pane='1'] [role=alert]").textContent()).toMatch(/openai applies its chat template itself/);
+    await checkScreen(guarded, "15-hosted-playground");
   });
 });
 

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { FINE_TUNE_PROVIDER_VERSION, type FineTuneProvider, type PageParams, type UploadFileParams } from "../spec/fine-tune-provider.js";
+import { FINE_TUNE_PROVIDER_VERSION, type FineTuneProvider, type ListJobsParams, type PageParams, type UploadFileParams } from "../spec/fine-tune-provider.js";
 import type { FileObject, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobCreateParams, FineTuningJobEvent, ListPage } from "../spec/openai-wire.js";
 import type { Project } from "./api-key-store.js";
 import type { FileStore } from "./file-store.js";
@@ -33,8 +33,9 @@ export class LocalFineTuneProvider implements FineTuneProvider {
     return this.jobs.get(this.project, jobId);
   }
 
-  listJobs(params: PageParams = {}): Promise<ListPage<FineTuningJob>> {
-    return this.jobs.list(this.project, parsePageParams({ ...params }));
+  listJobs(params: ListJobsParams = {}): Promise<ListPage<FineTuningJob>> {
+    const { metadata, ...page } = params;
+    return this.jobs.list(this.project, parsePageParams({ ...page }), metadata);
   }
 
   listEvents(jobId: string, params: PageParams = {}): Promise<ListPage<FineTuningJobEvent>> {

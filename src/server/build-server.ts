@@ -12,6 +12,7 @@ import { registerFilesRoutes } from "./routes/files-routes.js";
 import { registerJobsRoutes } from "./routes/jobs-routes.js";
 import { registerModelsRoutes } from "./routes/models-routes.js";
 import { registerTunekitFilesRoutes } from "./routes/tunekit-files-routes.js";
+import { registerTunekitHostedRoutes } from "./routes/tunekit-hosted-routes.js";
 import { registerTunekitJobsRoutes } from "./routes/tunekit-jobs-routes.js";
 import { registerTunekitServerRoutes } from "./routes/tunekit-server-routes.js";
 import { registerWebUi } from "./web-ui.js";
@@ -83,6 +84,7 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerModelsRoutes(app, services);
   registerTunekitFilesRoutes(app, services);
   registerTunekitJobsRoutes(app, services);
+  registerTunekitHostedRoutes(app, services);
   const jobDefaults = options.jobDefaults ?? { training: {}, data: {} };
   registerTunekitServerRoutes(app, services, { auth: options.noAuthProject === null, defaultMethod: typeof jobDefaults.training.method === "string" ? jobDefaults.training.method : "lora", defaults: jobDefaults });
   if (services.chat) registerChatCompletionsRoutes(app, services.chat, (request) => projectOf(request).id);

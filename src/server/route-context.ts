@@ -5,6 +5,7 @@ import { TunekitError } from "../core/errors.js";
 import type { ApiKeyStore, Project } from "../jobs/api-key-store.js";
 import type { FileStore } from "../jobs/file-store.js";
 import type { FileWorkbench } from "../jobs/file-workbench.js";
+import type { HostedJobs } from "../jobs/hosted-jobs.js";
 import type { JobInsight } from "../jobs/job-insight.js";
 import type { JobService } from "../jobs/job-service.js";
 import type { TrainingEstimator } from "../jobs/training-estimate.js";
@@ -21,6 +22,8 @@ export interface Services {
   insight: JobInsight;
   /** what a job would do before it is made */
   estimator: TrainingEstimator;
+  /** fine-tuning and chat on hosted providers (none unless the server is started with them) */
+  hosted: HostedJobs;
   /** chat completions over base and fine-tuned models (src/serve); absent = no inference routes */
   chat?: ChatService;
 }

@@ -16,6 +16,8 @@ import { buildServer } from "./build-server.js";
 import type { Services } from "./route-context.js";
 import { createChatService, type ServeOptions } from "../serve/create-chat-service.js";
 import { FileWorkbench } from "../jobs/file-workbench.js";
+import { HostedJobs } from "../jobs/hosted-jobs.js";
+import type { HostedProvider } from "../spec/hosted-provider.js";
 import { JobInsight } from "../jobs/job-insight.js";
 import { TrainingEstimator } from "../jobs/training-estimate.js";
 import { bundledModel } from "../providers/local/bundled-model.js";
@@ -39,6 +41,8 @@ export interface ServerOptions {
   webRoot?: string | null;
   /** plans jobs for estimates (default: the local worker's `plan` command) */
   planner?: TrainingPlanner;
+  /** hosted fine-tuning providers offered next to local training (`--hosted openai`) */
+  hosted?: HostedProvider[];
   /** folder of base models (default <data-dir>/models) */
   modelsDir?: string;
   maxConcurrentJobs?: number;
@@ -100,7 +104,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const workbench = new FileWorkbench(files, catalog);
   const insight = new JobInsight(store, files, { defaultMethod: options.trainingDefaults?.method, logFileOf: (runDir) => join(runDir, WORKER_LOG_FILE) });
   const estimator = new TrainingEstimator(files, catalog, store, options.planner ?? localTrainingPlanner(), { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
-  const services: Services = { keys, files, jobs, chat, workbench, insight, estimator };
+  const hosted = new HostedJobs(files, options.hosted ?? []);
+  const services: Services = { keys, files, jobs, chat, workbench, insight, estimator, hosted };
   const noAuthProject = options.noAuth ? await keys.ensureProject(DEFAULT_PROJECT) : null;
   const recovered = await jobs.recover();
   scheduler.start();

@@ -20,6 +20,11 @@ export interface PageParams {
   limit?: number;
 }
 
+export interface ListJobsParams extends PageParams {
+  /** only jobs whose metadata has these key/value pairs (OpenAI's `metadata[key]=value` filter) */
+  metadata?: Record<string, string>;
+}
+
 export interface UploadFileParams {
   filename: string;
   purpose: "fine-tune";
@@ -34,7 +39,7 @@ export interface FineTuneProvider {
   uploadFile(params: UploadFileParams): Promise<FileObject>;
   createJob(params: FineTuningJobCreateParams): Promise<FineTuningJob>;
   getJob(jobId: string): Promise<FineTuningJob>;
-  listJobs(params?: PageParams): Promise<ListPage<FineTuningJob>>;
+  listJobs(params?: ListJobsParams): Promise<ListPage<FineTuningJob>>;
   listEvents(jobId: string, params?: PageParams): Promise<ListPage<FineTuningJobEvent>>;
   listCheckpoints(jobId: string, params?: PageParams): Promise<ListPage<FineTuningJobCheckpoint>>;
   cancelJob(jobId: string): Promise<FineTuningJob>;

@@ -191,8 +191,30 @@ export const configCheckSchema = z.object({
   ok: z.boolean(),
   problems: z.array(z.object({ code: z.string(), severity, message: z.string(), field: z.string().optional(), line: z.number().int().optional() })),
   config: z.record(z.string(), z.unknown()),
-  request: z.record(z.string(), z.unknown()).nullable().describe("the POST /v1/fine_tuning/jobs body for this config; null while it has errors"),
+  request: z.record(z.string(), z.unknown()).nullable().describe("the create-job body for this config; null while it has errors"),
+  endpoint: z.string().describe("where the body goes: /v1/fine_tuning/jobs, or /v1/tunekit/hosted/{provider}/jobs for `provider: openai`"),
+  estimate_endpoint: z.string(),
   commands: z.object({ cli: z.string(), curl: z.string(), node: z.string(), python: z.string() }).nullable(),
 });
 
 export const promptSchema = z.object({ model: z.string(), prompt: z.string(), prompt_tokens: z.number().int() });
+
+export const hostedProviderInfoSchema = z.object({
+  name: z.string().describe("`openai`, `azure`, ...: the provider in /v1/tunekit/hosted/{provider}/... and the run config's `provider`"),
+  label: z.string(),
+  models: z.array(z.string()).describe("base models offered for fine-tuning"),
+  chat: z.boolean().describe("whether its models answer chat completions through this server"),
+});
+export type HostedProviderInfo = z.infer<typeof hostedProviderInfoSchema>;
+
+export const hostedEstimateSchema = z.object({
+  provider: z.string(),
+  model: z.string(),
+  examples: z.number().int(),
+  epochs: z.number().int(),
+  billed_tokens: z.number().int().nullable(),
+  cost: z.number().nullable(),
+  currency: z.string(),
+  basis: z.string(),
+});
+export type HostedEstimate = z.infer<typeof hostedEstimateSchema>;

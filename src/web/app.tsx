@@ -101,6 +101,7 @@ function Shell() {
             <Route path="/jobs" component={JobsScreen} />
             <Route path="/jobs/new" component={NewJobScreen} />
             <Route path="/jobs/:id" component={JobDetailScreen} />
+            <Route path="/jobs/hosted/:provider/:id" component={JobDetailScreen} />
             <Route path="/playground" component={PlaygroundScreen} />
             <Route default component={NotFound} />
           </Router>

@@ -89,8 +89,9 @@ export function registerJobs(program: Command): void {
     .option("--seed <n>", "random seed")
     .option("-c, --config <tunekit.yaml>", "take `training` and `data.max_seq_len` from a run config")
     .option("--set <path=value>", "a run-config value, e.g. training.lora.r=8 (repeatable; wins over -c)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option("--hosted <provider>", "make the job on the server's hosted provider (openai, azure) from files uploaded to the server")
     .action(
-      action(async (options: ClientFlags & { model: string; trainingFile: string; validationFile?: string; suffix?: string; epochs: string; method: string; seed?: string; config?: string; set: string[] }) => {
+      action(async (options: ClientFlags & { model: string; trainingFile: string; validationFile?: string; suffix?: string; epochs: string; method: string; seed?: string; config?: string; set: string[]; hosted?: string }) => {
         const { readConfigObject, applyOverrides } = await import("../../core/config-load.js");
         const { checkJobConfig } = await import("../../jobs/job-request.js");
         const raw = options.config ? readConfigObject(options.config) : {};
@@ -100,16 +101,19 @@ export function registerJobs(program: Command): void {
         if (options.epochs !== "auto") flags.push(`training.epochs=${options.epochs}`);
         if (options.method !== "supervised") flags.push(`training.method=${options.method}`);
         if (options.seed !== undefined) flags.push(`training.seed=${options.seed}`);
+        if (options.hosted) flags.push(`provider=${options.hosted}`);
         applyOverrides(raw, [...flags, ...options.set]);
         const { createClient } = await import("../../server/openai-client.js");
-        const checked = checkJobConfig({ config: raw }, { url: createClient(options).baseURL.replace(/\/v1\/?$/, "") });
+        const checked = checkJobConfig({ config: raw }, { url: createClient(options).baseURL.replace(/\/v1\/?$/, ""), hosted: options.hosted ? [options.hosted] : [] });
         if (!checked.ok || !checked.request) {
           const problems = checked.problems.filter((problem) => problem.severity === "error");
           throw new TunekitError(`the job has ${problems.length} problem${problems.length === 1 ? "" : "s"}`, { kind: "config", code: "invalid_config", problems, fix: "correct the flags or the config; `tunekit config schema` lists every field" });
         }
         for (const warning of checked.problems.filter((problem) => problem.severity === "warning")) process.stderr.write(`warning: ${warning.message}\n`);
         const request = checked.request;
-        const job = (await call(options, (client) => client.fineTuning.jobs.create(request as never))) as unknown as FineTuningJob;
+        const job = (await call(options, (client) =>
+          options.hosted ? client.post(checked.endpoint.replace(/^\/v1/, ""), { body: request }) : client.fineTuning.jobs.create(request as never),
+        )) as unknown as FineTuningJob;
         if (options.json) return printJson(job);
         process.stdout.write(`${jobLine(job)}\nfollow it with: tunekit jobs events ${job.id} --follow\n`);
       }),

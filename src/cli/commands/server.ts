@@ -16,6 +16,8 @@ interface ServerCommandOptions {
   set: string[];
   json: boolean;
   open: boolean;
+  hosted: string[];
+  hostedModel: string[];
 }
 
 function positiveNumber(value: string, flag: string, integer: boolean, minimum: number): number {
@@ -40,6 +42,8 @@ export function registerServer(program: Command): void {
     .option("--max-concurrent-jobs <n>", "training jobs at a time (0 only queues)", "1")
     .option("--config <tunekit.yaml>", "run config whose `training` settings (device, lora, checkpoint_every ...) and `data.max_seq_len` every job uses; API hyperparameters override epochs, batch size and learning rate")
     .option("--set <path=value>", "override a config value, e.g. training.device=cpu (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option("--hosted <provider>", "also fine-tune (and chat) on a hosted provider: openai or azure, with the key and endpoint of the config's `openai`/`azure` section (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option("--hosted-model <id>", "a base model the hosted providers offer (repeatable; default: the price table's models)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option("--open", "open the web UI in the default browser once the server listens", false)
     .option("--json", "print the listening address as JSON", false)
     .action(
@@ -48,12 +52,14 @@ export function registerServer(program: Command): void {
         const { startServer } = await import("../../server/tunekit-server.js");
         let trainingDefaults: Partial<TrainingConfig> | undefined;
         let maxSeqLen: number | undefined;
+        const { loadConfig } = await import("../../core/config-load.js");
+        const { config } = loadConfig(options.config ?? null, options.set);
         if (options.config !== undefined || options.set.length > 0) {
-          const { loadConfig } = await import("../../core/config-load.js");
-          const { config } = loadConfig(options.config ?? null, options.set);
           trainingDefaults = config.training;
           maxSeqLen = config.data.max_seq_len;
         }
+        const { createHostedProvider } = await import("../../providers/hosted-provider.js");
+        const hosted = options.hosted.map((name) => createHostedProvider(name, config, process.env, options.hostedModel));
         const server = await startServer({
           host: options.host,
           port: positiveNumber(options.port, "--port", true, 0),
@@ -65,6 +71,7 @@ export function registerServer(program: Command): void {
           maxConcurrentJobs: positiveNumber(options.maxConcurrentJobs, "--max-concurrent-jobs", true, 0),
           trainingDefaults,
           maxSeqLen,
+          hosted,
         });
         const baseModels = server.services.jobs.catalog.baseModels();
         const { recovered } = server;
@@ -73,6 +80,7 @@ export function registerServer(program: Command): void {
         } else {
           process.stdout.write(`tunekit server listening on ${server.url} (web UI ${server.url}/, OpenAI base URL ${server.url}/v1, OpenAPI ${server.url}/openapi.json)\n`);
           process.stdout.write(baseModels.length > 0 ? `base models: ${baseModels.map((model) => model.id).join(", ")}\n` : `no base models yet: pass \`--model <folder|.gguf|hub id>\` or put model folders and .gguf files in ${options.modelsDir ?? `${options.dataDir}/models`}\n`);
+          for (const provider of hosted) process.stdout.write(`hosted fine-tuning: ${provider.label}, ${provider.models.length} base model(s)\n`);
           process.stdout.write(options.auth ? "auth: every /v1 request needs `Authorization: Bearer <key>` (create one with `tunekit keys create`)\n" : "auth: OFF (--no-auth), every request acts as project `default`\n");
           if (recovered.resumed.length + recovered.failed.length + recovered.completed.length + recovered.waiting.length > 0) {
             process.stdout.write(

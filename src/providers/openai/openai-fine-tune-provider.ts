@@ -1,7 +1,7 @@
 import OpenAI, { toFile } from "openai";
 import { TunekitError } from "../../core/errors.js";
 import type { TunekitConfig } from "../../core/config-schema.js";
-import { FINE_TUNE_PROVIDER_VERSION, type FineTuneProvider, type PageParams, type UploadFileParams } from "../../spec/fine-tune-provider.js";
+import { FINE_TUNE_PROVIDER_VERSION, type FineTuneProvider, type ListJobsParams, type PageParams, type UploadFileParams } from "../../spec/fine-tune-provider.js";
 import type { FileObject, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobCreateParams, FineTuningJobEvent, ListPage } from "../../spec/openai-wire.js";
 import { providerError, type ProviderContext } from "./provider-error.js";
 
@@ -38,7 +38,7 @@ export class OpenAIFineTuneProvider implements FineTuneProvider {
     return this.call(async () => (await this.client.fineTuning.jobs.retrieve(jobId)) as unknown as FineTuningJob);
   }
 
-  listJobs(params: PageParams = {}): Promise<ListPage<FineTuningJob>> {
+  listJobs(params: ListJobsParams = {}): Promise<ListPage<FineTuningJob>> {
     return this.call(async () => page<FineTuningJob>(await this.client.fineTuning.jobs.list(params)));
   }
 

@@ -98,7 +98,7 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
     },
     async (request) => {
       const input = parseBody(configCheckRequestSchema, request.body, "send `{\"yaml\": \"...\"}` or `{\"config\": {...}}`");
-      return checkJobConfig(input, { url: publicUrl(request.headers.host, request.protocol) });
+      return checkJobConfig(input, { url: publicUrl(request.headers.host, request.protocol), hosted: services.hosted.list().map((provider) => provider.name) });
     },
   );
 

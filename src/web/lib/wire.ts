@@ -3,7 +3,7 @@
  * of the server is bundled). The UI and scripts see the same contract.
  */
 export type { FileObject, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model } from "../../spec/openai-wire.js";
-export type { FileReportView, JobDetail, JobSummary, ModelInfo, ProblemView, RecordMapping, ServerInfo, TrainingEstimateView } from "../../spec/tunekit-wire.js";
+export type { FileReportView, HostedEstimate, HostedProviderInfo, JobDetail, JobSummary, ModelInfo, ProblemView, RecordMapping, ServerInfo, TrainingEstimateView } from "../../spec/tunekit-wire.js";
 import type { FineTuningJob } from "../../spec/openai-wire.js";
 import type { JobSummary } from "../../spec/tunekit-wire.js";
 
@@ -14,6 +14,8 @@ export interface ConfigCheck {
   problems: Array<{ code: string; severity: "error" | "warning"; message: string; field?: string; line?: number }>;
   config: Record<string, unknown>;
   request: Record<string, unknown> | null;
+  endpoint: string;
+  estimate_endpoint: string;
   commands: { cli: string; curl: string; node: string; python: string } | null;
 }
 

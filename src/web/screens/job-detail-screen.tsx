@@ -3,14 +3,15 @@ import { useRoute } from "preact-iso/router";
 import { LogPanel } from "../components/log-panel.js";
 import { MetricChart, type ChartLine } from "../components/metric-chart.js";
 import { Notice, ProgressBar, Section, Stat, StatusBadge } from "../components/ui.js";
-import { api, ApiError, authHeaders } from "../lib/api.js";
-import { followBytes, followEvents, type StreamState } from "../lib/event-stream.js";
+import { ApiError } from "../lib/api.js";
+import type { StreamState } from "../lib/event-stream.js";
 import { formatBytes, formatCount, formatDuration, formatNumber, formatTime } from "../lib/format.js";
-import { ACTION_LABELS, actionsFor, isTerminal, runJobAction, type JobAction } from "../lib/job-actions.js";
+import { ACTION_LABELS, actionsFor, type JobAction } from "../lib/job-actions.js";
+import { hostedJobSource, localJobSource } from "../lib/job-source.js";
 import { LogBuffer } from "../lib/log-lines.js";
 import { MetricSeries, type Metric } from "../lib/metric-series.js";
 import { overfittingHint, type CheckpointPoint } from "../lib/overfitting.js";
-import type { FineTuningJobCheckpoint, FineTuningJobEvent, JobDetail } from "../lib/wire.js";
+import type { FineTuningJobCheckpoint, JobDetail } from "../lib/wire.js";
 
 type XAxis = "step" | "epoch" | "time";
 
@@ -40,14 +41,16 @@ const CHARTS: Array<{ title: string; lines: Array<{ metric: Metric; label: strin
 export function JobDetailScreen() {
   const { params } = useRoute();
   const jobId = params.id as string;
+  const provider = params.provider ?? null;
+  const source = useMemo(() => (provider ? hostedJobSource(provider, jobId) : localJobSource(jobId)), [provider, jobId]);
   const [detail, setDetail] = useState<JobDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [checkpoints, setCheckpoints] = useState<FineTuningJobCheckpoint[]>([]);
   const [eventsState, setEventsState] = useState<StreamState>("connecting");
   const [, setTick] = useState(0);
-  const series = useMemo(() => new MetricSeries(), [jobId]);
-  const events = useMemo(() => new LogBuffer(), [jobId]);
-  const log = useMemo(() => new LogBuffer(), [jobId]);
+  const series = useMemo(() => new MetricSeries(), [source]);
+  const events = useMemo(() => new LogBuffer(), [source]);
+  const log = useMemo(() => new LogBuffer(), [source]);
   const [xAxis, setXAxis] = useState<XAxis>("step");
   const [smoothing, setSmoothing] = useState(0.6);
   const [logScale, setLogScale] = useState(false);
@@ -58,19 +61,18 @@ export function JobDetailScreen() {
 
   const loadDetail = async () => {
     try {
-      const next = await api<JobDetail>(`/v1/tunekit/jobs/${encodeURIComponent(jobId)}`);
+      const next = await source.loadDetail();
       statusRef.current = next.job.status;
       setDetail(next);
       setError(null);
     } catch (failure) {
-      if (failure instanceof ApiError && failure.status === 404) setError(`There is no job ${jobId} in this project.`);
+      if (failure instanceof ApiError && failure.status === 404) setError(`There is no job ${jobId} in this project${provider ? ` on ${provider}` : ""}.`);
       else if (failure instanceof ApiError && failure.status !== 0) setError(failure.message);
     }
   };
   const loadCheckpoints = async () => {
     try {
-      const page = await api<{ data: FineTuningJobCheckpoint[] }>(`/v1/fine_tuning/jobs/${encodeURIComponent(jobId)}/checkpoints?limit=100`);
-      setCheckpoints([...page.data].sort((a, b) => a.step_number - b.step_number));
+      setCheckpoints([...(await source.loadCheckpoints())].sort((a, b) => a.step_number - b.step_number));
     } catch {
       // shown again on the next checkpoint event
     }
@@ -91,41 +93,36 @@ export function JobDetailScreen() {
         setTick((tick) => tick + 1);
       }, 250);
     };
-    void followEvents<FineTuningJobEvent>({
-      url: (after) => `/v1/fine_tuning/jobs/${encodeURIComponent(jobId)}/events?stream=true${after ? `&after=${encodeURIComponent(after)}` : ""}`,
-      headers: authHeaders,
-      after: null,
-      signal: aborter.signal,
-      onState: (state) => setEventsState(state),
-      onHttpError: (status) => status >= 500 || status === 0,
-      onEvent: (event) => {
+    const status = () => statusRef.current;
+    void source.followEvents(
+      (event) => {
         series.add(event);
         if (event.type !== "metrics") events.append(`${formatTime(event.created_at)}  ${event.level.padEnd(5)}  ${event.message}\n`);
-        if (event.message.startsWith("Checkpoint created")) void loadCheckpoints();
+        if (/^Checkpoint created/i.test(event.message)) void loadCheckpoints();
         redraw();
       },
-    });
-    void followBytes({
-      url: (offset) => `/v1/tunekit/jobs/${encodeURIComponent(jobId)}/log?follow=true&offset=${offset}`,
-      headers: authHeaders,
-      offset: 0,
-      signal: aborter.signal,
-      finished: () => isTerminal(statusRef.current),
-      onText: (text) => {
+      (state) => setEventsState(state),
+      aborter.signal,
+      status,
+    );
+    void source.followLog?.(
+      (text) => {
         log.append(text);
         redraw();
       },
-    });
+      aborter.signal,
+      status,
+    );
     return () => {
       clearInterval(timer);
       aborter.abort();
     };
-  }, [jobId]);
+  }, [source]);
 
   const act = async (action: JobAction) => {
     setBusy(true);
     try {
-      await runJobAction(jobId, action);
+      await source.act(action);
       setActionError(null);
     } catch (failure) {
       setActionError(failure instanceof ApiError && failure.status === 409 ? `${ACTION_LABELS[action]} did not apply: ${failure.message} The job may have changed in another tab; this page shows its current state.` : (failure as Error).message);
@@ -155,6 +152,7 @@ export function JobDetailScreen() {
             Job <span class="mono">{job.id}</span> <StatusBadge status={job.status} />
           </h1>
           <p class="muted">
+            {provider ? `on ${provider} · ` : ""}
             {job.model} · {detail.method}
             {job.user_provided_suffix ? ` · ${job.user_provided_suffix}` : ""} · created {formatTime(job.created_at)}
             {detail.queue_position ? ` · place ${detail.queue_position} in the queue` : ""}
@@ -166,10 +164,10 @@ export function JobDetailScreen() {
               {ACTION_LABELS[action]}
             </button>
           ))}
-          <a class="button button-plain" href={`/jobs/new?from=${job.id}`}>
+          <a class="button button-plain" href={source.duplicateHref(job)}>
             Duplicate
           </a>
-          <a class="button button-plain" href={`/playground?models=${encodeURIComponent([job.model, ...(job.fine_tuned_model ? [job.fine_tuned_model] : [])].join(","))}`}>
+          <a class="button button-plain" href={`/playground?models=${encodeURIComponent(source.playgroundModels(job).join(","))}`}>
             Open in playground
           </a>
         </div>
@@ -281,7 +279,7 @@ export function JobDetailScreen() {
                   <td>{formatNumber(checkpoint.metrics.valid_loss ?? checkpoint.metrics.full_valid_loss)}</td>
                   <td>{formatNumber(checkpoint.metrics.valid_mean_token_accuracy ?? checkpoint.metrics.full_valid_mean_token_accuracy)}</td>
                   <td>
-                    <a href={`/playground?models=${encodeURIComponent(`${job.model},${checkpoint.fine_tuned_model_checkpoint}`)}`}>Open</a>
+                    <a href={`/playground?models=${encodeURIComponent(source.playgroundModels(job, checkpoint.fine_tuned_model_checkpoint).join(","))}`}>Open</a>
                   </td>
                 </tr>
               ))}
@@ -296,13 +294,13 @@ export function JobDetailScreen() {
           <LogPanel buffer={events} version={events.version} id="events" label="Events" />
         </Section>
         <Section title="Worker log" id="worker-log">
-          <LogPanel buffer={log} version={log.version} id="worker-log" label="Worker log" />
+          {source.followLog ? <LogPanel buffer={log} version={log.version} id="worker-log" label="Worker log" /> : <p class="muted">{provider} publishes no worker log: what it says about the job is in its events.</p>}
         </Section>
       </div>
 
       <div class="two-columns">
         <Section title="Resolved hyperparameters" id="resolved">
-          <ResolvedConfig detail={detail} />
+          <ResolvedConfig detail={detail} provider={provider} />
         </Section>
         <Section title="Data" id="data-fingerprints">
           <table>
@@ -343,8 +341,27 @@ export function JobDetailScreen() {
   );
 }
 
-function ResolvedConfig({ detail }: { detail: JobDetail }) {
+function ResolvedConfig({ detail, provider }: { detail: JobDetail; provider: string | null }) {
   const resolved = detail.resolved;
+  if (!resolved && provider) {
+    const hyperparameters = detail.job.hyperparameters;
+    return (
+      <table class="key-values">
+        <tbody>
+          {Object.entries(hyperparameters).map(([key, value]) => (
+            <tr key={key}>
+              <th scope="row">{key.replace(/_/g, " ")}</th>
+              <td>{String(value)}</td>
+            </tr>
+          ))}
+          <tr>
+            <th scope="row">seed</th>
+            <td>{detail.job.seed}</td>
+          </tr>
+        </tbody>
+      </table>
+    );
+  }
   if (!resolved) return <p class="muted">Known once the worker starts (its `config` event).</p>;
   const training = (resolved.training ?? {}) as Record<string, unknown>;
   const data = (resolved.data ?? {}) as Record<string, unknown>;

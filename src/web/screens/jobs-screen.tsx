@@ -3,7 +3,8 @@ import { CopyButton, Notice, StatusBadge } from "../components/ui.js";
 import { api, ApiError } from "../lib/api.js";
 import { formatCount, formatDuration, formatTime } from "../lib/format.js";
 import { ACTION_LABELS, actionsFor, runJobAction, type JobAction } from "../lib/job-actions.js";
-import type { JobRow } from "../lib/wire.js";
+import { hostedProviders, loadHostedProviders } from "../lib/hosted.js";
+import type { FineTuningJob, JobRow, ListPage } from "../lib/wire.js";
 
 const STATUSES = ["all", "running", "queued", "validating_files", "paused", "succeeded", "failed", "cancelled"];
 
@@ -30,6 +31,9 @@ export function JobsScreen() {
     const timer = setInterval(() => void load(), 2000);
     return () => clearInterval(timer);
   }, [status]);
+  useEffect(() => {
+    loadHostedProviders().catch(() => undefined);
+  }, []);
 
   const act = async (job: JobRow, action: JobAction) => {
     setBusy(`${job.id}:${action}`);
@@ -119,12 +123,14 @@ export function JobsScreen() {
                     )}
                   </td>
                   <td>{job.tunekit.queue_position ?? "–"}</td>
-                  <td class="row-actions">
-                    {actionsFor(job.status).map((action) => (
-                      <button type="button" key={action} class={`button-small${action === "cancel" ? " danger" : ""}`} disabled={busy !== null} onClick={() => void act(job, action)} aria-label={`${ACTION_LABELS[action]} ${job.id}`}>
-                        {ACTION_LABELS[action]}
-                      </button>
-                    ))}
+                  <td>
+                    <div class="row-actions">
+                      {actionsFor(job.status).map((action) => (
+                        <button type="button" key={action} class={`button-small${action === "cancel" ? " danger" : ""}`} disabled={busy !== null} onClick={() => void act(job, action)} aria-label={`${ACTION_LABELS[action]} ${job.id}`}>
+                          {ACTION_LABELS[action]}
+                        </button>
+                      ))}
+                    </div>
                   </td>
                 </tr>
               ))}
@@ -132,6 +138,101 @@ export function JobsScreen() {
           </table>
         </div>
       )}
+      {hostedProviders.value.map((provider) => (
+        <HostedJobs key={provider.name} provider={provider.name} label={provider.label} status={status} />
+      ))}
     </div>
+  );
+}
+
+/** This project's jobs on a hosted provider (the provider keeps them; the server checks they are this project's). */
+function HostedJobs({ provider, label, status }: { provider: string; label: string; status: string }) {
+  const [jobs, setJobs] = useState<FineTuningJob[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const base = `/v1/tunekit/hosted/${encodeURIComponent(provider)}/jobs`;
+  const load = async () => {
+    try {
+      setJobs((await api<ListPage<FineTuningJob>>(`${base}?limit=50`)).data);
+      setError(null);
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  };
+  useEffect(() => {
+    void load();
+    const timer = setInterval(() => void load(), 3000);
+    return () => clearInterval(timer);
+  }, [provider]);
+  const shown = (jobs ?? []).filter((job) => status === "all" || job.status === status);
+  const act = async (job: FineTuningJob, action: JobAction) => {
+    try {
+      await api(`${base}/${encodeURIComponent(job.id)}/${action}`, { method: "POST" });
+      await load();
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  };
+  return (
+    <section class="hosted-jobs" aria-labelledby={`hosted-${provider}-title`}>
+      <h2 id={`hosted-${provider}-title`}>On {label}</h2>
+      {error ? <Notice>{error}</Notice> : null}
+      {jobs === null ? (
+        <p class="muted">Loading…</p>
+      ) : shown.length === 0 ? (
+        <p class="muted">No {status === "all" ? "" : `${status.replace("_", " ")} `}jobs on {label} from this project.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption class="visually-hidden">Jobs on {label}, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Status</th>
+                <th scope="col">Job</th>
+                <th scope="col">Model</th>
+                <th scope="col">Created</th>
+                <th scope="col">Trained tokens</th>
+                <th scope="col">Fine-tuned model</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((job) => (
+                <tr key={job.id} data-hosted-job={job.id}>
+                  <td>
+                    <StatusBadge status={job.status} />
+                  </td>
+                  <td>
+                    <a href={`/jobs/hosted/${provider}/${job.id}`} class="mono">
+                      {job.id}
+                    </a>
+                  </td>
+                  <td>{job.model}</td>
+                  <td>{formatTime(job.created_at)}</td>
+                  <td>{formatCount(job.trained_tokens)}</td>
+                  <td>
+                    {job.fine_tuned_model ? (
+                      <span class="model-id">
+                        <span class="mono">{job.fine_tuned_model}</span> <CopyButton text={job.fine_tuned_model} label={`Copy model id ${job.fine_tuned_model}`} />
+                      </span>
+                    ) : (
+                      "–"
+                    )}
+                  </td>
+                  <td>
+                    <div class="row-actions">
+                      {actionsFor(job.status).map((action) => (
+                        <button type="button" key={action} class={`button-small${action === "cancel" ? " danger" : ""}`} onClick={() => void act(job, action)} aria-label={`${ACTION_LABELS[action]} ${job.id}`}>
+                          {ACTION_LABELS[action]}
+                        </button>
+                      ))}
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }

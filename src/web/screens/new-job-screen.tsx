@@ -6,9 +6,10 @@ import { api } from "../lib/api.js";
 import { serverInfo } from "../lib/server-state.js";
 import { baseModels, loadBaseModels } from "../lib/catalog.js";
 import { ConfigDocument, fieldSpec, fieldsUnder, type FieldSpec, type JsonSchema } from "../lib/config-form.js";
-import { jobToConfig } from "../lib/job-config.js";
+import { hostedProviders, loadHostedProviders } from "../lib/hosted.js";
+import { hostedJobToConfig, jobToConfig } from "../lib/job-config.js";
 import { formatBytes, formatCount, formatDuration, formatMoney, formatNumber } from "../lib/format.js";
-import type { ConfigCheck, FileObject, FineTuningJob, JobDetail, ListPage, TrainingEstimateView } from "../lib/wire.js";
+import type { ConfigCheck, FileObject, FineTuningJob, HostedEstimate, JobDetail, ListPage, ModelInfo, TrainingEstimateView } from "../lib/wire.js";
 
 /** Fields shown first; every other `training` field (and the data limits) sits under Advanced. */
 const BASIC: string[][] = [["model"], ["data", "train"], ["data", "validation"], ["training", "method"], ["training", "epochs"], ["training", "batch_size"], ["training", "learning_rate"], ["output", "suffix"]];
@@ -34,7 +35,7 @@ export function NewJobScreen() {
   const [text, setText] = useState("");
   const [yamlError, setYamlError] = useState<string | null>(null);
   const [check, setCheck] = useState<ConfigCheck | null>(null);
-  const [estimate, setEstimate] = useState<TrainingEstimateView | null>(null);
+  const [estimate, setEstimate] = useState<TrainingEstimateView | HostedEstimate | null>(null);
   const [estimateError, setEstimateError] = useState<string | null>(null);
   const [estimating, setEstimating] = useState(false);
   const [command, setCommand] = useState<(typeof COMMANDS)[number][0]>("cli");
@@ -45,11 +46,14 @@ export function NewJobScreen() {
   useEffect(() => {
     void (async () => {
       try {
-        const [loadedSchema, page] = await Promise.all([api<JsonSchema>("/v1/tunekit/config/schema"), api<ListPage<FileObject>>("/v1/files?purpose=fine-tune"), loadBaseModels()]);
+        const [loadedSchema, page] = await Promise.all([api<JsonSchema>("/v1/tunekit/config/schema"), api<ListPage<FileObject>>("/v1/files?purpose=fine-tune"), loadBaseModels(), loadHostedProviders()]);
         setSchema(loadedSchema);
         setFiles(page.data);
         const start = new ConfigDocument("# a Tunekit job: the form and this YAML edit the same config\n");
-        if (query.from) {
+        if (query.from && query.hosted) {
+          const job = await api<FineTuningJob>(`/v1/tunekit/hosted/${encodeURIComponent(query.hosted)}/jobs/${encodeURIComponent(query.from)}`);
+          for (const [path, value] of hostedJobToConfig(query.hosted, job)) start.set(path, value);
+        } else if (query.from) {
           const detail = await api<JobDetail>(`/v1/tunekit/jobs/${encodeURIComponent(query.from)}`);
           for (const [path, value] of jobToConfig(detail)) start.set(path, value);
         } else {
@@ -66,7 +70,7 @@ export function NewJobScreen() {
         setError((failure as Error).message);
       }
     })();
-  }, [query.from, query.training_file]);
+  }, [query.from, query.training_file, query.hosted]);
 
   // the server checks the config (same zod schema as tunekit.yaml) and gives the request and commands
   useEffect(() => {
@@ -86,7 +90,7 @@ export function NewJobScreen() {
   }, [text, ready]);
 
   // the estimate of a valid request (the worker plans it: steps, tokens, memory)
-  const requestKey = check?.request ? JSON.stringify(check.request) : null;
+  const requestKey = check?.request ? JSON.stringify([check.estimate_endpoint, check.request]) : null;
   useEffect(() => {
     if (!requestKey) {
       setEstimate(null);
@@ -94,8 +98,9 @@ export function NewJobScreen() {
     }
     const aborter = new AbortController();
     setEstimating(true);
+    const [endpoint, body] = JSON.parse(requestKey) as [string, unknown];
     const timer = setTimeout(() => {
-      api<TrainingEstimateView>("/v1/tunekit/estimate", { body: JSON.parse(requestKey), signal: aborter.signal })
+      api<TrainingEstimateView | HostedEstimate>(endpoint, { body, signal: aborter.signal })
         .then((answer) => {
           setEstimate(answer);
           setEstimateError(null);
@@ -138,8 +143,9 @@ export function NewJobScreen() {
     if (!check?.request) return;
     setStarting(true);
     try {
-      const job = await api<FineTuningJob>("/v1/fine_tuning/jobs", { body: check.request });
-      route(`/jobs/${job.id}`);
+      const job = await api<FineTuningJob>(check.endpoint, { body: check.request });
+      const hosted = /^\/v1\/tunekit\/hosted\/([^/]+)\/jobs$/.exec(check.endpoint)?.[1];
+      route(hosted ? `/jobs/hosted/${hosted}/${job.id}` : `/jobs/${job.id}`);
     } catch (failure) {
       setError((failure as Error).message);
       setStarting(false);
@@ -156,6 +162,24 @@ export function NewJobScreen() {
   const renderField = (path: string[]) => {
     const spec = fieldSpec(schema, path);
     if (!spec) return null;
+    if (path.join(".") === "model") {
+      const provider = typeof value(["provider"]) === "string" && value(["provider"]) !== "local" ? (value(["provider"]) as string) : null;
+      return (
+        <ModelPicker
+          key="model"
+          label={spec.label}
+          help={spec.description}
+          model={typeof value(["model"]) === "string" ? (value(["model"]) as string) : ""}
+          provider={provider}
+          models={baseModels.value ?? []}
+          problems={[...problemsOf(["model"]), ...problemsOf(["provider"])]}
+          onChange={(nextProvider, model) => {
+            document.current.set(["provider"], nextProvider ?? undefined);
+            setField(["model"], model || undefined);
+          }}
+        />
+      );
+    }
     return <ConfigField key={spec.id} spec={spec} value={value(path)} onChange={(next) => setField(path, next)} problems={problemsOf(path)} files={files} models={baseModels.value ?? []} serverDefault={serverDefaultAt(path)} />;
   };
   return (
@@ -234,10 +258,71 @@ export function NewJobScreen() {
   );
 }
 
-function EstimateView({ estimate, error, busy, valid }: { estimate: TrainingEstimateView | null; error: string | null; busy: boolean; valid: boolean }) {
+/** The base model: this server's catalogue, or a hosted provider's models (which sets `provider`). */
+function ModelPicker({ label, help, model, provider, models, problems, onChange }: { label: string; help: string; model: string; provider: string | null; models: ModelInfo[]; problems: Array<{ severity: string; message: string }>; onChange(provider: string | null, model: string): void }) {
+  const errors = problems.filter((problem) => problem.severity === "error");
+  const value = provider ? `${provider}:${model}` : model;
+  return (
+    <div class={`field${errors.length ? " field-error" : ""}`}>
+      <label for="field-model">{label}</label>
+      <select
+        id="field-model"
+        aria-describedby={`field-model-help${errors.length ? " field-model-error" : ""}`}
+        value={value}
+        onChange={(event) => {
+          const picked = (event.target as HTMLSelectElement).value;
+          const hosted = hostedProviders.value.find((entry) => picked.startsWith(`${entry.name}:`));
+          onChange(hosted ? hosted.name : null, hosted ? picked.slice(hosted.name.length + 1) : picked);
+        }}
+      >
+        <option value="">Pick a base model</option>
+        <optgroup label="This server">
+          {models.map((entry) => (
+            <option key={entry.id} value={entry.id}>
+              {entry.id} — {entry.parameters ? `${formatCount(entry.parameters)} parameters` : "size unknown"}, {entry.context_length ? `${formatCount(entry.context_length)} context` : "context unknown"}, {formatBytes(entry.bytes)}
+            </option>
+          ))}
+        </optgroup>
+        {hostedProviders.value.map((entry) => (
+          <optgroup key={entry.name} label={`Hosted: ${entry.label}`}>
+            {entry.models.map((hostedModel) => (
+              <option key={hostedModel} value={`${entry.name}:${hostedModel}`}>
+                {hostedModel} (on {entry.name})
+              </option>
+            ))}
+          </optgroup>
+        ))}
+      </select>
+      <div class="help" id="field-model-help">
+        {help} {provider ? `Trains on ${provider}: it takes OpenAI's hyperparameters (epochs, batch size, learning-rate multiplier, seed) only.` : ""}
+      </div>
+      {errors.length > 0 ? (
+        <div class="field-message error" id="field-model-error" role="alert">
+          {errors.map((problem) => problem.message).join("; ")}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function EstimateView({ estimate, error, busy, valid }: { estimate: TrainingEstimateView | HostedEstimate | null; error: string | null; busy: boolean; valid: boolean }) {
   if (!valid) return null;
   if (error) return <Notice kind="warning">No estimate: {error}</Notice>;
   if (!estimate) return <p class="muted">{busy ? "Estimating (the worker reads the data with the model's tokenizer)…" : ""}</p>;
+  if ("provider" in estimate) {
+    return (
+      <div class="estimate" data-testid="estimate">
+        <h2>Before you start</h2>
+        <div class="stats">
+          <Stat label="Cost" value={estimate.cost === null ? "no price in the table" : formatMoney(estimate.cost, estimate.currency)} />
+          <Stat label="Epochs" value={String(estimate.epochs)} />
+          <Stat label="Examples" value={formatCount(estimate.examples)} />
+          <Stat label="Billed tokens" value={formatCount(estimate.billed_tokens)} />
+        </div>
+        <p class="muted">{estimate.basis}.</p>
+      </div>
+    );
+  }
   const cheapest = [...estimate.hosted].sort((a, b) => a.cost - b.cost).slice(0, 3);
   return (
     <div class="estimate" data-testid="estimate">

@@ -4,7 +4,8 @@ import { Notice, Section } from "../components/ui.js";
 import { api, authHeaders, errorFromAnswer } from "../lib/api.js";
 import { SseParser } from "../lib/event-stream.js";
 import { formatNumber } from "../lib/format.js";
-import type { FileObject, FineTuningJobCheckpoint, JobRow, ListPage, Model } from "../lib/wire.js";
+import { hostedProviders, loadHostedProviders, splitModelId } from "../lib/hosted.js";
+import type { FileObject, FineTuningJob, FineTuningJobCheckpoint, JobRow, ListPage, Model } from "../lib/wire.js";
 
 interface PaneState {
   model: string;
@@ -53,6 +54,16 @@ export function PlaygroundScreen() {
           const checkpoints = await api<ListPage<FineTuningJobCheckpoint>>(`/v1/fine_tuning/jobs/${job.id}/checkpoints?limit=20`).catch(() => null);
           for (const checkpoint of checkpoints?.data ?? []) found.push({ id: checkpoint.fine_tuned_model_checkpoint, group: "Checkpoints" });
         }
+        // hosted providers: their base models, and this project's fine-tuned models and checkpoints there
+        await loadHostedProviders().catch(() => undefined);
+        for (const provider of hostedProviders.value.filter((entry) => entry.chat)) {
+          const group = `Hosted: ${provider.label}`;
+          for (const model of provider.models) found.push({ id: `${provider.name}:${model}`, group });
+          const hostedJobs = await api<ListPage<FineTuningJob>>(`/v1/tunekit/hosted/${provider.name}/jobs?limit=20`).catch(() => null);
+          for (const job of hostedJobs?.data ?? []) {
+            if (job.fine_tuned_model) found.push({ id: `${provider.name}:${job.fine_tuned_model}`, group });
+          }
+        }
         setModels(found);
         setFiles(fileList.data.filter((file) => file.status === "processed"));
         setPanes((current) => current.map((pane, index) => (pane.model ? pane : { ...pane, model: found[index]?.id ?? found[0]?.id ?? "" })));
@@ -86,7 +97,10 @@ export function PlaygroundScreen() {
     update(index, { ...emptyPane(model), status: "waiting" });
     const started = performance.now();
     try {
-      const response = await fetch("/v1/chat/completions", { method: "POST", headers: { ...authHeaders(), "content-type": "application/json", accept: "text/event-stream" }, body: JSON.stringify({ ...body, model }), signal });
+      // a hosted model answers through the server's hosted endpoint, under the provider's own id
+      const { provider, model: providerModel } = splitModelId(model);
+      const url = provider ? `/v1/tunekit/hosted/${encodeURIComponent(provider)}/chat/completions` : "/v1/chat/completions";
+      const response = await fetch(url, { method: "POST", headers: { ...authHeaders(), "content-type": "application/json", accept: "text/event-stream" }, body: JSON.stringify({ ...body, model: providerModel }), signal });
       if (!response.ok || !response.body) throw errorFromAnswer(response.status, await response.json().catch(() => null));
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
@@ -117,6 +131,11 @@ export function PlaygroundScreen() {
   };
 
   const showPrompt = async (index: number) => {
+    const { provider } = splitModelId(panes[index]?.model ?? "");
+    if (provider) {
+      update(index, { error: `${provider} applies its chat template itself: the prompt text it makes is not published.` });
+      return;
+    }
     try {
       const answer = await api<{ prompt: string; prompt_tokens: number }>("/v1/tunekit/chat/prompt", { body: { model: panes[index]?.model, messages: messages() } });
       update(index, { prompt: answer.prompt, promptTokens: answer.prompt_tokens });
