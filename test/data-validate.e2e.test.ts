@@ -33,7 +33,8 @@ describe("tunekit data validate", () => {
     const { status, stdout } = tunekit("data", "validate", file, "--json");
     expect(status).toBe(1);
     const report = JSON.parse(stdout);
-    expect(Object.keys(report).sort()).toEqual(["errors", "ok", "stats", "warnings"]);
+    expect(Object.keys(report).sort()).toEqual(["errors", "ok", "source_format", "stats", "warnings"]);
+    expect(report.source_format).toBe("jsonl");
     expect(report.ok).toBe(false);
     expect(report.errors).toEqual([
       { line: 13, code: "invalid_json", message: expect.stringContaining("column 15"), column: 15 },
@@ -56,6 +57,17 @@ describe("tunekit data validate", () => {
       codes: { invalid_json: 1, example_missing_assistant_message: 1, blank_line: 1, duplicate_example: 1, missing_system_message: 1 },
       duplicates: { exact: 1, near: 0 },
     });
+  });
+
+  it("says once that a CSV (or a JSON array) needs its columns mapped, instead of an error per line", () => {
+    const file = path.join(folder, "support.csv");
+    writeFileSync(file, ["question,answer", ...Array.from({ length: 30 }, (_, index) => `"Question ${index}?","Answer ${index}."`)].join("\r\n") + "\r\n");
+    const { status, stdout } = tunekit("data", "validate", file);
+    expect(status).toBe(1);
+    expect(stdout).toContain("needs_conversion (1x) a table or JSON array, not JSONL");
+    expect(stdout).toContain("this is a CSV file, not JSON Lines; map its columns to chat messages first: `tunekit data convert");
+    expect(stdout).not.toContain("invalid_json");
+    expect(stdout).toMatch(/FAILED: 1 error,/);
   });
 
   it("groups human output by code with counts and the first lines", () => {
@@ -160,7 +172,8 @@ describe("tunekit data validate with worker threads", () => {
   // worker threads run the compiled worker: this needs dist/ built from the current sources
   it.skipIf(cliForMemory().name !== "dist/cli/main.js")("reports exactly what one thread reports (order, lines, counts)", () => {
     const parts = readdirSync(fixtures)
-      .filter((name) => name.endsWith(".jsonl"))
+      // the fixtures of whole-file problems (binary, empty, a JSON array) would make the mix one of them
+      .filter((name) => name.endsWith(".jsonl") && !["binary_file.jsonl", "empty_file.jsonl", "needs_conversion.jsonl"].includes(name))
       .sort()
       .map((name) => readFileSync(path.join(fixtures, name)));
     const file = path.join(folder, "mixed.jsonl");

@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -79,6 +79,31 @@ describe("tunekit files / jobs / keys", () => {
     expect(refused.stderr).toContain("incorrect API key");
     const listed = await tunekit(["keys", "list", "--data-dir", dataDir, "--json"]);
     expect((JSON.parse(listed.stdout) as { data: Array<{ id: string; revoked_at: number | null }> }).data.find((record) => record.id === id)?.revoked_at).not.toBeNull();
+  });
+
+  it("`tunekit server --open` opens the web UI's address in the user's browser (xdg-open's $BROWSER here)", async () => {
+    const opened = join(scratch, "opened.txt");
+    const browser = join(scratch, "browser.sh");
+    writeFileSync(browser, `#!/bin/sh\nprintf '%s' "$1" > ${opened}\n`, { mode: 0o755 });
+    const child = spawn(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "server", "--no-auth", "--port", "0", "--data-dir", join(scratch, "open-data"), "--model", "tiny-base", "--open", "--json"], {
+      cwd: scratch,
+      // no desktop session: xdg-open falls back to $BROWSER
+      env: { ...process.env, BROWSER: browser, DISPLAY: "", WAYLAND_DISPLAY: "", XDG_CURRENT_DESKTOP: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let output = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(opened) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      const { url } = JSON.parse(output) as { url: string };
+      expect(readFileSync(opened, "utf8")).toBe(`${url}/`);
+      const page = await fetch(`${url}/`);
+      expect(await page.text()).toContain('<div id="app">');
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
   });
 
   it("refuses --no-auth on a non-loopback host", async () => {

@@ -278,7 +278,21 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     await expect.poll(() => page.locator("#checkpoints-title").count()).toBe(1);
     expect(await page.locator("section[aria-labelledby='checkpoints-title'] tbody tr").count()).toBeGreaterThan(5);
     expect(await page.getByText(/Fine-tuned model: ft:tiny-llama:colors:/).count()).toBe(1);
+    // the events are searchable and filterable by level
+    const allEvents = await logLines(page, "events");
+    await page.locator("#events-search").fill("checkpoint");
+    await expect.poll(async () => /^([\d,]+) of/.exec((await page.locator(`section[aria-labelledby="events-title"] .log-toolbar .muted`).textContent()) ?? "")?.[1]).not.toBe(String(allEvents));
+    expect(await page.locator(`section[aria-labelledby="events-title"] .log-line`).first().textContent()).toMatch(/checkpoint/i);
+    await page.locator("#events-search").fill("");
     await checkScreen(guarded, "6-job-succeeded");
+    // Duplicate: the form starts from this job's settings
+    await page.getByRole("link", { name: "Duplicate" }).click();
+    await page.waitForURL(/\/jobs\/new\?from=/);
+    const yaml = page.getByLabel("Job config as YAML");
+    await expect.poll(() => yaml.inputValue()).toMatch(/suffix: colors/);
+    expect(await yaml.inputValue()).toMatch(/max_steps: 600/);
+    expect(await yaml.inputValue()).toMatch(/r: 8/);
+    expect(await page.locator("#field-training-lora-r").inputValue()).toBe("8");
   });
 
   it("playground: the fine-tuned model and the base side by side, both streaming, with the template's prompt", async () => {
@@ -307,13 +321,19 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
 
   it("jobs: lists every job with its place in the queue, and cancels another job from its row", async () => {
     const other = await api<{ id: string }>("/v1/fine_tuning/jobs", { method: "POST", body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "other", tunekit: { training: { max_steps: 5000 } } }) });
-    await waitForJob(other.id, ["running", "queued"]);
+    await waitForJob(other.id, ["running"]);
+    // one training slot: a third job waits first in the queue
+    const waiting = await api<{ id: string }>("/v1/fine_tuning/jobs", { method: "POST", body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "waiting" }) });
+    await waitForJob(waiting.id, ["queued"]);
     const guarded = await openPage("/jobs");
     const { page } = guarded;
     const row = page.locator(`tr[data-job="${other.id}"]`);
     await expect.poll(() => row.count()).toBe(1);
+    await expect.poll(() => page.locator(`tr[data-job="${waiting.id}"] td`).nth(8).textContent()).toBe("1");
     expect(await page.locator(`tr[data-job="${jobId}"] .model-id .mono`).textContent()).toMatch(/^ft:tiny-llama:colors:/);
     await checkScreen(guarded, "8-jobs");
+    await page.locator(`tr[data-job="${waiting.id}"]`).getByRole("button", { name: `Cancel ${waiting.id}` }).click();
+    await waitForJob(waiting.id, ["cancelled"]);
     await row.getByRole("button", { name: `Cancel ${other.id}` }).click();
     await waitForJob(other.id, ["cancelled"]);
     await expect.poll(() => row.locator(".badge").textContent()).toBe("cancelled");
@@ -333,7 +353,13 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
       await page.locator("#file-input").setInputFiles({ name: "huge.jsonl", mimeType: "application/jsonl", buffer: Buffer.alloc(5 << 20, 0x7b) });
       await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/`huge.jsonl` is 5.0 MB; this server accepts files up to 4.0 MB/);
       expect(await filesOnServer()).toEqual(before);
-      await page.locator("#file-input").setInputFiles({ name: "model.jsonl", mimeType: "application/octet-stream", buffer: Buffer.from([0x7b, 0x00, 0x01, 0x02, 0xff, 0x00]) });
+      // dropped on the drop zone this time
+      const dropped = await page.evaluateHandle(() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array([0x7b, 0x00, 0x01, 0x02, 0xff, 0x00])], "model.jsonl", { type: "application/octet-stream" }));
+        return transfer;
+      });
+      await page.locator(".dropzone").dispatchEvent("drop", { dataTransfer: dropped });
       await page.waitForURL(/\/data\/file-/);
       await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/binary data \(a NUL byte at offset 1\), not text/);
       await checkScreen(guarded, "9-data-binary-file");
