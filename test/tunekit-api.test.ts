@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parquetWriteFile } from "hyparquet-writer";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
@@ -145,6 +146,20 @@ describe.skipIf(!haveWorker)("/v1/tunekit against a real server and worker", () 
     expect(converted.body).toMatchObject({ file: { filename: "support.chat.jsonl", status: "processed" }, report: { written: 12 } });
     const missing = await call<{ error: { param: string } }>("POST", `/v1/tunekit/files/${file.id}/preview`, "/v1/tunekit/files/{id}/preview", { layout: "mapped", columns: { user: ["question"] } });
     expect(missing).toMatchObject({ status: 400, body: { error: { param: "columns.assistant" } } });
+    // Parquet: the same mapping from its schema's columns
+    const parquetPath = join(workDir, "faq.parquet");
+    parquetWriteFile({
+      filename: parquetPath,
+      columnData: [
+        { name: "q", data: THINGS.map((thing) => `Color of the ${thing}?`), type: "STRING" },
+        { name: "a", data: THINGS.map(() => "Red."), type: "STRING" },
+      ],
+    });
+    const parquet = await upload("faq.parquet", readFileSync(parquetPath));
+    expect((await call<{ source_format: string }>("GET", `/v1/tunekit/files/${parquet.id}/report`, "/v1/tunekit/files/{id}/report")).body.source_format).toBe("parquet");
+    expect((await call<{ columns: string[] }>("GET", `/v1/tunekit/files/${parquet.id}/columns`, "/v1/tunekit/files/{id}/columns")).body.columns).toEqual(["q", "a"]);
+    const fromParquet = await call<{ file: OpenAI.FileObject; report: { written: number } }>("POST", `/v1/tunekit/files/${parquet.id}/convert`, "/v1/tunekit/files/{id}/convert", { layout: "mapped", columns: { user: ["q"], assistant: ["a"] } });
+    expect(fromParquet.body).toMatchObject({ file: { filename: "faq.chat.jsonl", status: "processed" }, report: { written: 12 } });
     // a JSON array needs a mapping too; binary and empty files are named as such
     const array = await upload("rows.json", JSON.stringify(THINGS.map((thing) => ({ prompt: `Color of ${thing}?`, completion: "red" }))));
     expect((await call<{ source_format: string }>("GET", `/v1/tunekit/files/${array.id}/report`, "/v1/tunekit/files/{id}/report")).body.source_format).toBe("json");
