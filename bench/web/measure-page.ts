@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { chromium, type Request, type Response } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../../test/helpers/browser.js";
 
 export interface PageFigures {
   label: string;
@@ -47,16 +48,8 @@ export interface MedianFigures {
   median: PageFigures;
 }
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const chromiumArguments = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
+const chromiumPath = process.env.CHROMIUM_PATH ?? CHROMIUM;
+const chromiumArguments = CHROMIUM_ARGS;
 /** After the first screen and the load event, resources still count until no request has started for this long. */
 const quietPeriodMs = 1000;
 const maxSettleMs = 10_000;

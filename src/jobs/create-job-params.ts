@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { dataSchema, trainingSchema, type TrainingConfig } from "../core/config-schema.js";
-import { TunekitError, type ProblemDetail } from "../core/errors.js";
+import { TunekitError } from "../core/errors.js";
+import { invalidRequest } from "../core/request-problems.js";
 import type { FineTuningJobCreateParams, SupervisedHyperparameters } from "../spec/openai-wire.js";
 
 const auto = <T extends z.ZodType>(inner: T) => z.union([z.literal("auto"), inner]);
@@ -98,22 +99,7 @@ export interface CreateJobInput {
 export function parseCreateJobParams(body: unknown): CreateJobInput {
   refuseOpenAiOwnedFields(body);
   const parsed = createJobParamsSchema.safeParse(body ?? {});
-  if (!parsed.success) {
-    const problems: ProblemDetail[] = parsed.error.issues.map((issue) => {
-      const field = issue.path.map(String).join(".") || "body";
-      const keys = (issue as { keys?: string[] }).keys;
-      const message = issue.code === "unrecognized_keys" && keys ? `unknown parameter${keys.length > 1 ? "s" : ""} ${keys.map((key) => `\`${field === "body" ? key : `${field}.${key}`}\``).join(", ")}` : `\`${field}\`: ${issue.message}`;
-      return { code: issue.code, message, field: issue.code === "unrecognized_keys" && keys?.[0] ? (field === "body" ? keys[0] : `${field}.${keys[0]}`) : field };
-    });
-    const first = problems[0] as ProblemDetail;
-    throw new TunekitError(problems.length === 1 ? first.message : `${problems.length} problems in the request: ${problems.map((problem) => problem.message).join("; ")}`, {
-      kind: "usage",
-      code: "invalid_request",
-      field: first.field,
-      problems,
-      fix: "see the OpenAI fine-tuning API (POST /v1/fine_tuning/jobs) or GET /openapi.json",
-    });
-  }
+  if (!parsed.success) throw invalidRequest(parsed.error, "see the OpenAI fine-tuning API (POST /v1/fine_tuning/jobs) or GET /openapi.json");
   const params: FineTuningJobCreateParams & { integrations?: unknown } = parsed.data;
   const methodType = params.method?.type ?? "supervised";
   const fromMethod = methodType === "dpo" ? params.method?.dpo?.hyperparameters : params.method?.supervised?.hyperparameters;

@@ -142,6 +142,7 @@ export const datasetStatsSchema = z.object({
   overContextLength: z.number().int().nullable(),
   histogram: z.array(z.object({ from: z.number(), to: z.number(), count: z.number().int() }).loose()),
 });
+export type DatasetStatsView = z.infer<typeof datasetStatsSchema>;
 
 export const jobSummarySchema = z.object({
   method: z.string().describe("lora, qlora, full or dpo: the job's own setting, else the server's"),

@@ -57,6 +57,14 @@ describe("form and YAML edit one document", () => {
     expect(document.get(["training", "lora", "target_modules"])).toEqual(["q_proj", "v_proj"]);
   });
 
+  it("a section set as a whole (a duplicated job's LoRA settings) can be read field by field", () => {
+    const document = new ConfigDocument("");
+    document.set(["training", "lora"], { r: 8, target_modules: ["q_proj"] });
+    expect(document.get(["training", "lora", "r"])).toBe(8);
+    document.set(["training", "lora", "alpha"], 16);
+    expect(new ConfigDocument(document.text).value).toEqual({ training: { lora: { r: 8, target_modules: ["q_proj"], alpha: 16 } } });
+  });
+
   it("unsetting a field removes it and the sections it leaves empty", () => {
     const document = new ConfigDocument("model: tiny\n");
     document.set(["training", "lora", "r"], 8);

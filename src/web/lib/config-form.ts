@@ -217,6 +217,7 @@ export class ConfigDocument {
       return;
     }
     if (this.document.contents === null) this.document.contents = this.document.createNode({}) as never;
-    this.document.setIn(path as string[], Array.isArray(value) ? this.document.createNode(value, { flow: true }) : value);
+    // lists in flow style (`[q_proj, v_proj]`); a mapping becomes a YAML mapping, so its keys can be read and set one by one
+    this.document.setIn(path as string[], Array.isArray(value) ? this.document.createNode(value, { flow: true }) : value !== null && typeof value === "object" ? this.document.createNode(value) : value);
   }
 }

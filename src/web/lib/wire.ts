@@ -30,17 +30,4 @@ export interface MappingPreview {
   examples: Array<{ row: number; example: { messages: Array<{ role: string; content: unknown }> } | null; problems: Array<{ message: string; fix: string }> }>;
 }
 
-export interface DatasetStats {
-  file: string;
-  model: string;
-  method: string;
-  contextLength: number | null;
-  examples: number;
-  tokensPerExample: { min: number; max: number; mean: number; median: number; p10: number; p90: number } | null;
-  trainedTokensPerExample: { min: number; max: number; mean: number; median: number; p10: number; p90: number } | null;
-  totalTokens: number;
-  totalTrainedTokens: number;
-  overContextLength: number | null;
-  histogram: Array<{ from: number; to: number; count: number }>;
-  skipped: { count: number };
-}
+export type { DatasetStatsView as DatasetStats } from "../../spec/tunekit-wire.js";

@@ -6,7 +6,8 @@ import { Notice, ProgressBar, Section, Stat, StatusBadge } from "../components/u
 import { ApiError } from "../lib/api.js";
 import type { StreamState } from "../lib/event-stream.js";
 import { formatBytes, formatCount, formatDuration, formatNumber, formatTime } from "../lib/format.js";
-import { ACTION_LABELS, actionsFor, type JobAction } from "../lib/job-actions.js";
+import { ACTION_LABELS, type JobAction } from "../lib/job-actions.js";
+import { JobActionButtons } from "../components/job-pieces.js";
 import { hostedJobSource, localJobSource } from "../lib/job-source.js";
 import { LogBuffer } from "../lib/log-lines.js";
 import { MetricSeries, type Metric } from "../lib/metric-series.js";
@@ -159,11 +160,7 @@ export function JobDetailScreen() {
           </p>
         </div>
         <div class="page-actions">
-          {actionsFor(job.status).map((action) => (
-            <button type="button" key={action} class={`button ${action === "cancel" ? "button-danger" : "button-plain"}`} disabled={busy} onClick={() => void act(action)}>
-              {ACTION_LABELS[action]}
-            </button>
-          ))}
+          <JobActionButtons jobId={job.id} status={job.status} size="large" disabled={busy} onAction={(action) => void act(action)} />
           <a class="button button-plain" href={source.duplicateHref(job)}>
             Duplicate
           </a>

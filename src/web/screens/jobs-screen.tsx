@@ -1,8 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
-import { CopyButton, Notice, StatusBadge } from "../components/ui.js";
+import { JobActionButtons, ModelIdCell } from "../components/job-pieces.js";
+import { Notice, StatusBadge } from "../components/ui.js";
 import { api, ApiError } from "../lib/api.js";
 import { formatCount, formatDuration, formatTime } from "../lib/format.js";
-import { ACTION_LABELS, actionsFor, runJobAction, type JobAction } from "../lib/job-actions.js";
+import { ACTION_LABELS, runJobAction, type JobAction } from "../lib/job-actions.js";
 import { hostedProviders, loadHostedProviders } from "../lib/hosted.js";
 import type { FineTuningJob, JobRow, ListPage } from "../lib/wire.js";
 
@@ -114,22 +115,12 @@ export function JobsScreen() {
                   <td>{formatDuration(job.tunekit.duration_s)}</td>
                   <td>{formatCount(job.trained_tokens)}</td>
                   <td>
-                    {job.fine_tuned_model ? (
-                      <span class="model-id">
-                        <span class="mono">{job.fine_tuned_model}</span> <CopyButton text={job.fine_tuned_model} label={`Copy model id ${job.fine_tuned_model}`} />
-                      </span>
-                    ) : (
-                      "–"
-                    )}
+                    <ModelIdCell id={job.fine_tuned_model} />
                   </td>
                   <td>{job.tunekit.queue_position ?? "–"}</td>
                   <td>
                     <div class="row-actions">
-                      {actionsFor(job.status).map((action) => (
-                        <button type="button" key={action} class={`button-small${action === "cancel" ? " danger" : ""}`} disabled={busy !== null} onClick={() => void act(job, action)} aria-label={`${ACTION_LABELS[action]} ${job.id}`}>
-                          {ACTION_LABELS[action]}
-                        </button>
-                      ))}
+                      <JobActionButtons jobId={job.id} status={job.status} size="small" disabled={busy !== null} onAction={(action) => void act(job, action)} />
                     </div>
                   </td>
                 </tr>
@@ -210,21 +201,11 @@ function HostedJobs({ provider, label, status }: { provider: string; label: stri
                   <td>{formatTime(job.created_at)}</td>
                   <td>{formatCount(job.trained_tokens)}</td>
                   <td>
-                    {job.fine_tuned_model ? (
-                      <span class="model-id">
-                        <span class="mono">{job.fine_tuned_model}</span> <CopyButton text={job.fine_tuned_model} label={`Copy model id ${job.fine_tuned_model}`} />
-                      </span>
-                    ) : (
-                      "–"
-                    )}
+                    <ModelIdCell id={job.fine_tuned_model} />
                   </td>
                   <td>
                     <div class="row-actions">
-                      {actionsFor(job.status).map((action) => (
-                        <button type="button" key={action} class={`button-small${action === "cancel" ? " danger" : ""}`} onClick={() => void act(job, action)} aria-label={`${ACTION_LABELS[action]} ${job.id}`}>
-                          {ACTION_LABELS[action]}
-                        </button>
-                      ))}
+                      <JobActionButtons jobId={job.id} status={job.status} size="small" onAction={(action) => void act(job, action)} />
                     </div>
                   </td>
                 </tr>

@@ -14,6 +14,8 @@ import type { ConfigCheck, FileObject, FineTuningJob, HostedEstimate, JobDetail,
 /** Fields shown first; every other `training` field (and the data limits) sits under Advanced. */
 const BASIC: string[][] = [["model"], ["data", "train"], ["data", "validation"], ["training", "method"], ["training", "epochs"], ["training", "batch_size"], ["training", "learning_rate"], ["output", "suffix"]];
 const ADVANCED_EXTRA: string[][] = [["data", "max_seq_len"], ["data", "chat_template"]];
+/** A hosted provider takes OpenAI's parameters only: these fields, and supervised or DPO. */
+const HOSTED: string[][] = [["model"], ["data", "train"], ["data", "validation"], ["training", "epochs"], ["training", "batch_size"], ["training", "learning_rate_multiplier"], ["training", "seed"], ["output", "suffix"]];
 const COMMANDS = [
   ["cli", "tunekit CLI"],
   ["curl", "curl"],
@@ -136,7 +138,7 @@ export function NewJobScreen() {
     else setYamlError(new ConfigDocument(next).errors.map((problem) => `${problem.line !== null ? `line ${problem.line}: ` : ""}${problem.message}`).join("; "));
   };
   const problemsOf = (path: string[]) => (check?.problems ?? []).filter((problem) => problem.field === path.join(".") || problem.field?.startsWith(`${path.join(".")}.`));
-  const fieldKeys = new Set([...BASIC, ...advanced.map((field) => field.path)].map((path) => path.join(".")));
+  const fieldKeys = new Set([...BASIC, ...HOSTED, ...advanced.map((field) => field.path)].map((path) => path.join(".")));
   const otherProblems = (check?.problems ?? []).filter((problem) => !problem.field || !fieldKeys.has(problem.field));
 
   const start = async () => {
@@ -154,6 +156,7 @@ export function NewJobScreen() {
 
   if (!schema || !ready) return error ? <Notice>{error}</Notice> : <p class="muted">Loading the form…</p>;
   const value = (path: string[]) => document.current.get(path);
+  const hostedProvider = typeof value(["provider"]) === "string" && value(["provider"]) !== "local" ? (value(["provider"]) as string) : null;
   const serverDefaultAt = (path: string[]): unknown => {
     let node: unknown = serverInfo.value?.defaults;
     for (const key of path) node = node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined;
@@ -197,11 +200,28 @@ export function NewJobScreen() {
           }}
           aria-label="Job settings"
         >
-          {BASIC.map(renderField)}
-          <details class="advanced">
-            <summary>Advanced</summary>
-            {advanced.map((spec) => renderField(spec.path))}
-          </details>
+          {hostedProvider ? (
+            <>
+              {HOSTED.slice(0, 3).map(renderField)}
+              <div class="field">
+                <label for="field-hosted-method">Method</label>
+                <select id="field-hosted-method" value={value(["training", "method"]) === "dpo" ? "dpo" : "supervised"} onChange={(event) => setField(["training", "method"], (event.target as HTMLSelectElement).value === "dpo" ? "dpo" : undefined)}>
+                  <option value="supervised">supervised: learn the answers in the examples</option>
+                  <option value="dpo">dpo: prefer the chosen answer of each preference pair</option>
+                </select>
+                <div class="help">{hostedProvider} fine-tunes with its own method; LoRA rank, max steps and the other settings of this server's trainer do not apply.</div>
+              </div>
+              {HOSTED.slice(3).map(renderField)}
+            </>
+          ) : (
+            <>
+              {BASIC.map(renderField)}
+              <details class="advanced">
+                <summary>Advanced</summary>
+                {advanced.map((spec) => renderField(spec.path))}
+              </details>
+            </>
+          )}
           {otherProblems.length > 0 ? (
             <div class="problems-box" role="alert">
               {otherProblems.map((problem, index) => (
