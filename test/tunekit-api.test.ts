@@ -8,7 +8,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parquetWriteFile } from "hyparquet-writer";
@@ -315,6 +315,30 @@ describe.skipIf(!haveWorker)("/v1/tunekit against a real server and worker", () 
     const answer = await client.chat.completions.create({ model: checkpoint.fine_tuned_model_checkpoint, messages: [{ role: "user", content: "What color is the sky?" }], max_tokens: 4 });
     expect(answer.model).toBe(checkpoint.fine_tuned_model_checkpoint);
     expect(answer.usage?.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it("OpenAI's fields Tunekit does not act on are recorded; DELETE /v1/models removes a fine-tuned model as OpenAI does", async () => {
+    const train = await upload("train.jsonl", GOOD);
+    const integrations = [{ type: "wandb", wandb: { project: "colors", tags: ["tunekit"] } }];
+    const job = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: train.id, suffix: "to-delete", seed: 5, integrations, metadata: { team: "a" }, tunekit: { training: { max_steps: 2 } } } as never);
+    expect(job.integrations).toEqual(integrations);
+    expect((await client.fineTuning.jobs.retrieve(job.id)).integrations).toEqual(integrations);
+    const done = await waitForJob(job.id, ["succeeded"]);
+    const model = done.fine_tuned_model!;
+    const runDir = (await server.services.jobs.store.getJob(null, job.id)).run_dir!;
+    expect(existsSync(join(runDir, "adapter"))).toBe(true);
+    expect((await client.models.retrieve(model)).id).toBe(model);
+    const deleted = await client.models.delete(model);
+    expect(deleted).toMatchObject({ id: model, deleted: true });
+    expect(existsSync(join(runDir, "adapter"))).toBe(false);
+    await expect(client.models.retrieve(model)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.models.delete(model)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    expect((await client.models.list()).data.map((entry) => entry.id)).not.toContain(model);
+    await expect(client.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    // the job stays, with its history
+    expect((await client.fineTuning.jobs.retrieve(job.id)).status).toBe("succeeded");
+    const base = await client.models.delete("tiny-llama").catch((error: unknown) => error as InstanceType<typeof OpenAI.APIError>);
+    expect(base).toBeInstanceOf(OpenAI.PermissionDeniedError);
   });
 
   it("hosted fine-tuning through a server whose provider is this server: copy-as with --hosted, estimate, actions, chat, and refusals", async () => {

@@ -167,6 +167,8 @@ async function seed(running: RunningServer, directory: string): Promise<Seeded> 
     last_checkpoint_path: null,
     adapter_path: null,
     options: null,
+    integrations: null,
+    model_deleted_at: null,
     ...overrides,
   });
 

@@ -79,7 +79,12 @@ export const createJobParamsSchema = z.strictObject({
     .nullable()
     .optional()
     .describe("Up to 16 string key/value pairs."),
-  integrations: z.array(z.unknown()).max(0, "integrations are not supported by Tunekit").nullable().optional(),
+  integrations: z
+    .array(z.looseObject({ type: z.string().min(1).describe("e.g. `wandb`") }))
+    .max(16)
+    .nullable()
+    .optional()
+    .describe("OpenAI's integrations (e.g. Weights & Biases): recorded on the job and returned, not acted on by Tunekit."),
   tunekit: jobOptionsSchema.optional(),
 });
 
@@ -92,6 +97,8 @@ export interface CreateJobInput {
   suffix: string | null;
   seed: number | null;
   metadata: Record<string, string> | null;
+  /** recorded and returned as sent (Tunekit reports to no integration) */
+  integrations: Array<Record<string, unknown>> | null;
   options: JobOptions;
 }
 
@@ -130,6 +137,7 @@ export function parseCreateJobParams(body: unknown): CreateJobInput {
     suffix: params.suffix ?? null,
     seed: params.seed ?? null,
     metadata: params.metadata ?? null,
+    integrations: (parsed.data.integrations as Array<Record<string, unknown>> | null | undefined) ?? null,
     options: presentOptions(body, parsed.data.tunekit),
   };
 }

@@ -143,7 +143,7 @@ function jobRow(projectId: string, id: string): JobRow {
     id, project_id: projectId, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running",
     hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null,
     fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null,
-    result_files: "[]", heartbeat_at: Date.now(), run_dir: runDir, last_checkpoint_path: null, adapter_path: null, options: null,
+    result_files: "[]", heartbeat_at: Date.now(), run_dir: runDir, last_checkpoint_path: null, adapter_path: null, options: null, integrations: null, model_deleted_at: null,
   };
 }
 
@@ -256,7 +256,7 @@ describe("JobService recovery with a journal", () => {
     const project = await new ApiKeyStore(database).ensureProject("alpha");
     const store = new JobStore(database);
     const service = new JobService(store, new FileStore(database, dataDir, 1 << 20), new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
-    const base = { project_id: project.id, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running", hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null, fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null, result_files: "[]", heartbeat_at: Date.now(), last_checkpoint_path: null, adapter_path: null, options: null };
+    const base = { project_id: project.id, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running", hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null, fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null, result_files: "[]", heartbeat_at: Date.now(), last_checkpoint_path: null, adapter_path: null, options: null, integrations: null, model_deleted_at: null };
     const aliveDir = join(runDir, "alive");
     const deadDir = join(runDir, "dead");
     await store.insertJob({ ...base, id: "ftjob-owneralive00000", run_dir: aliveDir }, { message: "created" });

@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
@@ -109,6 +109,8 @@ export class JobService {
       last_checkpoint_path: null,
       adapter_path: null,
       options: Object.keys(input.options.training).length + Object.keys(input.options.data).length > 0 ? JSON.stringify(input.options) : null,
+      integrations: input.integrations ? JSON.stringify(input.integrations) : null,
+      model_deleted_at: null,
     };
     await this.store.insertJob(row, { message: `Validating training file: ${training.object.id}${validation ? ` and validation file: ${validation.object.id}` : ""}` });
     this.validateInBackground(id, input.methodType);
@@ -182,6 +184,24 @@ export class JobService {
     const base = this.catalog.baseModels().map((model): Model => ({ id: model.id, object: "model", created: model.created, owned_by: "tunekit" }));
     const tuned = (await this.store.fineTunedModels(project.id)).map((model): Model => ({ id: model.id, object: "model", created: model.created, owned_by: project.name }));
     return [...base, ...tuned];
+  }
+
+  /**
+   * DELETE /v1/models/{model}, as OpenAI: a fine-tuned model of the project is removed (its adapter,
+   * merged weights and serving exports go; its job and checkpoints stay) and answers 404 afterwards.
+   */
+  async deleteModel(project: Project, modelId: string): Promise<{ id: string; object: "model"; deleted: boolean }> {
+    const job = await this.store.jobOfModel(project.id, modelId);
+    if (!job) {
+      if (this.catalog.resolve(modelId)) {
+        throw new TunekitError(`\`${modelId}\` is a base model of this server: only fine-tuned models can be deleted`, { kind: "usage", code: "model_not_deletable", field: "model", fix: "delete one of your `ft:` models (GET /v1/models)" });
+      }
+      throw new TunekitError(`no model \`${modelId}\``, { kind: "not_found", code: "model_not_found", field: "model", fix: "list models with GET /v1/models" });
+    }
+    if (job.run_dir) for (const folder of ["adapter", "merged", "export"]) rmSync(join(job.run_dir, folder), { recursive: true, force: true });
+    await this.store.updateJob(job.id, { model_deleted_at: Date.now() });
+    await this.store.addEvent(job.id, { message: `Fine-tuned model deleted: ${modelId}` });
+    return { id: modelId, object: "model", deleted: true };
   }
 
   async model(project: Project, modelId: string): Promise<Model> {

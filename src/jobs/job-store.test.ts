@@ -44,6 +44,8 @@ function jobRow(projectId: string, id: string, overrides: Partial<JobRow> = {}):
     last_checkpoint_path: null,
     adapter_path: null,
     options: null,
+    integrations: null,
+    model_deleted_at: null,
     ...overrides,
   };
 }

@@ -252,7 +252,7 @@ export class JobStore implements FineTunedModelLookup {
 
   /** The job (and checkpoint) a fine-tuned model id names: the store's side of serve's FineTunedModelLookup. */
   async find(projectId: string | null, id: string): Promise<FineTunedModelRecord | null> {
-    let jobs = this.database.selectFrom("jobs").select(["id", "model", "run_dir", "status"]).where("fine_tuned_model", "=", id);
+    let jobs = this.database.selectFrom("jobs").select(["id", "model", "run_dir", "status"]).where("fine_tuned_model", "=", id).where("model_deleted_at", "is", null);
     if (projectId !== null) jobs = jobs.where("project_id", "=", projectId);
     const job = await jobs.executeTakeFirst();
     if (job) return { id, jobId: job.id, status: job.status, baseModel: job.model, runDir: job.run_dir, checkpointPath: null };
@@ -266,6 +266,11 @@ export class JobStore implements FineTunedModelLookup {
     return checkpoint ? { id, jobId: checkpoint.job_id, status: checkpoint.status, baseModel: checkpoint.model, runDir: checkpoint.run_dir, checkpointPath: checkpoint.path } : null;
   }
 
+  /** The project's job whose fine-tuned model is `modelId` (and not deleted), or null. */
+  async jobOfModel(projectId: string, modelId: string): Promise<JobRow | null> {
+    return (await this.database.selectFrom("jobs").selectAll().where("project_id", "=", projectId).where("fine_tuned_model", "=", modelId).where("model_deleted_at", "is", null).executeTakeFirst()) ?? null;
+  }
+
   /** Fine-tuned models of the project's succeeded jobs, newest first. */
   async fineTunedModels(projectId: string): Promise<Array<{ id: string; created: number }>> {
     const rows = await this.database
@@ -274,6 +279,7 @@ export class JobStore implements FineTunedModelLookup {
       .where("project_id", "=", projectId)
       .where("status", "=", "succeeded")
       .where("fine_tuned_model", "is not", null)
+      .where("model_deleted_at", "is", null)
       .orderBy("created_at", "desc")
       .execute();
     return rows.map((row) => ({ id: row.fine_tuned_model as string, created: toUnixSeconds(row.finished_at ?? row.created_at) }));
@@ -362,7 +368,7 @@ export function toJobObject(row: JobRow, organizationId: string): FineTuningJob 
     training_file: row.training_file,
     validation_file: row.validation_file,
     estimated_finish: row.estimated_finish === null ? null : toUnixSeconds(row.estimated_finish),
-    integrations: null,
+    integrations: row.integrations ? (JSON.parse(row.integrations) as Array<Record<string, unknown>>) : null,
     metadata: row.metadata ? (JSON.parse(row.metadata) as Record<string, string>) : null,
     method: methodWithResolved,
     user_provided_suffix: row.suffix,

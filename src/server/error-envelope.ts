@@ -6,6 +6,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   missing_api_key: 401,
   invalid_api_key: 401,
   file_too_large: 413,
+  // OpenAI answers a delete of a model you do not own with a permission error
+  model_not_deletable: 403,
 };
 
 const STATUS_BY_KIND: Record<TunekitError["kind"], number> = {
@@ -35,8 +37,9 @@ export function toErrorAnswer(error: unknown): HttpErrorAnswer {
   const fastifyError = error as { statusCode?: number; code?: string; message?: string };
   if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     const status = fastifyError.statusCode;
-    const code = status === 413 ? "file_too_large" : (fastifyError.code ?? null);
-    return { status, body: envelope(status, fastifyError.message ?? "bad request", null, code) };
+    // a JSON body over the limit (uploads over theirs are TunekitErrors with `file_too_large`)
+    if (status === 413) return { status, body: envelope(status, "the request body is larger than the server's 10 MiB limit for JSON bodies; fix: send less (files go through POST /v1/files)", "body", "request_too_large") };
+    return { status, body: envelope(status, fastifyError.message ?? "bad request", null, fastifyError.code ?? null) };
   }
   return { status: 500, body: envelope(500, `internal server error: ${error instanceof Error ? error.message : String(error)}`, null, "internal_error") };
 }

@@ -93,7 +93,7 @@ export const fineTuningJobSchema = z.object({
   training_file: z.string(),
   validation_file: z.string().nullable(),
   estimated_finish: z.number().int().nullable(),
-  integrations: z.null(),
+  integrations: z.array(z.record(z.string(), z.unknown())).nullable().describe("as sent at creation: recorded, not acted on"),
   metadata: z.record(z.string(), z.string()).nullable(),
   method: fineTuningMethodSchema,
   user_provided_suffix: z.string().nullable(),

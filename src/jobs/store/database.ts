@@ -74,6 +74,10 @@ export interface JobsTable {
   adapter_path: string | null;
   /** JSON of the job's `tunekit` extension (JobOptions), null when it had none */
   options: string | null;
+  /** JSON of the request's `integrations`, returned as sent */
+  integrations: string | null;
+  /** when DELETE /v1/models/{model} removed the fine-tuned model (its job stays) */
+  model_deleted_at: number | null;
 }
 
 export interface JobEventsTable {

@@ -97,6 +97,12 @@ const migrations: Record<string, Migration> = {
       await database.schema.alterTable("jobs").addColumn("options", "text").execute();
     },
   },
+  "0003_integrations_and_model_deletion": {
+    async up(database: Kysely<unknown>) {
+      await database.schema.alterTable("jobs").addColumn("integrations", "text").execute();
+      await database.schema.alterTable("jobs").addColumn("model_deleted_at", "bigint").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

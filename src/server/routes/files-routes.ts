@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { TunekitError } from "../../core/errors.js";
+import { isTunekitError, TunekitError } from "../../core/errors.js";
 import { fileDeletedSchema, fileObjectSchema, listPageSchema, type FileObject } from "../../spec/openai-wire.js";
 import { responses } from "../openapi-responses.js";
 import { parsePageParams } from "../../jobs/page-params.js";
@@ -22,6 +22,9 @@ export function registerFilesRoutes(app: FastifyInstance, services: Services): v
     },
     async (request, reply) => {
       const project = projectOf(request);
+      if (!/^multipart\/form-data;.*\bboundary=/i.test(request.headers["content-type"] ?? "")) {
+        throw new TunekitError("an upload is `multipart/form-data` with a boundary", { kind: "usage", code: "invalid_multipart", field: "file", fix: "send the file as a multipart form (curl -F file=@train.jsonl -F purpose=fine-tune; FormData; the SDKs' files.create)" });
+      }
       let received: ReceivedUpload | null = null;
       let filename = "";
       let purpose: string | undefined;
@@ -40,6 +43,9 @@ export function registerFilesRoutes(app: FastifyInstance, services: Services): v
         }
       } catch (error) {
         if (received) services.files.discard(received);
+        // the multipart parser's own errors (a body cut short, an empty boundary) are plain Errors: the client's, not the server's
+        const fromParser = error instanceof Error && !isTunekitError(error) && typeof (error as { statusCode?: unknown }).statusCode !== "number" && !("syscall" in error);
+        if (fromParser) throw new TunekitError(`the multipart body is malformed: ${error.message}`, { kind: "usage", code: "invalid_multipart", field: "file", fix: "send a complete multipart/form-data body with a non-empty boundary (curl -F file=@train.jsonl -F purpose=fine-tune)", cause: error });
         throw error;
       }
       if (!received) {
