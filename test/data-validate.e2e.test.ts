@@ -70,6 +70,59 @@ describe("tunekit data validate", () => {
     expect(stdout).toMatch(/FAILED: 1 error,/);
   });
 
+  it("--json lists every bad line of a fuzzed 10,000-line file, past the 1,000 a code the text report shows", () => {
+    // a seeded generator: each line is a good example or one of seven known ways to break one
+    let state = 20261202;
+    const random = () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
+    const good = (index: number) => ({ messages: [{ role: "system", content: "Be brief." }, { role: "user", content: `Question number ${index} about ${Math.floor(random() * 1e9)}?` }, { role: "assistant", content: `Answer ${index}.` }] });
+    const breakers: Array<[string, (index: number) => string]> = [
+      ["invalid_json", (index) => JSON.stringify(good(index)).slice(0, 20 + Math.floor(random() * 30))],
+      ["data_type", (index) => JSON.stringify([index, "not an object"])],
+      ["example_missing_assistant_message", (index) => JSON.stringify({ messages: good(index).messages.slice(0, 2) })],
+      ["unrecognized_role", (index) => JSON.stringify({ messages: [...good(index).messages.slice(0, 2), { role: "robot", content: "x" }, good(index).messages[2]] })],
+      ["empty_assistant_content", (index) => JSON.stringify({ messages: [...good(index).messages.slice(0, 2), { role: "assistant", content: "" }] })],
+      ["message_missing_key", (index) => JSON.stringify({ messages: [...good(index).messages.slice(0, 2), { role: "assistant" }] })],
+      ["invalid_weight", (index) => JSON.stringify({ messages: [...good(index).messages.slice(0, 2), { role: "assistant", content: "ok", weight: 2 }] })],
+    ];
+    const expected: Array<{ line: number; code: string }> = [];
+    const lines: string[] = [];
+    for (let index = 0; index < 10_000; index++) {
+      const roll = random();
+      // invalid JSON is the common case (about 3,500 lines: past the old 1,000 a code), then the rest
+      const breaker = roll < 0.35 ? breakers[0] : roll < 0.6 ? breakers[1 + Math.floor(random() * 6)] : undefined;
+      if (breaker) {
+        lines.push(breaker[1](index));
+        expected.push({ line: index + 1, code: breaker[0] });
+      } else {
+        lines.push(JSON.stringify(good(index)));
+      }
+    }
+    const file = path.join(folder, "fuzzed.jsonl");
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const run = spawnSync(process.execPath, [...cliArgs, "data", "validate", file, "--json"], { cwd: repoRoot, encoding: "utf8", maxBuffer: 64 << 20 });
+    expect(run.status).toBe(1);
+    const report = JSON.parse(run.stdout) as { errors: Array<{ line: number; code: string }>; stats: { codes: Record<string, number> } };
+    const reported = new Set(report.errors.map((problem) => `${problem.line}:${problem.code}`));
+    const missing = expected.filter((entry) => !reported.has(`${entry.line}:${entry.code}`));
+    expect(missing, `bad lines not reported: ${missing.slice(0, 5).map((entry) => `${entry.line} ${entry.code}`).join(", ")}`).toEqual([]);
+    expect(expected.filter((entry) => entry.code === "invalid_json").length).toBeGreaterThan(3000);
+    // every counted error is listed, and only bad lines have errors
+    for (const [code, count] of Object.entries(report.stats.codes)) {
+      if (["invalid_json", "data_type", "example_missing_assistant_message", "unrecognized_role", "empty_assistant_content", "message_missing_key", "invalid_weight"].includes(code)) {
+        expect(report.errors.filter((problem) => problem.code === code).length, code).toBe(count);
+      }
+    }
+    const badLines = new Set(expected.map((entry) => entry.line));
+    expect(report.errors.filter((problem) => problem.line !== null && !badLines.has(problem.line))).toEqual([]);
+    // the text report summarises and says which flag lists them all
+    const text = spawnSync(process.execPath, [...cliArgs, "data", "validate", file], { cwd: repoRoot, encoding: "utf8", maxBuffer: 64 << 20 });
+    expect(text.stdout).toMatch(/invalid_json \(3,?\d{3}x\)/);
+    expect(text.stdout).toContain("more (`--json` lists every one)");
+  });
+
   it("groups human output by code with counts and the first lines", () => {
     const file = path.join(folder, "grouped.jsonl");
     writeFileSync(file, Array.from({ length: 20 }, (_, index) => `{"broken": ${index}`).join("\n") + "\n");

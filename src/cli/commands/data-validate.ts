@@ -1,10 +1,11 @@
 import type { Command } from "commander";
 import { TunekitError } from "../../core/errors.js";
 import { PROBLEM_CODES, type ProblemCode, type ValidationProblem } from "../../data/validate/problem-codes.js";
+import { ProblemSpill } from "../../data/validate/problem-spill.js";
 import { validateFile, type ValidationReport } from "../../data/validate/validate-file.js";
 import type { FileStats } from "../../data/validate/validation-state.js";
 import type { DatasetFormat } from "../../spec/dataset.js";
-import { action, printJson } from "../output.js";
+import { action } from "../output.js";
 
 interface ValidateCommandOptions {
   format: string;
@@ -23,7 +24,7 @@ export function registerDataValidate(parent: Command): void {
     .option("--model <model>", "count tokens and check the context length with this model (OpenAI name, HF folder or .gguf)")
     .option("--validation-file <file>", "validate this file too and report prompts it shares with FILE")
     .option("--threads <n>", "worker threads (default: 2 for files over 8 MiB)")
-    .option("--json", "print the report as JSON")
+    .option("--json", "print the report as JSON, with every problem (the text report lists the first of each code)")
     .action(
       action(async (file: string, options: ValidateCommandOptions) => {
         if (options.threads !== undefined && !/^\d+$/.test(options.threads)) {
@@ -33,15 +34,22 @@ export function registerDataValidate(parent: Command): void {
             fix: "pass e.g. --threads 2, or 0 to validate on the main thread",
           });
         }
-        const report = await validateFile(file, {
-          format: options.format as DatasetFormat | "auto",
-          model: options.model,
-          validationFile: options.validationFile,
-          threads: options.threads === undefined ? undefined : Number(options.threads),
-        });
-        if (options.json) printJson(report);
-        else process.stdout.write(formatReport(report));
-        return report.ok ? 0 : 1;
+        // --json lists every problem: they are spilled to disk as they are found (memory stays bounded)
+        const spill = options.json ? new ProblemSpill() : null;
+        try {
+          const report = await validateFile(file, {
+            format: options.format as DatasetFormat | "auto",
+            model: options.model,
+            validationFile: options.validationFile,
+            threads: options.threads === undefined ? undefined : Number(options.threads),
+            onProblem: spill?.add,
+          });
+          if (spill) await spill.writeReport(report, process.stdout);
+          else process.stdout.write(formatReport(report));
+          return report.ok ? 0 : 1;
+        } finally {
+          spill?.remove();
+        }
       }),
     );
 }
@@ -73,7 +81,7 @@ export function formatReport(report: ValidationReport): string {
       const rest = groupProblems.slice(SHOWN_PER_CODE, SHOWN_PER_CODE + LINES_LISTED_PER_CODE).map((problem) => problem.line);
       if (count > SHOWN_PER_CODE) {
         const more = count - SHOWN_PER_CODE - rest.length;
-        out.push(`    also line${rest.length === 1 ? "" : "s"} ${rest.join(", ")}${more > 0 ? ` and ${more} more` : ""}`);
+        out.push(`    also line${rest.length === 1 ? "" : "s"} ${rest.join(", ")}${more > 0 ? ` and ${more} more (\`--json\` lists every one)` : ""}`);
       }
     }
     out.push("");

@@ -63,6 +63,8 @@ export class BatchBuilder {
   constructor(
     private readonly firstLine: number,
     private readonly bytes = 0,
+    /** problems kept per code in this batch (the rest are only counted) */
+    private readonly cap = MAX_STORED_PER_CODE,
   ) {}
 
   add(line: number, result: LineResult): void {
@@ -72,7 +74,7 @@ export class BatchBuilder {
     if (result.hasErrors) this.examplesWithErrors++;
     for (const problem of result.problems) {
       const stored = this.storedPerCode.get(problem.code) ?? 0;
-      if (stored < MAX_STORED_PER_CODE) {
+      if (stored < this.cap) {
         this.storedPerCode.set(problem.code, stored + 1);
         this.problems.push(problem.column === undefined ? { line, code: problem.code, message: problem.message } : { line, code: problem.code, message: problem.message, column: problem.column });
       } else {
@@ -132,7 +134,7 @@ export class BatchBuilder {
 
 /** Validates every line of a batch (the work a worker thread does). */
 export function validateBatch(batch: LineBatch, context: LineContext): BatchResult {
-  const builder = new BatchBuilder(batch.firstLine, batch.bytes);
+  const builder = new BatchBuilder(batch.firstLine, batch.bytes, context.everyProblem ? Number.POSITIVE_INFINITY : MAX_STORED_PER_CODE);
   let invalidIndex = 0;
   for (let index = 0; index < batch.lines.length; index++) {
     const validUtf8 = batch.invalidUtf8[invalidIndex] !== index;

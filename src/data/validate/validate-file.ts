@@ -32,6 +32,12 @@ export interface ValidateFileOptions {
   limits?: IndexLimits;
   /** the file's name as its owner knows it (an upload is stored under an id): tells a .csv from JSON Lines */
   filename?: string;
+  /**
+   * Receives every problem of both files, in line order (the validation file's first), where the
+   * report keeps the first 1,000 of each code: `data validate --json` spills them to disk and lists
+   * them all with bounded memory.
+   */
+  onProblem?: (problem: ValidationProblem, severity: "error" | "warning") => void;
 }
 
 export interface ValidationReport {
@@ -68,7 +74,11 @@ export async function validateFile(path: string, options: ValidateFileOptions = 
   if (options.validationFile !== undefined) checkReadable(options.validationFile, "--validation-file");
   // a table, a JSON array, a binary or an empty file is said in one problem, not one per line
   const sniffed = await sniffDatasetFile(path, options.filename ?? path);
-  if (sniffed.kind !== "jsonl") return wholeFileReport(path, options.filename ?? path, sniffed);
+  if (sniffed.kind !== "jsonl") {
+    const report = wholeFileReport(path, options.filename ?? path, sniffed);
+    for (const problem of report.errors) options.onProblem?.(problem, "error");
+    return report;
+  }
 
   let counter = options.tokenCounter ?? null;
   const model = counter ? null : (options.model ?? null);
@@ -190,6 +200,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
   }
   const fingerprints = options.duplicates !== false;
   const prompts = Boolean(options.overlapWith) || Boolean(options.collectPrompts);
+  const everyProblem = options.onProblem !== undefined;
   const size = statSync(path).size;
   const threads = options.tokenCounter ? 0 : resolveThreads(options.threads, size, options.model !== null || options.counter !== null);
   const workerFile = resolveWorkerFile();
@@ -199,7 +210,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
   let tokens: { method: string; contextLength: number | null } | null = null;
   let pool: WorkerPool | null = null;
   if (useWorkers) {
-    pool = await WorkerPool.start(workerFile as string, threads, { format, formatSource, model: options.model, fingerprints, prompts });
+    pool = await WorkerPool.start(workerFile as string, threads, { format, formatSource, model: options.model, fingerprints, prompts, everyProblem });
     tokens = pool.tokens;
   } else {
     if (counter === null && options.model !== null) counter = await loadCounterLazily(options.model);
@@ -217,6 +228,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
     tokens,
     limits: options.limits,
     minimumExamples: options.collectPrompts ? 1 : undefined,
+    onProblem: options.onProblem,
   });
   if (pool) {
     try {
@@ -225,7 +237,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
       await pool.stop();
     }
   } else {
-    const context: LineContext = { format, formatSource, counter, fingerprints, prompts };
+    const context: LineContext = { format, formatSource, counter, fingerprints, prompts, everyProblem };
     for await (const batch of readLineBatches(path)) state.addBatch(validateBatch(batch, context));
   }
   return { ...state.finish(), counter };

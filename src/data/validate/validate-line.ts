@@ -22,6 +22,8 @@ export interface LineContext {
   fingerprints?: boolean;
   /** compute the prompt hash for train/validation overlap (default false) */
   prompts?: boolean;
+  /** batches carry every problem, not the first MAX_STORED_PER_CODE of each code (a problem sink lists them all) */
+  everyProblem?: boolean;
 }
 
 export interface LineProblem {

@@ -16,6 +16,7 @@ export interface WorkerSetup {
   model: string | null;
   fingerprints: boolean;
   prompts: boolean;
+  everyProblem: boolean;
 }
 
 const setup = workerData as WorkerSetup;
@@ -38,7 +39,7 @@ try {
   port.postMessage({ type: "fatal", error: serializeError(error) });
 }
 
-const context = { format: setup.format, formatSource: setup.formatSource, counter, fingerprints: setup.fingerprints, prompts: setup.prompts };
+const context = { format: setup.format, formatSource: setup.formatSource, counter, fingerprints: setup.fingerprints, prompts: setup.prompts, everyProblem: setup.everyProblem };
 port.on("message", (message: { id: number; chunk: LineChunk }) => {
   try {
     const result = validateBatch(decodeLineChunk(message.chunk), context);

@@ -84,6 +84,8 @@ export interface ValidationStateOptions {
   limits?: IndexLimits;
   /** fewer examples is an error (default MIN_EXAMPLES; a validation file needs only 1) */
   minimumExamples?: number;
+  /** receives every problem, in line order (whole-file problems last), beyond the ones the report keeps */
+  onProblem?: (problem: ValidationProblem, severity: "error" | "warning") => void;
 }
 
 export interface IndexLimits {
@@ -212,9 +214,10 @@ export class ValidationState {
   private record(line: number | null, code: ProblemCode, message: string, column?: number): void {
     const count = (this.codes[code] ?? 0) + 1;
     this.codes[code] = count;
-    if (count > MAX_STORED_PER_CODE) return;
     const problem: ValidationProblem = column === undefined ? { line, code, message } : { line, code, message, column };
     if (this.options.labelProblems) problem.file = this.options.file;
+    this.options.onProblem?.(problem, severityOf(code));
+    if (count > MAX_STORED_PER_CODE) return;
     (severityOf(code) === "error" ? this.errors : this.warnings).push(problem);
   }
 
