@@ -29,6 +29,11 @@ export const chatRequestBodySchema = z.object({
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   response_format: responseFormat.nullish(),
+  // refused rather than ignored: an answer without the tool calls or log-probabilities asked for would be wrong
+  tools: z.array(z.unknown()).max(0, "tool calls are not supported by this server's models; send no `tools`, or constrain the answer with `response_format` (json_schema)").nullish(),
+  tool_choice: z.union([z.literal("none"), z.literal("auto")], { message: "`tool_choice` needs tools, which this server's models do not call; send `none` or leave it out" }).nullish(),
+  logprobs: z.literal(false, { message: "log-probabilities are not returned by this server; leave `logprobs` out" }).nullish(),
+  top_logprobs: z.literal(0, { message: "log-probabilities are not returned by this server; leave `top_logprobs` out" }).nullish(),
 });
 
 /** A chat completions request, checked and with OpenAI's defaults applied. */

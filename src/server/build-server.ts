@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import { STATUS_CODES } from "node:http";
@@ -41,6 +42,8 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
     bodyLimit: 10 << 20,
     forceCloseConnections: true,
     rewriteUrl: (request) => azureToV1(request.url ?? "/"),
+    // OpenAI's SDKs read `x-request-id` into `_request_id` (users quote it in bug reports)
+    genReqId: () => `req_${randomBytes(12).toString("hex")}`,
     // errors the framework answers before any route (a malformed URL): OpenAI's envelope too
     frameworkErrors: (error, _request, reply) => {
       const status = typeof (error as { statusCode?: number }).statusCode === "number" ? (error as { statusCode: number }).statusCode : 400;
@@ -101,7 +104,9 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   await app.register(multipart, { throwFileSizeLimit: true });
 
   app.decorateRequest("project", null);
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", async (request, reply) => {
+    // on the raw response, so that streamed (hijacked) answers carry it too
+    reply.raw.setHeader("x-request-id", request.id);
     if (!request.url.startsWith("/v1/") && request.url !== "/v1") return;
     if (isAzureUrl(request.originalUrl) && !new URLSearchParams(request.originalUrl.split("?")[1] ?? "").get("api-version")) {
       throw new TunekitError("missing `api-version` query parameter (Azure OpenAI URL shape)", {
