@@ -19,6 +19,15 @@ function parseTokensPerSecond(value: string | undefined): number | null {
   return parsed;
 }
 
+/** A YYYY-MM-DD option (the price table's lifecycle dates are UTC days). */
+export function parseDayOption(value: string | undefined, flag: string): string | null {
+  if (value === undefined) return null;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+    throw new TunekitError(`\`${flag}\` must be a day as YYYY-MM-DD, got \`${value}\``, { kind: "usage", code: "invalid_date", field: flag, fix: `pass e.g. ${flag} 2027-06-30` });
+  }
+  return value;
+}
+
 export function registerEstimate(program: Command): void {
   program
     .command("estimate")
@@ -30,12 +39,13 @@ export function registerEstimate(program: Command): void {
     .option("--tokens-per-second <n>", "measured local training throughput, for a time estimate")
     .option("--format <format>", "dataset format: auto, chat, prompt-completion, preference, text", "auto")
     .option("--chat-template <file>", "Jinja chat template overriding the model's own")
+    .option("--needed-until <date>", "warn when the model (and its fine-tunes) stops answering before this day, YYYY-MM-DD")
     .option("--json", "print the estimate as JSON", false)
     .action(
       action(
         async (
           file: string,
-          options: { model: string; epochs: string; prices?: string; tokensPerSecond?: string; format: string; chatTemplate?: string; json: boolean },
+          options: { model: string; epochs: string; prices?: string; tokensPerSecond?: string; format: string; chatTemplate?: string; neededUntil?: string; json: boolean },
         ) => {
           const epochs = parseEpochsOption(options.epochs);
           const tokensPerSecond = parseTokensPerSecond(options.tokensPerSecond);
@@ -46,7 +56,8 @@ export function registerEstimate(program: Command): void {
             import("../../data/tokens/load-token-counter.js"),
           ]);
           const counter = await loadTokenCounter(options.model, { chatTemplate: await readChatTemplateOption(options.chatTemplate) });
-          const estimate = await estimateTraining({ file, model: options.model, counter, epochs, prices, tokensPerSecond, format });
+          const neededUntil = parseDayOption(options.neededUntil, "--needed-until");
+          const estimate = await estimateTraining({ file, model: options.model, counter, epochs, prices, tokensPerSecond, format, neededUntil });
           if (options.json) printJson(estimate);
           else process.stdout.write(`${formatTrainingEstimate(estimate)}\n`);
           return 0;

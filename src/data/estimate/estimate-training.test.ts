@@ -25,8 +25,8 @@ const table: PriceTable = {
   currency: "USD",
   unit: "per 1M training tokens",
   models: [
-    { provider: "openai", model: "gpt-4o-mini-2024-07-18", aliases: ["gpt-4o-mini"], training_per_million: 3, max_training_context: 65536, as_of: "2026-01-01", source: "https://example.test/a" },
-    { provider: "openai", model: "gpt-4.1-nano-2025-04-14", aliases: [], training_per_million: 1_000_000, max_training_context: 13, as_of: "2026-01-01", source: "https://example.test/b" },
+    { provider: "openai", model: "gpt-4o-mini-2024-07-18", aliases: ["gpt-4o-mini"], training_per_million: 3, max_training_context: 65536, as_of: "2026-01-01", source: "https://example.test/a", fine_tuning_ends: "2027-01-06", shutdown: "2027-01-14" },
+    { provider: "openai", model: "gpt-4.1-nano-2025-04-14", aliases: [], training_per_million: 1_000_000, max_training_context: 13, as_of: "2026-01-01", source: "https://example.test/b", fine_tuning_ends: null, shutdown: null },
   ],
 };
 

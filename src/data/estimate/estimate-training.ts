@@ -3,6 +3,7 @@ import { collectTokenCounts, type SkippedLine } from "../stats/collect-token-cou
 import type { DatasetTokenCounter } from "../tokens/load-token-counter.js";
 import { TiktokenCounter, openAiEncodingFor, type OpenAiEncodingName } from "../tokens/tiktoken-counter.js";
 import { billedTokensPerEpoch, trainingCost } from "./billed-tokens.js";
+import { isoDay, modelLifecycle, type ModelLifecycle } from "./model-lifecycle.js";
 import { findHostedPrice, type PriceTable } from "./price-table.js";
 import { MAX_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES, MIN_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES, TARGET_EPOCHS, resolveEpochs } from "./resolve-epochs.js";
 
@@ -21,6 +22,8 @@ export interface HostedEstimate {
   currency: string;
   asOf: string;
   source: string;
+  /** whether it can still be fine-tuned and until when it answers (price table) */
+  lifecycle: ModelLifecycle;
 }
 
 export interface LocalEstimate {
@@ -46,6 +49,10 @@ export interface TrainingEstimate {
   hosted: HostedEstimate[];
   local: LocalEstimate | null;
   priceNote: string;
+  /** the day the lifecycle warnings were worked out for (YYYY-MM-DD, UTC) */
+  today: string;
+  /** the selected hosted model's lifecycle warnings (it can no longer be fine-tuned, it stops answering) */
+  warnings: string[];
 }
 
 export interface EstimateOptions {
@@ -56,6 +63,10 @@ export interface EstimateOptions {
   prices: PriceTable;
   tokensPerSecond?: number | null;
   format?: DatasetFormat | "auto";
+  /** the day to judge fine-tuning availability and shutdown on (default: today, UTC) */
+  today?: string;
+  /** warn when the selected model stops answering before this day (YYYY-MM-DD) */
+  neededUntil?: string | null;
 }
 
 /**
@@ -73,6 +84,7 @@ export async function estimateTraining(options: EstimateOptions): Promise<Traini
   const counts = await collectTokenCounts(options.file, counters, options.format ?? "auto");
   const epochs = resolveEpochs(counts.examples, options.epochs);
   const selectedEntry = findHostedPrice(options.prices, options.model);
+  const today = options.today ?? isoDay(new Date());
 
   const hosted: HostedEstimate[] = [];
   for (const entry of options.prices.models) {
@@ -94,6 +106,7 @@ export async function estimateTraining(options: EstimateOptions): Promise<Traini
       currency: options.prices.currency,
       asOf: entry.as_of,
       source: entry.source,
+      lifecycle: modelLifecycle(entry, { today, neededUntil: entry === selectedEntry ? options.neededUntil : null }),
     });
   }
 
@@ -129,6 +142,8 @@ export async function estimateTraining(options: EstimateOptions): Promise<Traini
         : "requested",
     hosted,
     local,
+    today,
+    warnings: hosted.find((row) => row.selected)?.lifecycle.warnings ?? [],
     priceNote: `Hosted prices from the price table (${options.prices.unit}, ${options.prices.currency}); billed tokens = epochs x sum(min(max training context, tokens per example)), tokens counted with tiktoken and the cookbook rule. The cap is each model's max training context from the table (65,536 for the gpt-4o and gpt-4.1 families per OpenAI's fine-tuning docs; the cookbook used 16,385, gpt-3.5-turbo's). Check each entry's source before you rely on it.`,
   };
 }
@@ -139,9 +154,18 @@ function formatDuration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+function lifecycleNote(lifecycle: ModelLifecycle): string {
+  const parts = [
+    lifecycle.fineTuningEnds === null ? null : lifecycle.canFineTune ? `no new jobs from ${lifecycle.fineTuningEnds}` : `no new jobs since ${lifecycle.fineTuningEnds}`,
+    lifecycle.shutdown === null ? null : lifecycle.answers ? `stops answering ${lifecycle.shutdown}` : `shut down ${lifecycle.shutdown}`,
+  ].filter((part) => part !== null);
+  return parts.length ? `  [${parts.join(", ")}]` : "";
+}
+
 /** Human report of `tunekit estimate`. */
 export function formatTrainingEstimate(estimate: TrainingEstimate): string {
   const lines = [
+    ...estimate.warnings.map((warning) => `warning: ${warning}`),
     `${estimate.file}: ${estimate.examples} examples${estimate.skipped.count ? `, ${estimate.skipped.count} line(s) skipped (see \`tunekit data validate\`)` : ""}`,
     `epochs: ${estimate.epochs} (${estimate.epochsRule})`,
     "",
@@ -150,7 +174,7 @@ export function formatTrainingEstimate(estimate: TrainingEstimate): string {
   const width = Math.max(...estimate.hosted.map((row) => row.model.length), 5);
   for (const row of estimate.hosted) {
     lines.push(
-      `${row.selected ? "*" : " "} ${row.model.padEnd(width)}  ${String(row.billedTokens).padStart(12)} billed tokens  ${row.currency} ${row.cost.toFixed(2).padStart(9)}  (${row.pricePerMillion}/1M as of ${row.asOf}, cap ${row.maxTrainingContext}${row.examplesOverContext ? `, ${row.examplesOverContext} example(s) over it` : ""})`,
+      `${row.selected ? "*" : " "} ${row.model.padEnd(width)}  ${String(row.billedTokens).padStart(12)} billed tokens  ${row.currency} ${row.cost.toFixed(2).padStart(9)}  (${row.pricePerMillion}/1M as of ${row.asOf}, cap ${row.maxTrainingContext}${row.examplesOverContext ? `, ${row.examplesOverContext} example(s) over it` : ""})${lifecycleNote(row.lifecycle)}`,
     );
   }
   if (estimate.local) {

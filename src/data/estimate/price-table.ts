@@ -3,6 +3,8 @@ import { z } from "zod";
 import { TunekitError } from "../../core/errors.js";
 import defaultPrices from "../prices.json" with { type: "json" };
 
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a date as YYYY-MM-DD");
+
 export const hostedPriceSchema = z.strictObject({
   provider: z.string().min(1).describe("Hosted provider, e.g. `openai`."),
   model: z.string().min(1).describe("Fine-tunable model snapshot, e.g. `gpt-4o-mini-2024-07-18`."),
@@ -11,6 +13,10 @@ export const hostedPriceSchema = z.strictObject({
   max_training_context: z.number().int().positive().describe("Longest example the provider trains on; longer ones are billed at this cap."),
   as_of: z.string().min(1).describe("Date the price was read."),
   source: z.string().min(1).describe("Where the price was read (URL)."),
+  fine_tuning_ends: isoDate.nullable().default(null).describe("First day the provider takes no new fine-tuning job for this model; null when none is announced."),
+  shutdown: isoDate.nullable().default(null).describe("First day the model and every fine-tune of it stop answering; null when none is announced."),
+  lifecycle_source: z.string().min(1).optional().describe("Where `fine_tuning_ends` and `shutdown` were read (URL)."),
+  lifecycle_checked: isoDate.optional().describe("Day `fine_tuning_ends` and `shutdown` were last checked."),
 });
 
 export const priceTableSchema = z.strictObject({
