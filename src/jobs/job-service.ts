@@ -578,7 +578,9 @@ function fileProblem(file: StoredFile | null, param: "training_file" | "validati
   if (!file) return { code: "file_not_found", message: `the ${label} file was deleted before validation`, param };
   const report = file.validation;
   if (!report) return { code: "invalid_file", message: `the ${label} file \`${file.object.id}\` has no validation report`, param };
-  if (!report.ok) return { code: `invalid_${label}_file`, message: `${label} file \`${file.object.id}\` (${file.object.filename}) has problems: ${describeProblems(report)}`, param };
+  // the upload was checked as a training file (10 examples at least); a validation file needs only one
+  const onlyTooFew = param === "validation_file" && report.examples >= 1 && report.errorCount === report.errors.filter((problem) => problem.code === "too_few_examples").length;
+  if (!report.ok && !onlyTooFew) return { code: `invalid_${label}_file`, message: `${label} file \`${file.object.id}\` (${file.object.filename}) has problems: ${describeProblems(report)}`, param };
   if (methodType === "dpo" && report.format !== "preference") {
     return { code: `invalid_${label}_file`, message: `DPO needs preference data (input, preferred_output, non_preferred_output); ${label} file \`${file.object.id}\` is in \`${report.format}\` format`, param };
   }

@@ -30,6 +30,16 @@ export class OpenAIFineTuneProvider implements FineTuneProvider {
     return this.call(async () => (await this.client.files.create({ file: await toFile(content, params.filename), purpose: params.purpose })) as FileObject);
   }
 
+  /** a file's metadata (name, bytes, purpose) */
+  getFile(fileId: string): Promise<FileObject> {
+    return this.call(async () => (await this.client.files.retrieve(fileId)) as FileObject);
+  }
+
+  /** a file's bytes (GET /v1/files/{id}/content): how a migration takes its data along */
+  downloadFile(fileId: string): Promise<Uint8Array> {
+    return this.call(async () => new Uint8Array(await (await this.client.files.content(fileId)).arrayBuffer()));
+  }
+
   createJob(params: FineTuningJobCreateParams): Promise<FineTuningJob> {
     return this.call(async () => (await this.client.fineTuning.jobs.create(params as OpenAI.FineTuning.JobCreateParams)) as unknown as FineTuningJob);
   }
