@@ -16,6 +16,7 @@ import { startServer, type RunningServer } from "../src/server/tunekit-server.js
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
 const CLI = resolve("dist/cli/main.js");
+const OPENAI_BASE = "gpt-4o-mini-2024-07-18";
 const THINGS = ["apple", "sky", "grass", "banana", "coal", "snow", "plum", "carrot", "lemon", "cherry", "night", "cloud", "milk", "ink", "rose", "leaf", "sun", "sea", "fire", "ash"];
 
 let workDir: string;
@@ -68,7 +69,8 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     workDir = mkdtempSync(join(tmpdir(), "tunekit-migrate-"));
     const model = buildTinyLlama(join(workDir, "tiny-llama"));
     const second = buildTinyLlama(join(workDir, "tiny-llama-b"));
-    openaiStandIn = await serverWith(join(workDir, "openai-data"), [model]);
+    // the stand-in serves a tiny model under OpenAI's name, so the job looks like the real one
+    openaiStandIn = await serverWith(join(workDir, "openai-data"), [buildTinyLlama(join(workDir, OPENAI_BASE))]);
     tunekit = await serverWith(join(workDir, "tunekit-data"), [model, second]);
     openaiKey = (await openaiStandIn.services.keys.createKey("acme")).key;
     tunekitKey = (await tunekit.services.keys.createKey("acme")).key;
@@ -77,7 +79,7 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     const lines = THINGS.map((thing) => JSON.stringify({ messages: [{ role: "user", content: `What color is the ${thing}?` }, { role: "assistant", content: `The ${thing} is red.` }] }));
     const file = await openai.files.create({ file: await toFile(Buffer.from(`${lines.join("\n")}\n`), "colors.jsonl"), purpose: "fine-tune" });
     const created = await openai.fineTuning.jobs.create({
-      model: "tiny-llama",
+      model: OPENAI_BASE,
       training_file: file.id,
       suffix: "colors",
       seed: 7,
@@ -87,7 +89,7 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     oldJob = await waitForJob(openai, created.id);
     expect(oldJob.status, JSON.stringify(oldJob.error)).toBe("succeeded");
     // a second job that failed (bad file id is refused at create; a cancelled one stands in)
-    const cancelled = await openai.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, suffix: "cancelled" });
+    const cancelled = await openai.fineTuning.jobs.create({ model: OPENAI_BASE, training_file: file.id, suffix: "cancelled" });
     await openai.fineTuning.jobs.cancel(cancelled.id);
   }, 240_000);
 
@@ -107,7 +109,11 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     const [job] = migration.jobs;
     expect(job).toMatchObject({ oldModel: oldJob.fine_tuned_model, newStatus: "succeeded", error: null });
     expect(job!.proposal.candidates.map((row) => row.model).sort()).toEqual(["tiny-llama", "tiny-llama-b"]);
-    expect(job!.proposal.reason).toMatch(/parameters, context .* tokens; every example fits/);
+    expect(job!.proposal.reason).toMatch(/^replaces gpt-4o-mini-2024-07-18: .*parameters, context .* tokens; every example fits/);
+    // the price table's lifecycle of the model being left
+    const warnings = job!.warnings as string[];
+    expect(warnings[0]).toMatch(/takes no new fine-tuning job for `gpt-4o-mini-2024-07-18` from 2027-01-06/);
+    expect(warnings[1]).toContain(`\`${oldJob.fine_tuned_model}\` stops answering on 2027-01-14`);
 
     // settings: epochs, batch size, seed and suffix carried; the multiplier reset with the reason
     const change = (setting: string) => job!.changes.find((row) => row.setting === setting)!;
@@ -168,9 +174,10 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
   it("a dry run proposes and writes the settings but creates nothing; --local writes a tunekit.yaml", async () => {
     const tunekitClient = new OpenAI({ baseURL: `${tunekit.url}/v1`, apiKey: tunekitKey, maxRetries: 0 });
     const before = (await tunekitClient.fineTuning.jobs.list()).data.length;
-    const dry = await cli(["migrate", "openai", oldJob.id, "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--out", join(workDir, "dry"), "--dry-run", "--model", "tiny-llama-b"], { OPENAI_API_KEY: openaiKey });
+    const dry = await cli(["migrate", "openai", oldJob.id, "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--out", join(workDir, "dry"), "--dry-run", "--model", "tiny-llama-b", "--needed-until", "2027-06-30"], { OPENAI_API_KEY: openaiKey });
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain("* tiny-llama-b: ");
+    expect(dry.stdout).toContain("stops answering on 2027-01-14, before 2027-06-30");
     expect(dry.stdout).toMatch(/\* learning_rate_multiplier +1\.5 +auto/);
     expect((await tunekitClient.fineTuning.jobs.list()).data.length).toBe(before);
     expect(JSON.parse(readFileSync(join(workDir, "dry", oldJob.id, "migration.json"), "utf8")).target).toMatchObject({ kind: "dry-run", model: "tiny-llama-b" });
