@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -85,6 +85,9 @@ describe("tunekit files / jobs / keys", () => {
     const opened = join(scratch, "opened.txt");
     const browser = join(scratch, "browser.sh");
     writeFileSync(browser, `#!/bin/sh\nprintf '%s' "$1" > ${opened}\n`, { mode: 0o755 });
+    // `server --model` refuses a model that is not there; an HF folder needs only its config.json to be listed
+    mkdirSync(join(scratch, "tiny-base"), { recursive: true });
+    writeFileSync(join(scratch, "tiny-base", "config.json"), "{}");
     const child = spawn(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "server", "--no-auth", "--port", "0", "--data-dir", join(scratch, "open-data"), "--model", "tiny-base", "--open", "--json"], {
       cwd: scratch,
       // no desktop session: xdg-open falls back to $BROWSER

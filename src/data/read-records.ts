@@ -1,10 +1,11 @@
-import { open, readFile, stat } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { extname } from "node:path";
 import * as zlib from "node:zlib";
 import { parse as parseCsv } from "csv-parse";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { TunekitError } from "../core/errors.js";
+import { assertInputFile } from "../core/input-file.js";
 import { readLines } from "./read-lines.js";
 
 /**
@@ -98,17 +99,7 @@ export async function openRecords(path: string, format: RecordFileFormat, option
 }
 
 async function assertReadable(path: string): Promise<void> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new Error("not a file");
-  } catch {
-    throw new TunekitError(`cannot read \`${path}\`: no such file`, {
-      kind: "usage",
-      code: "file_not_found",
-      file: path,
-      fix: "check the path (it is relative to the current directory)",
-    });
-  }
+  await assertInputFile(path);
 }
 
 async function* readJsonLines(path: string): AsyncGenerator<SourceRecord> {

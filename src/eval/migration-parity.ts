@@ -62,9 +62,9 @@ export async function migrationParity(options: MigrationParityOptions): Promise<
   if (record.files.heldOut === null) throw usage(`${record.source.jobId} has no held-out examples: ${record.files.heldOutNote}`, "migrate it again with --held-out 0.1 (or give the OpenAI job a validation file)");
   if (target.kind !== "server" || target.jobId === null) throw usage(`${record.source.jobId} has no Tunekit server job (it was migrated with ${target.kind === "local" ? "--local" : "--dry-run"})`, target.kind === "local" ? "train it (`tunekit train -c tunekit.yaml`), serve it, then compare with `tunekit eval`" : "migrate it without --dry-run");
 
-  const serverURL = (options.server.server ?? environment.TUNEKIT_SERVER ?? target.baseURL).replace(/\/+$/, "");
+  const serverURL = (options.server.server || environment.TUNEKIT_SERVER || target.baseURL).replace(/\/+$/, "");
   const baseURL = serverURL.endsWith("/v1") ? serverURL : `${serverURL}/v1`;
-  const apiKey = options.server.apiKey ?? environment.TUNEKIT_API_KEY ?? "no-key";
+  const apiKey = options.server.apiKey || environment.TUNEKIT_API_KEY || "no-key";
   const client = new OpenAI({ baseURL, apiKey, maxRetries: 2 });
   let job = await client.fineTuning.jobs.retrieve(target.jobId);
   while (options.wait && !["succeeded", "failed", "cancelled"].includes(job.status)) {

@@ -49,6 +49,15 @@ export function registerDataStats(parent: Command): void {
         ]);
         const counter = await loadTokenCounter(options.model, { chatTemplate: await readChatTemplateOption(options.chatTemplate) });
         const stats = await computeDatasetStats(file, counter, { model: options.model, format });
+        if (stats.examples === 0) {
+          // one line, not one per example: nothing in the file is an example
+          throw new TunekitError(`\`${file}\` has no usable example${stats.skipped.count ? `: all ${stats.skipped.count} line(s) were skipped (line ${stats.skipped.lines[0]?.line}: ${stats.skipped.lines[0]?.reason})` : ": it is empty"}`, {
+            kind: "data",
+            code: "no_examples",
+            file,
+            fix: `run \`tunekit data validate ${file}\` to see what each line needs`,
+          });
+        }
         if (options.json) printJson(stats);
         else process.stdout.write(`${formatDatasetStats(stats)}\n`);
         return 0;

@@ -37,6 +37,9 @@ async function deploy(options: DeployOptions): Promise<number> {
   const configPath = options.config === "tunekit.yaml" && !existsSync(options.config) ? null : options.config;
   const { config } = loadConfig(configPath, overrides);
   const provider = options.provider ?? config.provider;
+  if (!["azure", "openai", "local"].includes(provider)) {
+    throw new TunekitError(`unknown \`--provider ${provider}\`: deploy knows azure (openai and local need no deployment)`, { kind: "usage", code: "unknown_provider", field: "--provider", fix: "use `--provider azure` for Azure OpenAI" });
+  }
   if (provider !== "azure") {
     const why =
       provider === "openai"

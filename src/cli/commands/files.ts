@@ -1,8 +1,9 @@
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import type { Command } from "commander";
 import type OpenAI from "openai";
 import { TunekitError } from "../../core/errors.js";
 import type { FileObject } from "../../spec/openai-wire.js";
+import { assertInputFileSync } from "../../core/input-file.js";
 import { action, printJson } from "../output.js";
 
 interface ClientFlags {
@@ -21,11 +22,11 @@ function withClientOptions(command: Command): Command {
 /** Run SDK calls against the server; failures become TunekitErrors. The SDK is loaded on use. */
 async function call<T>(options: ClientFlags, run: (client: OpenAI) => Promise<T>): Promise<T> {
   const { clientError, createClient } = await import("../../server/openai-client.js");
-  const { client, baseURL } = createClient(options);
+  const { client, baseURL, apiKey } = createClient(options);
   try {
     return await run(client);
   } catch (error) {
-    throw clientError(error, baseURL);
+    throw clientError(error, baseURL, apiKey);
   }
 }
 
@@ -52,7 +53,7 @@ export function registerFiles(program: Command): void {
     .option("--purpose <purpose>", "file purpose", "fine-tune")
     .action(
       action(async (path: string, options: ClientFlags & { purpose: string }) => {
-        if (!existsSync(path)) throw new TunekitError(`no file \`${path}\``, { kind: "usage", code: "file_not_found", field: "path", fix: "pass the path of a JSONL dataset" });
+        assertInputFileSync(path, "<path>");
         const file = (await call(options, (client) => client.files.create({ file: createReadStream(path), purpose: options.purpose as "fine-tune" }))) as FileObject;
         if (options.json) return printJson(file);
         process.stdout.write(`${fileLine(file)}\n`);

@@ -49,6 +49,8 @@ export function registerServe(program: Command): void {
           if (split <= 0) throw new TunekitError(`\`--adapter ${entry}\` is not NAME=PATH`, { kind: "usage", code: "invalid_option", field: "--adapter", fix: "pass e.g. `--adapter recipes=.tunekit/runs/ftjob-...`" });
           return { name: entry.slice(0, split), path: entry.slice(split + 1) };
         });
+        const { checkModelSource } = await import("../../core/model-source.js");
+        checkModelSource(model, { field: "<model>", allowRunDir: true });
         const engine = options.engine as "llama-cpp" | "python" | "vllm";
         const { createChatService } = await import("../../serve/create-chat-service.js");
         const { ModelRegistry } = await import("../../serve/model-registry.js");

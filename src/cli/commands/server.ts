@@ -58,6 +58,8 @@ export function registerServer(program: Command): void {
           trainingDefaults = config.training;
           maxSeqLen = config.data.max_seq_len;
         }
+        const { checkModelSource } = await import("../../core/model-source.js");
+        for (const model of options.model) checkModelSource(model, { field: "--model" });
         const { createHostedProvider } = await import("../../providers/hosted-provider.js");
         const hosted = options.hosted.map((name) => createHostedProvider(name, config, process.env, options.hostedModel));
         const server = await startServer({

@@ -3,6 +3,7 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import { once } from "node:events";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { TunekitError } from "../../core/errors.js";
+import { inputFileError } from "../../core/input-file.js";
 import { detectFormat } from "../../spec/dataset.js";
 import { readLines } from "../read-lines.js";
 import { exampleText, hash64, normalizeText, promptText, type Hash64 } from "../validate/fingerprint.js";
@@ -197,14 +198,7 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
       }
     }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new TunekitError(`cannot read \`${options.file}\`: no such file`, {
-        kind: "usage",
-        code: "file_not_found",
-        file: options.file,
-        fix: "check the path (it is relative to the current directory)",
-      });
-    }
+    if (["ENOENT", "EISDIR", "ENOTDIR", "EACCES"].includes((error as NodeJS.ErrnoException).code ?? "")) throw inputFileError(options.file, error);
     throw error;
   }
   const groups = counts.length;

@@ -67,10 +67,10 @@ export interface MigrationResult {
 
 /** The Tunekit server as an OpenAI fine-tuning API (the same provider, pointed at it). */
 function serverProvider(flags: { server?: string; apiKey?: string }, environment: NodeJS.ProcessEnv): OpenAIFineTuneProvider {
-  const server = (flags.server ?? environment.TUNEKIT_SERVER ?? "http://127.0.0.1:8000").replace(/\/+$/, "");
+  const server = (flags.server || environment.TUNEKIT_SERVER || "http://127.0.0.1:8000").replace(/\/+$/, "");
   const baseURL = server.endsWith("/v1") ? server : `${server}/v1`;
   const config = parseConfig({ openai: { base_url: baseURL, api_key_env: "TUNEKIT_API_KEY" } }, "--server");
-  return createOpenAIProvider(config, environment, { baseURL, apiKey: flags.apiKey ?? environment.TUNEKIT_API_KEY ?? "no-key" });
+  return createOpenAIProvider(config, environment, { baseURL, apiKey: flags.apiKey || environment.TUNEKIT_API_KEY || "no-key" });
 }
 
 function sourceProvider(flags: MigrateOptions["openai"], environment: NodeJS.ProcessEnv): OpenAIFineTuneProvider {
