@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { TunekitError, isTunekitError } from "../core/errors.js";
 
 /** Print a value as pretty JSON on stdout (the `--json` contract: one JSON document). */
@@ -35,4 +36,22 @@ export function action<Args extends unknown[]>(
       process.exitCode = reportError(error, json);
     }
   };
+}
+
+/** commander's collector of a repeatable option (`--set a=1 --set b=2`); a variadic `<x...>` would swallow the arguments after it */
+export function repeatable(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Refuse to replace files a command would write unless `--force` (as `init` does). */
+export function refuseToOverwrite(paths: readonly string[], force: boolean): void {
+  if (force) return;
+  const existing = paths.filter((file) => existsSync(file));
+  if (existing.length === 0) return;
+  throw new TunekitError(`${existing.map((file) => `\`${file}\``).join(", ")} already exist${existing.length === 1 ? "s" : ""}`, {
+    kind: "usage",
+    code: "output_exists",
+    file: existing[0],
+    fix: "pass --force to replace, or choose another output",
+  });
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { loadConfig, resolveConfigPath } from "../../core/config-load.js";
 import { assess } from "../../eval/assess.js";
 import { writeReport } from "../../eval/report/write-report.js";
-import { action, printJson } from "../output.js";
+import { action, printJson, repeatable } from "../output.js";
 import { parseStrategiesOption } from "./eval.js";
 
 export function registerAssess(program: Command): void {
@@ -11,7 +11,7 @@ export function registerAssess(program: Command): void {
     .description("before training: data readiness, baselines (zero-shot, few-shot, RAG) on the test split, and the estimated fine-tuning cost")
     .argument("<file>", "training file (JSONL, JSON, CSV/TSV or Parquet); the held-out set is `data.test`")
     .option("-c, --config <file>", "run config", "tunekit.yaml")
-    .option("--set <key=value...>", "override a config field, e.g. --set eval.limit=20", [])
+    .option("--set <key=value>", "override a config field, e.g. --set eval.limit=20 (repeatable)", repeatable, [] as string[])
     .option("--strategies <list>", "comma-separated baselines: zero-shot,few-shot,rag (default: those in eval.strategies)")
     .option("--out <dir>", "report folder (default: eval.out, relative to the config file)")
     .option("--json", "print report.json on stdout", false)

@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { convertDataset, type ConvertReport } from "../../data/convert/convert-dataset.js";
 import { CONVERT_SOURCE_FORMATS } from "../../data/convert/source-format.js";
-import { action, printJson } from "../output.js";
+import { action, printJson, refuseToOverwrite } from "../output.js";
 
 const PROBLEMS_SHOWN = 20;
 
@@ -25,6 +25,7 @@ export function registerDataConvert(parent: Command): void {
         .default([], "the columns named prompt or user, completion or assistant, system"),
     )
     .option("--system <text>", "system message for every example that has none")
+    .option("--force", "replace OUT when it exists", false)
     .option("--json", "print the report {written, skipped, problems} as JSON", false)
     .addHelpText(
       "after",
@@ -45,7 +46,8 @@ Rows that cannot convert are skipped and listed with their line (or row), column
 Exit status: 0 all rows converted, 1 some rows skipped, 2 usage error.`,
     )
     .action(
-      action(async (input: string, output: string, options: { from?: string; map: string[]; system?: string; json: boolean }) => {
+      action(async (input: string, output: string, options: { from?: string; map: string[]; system?: string; force: boolean; json: boolean }) => {
+        refuseToOverwrite([output], options.force);
         const report = await convertDataset({ input, output, from: options.from, map: options.map, system: options.system });
         if (options.json) printJson(report);
         else printReport(report);

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { TunekitError } from "../../core/errors.js";
-import { splitDataset, type SplitGrouping, type SplitReport } from "../../data/split/split-dataset.js";
-import { action, printJson } from "../output.js";
+import { splitDataset, splitOutputPaths, type SplitGrouping, type SplitReport } from "../../data/split/split-dataset.js";
+import { action, printJson, refuseToOverwrite } from "../output.js";
 
 function fraction(flag: string) {
   return (value: string): number => {
@@ -31,6 +31,7 @@ export function registerDataSplit(parent: Command): void {
     .option("--seed <n>", "seed of the shuffle: the same seed and input give byte-identical files", "42")
     .option("--out-dir <dir>", "where to write the splits (default: the folder of FILE)")
     .option("--group-by <what>", "keep together examples with the same normalised whole `example` or, stricter, the same `prompt` (user side)", "example")
+    .option("--force", "replace split files that exist", false)
     .option("--json", "print the report as JSON", false)
     .addHelpText(
       "after",
@@ -42,7 +43,7 @@ round(examples * fraction) each; the rest is train. Two streaming passes: memory
 entry per distinct group, not the examples. Lines keep their bytes and their input order.`,
     )
     .action(
-      action(async (file: string, options: { validation: string; test: string; seed: string; outDir?: string; groupBy: string; json: boolean }) => {
+      action(async (file: string, options: { validation: string; test: string; seed: string; outDir?: string; groupBy: string; force: boolean; json: boolean }) => {
         if (options.groupBy !== "prompt" && options.groupBy !== "example") {
           throw new TunekitError(`\`--group-by\` must be prompt or example; got \`${options.groupBy}\``, {
             kind: "usage",
@@ -51,10 +52,14 @@ entry per distinct group, not the examples. Lines keep their bytes and their inp
             fix: "pass --group-by example (default) or --group-by prompt",
           });
         }
+        const validation = fraction("--validation")(options.validation);
+        const test = fraction("--test")(options.test);
+        const outputs = splitOutputPaths(file, options.outDir);
+        refuseToOverwrite([outputs.train, ...(validation > 0 ? [outputs.validation] : []), ...(test > 0 ? [outputs.test] : [])], options.force);
         const report = await splitDataset({
           file,
-          validation: fraction("--validation")(options.validation),
-          test: fraction("--test")(options.test),
+          validation,
+          test,
           seed: wholeNumber(options.seed),
           outDir: options.outDir,
           groupBy: options.groupBy as SplitGrouping,

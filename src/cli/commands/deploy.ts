@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../core/config-load.js";
 import { TunekitError } from "../../core/errors.js";
 import { azureDeploymentTarget, createAzureDeployment, deploymentNameFor, waitForAzureDeployment } from "../../providers/azure/azure-deployment.js";
-import { action, printJson } from "../output.js";
+import { action, printJson, repeatable } from "../output.js";
 
 interface DeployOptions {
   provider?: string;
@@ -92,7 +92,7 @@ export function registerDeploy(program: Command): void {
     .option("--wait", "poll until the deployment is provisioned (Succeeded) or failed", false)
     .option("--poll-interval <seconds>", "with --wait: seconds between polls", "10")
     .option("-c, --config <file>", "run config holding the `azure:` settings (optional)", "tunekit.yaml")
-    .option("--set <key=value...>", "override a config field, e.g. --set azure.deployment.management_endpoint=https://...", [])
+    .option("--set <key=value>", "override a config field, e.g. --set azure.deployment.management_endpoint=https://... (repeatable)", repeatable, [] as string[])
     .option("--json", "print the deployment as JSON", false)
     .addHelpText("after", "\nThe management token comes from the variable named by `azure.deployment.token_env` (AZURE_MANAGEMENT_TOKEN):\n  export AZURE_MANAGEMENT_TOKEN=$(az account get-access-token --query accessToken -o tsv)\n")
     .action(action(deploy));

@@ -4,7 +4,7 @@ import { TunekitError } from "../../core/errors.js";
 import { writeReport } from "../../eval/report/write-report.js";
 import { runEval } from "../../eval/run-eval.js";
 import type { StrategyName } from "../../eval/strategies.js";
-import { action, printJson } from "../output.js";
+import { action, printJson, repeatable } from "../output.js";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -103,7 +103,7 @@ export function registerEval(program: Command): void {
     .command("eval")
     .description("compare zero-shot, few-shot, RAG and the fine-tuned model on the test split; writes report.html, report.md and report.json")
     .option("-c, --config <file>", "run config", "tunekit.yaml")
-    .option("--set <key=value...>", "override a config field, e.g. --set eval.limit=20", [])
+    .option("--set <key=value>", "override a config field, e.g. --set eval.limit=20 (repeatable)", repeatable, [] as string[])
     .option("--strategies <list>", "comma-separated: zero-shot,few-shot,rag,fine-tuned (default: eval.strategies)")
     .option("--out <dir>", "report folder (default: eval.out, relative to the config file)")
     .option("--json", "print report.json on stdout", false)

@@ -5,7 +5,7 @@ import { configJsonSchema } from "../../core/config-schema.js";
 import { loadConfig } from "../../core/config-load.js";
 import { renderStarterConfig } from "../../core/config-template.js";
 import { TunekitError } from "../../core/errors.js";
-import { action, printJson } from "../output.js";
+import { action, printJson, repeatable } from "../output.js";
 
 export function registerInit(program: Command): void {
   program
@@ -50,7 +50,7 @@ export function registerInit(program: Command): void {
     .command("show")
     .description("validate a config, apply --set overrides and print the result with every default filled in")
     .option("-c, --config <file>", "config file (defaults only when omitted)")
-    .option("--set <key=value...>", "override a field, e.g. --set training.epochs=3", [])
+    .option("--set <key=value>", "override a field, e.g. --set training.epochs=3 (repeatable)", repeatable, [] as string[])
     .option("--json", "print JSON instead of YAML", false)
     .action(
       action(async (options: { config?: string; set: string[]; json: boolean }) => {

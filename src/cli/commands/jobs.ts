@@ -86,12 +86,29 @@ export function registerJobs(program: Command): void {
     .option("--suffix <suffix>", "added to the fine-tuned model id")
     .option("--epochs <n>", "n_epochs, or auto", "auto")
     .option("--method <method>", "supervised (the server's default adapter method), lora, qlora, full or dpo", "supervised")
+    .option("--batch-size <n>", "batch_size, or auto")
+    .option("--learning-rate-multiplier <x>", "learning_rate_multiplier, or auto")
+    .option("--beta <x>", "DPO beta (with --method dpo)")
+    .option("--metadata <key=value>", "a metadata pair, as the API's `metadata` (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option("--seed <n>", "random seed")
     .option("-c, --config <tunekit.yaml>", "take `training` and `data.max_seq_len` from a run config")
     .option("--set <path=value>", "a run-config value, e.g. training.lora.r=8 (repeatable; wins over -c)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option("--hosted <provider>", "make the job on the server's hosted provider (openai, azure) from files uploaded to the server")
     .action(
-      action(async (options: ClientFlags & { model: string; trainingFile: string; validationFile?: string; suffix?: string; epochs: string; method: string; seed?: string; config?: string; set: string[]; hosted?: string }) => {
+      action(async (options: ClientFlags & { model: string; trainingFile: string; validationFile?: string; suffix?: string; epochs: string; method: string; batchSize?: string; learningRateMultiplier?: string; beta?: string; metadata: string[]; seed?: string; config?: string; set: string[]; hosted?: string }) => {
+        const METHODS = ["supervised", "dpo", "lora", "qlora", "full"];
+        if (!METHODS.includes(options.method)) {
+          throw new TunekitError(`unknown \`--method ${options.method}\``, { kind: "usage", code: "invalid_option", field: "--method", fix: `use one of ${METHODS.join(", ")} (supervised trains the server's default adapter method)` });
+        }
+        if (options.beta !== undefined && options.method !== "dpo") {
+          throw new TunekitError("`--beta` is DPO's: it needs `--method dpo`", { kind: "usage", code: "invalid_option", field: "--beta", fix: "add --method dpo, or drop --beta" });
+        }
+        const metadata: Record<string, string> = {};
+        for (const pair of options.metadata) {
+          const split = pair.indexOf("=");
+          if (split <= 0) throw new TunekitError(`\`--metadata ${pair}\` is not KEY=VALUE`, { kind: "usage", code: "invalid_option", field: "--metadata", fix: "pass e.g. --metadata team=support" });
+          metadata[pair.slice(0, split)] = pair.slice(split + 1);
+        }
         const { readConfigObject, applyOverrides } = await import("../../core/config-load.js");
         const { checkJobConfig } = await import("../../jobs/job-request.js");
         const raw = options.config ? readConfigObject(options.config) : {};
@@ -101,6 +118,9 @@ export function registerJobs(program: Command): void {
         if (options.epochs !== "auto") flags.push(`training.epochs=${options.epochs}`);
         if (options.method !== "supervised") flags.push(`training.method=${options.method}`);
         if (options.seed !== undefined) flags.push(`training.seed=${options.seed}`);
+        if (options.batchSize !== undefined) flags.push(`training.batch_size=${options.batchSize}`);
+        if (options.learningRateMultiplier !== undefined) flags.push(`training.learning_rate_multiplier=${options.learningRateMultiplier}`);
+        if (options.beta !== undefined) flags.push(`training.dpo_beta=${options.beta}`);
         if (options.hosted) flags.push(`provider=${options.hosted}`);
         applyOverrides(raw, [...flags, ...options.set]);
         const { createClient } = await import("../../server/openai-client.js");
@@ -110,7 +130,7 @@ export function registerJobs(program: Command): void {
           throw new TunekitError(`the job has ${problems.length} problem${problems.length === 1 ? "" : "s"}`, { kind: "config", code: "invalid_config", problems, fix: "correct the flags or the config; `tunekit config schema` lists every field" });
         }
         for (const warning of checked.problems.filter((problem) => problem.severity === "warning")) process.stderr.write(`warning: ${warning.message}\n`);
-        const request = checked.request;
+        const request = Object.keys(metadata).length > 0 ? { ...checked.request, metadata } : checked.request;
         const job = (await call(options, (client) =>
           options.hosted ? client.post(checked.endpoint.replace(/^\/v1/, ""), { body: request }) : client.fineTuning.jobs.create(request as never),
         )) as unknown as FineTuningJob;

@@ -8,7 +8,7 @@ import { latestCheckpoint } from "../../providers/local/run-directory.js";
 import { ensureWorkerEnvironment } from "../../providers/local/worker-environment.js";
 import type { WorkerOutcome, WorkerProcess } from "../../providers/local/worker-process.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
-import { action } from "../output.js";
+import { action, repeatable } from "../output.js";
 import { trainHosted, type HostedTrainOptions } from "./train-hosted.js";
 
 interface TrainOptions extends HostedTrainOptions {
@@ -323,7 +323,7 @@ export function registerTrain(program: Command): void {
         "or submit the job to a Tunekit server (--server) or the config's hosted `provider:` (openai, azure) and follow it",
     )
     .option("-c, --config <file>", "run config", "tunekit.yaml")
-    .option("--set <key=value...>", "override a config field, e.g. --set training.max_steps=20", [])
+    .option("--set <key=value>", "override a config field, e.g. --set training.max_steps=20 (repeatable)", repeatable, [] as string[])
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its latest checkpoint (uses RUN_DIR/job.json)")
     .option("--json", "one JSON event per line on stdout, ending with a {\"type\":\"result\"} line; no progress bar", false)
     .option("--progress-every <steps>", "print a progress line every N steps instead of a progress bar")
