@@ -5,6 +5,7 @@ import { registerDataValidate } from "./commands/data-validate.js";
 import { registerDataStats } from "./commands/data-stats.js";
 import { registerDataConvert } from "./commands/data-convert.js";
 import { registerDataSplit } from "./commands/data-split.js";
+import { registerDataDistill } from "./commands/data-distill.js";
 import { registerEstimate } from "./commands/estimate.js";
 import { registerSetup } from "./commands/setup.js";
 import { registerTrain } from "./commands/train.js";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerDataStats(data);
   registerDataConvert(data);
   registerDataSplit(data);
+  registerDataDistill(data);
   registerEstimate(program);
   registerSetup(program);
   registerTrain(program);
