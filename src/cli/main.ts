@@ -18,6 +18,7 @@ import { registerExport } from "./commands/export.js";
 import { registerEval } from "./commands/eval.js";
 import { registerAssess } from "./commands/assess.js";
 import { registerDeploy } from "./commands/deploy.js";
+import { registerMigrate } from "./commands/migrate.js";
 import { VERSION } from "../core/version.js";
 
 export function buildProgram(): Command {
@@ -50,7 +51,11 @@ export function buildProgram(): Command {
   registerEval(program);
   registerAssess(program);
   registerDeploy(program);
+  registerMigrate(program);
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+const program = buildProgram();
+// `tunekit` alone: the help on stdout, exit 0 (commander would print it on stderr and fail)
+if (process.argv.length <= 2) program.outputHelp();
+else await program.parseAsync(process.argv);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { inputFileError } from "./input-file.js";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
@@ -164,7 +165,7 @@ export function loadConfig(path: string | null, overrides: readonly string[] = [
         fix: "create one with `tunekit init` or pass the right path with `-c`",
       });
     }
-    const text = readFileSync(absolute, "utf8");
+    const text = readConfigText(absolute, path);
     const lineCounter = new LineCounter();
     const document = parseDocument(text, { lineCounter, prettyErrors: true });
     if (document.errors.length > 0) {
@@ -211,10 +212,20 @@ export function loadConfig(path: string | null, overrides: readonly string[] = [
   return { config, path: absolute, baseDir: absolute ? dirname(absolute) : process.cwd() };
 }
 
+/** The config file's text; a directory or an unreadable file is a sentence, not EISDIR. */
+function readConfigText(absolute: string, given: string): string {
+  try {
+    return readFileSync(absolute, "utf8");
+  } catch (error) {
+    const problem = inputFileError(given, error, "--config");
+    throw new TunekitError(`config ${problem.message}`, { kind: "usage", code: problem.code, field: "--config", file: given, fix: (error as NodeJS.ErrnoException).code === "EISDIR" ? "pass the YAML file itself, e.g. -c tunekit.yaml (`tunekit init` writes one)" : problem.fix, cause: error });
+  }
+}
+
 /** A YAML run config as a plain object, unvalidated (callers check it: `checkJobConfig`, `parseConfig`). */
 export function readConfigObject(path: string): Record<string, unknown> {
   if (!existsSync(path)) throw new TunekitError(`config file ${path} does not exist`, { kind: "usage", code: "config_not_found", field: "--config", fix: "create one with `tunekit init` or pass the right path with `-c`" });
-  const document = parseDocument(readFileSync(path, "utf8"));
+  const document = parseDocument(readConfigText(path, path));
   if (document.errors.length > 0) throw new TunekitError(`${path} is not valid YAML: ${document.errors[0]?.message.split("\n")[0]}`, { kind: "config", code: "invalid_yaml", file: path, line: document.errors[0]?.linePos?.[0].line, fix: "fix the YAML syntax at that line" });
   const value = document.toJS() as unknown;
   if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value))) throw new TunekitError(`${path} must hold a mapping of config fields`, { kind: "config", code: "invalid_config", fix: "start from `tunekit init`" });

@@ -48,6 +48,9 @@ export function registerDataStats(parent: Command): void {
           import("../../data/tokens/load-token-counter.js"),
         ]);
         const counter = await loadTokenCounter(options.model, { chatTemplate: await readChatTemplateOption(options.chatTemplate) });
+        const { defaultPriceTable, unknownHostedModelWarning } = await import("../../data/estimate/price-table.js");
+        const unknownModel = unknownHostedModelWarning(defaultPriceTable(), options.model);
+        if (unknownModel) process.stderr.write(`warning: ${unknownModel}\n`);
         const stats = await computeDatasetStats(file, counter, { model: options.model, format });
         if (stats.examples === 0) {
           // one line, not one per example: nothing in the file is an example

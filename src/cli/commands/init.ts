@@ -1,5 +1,5 @@
-import { existsSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { configJsonSchema } from "../../core/config-schema.js";
 import { loadConfig } from "../../core/config-load.js";
@@ -33,6 +33,8 @@ export function registerInit(program: Command): void {
         if (options.train || options.validation) {
           values.data = { ...(options.train && { train: options.train }), ...(options.validation && { validation: options.validation }) };
         }
+        // `-o configs/new/tunekit.yaml`: the folders are made, as `mkdir -p` would
+        mkdirSync(dirname(target), { recursive: true });
         writeFileSync(target, renderStarterConfig(values));
         const schemaPath = resolve(target, "..", "tunekit.schema.json");
         writeFileSync(schemaPath, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);

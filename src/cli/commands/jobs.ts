@@ -76,6 +76,15 @@ async function followEvents(options: ClientFlags, jobId: string, onEvent: (event
   }
 }
 
+/** `--limit`: a page size the API takes (1..100). */
+function pageLimit(value: string): number {
+  const limit = Number(value);
+  if (!/^\d+$/.test(value.trim()) || limit < 1 || limit > 100) {
+    throw new TunekitError(`\`--limit\` must be a whole number from 1 to 100, got \`${value}\``, { kind: "usage", code: "invalid_option", field: "--limit", fix: "pass e.g. --limit 20" });
+  }
+  return limit;
+}
+
 export function registerJobs(program: Command): void {
   const jobs = program.command("jobs").description("fine-tuning jobs on a Tunekit server (OpenAI fine-tuning API)");
 
@@ -143,7 +152,7 @@ export function registerJobs(program: Command): void {
     .option("--limit <n>", "how many", "20")
     .action(
       action(async (options: ClientFlags & { limit: string }) => {
-        const page = await call(options, (client) => client.fineTuning.jobs.list({ limit: Number(options.limit) }));
+        const page = await call(options, (client) => client.fineTuning.jobs.list({ limit: pageLimit(options.limit) }));
         const data = page.data as unknown as FineTuningJob[];
         if (options.json) return printJson({ object: "list", data, has_more: page.has_more });
         process.stdout.write(data.length === 0 ? "no jobs\n" : `${data.map(jobLine).join("\n")}\n`);
@@ -167,7 +176,7 @@ export function registerJobs(program: Command): void {
           await followEvents(options, jobId, (event) => process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${eventLine(event)}\n`));
           return;
         }
-        const page = await call(options, (client) => client.fineTuning.jobs.listEvents(jobId, { limit: Number(options.limit) }));
+        const page = await call(options, (client) => client.fineTuning.jobs.listEvents(jobId, { limit: pageLimit(options.limit) }));
         const data = [...(page.data as unknown as FineTuningJobEvent[])].reverse();
         if (options.json) return printJson({ object: "list", data: page.data, has_more: page.has_more });
         process.stdout.write(`${data.map(eventLine).join("\n")}\n`);

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { join, resolve } from "node:path";
 import { TunekitError } from "../../core/errors.js";
+import { portNumber } from "./server.js";
 import { action, printJson } from "../output.js";
 
 interface ServeCommandOptions {
@@ -75,7 +76,7 @@ export function registerServe(program: Command): void {
           assertVllmInstalled();
         }
         const app = await buildStandaloneChatServer({ chat, modelIds: fixed.map((entry) => entry.id), apiKey: options.apiKey ?? process.env.TUNEKIT_SERVE_API_KEY ?? null });
-        await app.listen({ host: options.host, port: whole(options.port, "--port", 0) });
+        await app.listen({ host: options.host, port: portNumber(options.port) });
         const address = app.server.address();
         const port = typeof address === "object" && address ? address.port : options.port;
         const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;

@@ -28,6 +28,13 @@ function positiveNumber(value: string, flag: string, integer: boolean, minimum: 
   return parsed;
 }
 
+/** A TCP port, 0 for any free one. */
+export function portNumber(value: string): number {
+  const port = positiveNumber(value, "--port", true, 0);
+  if (port > 65535) throw new TunekitError(`\`--port\` must be at most 65535 (a TCP port), got \`${value}\``, { kind: "usage", code: "invalid_option", field: "--port", fix: "pass e.g. --port 8000, or --port 0 for any free port" });
+  return port;
+}
+
 export function registerServer(program: Command): void {
   program
     .command("server")
@@ -64,7 +71,7 @@ export function registerServer(program: Command): void {
         const hosted = options.hosted.map((name) => createHostedProvider(name, config, process.env, options.hostedModel));
         const server = await startServer({
           host: options.host,
-          port: positiveNumber(options.port, "--port", true, 0),
+          port: portNumber(options.port),
           dataDir: options.dataDir,
           noAuth: !options.auth,
           maxUploadMb: positiveNumber(options.maxUploadMb, "--max-upload-mb", false, 0.001),

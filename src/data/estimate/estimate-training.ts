@@ -4,7 +4,7 @@ import type { DatasetTokenCounter } from "../tokens/load-token-counter.js";
 import { TiktokenCounter, openAiEncodingFor, type OpenAiEncodingName } from "../tokens/tiktoken-counter.js";
 import { billedTokensPerEpoch, trainingCost } from "./billed-tokens.js";
 import { isoDay, modelLifecycle, type ModelLifecycle } from "./model-lifecycle.js";
-import { findHostedPrice, type PriceTable } from "./price-table.js";
+import { findHostedPrice, unknownHostedModelWarning, type PriceTable } from "./price-table.js";
 import { MAX_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES, MIN_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES, TARGET_EPOCHS, resolveEpochs } from "./resolve-epochs.js";
 
 export interface HostedEstimate {
@@ -143,7 +143,7 @@ export async function estimateTraining(options: EstimateOptions): Promise<Traini
     hosted,
     local,
     today,
-    warnings: hosted.find((row) => row.selected)?.lifecycle.warnings ?? [],
+    warnings: [...(hosted.find((row) => row.selected)?.lifecycle.warnings ?? []), ...[unknownHostedModelWarning(options.prices, options.model)].filter((warning) => warning !== null)],
     priceNote: `Hosted prices from the price table (${options.prices.unit}, ${options.prices.currency}); billed tokens = epochs x sum(min(max training context, tokens per example)), tokens counted with tiktoken and the cookbook rule. The cap is each model's max training context from the table (65,536 for the gpt-4o and gpt-4.1 families per OpenAI's fine-tuning docs; the cookbook used 16,385, gpt-3.5-turbo's). Check each entry's source before you rely on it.`,
   };
 }

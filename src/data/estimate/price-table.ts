@@ -78,3 +78,32 @@ export function findHostedPrice(table: PriceTable, model: string): HostedPrice |
 export function hostedTrainingContext(model: string): number | null {
   return findHostedPrice(defaultPriceTable(), model)?.max_training_context ?? null;
 }
+
+const OPENAI_NAME = /^(ft:)?(gpt-|o\d|chatgpt-|davinci|babbage)/i;
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * A hosted-looking model name the table does not know (`gpt-5`, `gpt-4o-mni`): one warning that it
+ * cannot be fine-tuned as far as the table knows, with the nearest name the table has.
+ */
+export function unknownHostedModelWarning(table: PriceTable, model: string): string | null {
+  if (!OPENAI_NAME.test(model) || findHostedPrice(table, model) !== null) return null;
+  const base = model.startsWith("ft:") ? (model.split(":")[1] ?? model) : model;
+  const names = table.models.flatMap((entry) => [entry.model, ...entry.aliases]);
+  const nearest = names.map((name) => ({ name, distance: editDistance(base.toLowerCase(), name.toLowerCase()) })).sort((a, b) => a.distance - b.distance)[0];
+  const suggestion = nearest && nearest.distance <= Math.max(2, Math.floor(base.length / 4)) ? ` Did you mean \`${nearest.name}\`?` : "";
+  return `\`${model}\` is not in the price table's fine-tunable models (${table.models.map((entry) => entry.aliases[0] ?? entry.model).join(", ")}), so it cannot be fine-tuned as far as Tunekit knows, and its price and training context are unknown.${suggestion}`;
+}
