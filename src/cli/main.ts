@@ -52,7 +52,23 @@ export function buildProgram(): Command {
   registerAssess(program);
   registerDeploy(program);
   registerMigrate(program);
+  finishHelp(program);
   return program;
+}
+
+/** commands whose help states their own exit statuses */
+const OWN_EXIT_STATUS = new Set(["data convert", "data distill"]);
+
+/** The contract every command's help states: required options marked, and the exit statuses. */
+function finishHelp(command: Command, path: string[] = []): void {
+  for (const option of command.options) {
+    if (option.mandatory && !option.description.endsWith("(required)")) option.description = `${option.description} (required)`;
+  }
+  const name = path.join(" ");
+  if (path.length > 0 && command.commands.length === 0 && !OWN_EXIT_STATUS.has(name)) {
+    command.addHelpText("after", "\nExit status: 0 ok, 1 problems found (invalid data, a failed job or check), 2 usage or input error.");
+  }
+  for (const sub of command.commands) finishHelp(sub, [...path, sub.name()]);
 }
 
 const program = buildProgram();
