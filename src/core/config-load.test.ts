@@ -60,7 +60,7 @@ describe("config schema", () => {
 
 describe("--set overrides", () => {
   it("types values with YAML scalar rules", () => {
-    expect(parseOverride("training.epochs=3")).toEqual({ path: ["training", "epochs"], value: 3 });
+    expect(parseOverride("training.epochs=3")).toMatchObject({ path: ["training", "epochs"], value: 3 });
     expect(parseOverride("training.packing=false").value).toBe(false);
     expect(parseOverride("training.epochs=auto").value).toBe("auto");
     expect(parseOverride("training.lora.target_modules=[q_proj, v_proj]").value).toEqual(["q_proj", "v_proj"]);
