@@ -7,6 +7,9 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetS
 import { TunekitError } from "../core/errors.js";
 import { assertInputFile } from "../core/input-file.js";
 import { readLines } from "./read-lines.js";
+import type { ReaderOptions } from "./decode/reader-options.js";
+
+export type { ReaderOptions, TextEncoding } from "./decode/reader-options.js";
 
 /**
  * Reads tabular and JSON record files one record at a time: CSV/TSV (csv-parse, streaming), JSON
@@ -40,8 +43,12 @@ export interface RecordReader {
   records: AsyncIterable<SourceRecord>;
 }
 
-export interface OpenRecordsOptions {
-  /** Parquet only: read just these columns (names not in the file are ignored) */
+/**
+ * Everything openRecords accepts: the reader options every data command shares (`--encoding`,
+ * `--json-key`, `--split`; see src/cli/reader-options.ts) plus the columns to read.
+ */
+export interface OpenRecordsOptions extends ReaderOptions {
+  /** Parquet and Arrow only: read just these columns (names not in the file are ignored) */
   columns?: string[];
 }
 
