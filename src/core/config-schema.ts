@@ -142,13 +142,13 @@ export const evalEndpointSchema = z
       .nonnegative()
       .nullable()
       .default(null)
-      .describe("Hosted price per 1M prompt tokens; null looks the model up in src/eval/inference-prices.json."),
+      .describe("Hosted price per 1M prompt tokens; null looks the model up in the inference price table Tunekit ships (dist/eval/inference-prices.json in the package)."),
     output_price_per_million: z
       .number()
       .nonnegative()
       .nullable()
       .default(null)
-      .describe("Hosted price per 1M completion tokens; null looks the model up in src/eval/inference-prices.json."),
+      .describe("Hosted price per 1M completion tokens; null looks the model up in the inference price table Tunekit ships (dist/eval/inference-prices.json in the package)."),
     hour_price: z
       .number()
       .nonnegative()

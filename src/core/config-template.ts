@@ -36,7 +36,8 @@ export function renderStarterConfig(values: Record<string, unknown> = {}): strin
   const merged = configSchema.parse(values) as Record<string, unknown>;
   const lines = [
     "# tunekit.yaml: the run config. Every field is optional; shown here with its default.",
-    "# Validate with `tunekit config show -c tunekit.yaml`; override any field with --set a.b=value.",
+    "# Check it with `tunekit config show` (data files, model, provider and method) before `tunekit train`;",
+    "# override any field with --set a.b=value (text that looks like a number in quotes: suffix: \"2024\"; a list: [a, b]).",
     "# yaml-language-server: $schema=./tunekit.schema.json",
   ];
   renderObject(configSchema, merged, "", lines);
