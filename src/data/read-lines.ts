@@ -1,9 +1,11 @@
-import { createReadStream } from "node:fs";
 import { isUtf8 } from "node:buffer";
+import type { TextEncoding } from "./decode/reader-options.js";
+import { utf8Bytes } from "./decode/source-bytes.js";
 
 /**
  * Streams a text file as batches of lines with exact 1-based line numbers, never holding the
- * whole file. A line is the text between two `\n` bytes; a trailing `\r` is removed (CRLF files).
+ * whole file. gzip/zstd files are decompressed and UTF-16 (byte order mark, or `encoding`),
+ * Latin-1 and Windows-1252 text is transcoded to UTF-8 as it streams (src/data/decode). A line is the text between two `\n` bytes; a trailing `\r` is removed (CRLF files).
  * Lines that are not valid UTF-8 are still returned (decoded with U+FFFD replacements) and their
  * batch index is listed in `invalidUtf8`, so a validator can report them without stopping.
  */
@@ -33,6 +35,8 @@ export interface LineChunk {
 export interface ReadLinesOptions {
   /** read size; a chunk holds the complete lines of about this many bytes (default 256 KiB) */
   chunkBytes?: number;
+  /** the file's text encoding (default utf-8; a UTF-16 byte order mark is followed whatever this says) */
+  encoding?: TextEncoding;
 }
 
 const NEWLINE = 0x0a;
@@ -40,7 +44,7 @@ const CARRIAGE_RETURN = 0x0d;
 
 export async function* readLineChunks(path: string, options: ReadLinesOptions = {}): AsyncGenerator<LineChunk> {
   const chunkBytes = options.chunkBytes ?? 1 << 18;
-  const stream = createReadStream(path, { highWaterMark: chunkBytes });
+  const stream = utf8Bytes(path, { chunkBytes, ...(options.encoding !== undefined && { encoding: options.encoding }) });
   // bytes after the last newline seen, kept as parts so a line longer than a chunk is copied once
   let pending: Buffer[] = [];
   let nextLine = 1;

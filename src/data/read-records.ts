@@ -1,24 +1,39 @@
-import { open, readFile } from "node:fs/promises";
-import { createReadStream } from "node:fs";
-import { extname } from "node:path";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { extname, join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import { parse as parseCsv } from "csv-parse";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { TunekitError } from "../core/errors.js";
 import { assertInputFile } from "../core/input-file.js";
 import { readLines } from "./read-lines.js";
-import type { ReaderOptions } from "./decode/reader-options.js";
+import { resolveSplit } from "./decode/dataset-folder.js";
+import { readArrowRows } from "./decode/read-arrow.js";
+import type { ReaderOptions, TextEncoding } from "./decode/reader-options.js";
+import { checkedUtf8, effectiveEncoding, readSourceHead, sourceBytes, utf8Bytes, type Compression, type SourceHead } from "./decode/source-bytes.js";
 
 export type { ReaderOptions, TextEncoding } from "./decode/reader-options.js";
+export type { Compression } from "./decode/source-bytes.js";
 
 /**
- * Reads tabular and JSON record files one record at a time: CSV/TSV (csv-parse, streaming), JSON
- * Lines (streaming), a JSON top-level array (parsed whole: JSON has no streaming boundary), and
- * Parquet (hyparquet, one row group at a time, only the columns asked for).
+ * The one reader of dataset records for every data command: CSV/TSV (csv-parse, streaming), JSON
+ * Lines (streaming), a JSON top-level array or a `{"key": [...]}` wrapper (parsed whole: JSON has
+ * no streaming boundary), Parquet (hyparquet, one row group at a time, only the columns asked
+ * for), Arrow IPC (apache-arrow, one batch at a time), and dataset folders (Hugging Face
+ * save_to_disk, or split files; `--split` picks one). Under every format: gzip and zstd are
+ * decompressed as the file streams (magic bytes, not the name), UTF-16 with a byte order mark and
+ * `--encoding` latin1/windows-1252 are transcoded, and bytes that are not UTF-8 are refused with
+ * the line and the `--encoding` fix (a JSONL line: a problem record), never read as U+FFFD.
  */
 export type RecordFileFormat = "csv" | "tsv" | "json" | "jsonl" | "parquet";
 
 export const RECORD_FILE_FORMATS: readonly RecordFileFormat[] = ["csv", "tsv", "json", "jsonl", "parquet"];
+
+/** What openRecords reads: the record file formats, plus Arrow IPC (save_to_disk folders, `.arrow` files). */
+export type ReadableFormat = RecordFileFormat | "arrow";
 
 /** A record that could not be parsed, with what to do about it. */
 export interface RecordProblem {
@@ -30,17 +45,29 @@ export interface RecordProblem {
 export interface SourceRecord {
   /** 1-based position among the file's records (a CSV header and blank JSONL lines are not rows) */
   row: number;
-  /** 1-based line where the record starts (CSV, TSV, JSONL); absent for JSON arrays and Parquet */
+  /** 1-based line where the record starts (CSV, TSV, JSONL); absent for JSON arrays, Parquet and Arrow */
   line?: number;
   /** the parsed record; absent when `problem` is set */
   value?: unknown;
   problem?: RecordProblem;
+  /** the shard the record is in, when a folder's split has several files */
+  file?: string;
 }
 
 export interface RecordReader {
-  /** column names from the CSV header or the Parquet schema; null for JSON and JSONL */
+  /** column names from the CSV header or the Parquet/Arrow schema; null for JSON and JSONL */
   columns: string[] | null;
   records: AsyncIterable<SourceRecord>;
+  /** the format read (a folder: its split files' format) */
+  format: ReadableFormat;
+  /** gzip or zstd when the file was compressed */
+  compression: Compression | null;
+  /** the text encoding read with (a UTF-16 byte order mark wins over `--encoding`) */
+  encoding: TextEncoding;
+  /** the files read: the path itself, or a folder split's files */
+  files: string[];
+  /** a dataset folder: the split read and every split found */
+  split?: { name: string; splits: string[]; layout: string };
 }
 
 /**
@@ -63,58 +90,145 @@ const EXTENSION_FORMATS: Record<string, RecordFileFormat> = {
   ".pq": "parquet",
 };
 
-/** The record format a file's extension names, or null. */
+const COMPRESSION_EXTENSION = /\.(gz|gzip|zst|zstd)$/i;
+
+/** The record format a file's extension names (`.csv.gz` is csv), or null. */
 export function recordFormatFromPath(path: string): RecordFileFormat | null {
-  return EXTENSION_FORMATS[extname(path).toLowerCase()] ?? null;
+  return EXTENSION_FORMATS[extname(path.replace(COMPRESSION_EXTENSION, "")).toLowerCase()] ?? null;
+}
+
+/** The first bytes of the content as text, for sniffing (decompressed, decoded per the encoding). */
+function headText(head: SourceHead, encoding: TextEncoding | undefined): string {
+  const effective = effectiveEncoding(head, encoding);
+  const bytes = head.head;
+  const text =
+    effective === "utf-8" ? bytes.toString("utf8") : effective === "latin1" ? bytes.toString("latin1") : new TextDecoder(effective).decode(bytes);
+  return text.replace(/^\uFEFF/, "");
+}
+
+/** JSON text that is one document (an array, or a pretty-printed object) rather than one object a line. */
+function isJsonDocument(text: string): boolean {
+  const trimmed = text.trimStart();
+  const first = trimmed[0];
+  if (first !== "[" && first !== "{") return false;
+  const newline = trimmed.indexOf("\n");
+  const firstLine = (newline === -1 ? trimmed : trimmed.slice(0, newline)).trim();
+  try {
+    JSON.parse(firstLine);
+  } catch {
+    // `[` or `{` opening a document that goes on past its first line
+    return first === "[" || /[[{,:]$/.test(firstLine) || firstLine === "{";
+  }
+  // one complete value on the first line: JSON Lines, unless it is a lone array
+  return first === "[" && (newline === -1 || trimmed.slice(newline + 1).trim() === "");
 }
 
 /**
- * Whether a `.json` file holds a top-level array (`json`) or one object per line (`jsonl`):
- * looks at the first non-whitespace byte only.
+ * The format of a file from its content (magic bytes, the first text) and its name: what `auto`
+ * reads it as. A `.json` holding one object per line is jsonl; a `.txt` holding a JSON array is json.
  */
-export async function sniffJsonContainer(path: string): Promise<"json" | "jsonl"> {
-  const handle = await open(path, "r");
+export async function detectRecordFormat(path: string, options: ReaderOptions = {}, known?: SourceHead): Promise<ReadableFormat> {
+  const head = known ?? (await readSourceHead(path));
+  const bytes = head.head;
+  if (bytes.subarray(0, 4).toString("latin1") === "PAR1") return "parquet";
+  if (bytes.subarray(0, 6).toString("latin1") === "ARROW1" || (bytes.readUInt32LE(0) === 0xffffffff && bytes.length >= 8)) return "arrow";
+  if (/\.arrow$/i.test(path.replace(COMPRESSION_EXTENSION, ""))) return "arrow";
+  const named = recordFormatFromPath(path);
+  if (named === "csv" || named === "tsv" || named === "parquet") return named;
+  if (options.jsonKey !== undefined) return "json";
+  return isJsonDocument(headText(head, options.encoding)) ? "json" : "jsonl";
+}
+
+/**
+ * Whether a `.json` file holds a top-level array or wrapper object (`json`) or one object per line
+ * (`jsonl`), looking through compression and encodings at the first bytes only.
+ */
+export async function sniffJsonContainer(path: string, options: ReaderOptions = {}): Promise<"json" | "jsonl"> {
+  const head = await readSourceHead(path);
+  if (options.jsonKey !== undefined) return "json";
+  return isJsonDocument(headText(head, options.encoding)) ? "json" : "jsonl";
+}
+
+/**
+ * Open a dataset file or folder for reading record by record. `format` "auto" (the default)
+ * detects it (see detectRecordFormat); a folder is always detected, file by file.
+ */
+export async function openRecords(path: string, format: ReadableFormat | "auto" = "auto", options: OpenRecordsOptions = {}): Promise<RecordReader> {
+  let isDirectory = false;
   try {
-    const buffer = Buffer.alloc(4096);
-    for (let position = 0; ; ) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
-      if (bytesRead === 0) return "jsonl";
-      const text = buffer.subarray(0, bytesRead).toString("utf8").replace(/^\uFEFF/, "");
-      const first = text.trimStart()[0];
-      if (first !== undefined) return first === "[" ? "json" : "jsonl";
-      position += bytesRead;
-    }
-  } finally {
-    await handle.close();
+    isDirectory = (await stat(path)).isDirectory();
+  } catch {
+    // assertInputFile says why
   }
-}
-
-export async function openRecords(path: string, format: RecordFileFormat, options: OpenRecordsOptions = {}): Promise<RecordReader> {
-  await assertReadable(path);
-  switch (format) {
-    case "csv":
-      return openDelimited(path, ",");
-    case "tsv":
-      return openDelimited(path, "\t");
-    case "jsonl":
-      return { columns: null, records: readJsonLines(path) };
-    case "json":
-      return { columns: null, records: await readJsonArray(path) };
-    case "parquet":
-      return openParquet(path, options.columns);
-  }
-}
-
-async function assertReadable(path: string): Promise<void> {
+  if (isDirectory) return openFolder(path, options);
   await assertInputFile(path);
+  const head = await readSourceHead(path);
+  const resolved = format === "auto" ? await detectRecordFormat(path, options, head) : format;
+  const base = { format: resolved, compression: head.compression, encoding: effectiveEncoding(head, options.encoding), files: [path] };
+  switch (resolved) {
+    case "csv":
+      return { ...base, ...(await openDelimited(path, ",", options, head)) };
+    case "tsv":
+      return { ...base, ...(await openDelimited(path, "\t", options, head)) };
+    case "jsonl":
+      return { ...base, columns: null, records: readJsonLines(path, options) };
+    case "json":
+      return { ...base, columns: null, records: await readJsonArray(path, options, head) };
+    case "parquet":
+      return { ...base, ...(await openParquet(path, options.columns, head)) };
+    case "arrow": {
+      const { columns, rows } = await readArrowRows(path, sourceBytes(path, {}, head), options.columns);
+      return { ...base, columns, records: numbered(rows) };
+    }
+  }
 }
 
-async function* readJsonLines(path: string): AsyncGenerator<SourceRecord> {
+async function* numbered(rows: AsyncIterable<Record<string, unknown>>): AsyncGenerator<SourceRecord> {
   let row = 0;
-  for await (const { line, text } of readLines(path)) {
+  for await (const value of rows) yield { row: ++row, value };
+}
+
+/** A folder's split, its files read one after another (rows numbered across them). */
+async function openFolder(path: string, options: OpenRecordsOptions): Promise<RecordReader> {
+  const { folder, split, files } = await resolveSplit(path, options.split);
+  const first = await openRecords(files[0] as string, "auto", { ...options, split: undefined });
+  async function* records(): AsyncGenerator<SourceRecord> {
+    let row = 0;
+    for (let index = 0; index < files.length; index++) {
+      const file = files[index] as string;
+      const reader = index === 0 ? first : await openRecords(file, "auto", { ...options, split: undefined });
+      for await (const record of reader.records) {
+        row += 1;
+        yield { ...record, row, ...(files.length > 1 && { file }) };
+      }
+    }
+  }
+  return {
+    ...first,
+    records: records(),
+    files,
+    split: { name: split, splits: [...folder.splits.keys()], layout: folder.layout },
+  };
+}
+
+async function* readJsonLines(path: string, options: ReaderOptions): AsyncGenerator<SourceRecord> {
+  let row = 0;
+  for await (const { line, text, validUtf8 } of readLines(path, { encoding: options.encoding })) {
     const trimmed = line === 1 ? text.replace(/^\uFEFF/, "").trim() : text.trim();
     if (trimmed === "") continue;
     row += 1;
+    if (!validUtf8) {
+      yield {
+        row,
+        line,
+        problem: {
+          code: "invalid_utf8",
+          message: `line ${line} is not UTF-8 (the file looks like Windows-1252 or Latin-1)`,
+          fix: "pass `--encoding windows-1252` (or `--encoding latin1`) to read it as it is, or re-save the file as UTF-8",
+        },
+      };
+      continue;
+    }
     try {
       yield { row, line, value: JSON.parse(trimmed) };
     } catch (error) {
@@ -131,8 +245,14 @@ async function* readJsonLines(path: string): AsyncGenerator<SourceRecord> {
   }
 }
 
-async function readJsonArray(path: string): Promise<AsyncIterable<SourceRecord>> {
-  const text = (await readFile(path, "utf8")).replace(/^\uFEFF/, "");
+function isRecordList(value: unknown): boolean {
+  return Array.isArray(value) && value.length > 0 && value.every((entry) => entry !== null && typeof entry === "object" && !Array.isArray(entry));
+}
+
+async function readJsonArray(path: string, options: ReaderOptions, head: SourceHead): Promise<AsyncIterable<SourceRecord>> {
+  const parts: Buffer[] = [];
+  for await (const chunk of checkedUtf8(path, utf8Bytes(path, { encoding: options.encoding }, head))) parts.push(chunk);
+  const text = Buffer.concat(parts).toString("utf8").replace(/^\uFEFF/, "");
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -144,7 +264,61 @@ async function readJsonArray(path: string): Promise<AsyncIterable<SourceRecord>>
       fix: "a .json file must hold one top-level array of records; for one JSON object per line use --from jsonl",
     });
   }
+  const key = options.jsonKey;
+  if (key !== undefined) {
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new TunekitError(`\`--json-key ${key}\` needs a JSON object, but \`${path}\` holds ${Array.isArray(parsed) ? "an array" : `a ${parsed === null ? "null" : typeof parsed}`}`, {
+        kind: "usage",
+        code: "json_key_not_applicable",
+        file: path,
+        field: "--json-key",
+        fix: Array.isArray(parsed) ? "drop `--json-key`: the file's top level is already the list of records" : "check the file",
+      });
+    }
+    const keys = Object.keys(parsed);
+    if (!(key in parsed)) {
+      throw new TunekitError(`\`${path}\` has no key \`${key}\`; its keys are ${keys.map((name) => `\`${name}\``).join(", ") || "none"}`, {
+        kind: "usage",
+        code: "json_key_not_found",
+        file: path,
+        field: "--json-key",
+        fix: `pass the key that holds the records${keys[0] === undefined ? "" : `, e.g. \`--json-key ${keys[0]}\``}`,
+      });
+    }
+    parsed = (parsed as Record<string, unknown>)[key];
+    if (!Array.isArray(parsed)) {
+      throw new TunekitError(`\`${key}\` in \`${path}\` holds a JSON ${parsed === null ? "null" : typeof parsed}, not an array of records`, {
+        kind: "usage",
+        code: "not_an_array",
+        file: path,
+        field: "--json-key",
+        fix: "name the key whose value is the list of records",
+      });
+    }
+  }
   if (!Array.isArray(parsed)) {
+    const arrays = parsed !== null && typeof parsed === "object" ? Object.entries(parsed).filter(([, value]) => isRecordList(value)) : [];
+    // one list of records under one key (`{"data": [...]}`): refused with the key named, not guessed,
+    // so the same command reads the same records when a key is added to the file later
+    if (arrays.length === 1) {
+      const [name, value] = arrays[0] as [string, unknown[]];
+      throw new TunekitError(`\`${path}\` is a JSON object whose ${value.length} records are under \`${name}\`: pass \`--json-key ${name}\` to read them`, {
+        kind: "usage",
+        code: "json_key_needed",
+        file: path,
+        field: "--json-key",
+        fix: `add \`--json-key ${name}\``,
+      });
+    }
+    if (arrays.length > 1) {
+      throw new TunekitError(`\`${path}\` is a JSON object with several lists of records (${arrays.map(([name]) => `\`${name}\``).join(", ")}): name one with \`--json-key\``, {
+        kind: "usage",
+        code: "json_key_needed",
+        file: path,
+        field: "--json-key",
+        fix: `add e.g. \`--json-key ${arrays[0]?.[0]}\``,
+      });
+    }
     throw new TunekitError(`\`${path}\` holds a JSON ${parsed === null ? "null" : typeof parsed}, not an array of records`, {
       kind: "data",
       code: "not_an_array",
@@ -161,9 +335,9 @@ async function readJsonArray(path: string): Promise<AsyncIterable<SourceRecord>>
 const NEWLINES = /\r\n|\n|\r/g;
 const LEADING_NEWLINES = /^(?:\r\n|\n|\r)+/;
 
-async function openDelimited(path: string, delimiter: string): Promise<RecordReader> {
+async function openDelimited(path: string, delimiter: string, options: ReaderOptions, head: SourceHead): Promise<Pick<RecordReader, "columns" | "records">> {
   let header: string[] = [];
-  const parser = createReadStream(path).pipe(
+  const parser = Readable.from(checkedUtf8(path, utf8Bytes(path, { encoding: options.encoding }, head))).pipe(
     parseCsv({
       delimiter,
       bom: true,
@@ -183,6 +357,7 @@ async function openDelimited(path: string, delimiter: string): Promise<RecordRea
     Symbol.asyncIterator
   ]();
   const csvError = (error: unknown): TunekitError => {
+    if (error instanceof TunekitError) return error;
     const details = error as { message?: string; lines?: number };
     return new TunekitError(`\`${path}\` is not valid ${delimiter === "\t" ? "TSV" : "CSV"}: ${details.message ?? String(error)}`, {
       kind: "data",
@@ -251,8 +426,19 @@ export function parquetDecompressors(): Record<string, Decompress> {
   return decompressors;
 }
 
-async function openParquet(path: string, wanted: string[] | undefined): Promise<RecordReader> {
-  const file = await asyncBufferFromFile(path);
+/** A compressed Parquet file decompressed to a temporary file (Parquet needs random access); removed at exit. */
+async function decompressedCopy(path: string, head: SourceHead): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), "tunekit-parquet-"));
+  process.once("exit", () => {
+    void rm(folder, { recursive: true, force: true });
+  });
+  const copy = join(folder, "data.parquet");
+  await pipeline(Readable.from(sourceBytes(path, {}, head)), createWriteStream(copy));
+  return copy;
+}
+
+async function openParquet(path: string, wanted: string[] | undefined, head: SourceHead): Promise<Pick<RecordReader, "columns" | "records">> {
+  const file = await asyncBufferFromFile(head.compression === null ? path : await decompressedCopy(path, head));
   let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
   try {
     metadata = await parquetMetadataAsync(file);
