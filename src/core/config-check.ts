@@ -169,7 +169,7 @@ export function checkConfig(loaded: LoadedConfig, context: ConfigCheckEnvironmen
       }
     }
     const urlField = config.provider === "openai" ? "openai.base_url" : "azure.endpoint";
-    const url = config.provider === "openai" ? config.openai.base_url : (config.azure.endpoint ?? context.environment.AZURE_OPENAI_ENDPOINT ?? null);
+    const url = config.provider === "openai" ? config.openai.base_url : (config.azure.endpoint ?? (context.environment.AZURE_OPENAI_ENDPOINT || null));
     if (config.provider === "azure" && url === null) {
       add({
         code: "missing_endpoint",

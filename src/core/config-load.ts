@@ -352,7 +352,7 @@ function describeIssue(issue: z.core.$ZodIssue, context: ConfigProblemContext): 
     const list = valueAt(context.input, path.slice(0, -1));
     if (typeof index === "number" && Array.isArray(list)) {
       const corrected = list.map((item, position) => (position === index ? pick : item));
-      return { message: `\`${field}\`${where} (item ${index + 1} of the list) is ${shown(value)}, which is not one of ${choices.map((name) => `\`${name}\``).join(", ")}.${guess ? ` Did you mean \`${guess}\`?` : ""}`, fix: `write ${writeAs(path.slice(0, -1), corrected, fromFlag)}` };
+      return { message: `\`${field}\` (item ${index + 1} of the list${fromFlag ? ", from `--set`" : ""}) is ${shown(value)}, which is not one of ${choices.map((name) => `\`${name}\``).join(", ")}.${guess ? ` Did you mean \`${guess}\`?` : ""}`, fix: `write ${writeAs(path.slice(0, -1), corrected, fromFlag)}` };
     }
     return answer;
   }
