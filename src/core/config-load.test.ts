@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { describe, expect, it } from "vitest";
 import { configJsonSchema, configSchema, defaultConfig } from "./config-schema.js";
-import { applyOverrides, loadConfig, parseOverride } from "./config-load.js";
+import { applyOverrides, expectedValue, fieldSchemaAt, loadConfig, parseOverride, readConfigObject } from "./config-load.js";
 import { renderStarterConfig } from "./config-template.js";
 import { TunekitError } from "./errors.js";
 
@@ -83,6 +83,32 @@ describe("--set overrides", () => {
     expect(error.exitCode).toBe(2);
   });
 
+  it("fits the value to the field: number-looking text stays text, `a,b` is a list, typed values stay typed", () => {
+    const { config } = loadConfig(null, ["output.suffix=2024", "training.lora.target_modules=q_proj,v_proj", "eval.metrics=token-f1", "training.epochs=3", "data.validation=null", "output.name=007"]);
+    expect(config.output.suffix).toBe("2024");
+    expect(config.output.name).toBe("007");
+    expect(config.training.lora.target_modules).toEqual(["q_proj", "v_proj"]);
+    expect(config.eval.metrics).toEqual(["token-f1"]);
+    expect(config.training.epochs).toBe(3);
+    expect(config.data.validation).toBeNull();
+    expect(loadConfig(null, ["training.lora.target_modules=all-linear"]).config.training.lora.target_modules).toBe("all-linear");
+  });
+
+  it("a list item that is wrong is named, with the whole list to write", () => {
+    const error = problemsOf(() => loadConfig(null, ["eval.metrics=token-f1,rougel"]));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]!.field).toBe("eval.metrics.1");
+    expect(error.problems[0]!.message).toContain("Did you mean `rouge-l`?");
+    expect(error.problems[0]!.fix).toBe("write `--set 'eval.metrics=[token-f1, rouge-l]'`");
+  });
+
+  it("an unreadable value is a usage error that shows how to write a list", () => {
+    const error = problemsOf(() => parseOverride("training.lora.target_modules=[q_proj"));
+    expect(error.code).toBe("bad_override");
+    expect(error.exitCode).toBe(2);
+    expect(error.fix).toContain("--set 'training.lora.target_modules=[a, b]'");
+  });
+
   it("type-checks overridden values", () => {
     const error = problemsOf(() => loadConfig(null, ["training.lora.r=sixteen"]));
     expect(error.problems.map((problem) => problem.field)).toEqual(["training.lora.r"]);
@@ -121,6 +147,33 @@ describe("config errors", () => {
     expect(byField.get("training.lr_scheduler")!.message).toMatch(/cosine/);
     expect(byField.get("data.max_seq_len")!.line).toBe(10);
     expect(error.format()).toContain("tunekit config schema");
+    // sorted by line, each with a fix of its own
+    expect(error.problems.map((problem) => problem.line)).toEqual([2, 5, 6, 8, 10]);
+    expect(byField.get("trainig")!.fix).toBe("rename it to `training`");
+    expect(byField.get("training.learning_rate")!.message).toContain("it takes `auto` or a number above 0 and at most 1");
+    expect(byField.get("training.learning_rate")!.fix).toBe("write a value in range, e.g. `learning_rate: 0.0001`");
+    expect(byField.get("training.lr_scheduler")!.fix).toBe("write one of them, e.g. `lr_scheduler: cosine`");
+    expect(byField.get("data.max_seq_len")!.fix).toBe("write a number without quotes, e.g. `max_seq_len: 1024` (the default)");
+    expect(new Set(error.problems.map((problem) => problem.fix)).size).toBe(error.problems.length);
+  });
+
+  it("says how to quote text that looks like a number, how to write a list, and what an empty value needs", () => {
+    const error = problemsOf(() => loadConfig(writeYaml('output:\n  suffix: 2024\n  name: true\ntraining:\n  lora:\n    target_modules: q_proj, v_proj\nmodel:\ndata:\n  max_seq_len: "512"\n')));
+    const fixes = Object.fromEntries(error.problems.map((problem) => [problem.field, problem.fix]));
+    expect(fixes["output.suffix"]).toBe('put it in quotes: `suffix: "2024"`');
+    expect(fixes["output.name"]).toBe('put it in quotes: `name: "true"`');
+    expect(fixes["training.lora.target_modules"]).toContain("`target_modules: [q_proj, v_proj]`");
+    expect(fixes.model).toContain("`model: HuggingFaceTB/SmolLM2-135M-Instruct` (the default)");
+    expect(fixes["data.max_seq_len"]).toBe("drop the quotes: `max_seq_len: 512`");
+  });
+
+  it("describes what a field takes from the schema: bounds, choices, lists", () => {
+    expect(expectedValue(fieldSchemaAt(["training", "lora", "r"])!)).toBe("a whole number from 1 to 1024");
+    expect(expectedValue(fieldSchemaAt(["training", "epochs"])!)).toBe("`auto` or a whole number from 1 to 100");
+    expect(expectedValue(fieldSchemaAt(["eval", "confidence"])!)).toBe("a number above 0.5 and below 1");
+    expect(expectedValue(fieldSchemaAt(["training", "method"])!)).toBe("one of `lora`, `qlora`, `full`, `dpo`");
+    expect(expectedValue(fieldSchemaAt(["output", "suffix"])!)).toBe("text of at most 64 characters, or `null`");
+    expect(expectedValue(fieldSchemaAt(["eval", "strategies"])!)).toContain("a list of values from `zero-shot`");
   });
 
   it("reports YAML syntax errors with their line, once per line", () => {
@@ -128,6 +181,18 @@ describe("config errors", () => {
     expect(error.code).toBe("invalid_yaml");
     expect(error.problems.length).toBeGreaterThan(0);
     expect(new Set(error.problems.map((problem) => problem.line)).size).toBe(error.problems.length);
+  });
+
+  it("a YAML error names the line, the column, the line's text and the fix, in loadConfig and readConfigObject alike", () => {
+    const path = writeYaml("model: a\ntraining: {epochs: 3\ndata:\n  train: x\n");
+    for (const error of [problemsOf(() => loadConfig(path)), problemsOf(() => readConfigObject(path))]) {
+      expect(error.code).toBe("invalid_yaml");
+      expect(error.line).toBe(3);
+      expect(error.problems[0]).toMatchObject({ line: 3, column: 1 });
+      expect(error.problems[0]!.message).toContain("the line reads `data:`");
+      expect(error.problems[0]!.message).toContain("the `{` opened on line 2");
+      expect(error.problems[0]!.fix).toContain("close every `{` or `[`");
+    }
   });
 
   it("says how to create a missing config file", () => {
