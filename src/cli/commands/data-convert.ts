@@ -1,7 +1,8 @@
 import { Option, type Command } from "commander";
 import { convertDataset, type ConvertReport } from "../../data/convert/convert-dataset.js";
-import { CONVERT_SOURCE_FORMATS } from "../../data/convert/source-format.js";
+import { CONVERT_FROM_FORMATS, CONVERT_TARGETS } from "../../data/convert/source-format.js";
 import { action, printJson, refuseToOverwrite } from "../output.js";
+import { addReaderOptions, readerOptions, type ReaderCommandOptions } from "../reader-options.js";
 
 const PROBLEMS_SHOWN = 20;
 
@@ -10,23 +11,27 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 export function registerDataConvert(parent: Command): void {
-  parent
-    .command("convert")
-    .description("convert csv, tsv, json, jsonl, parquet, Alpaca or ShareGPT data to chat JSONL ({\"messages\": [...]} a line)")
+  const command = parent.command("convert");
+  addReaderOptions(command);
+  command
+    .description(
+      "convert csv, tsv, json, jsonl, parquet, Alpaca, ShareGPT or preference-pair data to chat JSONL ({\"messages\": [...]} a line) or preference JSONL",
+    )
     .argument("<in>", "source file")
-    .argument("<out>", "chat JSONL file to write")
-    .option("--from <format>", `source format: ${CONVERT_SOURCE_FORMATS.join(", ")} (default: from the extension of IN)`)
+    .argument("<out>", "JSONL file to write")
+    .option("--from <format>", `source format: ${CONVERT_FROM_FORMATS.join(", ")} (default: the file type from the extension of IN, the layout detected from its first records)`)
+    .option("--to <format>", `what to write: ${CONVERT_TARGETS.join(", ")} (default: preference for chosen/rejected pairs, else chat)`)
     .addOption(
       new Option(
         "--map <column=field>",
-        "map a source column to a message field: user (or prompt), assistant (or completion), system; repeat it, e.g. --map question=user --map answer=assistant",
+        "map a source column to a message field: user (or prompt), assistant (or completion), system, or a pair's chosen and rejected answers; repeat it, e.g. --map question=user --map answer=assistant",
       )
         .argParser(collect)
         .default([], "the columns named prompt or user, completion or assistant, system"),
     )
     .option("--system <text>", "system message for every example that has none")
     .option("--force", "replace OUT when it exists", false)
-    .option("--json", "print the report {written, skipped, problems} as JSON", false)
+    .option("--json", "print the report {written, skipped, problems, detected, to} as JSON", false)
     .addHelpText(
       "after",
       `
@@ -41,17 +46,42 @@ Reading:
              (when not empty): the order of the Alpaca template's Instruction and Input sections
   sharegpt   {conversations: [{from, value}]} records; from human/user -> user, gpt/assistant -> assistant,
              system -> system, tool/observation -> tool
+  preference TRL's {prompt, chosen, rejected} (text or message lists; without prompt, the turns
+             chosen and rejected share), LLaMA-Factory's {conversations | instruction+input,
+             chosen, rejected}; written as {input: {messages}, preferred_output, non_preferred_output}
+             (--to chat writes the prompt and the chosen answer instead)
 
-Rows that cannot convert are skipped and listed with their line (or row), column and fix.
-Exit status: 0 all rows converted, 1 some rows skipped, 2 usage error.`,
+Without --from or --map, the layout is detected from the first records (or the header) and named
+on stderr: Alpaca, ShareGPT, preference pairs, chat (messages) or prompt/completion columns. Other
+columns are refused at once (exit 2), naming the columns and the --map to write; no file is written.
+A value holding U+FFFD (bytes that were not UTF-8) stops the conversion with its line: pass
+--encoding or re-save the file as UTF-8.
+
+Rows that cannot convert are skipped and listed with their line (or row), column and fix; when no
+row converts, no output file is written.
+Exit status: 0 all rows converted, 1 some rows skipped (or none converted), 2 usage or input error.`,
     )
     .action(
-      action(async (input: string, output: string, options: { from?: string; map: string[]; system?: string; force: boolean; json: boolean }) => {
+      action(async (input: string, output: string, options: { from?: string; to?: string; map: string[]; system?: string; force: boolean; json: boolean } & ReaderCommandOptions) => {
+        const reader = readerOptions(options);
         refuseToOverwrite([output], options.force);
-        const report = await convertDataset({ input, output, from: options.from, map: options.map, system: options.system });
+        const report = await convertDataset({
+          input,
+          output,
+          from: options.from,
+          to: options.to,
+          map: options.map,
+          system: options.system,
+          reader,
+          onDetect: (layout, description) => {
+            if (layout === "alpaca" || layout === "sharegpt" || layout === "preference") {
+              process.stderr.write(`detected ${description} in ${input}; converting them to ${options.to ?? (layout === "preference" ? "preference" : "chat")} JSONL (pass --from or --map to read them otherwise)\n`);
+            }
+          },
+        });
         if (options.json) printJson(report);
         else printReport(report);
-        return report.skipped > 0 ? 1 : 0;
+        return report.skipped > 0 || report.written === 0 ? 1 : 0;
       }),
     );
 }
@@ -61,8 +91,17 @@ function printReport(report: ConvertReport): void {
   const shown = report.problems.slice(0, PROBLEMS_SHOWN);
   for (const problem of shown) process.stderr.write(`  - ${problem.message}\n    fix: ${problem.fix}\n`);
   if (total > shown.length) process.stderr.write(`  … and ${total - shown.length} more problems (use --json for the list)\n`);
+  const source = `${report.from}${report.container !== report.from ? ` in ${report.container}` : ""}`;
+  if (!report.output_written) {
+    process.stderr.write(
+      report.skipped > 0
+        ? `error: none of the ${report.skipped} row${report.skipped === 1 ? "" : "s"} of ${report.input} converted (from ${source}); no file was written to ${report.output}\nfix: see the problems above\n`
+        : `error: ${report.input} holds no records; no file was written to ${report.output}\n`,
+    );
+    return;
+  }
   process.stdout.write(
-    `wrote ${report.written} example${report.written === 1 ? "" : "s"} to ${report.output} (from ${report.from}${report.container !== report.from ? ` in ${report.container}` : ""})` +
+    `wrote ${report.written} ${report.to === "preference" ? "preference pair" : "example"}${report.written === 1 ? "" : "s"} to ${report.output} (from ${source})` +
       (report.skipped > 0 ? `; skipped ${report.skipped} row${report.skipped === 1 ? "" : "s"} that could not convert\n` : "\n"),
   );
 }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { TunekitError } from "../../core/errors.js";
-import { splitDataset, splitOutputPaths, type SplitGrouping, type SplitReport } from "../../data/split/split-dataset.js";
+import { splitDataset, splitOutputPathsFor, type SplitGrouping, type SplitReport } from "../../data/split/split-dataset.js";
 import { action, printJson, refuseToOverwrite } from "../output.js";
+import { addReaderOptions, readerOptions, type ReaderCommandOptions } from "../reader-options.js";
 
 function fraction(flag: string) {
   return (value: string): number => {
@@ -22,10 +23,13 @@ function wholeNumber(value: string): number {
 }
 
 export function registerDataSplit(parent: Command): void {
-  parent
-    .command("split")
-    .description("split a JSONL dataset into FILE.train/.validation/.test.jsonl: deterministic for a seed, no example in two splits")
-    .argument("<file>", "dataset file (JSONL)")
+  const command = parent.command("split");
+  addReaderOptions(command);
+  command
+    .description(
+      "split a dataset into FILE.train/.validation/.test files (JSONL; a CSV or TSV into CSV or TSV files with the header): deterministic for a seed, no example in two splits",
+    )
+    .argument("<file>", "dataset file: JSONL, CSV, TSV, a JSON array or Parquet")
     .option("--validation <fraction>", "fraction of examples for validation (0 for none)", "0.1")
     .option("--test <fraction>", "fraction of examples for test (0 for none)", "0.1")
     .option("--seed <n>", "seed of the shuffle: the same seed and input give byte-identical files", "42")
@@ -40,10 +44,16 @@ Examples are grouped by a hash of their normalised text (lower case, whitespace 
 exact duplicates (and, with --group-by prompt, one question with two answers) land in one split.
 Groups are ordered by their hash re-hashed with the seed and dealt to test, then validation, up to
 round(examples * fraction) each; the rest is train. Two streaming passes: memory holds one small
-entry per distinct group, not the examples. Lines keep their bytes and their input order.`,
+entry per distinct group, not the examples. Lines keep their bytes and their input order.
+
+A CSV or TSV is split as a table: each split file starts with the header row (and the BOM, when
+the input has one) and holds whole records, byte for byte, quoted line breaks and commas included;
+convert the splits with \`tunekit data convert\` and the same --map. A JSON array or Parquet file is
+written as JSONL splits, one record a line. A line that is not UTF-8 stops the split (exit 2).`,
     )
     .action(
-      action(async (file: string, options: { validation: string; test: string; seed: string; outDir?: string; groupBy: string; force: boolean; json: boolean }) => {
+      action(async (file: string, options: { validation: string; test: string; seed: string; outDir?: string; groupBy: string; force: boolean; json: boolean } & ReaderCommandOptions) => {
+        const reader = readerOptions(options);
         if (options.groupBy !== "prompt" && options.groupBy !== "example") {
           throw new TunekitError(`\`--group-by\` must be prompt or example; got \`${options.groupBy}\``, {
             kind: "usage",
@@ -54,7 +64,7 @@ entry per distinct group, not the examples. Lines keep their bytes and their inp
         }
         const validation = fraction("--validation")(options.validation);
         const test = fraction("--test")(options.test);
-        const outputs = splitOutputPaths(file, options.outDir);
+        const outputs = await splitOutputPathsFor(file, options.outDir, reader);
         refuseToOverwrite([outputs.train, ...(validation > 0 ? [outputs.validation] : []), ...(test > 0 ? [outputs.test] : [])], options.force);
         const report = await splitDataset({
           file,
@@ -63,6 +73,7 @@ entry per distinct group, not the examples. Lines keep their bytes and their inp
           seed: wholeNumber(options.seed),
           outDir: options.outDir,
           groupBy: options.groupBy as SplitGrouping,
+          reader,
         });
         if (options.json) printJson(report);
         else printReport(report);
@@ -71,8 +82,17 @@ entry per distinct group, not the examples. Lines keep their bytes and their inp
     );
 }
 
+const WRITTEN_AS: Record<SplitReport["format"], string> = { jsonl: "JSONL", csv: "CSV", tsv: "TSV" };
+
 function printReport(report: SplitReport): void {
-  const lines = [`split ${report.examples} examples (${report.groups} distinct by ${report.group_by}) of ${report.input} with seed ${report.seed}:`];
+  const noun = report.format === "jsonl" ? "examples" : "rows";
+  const what =
+    report.format !== "jsonl"
+      ? `; each split is a ${WRITTEN_AS[report.format]} file with the header row of the input`
+      : report.input_format !== "jsonl"
+        ? `; the ${report.input_format === "json" ? "JSON array" : "Parquet"} records are written as JSONL, one a line`
+        : "";
+  const lines = [`split ${report.examples} ${noun} (${report.groups} distinct by ${report.group_by}) of ${report.input} with seed ${report.seed}${what}:`];
   for (const [name, split] of Object.entries(report.splits)) {
     if (split.file === null) continue;
     const share = report.examples > 0 ? ((100 * split.examples) / report.examples).toFixed(1) : "0.0";

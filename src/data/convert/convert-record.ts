@@ -51,6 +51,7 @@ function withSystem(messages: ChatMessage[], system: string | undefined): ChatMe
 
 /** Hint for records that look like another layout than the one asked for. */
 function layoutHint(record: Record<string, unknown>): string {
+  if ("chosen" in record && "rejected" in record) return "; this looks like preference pairs: use --from preference";
   if ("instruction" in record && "output" in record) return "; this looks like Alpaca data: use --from alpaca";
   if ("conversations" in record) return "; this looks like ShareGPT data: use --from sharegpt";
   return "";
@@ -83,7 +84,8 @@ export function convertMappedRecord(value: unknown, mapping: ColumnMapping | nul
       problems.push({
         code: "unmapped_field",
         field,
-        message: `no column feeds the ${field} message: the record has no ${names} column (it has ${describeKeys(value)})${layoutHint(value)}`,
+        // the layout hint once per record, not once per field
+        message: `no column feeds the ${field} message: the record has no ${names} column (it has ${describeKeys(value)})${problems.some((problem) => problem.code === "unmapped_field") ? "" : layoutHint(value)}`,
         fix: `map a column to it, e.g. --map <column>=${field}`,
       });
       continue;
@@ -130,7 +132,7 @@ function resolveDefaultColumns(record: Record<string, unknown>): ColumnMapping {
   return { system: pick("system"), user: pick("user"), assistant: pick("assistant") };
 }
 
-function describeKeys(record: Record<string, unknown>): string {
+export function describeKeys(record: Record<string, unknown>): string {
   const keys = Object.keys(record);
   if (keys.length === 0) return "no columns";
   const shown = keys.slice(0, 8).map((key) => `\`${key}\``);

@@ -2,10 +2,14 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { once } from "node:events";
 import { basename, dirname, extname, join, resolve } from "node:path";
+import { parse as parseCsv } from "csv-parse";
 import { TunekitError } from "../../core/errors.js";
-import { inputFileError } from "../../core/input-file.js";
+import { assertInputFile, inputFileError } from "../../core/input-file.js";
 import { detectFormat } from "../../spec/dataset.js";
 import { readLines } from "../read-lines.js";
+import { Readable } from "node:stream";
+import { utf8Bytes } from "../decode/source-bytes.js";
+import { openRecords, recordFormatFromPath, sniffJsonContainer, type ReaderOptions } from "../read-records.js";
 import { exampleText, hash64, normalizeText, promptText, type Hash64 } from "../validate/fingerprint.js";
 import { HashIndex } from "../validate/hash-index.js";
 
@@ -32,6 +36,17 @@ import { HashIndex } from "../validate/hash-index.js";
  *
  * Two streaming passes over the file: pass 1 hashes and counts, pass 2 writes each line, byte for
  * byte (without its line ending), to its split; within a split the input order is kept.
+ *
+ * CSV and TSV are split as tables, never as lines: each split is a CSV (TSV) file that starts with
+ * the input's header row (and its BOM, so Excel still reads it as UTF-8), followed by whole
+ * records copied byte for byte, quoted fields with line breaks, commas and CRLF included. We keep
+ * the table rather than writing JSONL because the columns are not messages yet: mapping them is
+ * `tunekit data convert`'s job (with --map), and a split that stays a CSV opens in the same tools
+ * and converts with the same --map. Records are grouped by their normalised fields.
+ * The bytes are the reader's: gzip/zstd decompressed, `--encoding` (and a UTF-16 byte order mark)
+ * transcoded, so the splits are plain UTF-8. A JSON array, a Parquet or an Arrow file has no lines
+ * to copy: its splits are written as JSONL, one record a line (what every other data command
+ * reads). Text that is not UTF-8 stops the split with its line (decoding it would write U+FFFD).
  */
 export type SplitName = "train" | "validation" | "test";
 export type SplitGrouping = "prompt" | "example";
@@ -46,6 +61,8 @@ export interface SplitDatasetOptions {
   /** where to write the splits; default: the folder of `file` */
   outDir?: string;
   groupBy?: SplitGrouping;
+  /** --encoding and --json-key, as every data command reads them */
+  reader?: ReaderOptions;
 }
 
 export interface SplitFileReport {
@@ -54,8 +71,16 @@ export interface SplitFileReport {
   examples: number;
 }
 
+/** How the input is read: lines (jsonl), a table (csv, tsv), or records (json array, parquet). */
+export type SplitInputFormat = "jsonl" | "csv" | "tsv" | "json" | "parquet" | "arrow";
+/** What the splits are written as. */
+export type SplitOutputFormat = "jsonl" | "csv" | "tsv";
+
 export interface SplitReport {
   input: string;
+  input_format: SplitInputFormat;
+  /** the format of the split files: csv/tsv (with the header) for a table, else jsonl */
+  format: SplitOutputFormat;
   seed: number;
   group_by: SplitGrouping;
   /** non-blank lines */
@@ -111,14 +136,30 @@ class Uint32List {
   }
 }
 
-export function splitOutputPaths(file: string, outDir?: string): Record<SplitName, string> {
+export function splitOutputPaths(file: string, outDir?: string, format: SplitOutputFormat = "jsonl"): Record<SplitName, string> {
   const directory = outDir ?? dirname(file);
   const stem = basename(file, extname(file));
   return {
-    train: join(directory, `${stem}.train.jsonl`),
-    validation: join(directory, `${stem}.validation.jsonl`),
-    test: join(directory, `${stem}.test.jsonl`),
+    train: join(directory, `${stem}.train.${format}`),
+    validation: join(directory, `${stem}.validation.${format}`),
+    test: join(directory, `${stem}.test.${format}`),
   };
+}
+
+/** The input's format: from the extension (a .json file holding one object a line is jsonl); jsonl otherwise. */
+export async function splitInputFormat(file: string, reader: ReaderOptions = {}): Promise<SplitInputFormat> {
+  const format = recordFormatFromPath(file);
+  if (format === "json") return sniffJsonContainer(file, reader).catch(() => "json" as const);
+  return format ?? "jsonl";
+}
+
+export function splitOutputFormat(input: SplitInputFormat): SplitOutputFormat {
+  return input === "csv" || input === "tsv" ? input : "jsonl";
+}
+
+/** The files a split of `file` writes (for the CLI's overwrite check). */
+export async function splitOutputPathsFor(file: string, outDir?: string, reader: ReaderOptions = {}): Promise<Record<SplitName, string>> {
+  return splitOutputPaths(file, outDir, splitOutputFormat(await splitInputFormat(file, reader)));
 }
 
 function checkOptions(options: SplitDatasetOptions): void {
@@ -153,10 +194,119 @@ function checkOptions(options: SplitDatasetOptions): void {
   }
 }
 
+/** Distinct groups and their sizes, in typed arrays (see the file comment). */
+class GroupTable {
+  readonly index = new HashIndex(0xfffffffe);
+  readonly counts = new Uint32List();
+  readonly highs = new Uint32List();
+  readonly lows = new Uint32List();
+  largest = 1;
+  /** the group of a key, adding it when new */
+  add(key: Hash64): number {
+    const group = this.index.getOrSet(key, this.counts.length);
+    if (group === -1) {
+      this.counts.push(1);
+      this.highs.push(key.high);
+      this.lows.push(key.low);
+      return this.counts.length - 1;
+    }
+    this.counts.increment(group);
+    if (this.counts.get(group) > this.largest) this.largest = this.counts.get(group);
+    return group;
+  }
+  get size(): number {
+    return this.counts.length;
+  }
+}
+
+/**
+ * The seeded shuffle: groups ordered by their hash re-hashed with the seed, dealt to test, then
+ * validation, up to round(N * ratio); a group that would overshoot a split goes to the next one
+ * (finally train), so duplicates are never cut apart.
+ */
+function assignGroups(table: GroupTable, examples: number, options: SplitDatasetOptions): { assignment: Uint8Array; filled: number[]; targets: number[] } {
+  const groups = table.size;
+  const rankHigh = new Uint32Array(groups);
+  const rankLow = new Uint32Array(groups);
+  for (let group = 0; group < groups; group++) {
+    const rank = hash64(`${options.seed}\u0000${table.highs.get(group)}\u0000${table.lows.get(group)}`);
+    rankHigh[group] = rank.high;
+    rankLow[group] = rank.low;
+  }
+  const order = new Uint32Array(groups);
+  for (let group = 0; group < groups; group++) order[group] = group;
+  order.sort(
+    (a, b) =>
+      (rankHigh[a] as number) - (rankHigh[b] as number) ||
+      (rankLow[a] as number) - (rankLow[b] as number) ||
+      table.highs.get(a) - table.highs.get(b) ||
+      table.lows.get(a) - table.lows.get(b),
+  );
+  const targets = [0, Math.round(examples * options.validation), Math.round(examples * options.test)];
+  const filled = [0, 0, 0];
+  const assignment = new Uint8Array(groups);
+  for (const group of order) {
+    const size = table.counts.get(group);
+    let split = TRAIN;
+    if ((filled[TEST] as number) + size <= (targets[TEST] as number)) split = TEST;
+    else if ((filled[VALIDATION] as number) + size <= (targets[VALIDATION] as number)) split = VALIDATION;
+    assignment[group] = split;
+    (filled[split] as number) += size;
+  }
+  filled[TRAIN] = examples - (filled[VALIDATION] as number) - (filled[TEST] as number);
+  return { assignment, filled, targets };
+}
+
+const REPLACEMENT = "\uFFFD";
+
+function notUtf8(file: string, line: number | undefined, row: number): TunekitError {
+  const where = line !== undefined ? `line ${line}` : `record ${row}`;
+  return new TunekitError(`\`${file}\` ${where} is not UTF-8: splitting it would write U+FFFD (\uFFFD) in place of its bytes; nothing was written`, {
+    kind: "usage",
+    code: "invalid_utf8",
+    file,
+    ...(line !== undefined && { line }),
+    fix: "re-save the file as UTF-8, or convert it first with `tunekit data convert IN OUT.jsonl --encoding windows-1252` (or latin1)",
+  });
+}
+
+/** The non-blank lines of a JSONL file, or the records of a JSON array or Parquet file as JSON lines. */
+async function* exampleLines(file: string, format: SplitInputFormat, options: ReaderOptions): AsyncGenerator<{ text: string; blank: boolean }> {
+  if (format === "json" || format === "parquet" || format === "arrow") {
+    const reader = await openRecords(file, format, options);
+    for await (const record of reader.records) {
+      if (record.problem !== undefined) {
+        throw new TunekitError(`\`${file}\` record ${record.row}: ${record.problem.message}; nothing was written`, { kind: "data", code: record.problem.code, file, fix: record.problem.fix });
+      }
+      const text = JSON.stringify(record.value);
+      if (text.includes(REPLACEMENT)) throw notUtf8(file, record.line, record.row);
+      yield { text, blank: false };
+    }
+    return;
+  }
+  let row = 0;
+  for await (const { line, text, validUtf8 } of readLines(file)) {
+    if (text.trim() === "") {
+      yield { text, blank: true };
+      continue;
+    }
+    row += 1;
+    if (!validUtf8) throw notUtf8(file, line, row);
+    yield { text: line === 1 ? text.replace(/^\uFEFF/, "") : text, blank: false };
+  }
+}
+
 export async function splitDataset(options: SplitDatasetOptions): Promise<SplitReport> {
   checkOptions(options);
   const groupBy = options.groupBy ?? "example";
-  const paths = splitOutputPaths(options.file, options.outDir);
+  try {
+    await assertInputFile(options.file);
+  } catch (error) {
+    throw error instanceof TunekitError ? error : inputFileError(options.file, error);
+  }
+  const inputFormat = await splitInputFormat(options.file, options.reader);
+  const format = splitOutputFormat(inputFormat);
+  const paths = splitOutputPaths(options.file, options.outDir, format);
   const wanted: Record<SplitName, boolean> = { train: true, validation: options.validation > 0, test: options.test > 0 };
   for (const name of SPLIT_NAMES) {
     if (wanted[name] && resolve(paths[name]) === resolve(options.file)) {
@@ -168,83 +318,34 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
       });
     }
   }
-
-  // pass 1: hash every line, count examples per group
-  const index = new HashIndex(0xfffffffe);
-  const counts = new Uint32List();
-  const highs = new Uint32List();
-  const lows = new Uint32List();
-  let examples = 0;
-  let largestGroup = 1;
-  let blankLines = 0;
-  let unparsable = 0;
-  try {
-    for await (const { text } of readLines(options.file)) {
-      if (text.trim() === "") {
-        blankLines += 1;
-        continue;
-      }
-      examples += 1;
-      const { key, parsed } = splitGroupKey(text, groupBy);
-      if (!parsed) unparsable += 1;
-      const group = index.getOrSet(key, counts.length);
-      if (group === -1) {
-        counts.push(1);
-        highs.push(key.high);
-        lows.push(key.low);
-      } else {
-        counts.increment(group);
-        if (counts.get(group) > largestGroup) largestGroup = counts.get(group);
-      }
-    }
-  } catch (error) {
-    if (["ENOENT", "EISDIR", "ENOTDIR", "EACCES"].includes((error as NodeJS.ErrnoException).code ?? "")) throw inputFileError(options.file, error);
-    throw error;
+  if ((format === "csv" || format === "tsv") && groupBy === "prompt") {
+    throw new TunekitError(`\`--group-by prompt\` needs chat examples; the rows of \`${options.file}\` (${format.toUpperCase()}) have columns, not a user side`, {
+      kind: "usage",
+      code: "invalid_group_by",
+      field: "--group-by",
+      fix: `convert first (\`tunekit data convert ${options.file} ${basename(options.file, extname(options.file))}.jsonl\`) and split the JSONL, or use --group-by example`,
+    });
   }
-  const groups = counts.length;
 
-  // the seeded shuffle: order groups by their hash re-hashed with the seed
-  const rankHigh = new Uint32Array(groups);
-  const rankLow = new Uint32Array(groups);
-  for (let group = 0; group < groups; group++) {
-    const rank = hash64(`${options.seed}\u0000${highs.get(group)}\u0000${lows.get(group)}`);
-    rankHigh[group] = rank.high;
-    rankLow[group] = rank.low;
-  }
-  const order = new Uint32Array(groups);
-  for (let group = 0; group < groups; group++) order[group] = group;
-  order.sort(
-    (a, b) =>
-      (rankHigh[a] as number) - (rankHigh[b] as number) ||
-      (rankLow[a] as number) - (rankLow[b] as number) ||
-      highs.get(a) - highs.get(b) ||
-      lows.get(a) - lows.get(b),
-  );
+  const table = new GroupTable();
+  const counted =
+    format === "csv" || format === "tsv"
+      ? await countCsv(options.file, format, table, options.reader ?? {})
+      : await countLines(options.file, inputFormat, groupBy, table, options.reader ?? {});
+  const examples = counted.examples;
+  const { assignment, filled, targets } = assignGroups(table, examples, options);
 
-  // fill test, then validation, to round(N * ratio) examples; a group that would overshoot a
-  // split goes to the next one (finally train), so duplicates are never cut apart
-  const targets = [0, Math.round(examples * options.validation), Math.round(examples * options.test)];
-  const filled = [0, 0, 0];
-  const assignment = new Uint8Array(groups);
-  for (const group of order) {
-    const size = counts.get(group);
-    let split = TRAIN;
-    if ((filled[TEST] as number) + size <= (targets[TEST] as number)) split = TEST;
-    else if ((filled[VALIDATION] as number) + size <= (targets[VALIDATION] as number)) split = VALIDATION;
-    assignment[group] = split;
-    (filled[split] as number) += size;
-  }
-  filled[TRAIN] = examples - (filled[VALIDATION] as number) - (filled[TEST] as number);
-
-  // pass 2: write each line to its split
   if (options.outDir !== undefined) await mkdir(options.outDir, { recursive: true });
   const streams: (WriteStream | null)[] = SPLIT_NAMES.map((name) => (wanted[name] ? createWriteStream(`${paths[name]}.partial-${process.pid}`) : null));
   try {
-    for await (const { text } of readLines(options.file)) {
-      if (text.trim() === "") continue;
-      const group = index.get(splitGroupKey(text, groupBy).key);
-      const stream = streams[assignment[group] as number] as WriteStream;
-      if (!stream.write(`${text}\n`)) await once(stream, "drain");
+    if (format === "csv" || format === "tsv") await writeCsv(options.file, counted as CsvCount, assignment, streams, options.reader ?? {});
+    else {
+      for await (const { text, blank } of exampleLines(options.file, inputFormat, options.reader ?? {})) {
+        if (blank) continue;
+        const group = table.index.get(splitGroupKey(text, groupBy).key);
+        const stream = streams[assignment[group] as number] as WriteStream;
+        if (!stream.write(`${text}\n`)) await once(stream, "drain");
+      }
     }
     for (const stream of streams) {
       if (stream === null) continue;
@@ -269,20 +370,22 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
       warnings.push(`the ${name} split holds ${filled[split]} examples, not ${targets[split]}: groups of duplicates are never cut apart`);
     }
   }
-  if (examples > 0 && largestGroup > Math.max(1, examples * 0.1)) {
-    warnings.push(`one group holds ${largestGroup} of the ${examples} examples (grouped by ${groupBy}); it stays whole in one split`);
+  if (examples > 0 && table.largest > Math.max(1, examples * 0.1)) {
+    warnings.push(`one group holds ${table.largest} of the ${examples} examples (grouped by ${groupBy}); it stays whole in one split`);
   }
-  if (unparsable > 0) {
-    warnings.push(`${unparsable} line${unparsable === 1 ? " is" : "s are"} not a JSON example of a known format; they were split by their text (run \`tunekit data validate\` on the file)`);
+  if (counted.unparsable > 0) {
+    warnings.push(`${counted.unparsable} line${counted.unparsable === 1 ? " is" : "s are"} not a JSON example of a known format; they were split by their text (run \`tunekit data validate\` on the file)`);
   }
   return {
     input: options.file,
+    input_format: inputFormat,
+    format,
     seed: options.seed,
     group_by: groupBy,
     examples,
-    groups,
-    blank_lines: blankLines,
-    unparsable_lines: unparsable,
+    groups: table.size,
+    blank_lines: counted.blankLines,
+    unparsable_lines: counted.unparsable,
     splits: {
       train: { file: paths.train, examples: filled[TRAIN] as number },
       validation: { file: wanted.validation ? paths.validation : null, examples: filled[VALIDATION] as number },
@@ -290,4 +393,151 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
     },
     warnings,
   };
+}
+
+interface LineCount {
+  examples: number;
+  blankLines: number;
+  unparsable: number;
+}
+
+/** pass 1 of JSONL (and JSON arrays, Parquet): hash every example, count examples per group */
+async function countLines(file: string, format: SplitInputFormat, groupBy: SplitGrouping, table: GroupTable, reader: ReaderOptions): Promise<LineCount> {
+  const count: LineCount = { examples: 0, blankLines: 0, unparsable: 0 };
+  try {
+    for await (const { text, blank } of exampleLines(file, format, reader)) {
+      if (blank) {
+        count.blankLines += 1;
+        continue;
+      }
+      count.examples += 1;
+      const { key, parsed } = splitGroupKey(text, groupBy);
+      if (!parsed) count.unparsable += 1;
+      table.add(key);
+    }
+  } catch (error) {
+    if (["ENOENT", "EISDIR", "ENOTDIR", "EACCES"].includes((error as NodeJS.ErrnoException).code ?? "")) throw inputFileError(file, error);
+    throw error;
+  }
+  return count;
+}
+
+interface CsvCount extends LineCount {
+  /** byte offset where the header row (with the BOM before it) ends; 0 for an empty file */
+  headerEnd: number;
+  /** byte offset where each record ends, and its group */
+  ends: Float64List;
+  groups: Uint32List;
+}
+
+/** Growable list of byte offsets (files past 4 GiB need more than uint32). */
+class Float64List {
+  private values = new Float64Array(1024);
+  length = 0;
+  push(value: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = value;
+  }
+  get(index: number): number {
+    return this.values[index] as number;
+  }
+}
+
+function csvParser(format: "csv" | "tsv") {
+  return parseCsv({
+    delimiter: format === "tsv" ? "\t" : ",",
+    bom: true,
+    info: true,
+    relax_column_count: true,
+    relax_quotes: format === "tsv",
+    skip_empty_lines: true,
+  });
+}
+
+/** pass 1 of a table: parse records (quoted line breaks and all), note where each ends, group by its fields */
+async function countCsv(file: string, format: "csv" | "tsv", table: GroupTable, reader: ReaderOptions): Promise<CsvCount> {
+  const count: CsvCount = { examples: 0, blankLines: 0, unparsable: 0, headerEnd: 0, ends: new Float64List(), groups: new Uint32List() };
+  let header = true;
+  let lastLine = 0;
+  try {
+    const records = Readable.from(utf8Bytes(file, { encoding: reader.encoding })).pipe(csvParser(format)) as AsyncIterable<{ record: string[]; info: { bytes: number; lines: number; empty_lines: number } }>;
+    for await (const { record, info } of records) {
+      lastLine = info.lines;
+      count.blankLines = info.empty_lines;
+      if (header) {
+        header = false;
+        count.headerEnd = info.bytes;
+        continue;
+      }
+      if (record.some((field) => field.includes(REPLACEMENT))) throw notUtf8(file, info.lines, count.examples + 1);
+      count.examples += 1;
+      count.ends.push(info.bytes);
+      count.groups.push(table.add(hash64(`row\u0000${record.map((field) => normalizeText(field)).join("\u0000")}`)));
+    }
+  } catch (error) {
+    if (error instanceof TunekitError) throw error;
+    if (["ENOENT", "EISDIR", "ENOTDIR", "EACCES"].includes((error as NodeJS.ErrnoException).code ?? "")) throw inputFileError(file, error);
+    const details = error as { message?: string; lines?: number };
+    throw new TunekitError(`\`${file}\` is not valid ${format.toUpperCase()}: ${details.message ?? String(error)}; nothing was written`, {
+      kind: "data",
+      code: "invalid_csv",
+      file,
+      line: details.lines ?? lastLine + 1,
+      fix: "close every quoted field; fields holding the delimiter, quotes or line breaks must be quoted with `\"` (and quotes inside doubled `\"\"`)",
+    });
+  }
+  return count;
+}
+
+/** pass 2 of a table: the header to every split, then each record's bytes to its split */
+async function writeCsv(file: string, count: CsvCount, assignment: Uint8Array, streams: (WriteStream | null)[], reader: ReaderOptions): Promise<void> {
+  const write = async (stream: WriteStream, bytes: Buffer): Promise<void> => {
+    if (!stream.write(bytes)) await once(stream, "drain");
+  };
+  let lineEnd = Buffer.from("\n");
+  let parts: Buffer[] = [];
+  let offset = 0;
+  // -1: the header; then record indexes; count.ends.length: the trailing blank lines (dropped)
+  let record = -1;
+  const endOf = (index: number): number => (index < 0 ? count.headerEnd : index < count.ends.length ? count.ends.get(index) : Number.POSITIVE_INFINITY);
+  const emit = async (): Promise<void> => {
+    let bytes = Buffer.concat(parts);
+    parts = [];
+    if (record < 0) {
+      if (bytes.length >= 2 && bytes[bytes.length - 2] === 0x0d && bytes[bytes.length - 1] === 0x0a) lineEnd = Buffer.from("\r\n");
+      else if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) lineEnd = Buffer.from("\r");
+      if (bytes.length > 0 && !endsWithBreak(bytes)) bytes = Buffer.concat([bytes, lineEnd]);
+      for (const stream of streams) if (stream !== null) await write(stream, bytes);
+      return;
+    }
+    let start = 0;
+    while (start < bytes.length && (bytes[start] === 0x0a || bytes[start] === 0x0d)) start++; // blank lines before the record
+    bytes = bytes.subarray(start);
+    if (!endsWithBreak(bytes)) bytes = Buffer.concat([bytes, lineEnd]);
+    await write(streams[assignment[count.groups.get(record)] as number] as WriteStream, bytes);
+  };
+  for await (const chunk of utf8Bytes(file, { encoding: reader.encoding })) {
+    let position = 0;
+    while (position < chunk.length) {
+      const end = endOf(record);
+      if (end === Number.POSITIVE_INFINITY) break;
+      const take = Math.min(chunk.length - position, end - (offset + position));
+      parts.push(chunk.subarray(position, position + take));
+      position += take;
+      if (offset + position === end) {
+        await emit();
+        record += 1;
+      }
+    }
+    offset += chunk.length;
+  }
+}
+
+function endsWithBreak(bytes: Buffer): boolean {
+  const last = bytes[bytes.length - 1];
+  return last === 0x0a || last === 0x0d;
 }
