@@ -15,6 +15,8 @@ export interface ProblemDetail {
   line?: number;
   /** file the line belongs to */
   file?: string;
+  /** what to do about this problem, when it differs from the error's own fix */
+  fix?: string;
 }
 
 export type ErrorKind =
@@ -92,6 +94,7 @@ export class TunekitError extends Error {
         .filter(Boolean)
         .join(" ");
       lines.push(`  - ${where ? `${where}: ` : ""}${problem.message}`);
+      if (problem.fix && problem.fix !== this.fix) lines.push(`    fix: ${problem.fix}`);
     }
     if (this.fix) lines.push(`fix: ${this.fix}`);
     return lines.join("\n");

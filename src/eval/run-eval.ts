@@ -4,7 +4,7 @@ import { TunekitError } from "../core/errors.js";
 import { resolveConfigPath, type LoadedConfig } from "../core/config-load.js";
 import type { ChatMessage } from "../spec/dataset.js";
 import { estimateTraining } from "../data/estimate/estimate-training.js";
-import { defaultPriceTable, findHostedPrice } from "../data/estimate/price-table.js";
+import { SHIPPED_PRICE_TABLE, defaultPriceTable, findHostedPrice } from "../data/estimate/price-table.js";
 import { trainingCost } from "../data/estimate/billed-tokens.js";
 import { loadTokenCounter, type DatasetTokenCounter } from "../data/tokens/load-token-counter.js";
 import { openAiEncodingFor } from "../data/tokens/tiktoken-counter.js";
@@ -279,7 +279,7 @@ export async function fineTuningCost(loaded: LoadedConfig): Promise<FineTuningCo
   if (resolveHosting(fineTunedModel, settings.endpoint) === "hosted" || config.provider !== "local") {
     const table = defaultPriceTable();
     const price = findHostedPrice(table, fineTunedModel) ?? findHostedPrice(table, config.model);
-    if (price === null) return { cost: null, basis: `no training price for \`${fineTunedModel}\` in src/data/prices.json`, trainingTokens, trainingSeconds };
+    if (price === null) return { cost: null, basis: `no training price for \`${fineTunedModel}\` in the shipped price table (${SHIPPED_PRICE_TABLE})`, trainingTokens, trainingSeconds };
     if (trainingTokens === null) {
       const estimate = await estimateTraining({
         file: resolveConfigPath(loaded, config.data.train),

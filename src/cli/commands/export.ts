@@ -46,7 +46,7 @@ export function registerExport(program: Command): void {
     .requiredOption("--format <format>", "hf | gguf | ollama")
     .option("--quant <quant>", "GGUF/Ollama tensor type: f16 | q8_0 | q4_k_m (llama.cpp's quantizer) | f32; the LoRA adapter GGUF always stays f32", "f16")
     .option("--keep-f16", "with --quant q4_k_m: keep the f16 GGUF it was quantized from", false)
-    .option("--out <dir>", "output folder (default <run>/export/<format>)")
+    .option("--out <dir>", "output folder (default: <run>/export/<format>)")
     .option("--model <base>", "the base model, when the run folder does not record it")
     .option("--data-dir <dir>", "the server's data dir, to find job and model ids", ".tunekit")
     .option("--json", "print the written paths as JSON", false)

@@ -70,9 +70,9 @@ function fraction(flag: string, value: string, { min, max }: { min: number; max:
 
 function withOpenAiOptions(command: Command): Command {
   return command
-    .option("--openai-base-url <url>", "the OpenAI API to migrate from (env OPENAI_BASE_URL, default https://api.openai.com/v1)")
+    .option("--openai-base-url <url>", "the OpenAI API to migrate from (default: $OPENAI_BASE_URL, else https://api.openai.com/v1)")
     .option("--openai-key-env <name>", "environment variable with the OpenAI API key", "OPENAI_API_KEY")
-    .option("--server <url>", "Tunekit server that trains the new jobs (env TUNEKIT_SERVER, default http://127.0.0.1:8000)")
+    .option("--server <url>", "Tunekit server that trains the new jobs (default: $TUNEKIT_SERVER, else http://127.0.0.1:8000)")
     .option("--api-key <key>", "Tunekit server API key (env TUNEKIT_API_KEY)")
     .option("--json", "print the result as JSON", false);
 }

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { TunekitError } from "../../core/errors.js";
 import defaultPrices from "../prices.json" with { type: "json" };
@@ -29,12 +30,15 @@ export const priceTableSchema = z.strictObject({
 export type HostedPrice = z.output<typeof hostedPriceSchema>;
 export type PriceTable = z.output<typeof priceTableSchema>;
 
-/** The price table shipped with Tunekit (src/data/prices.json). */
+/** Where the installed package keeps its price table (the shape `--prices FILE` takes). */
+export const SHIPPED_PRICE_TABLE = fileURLToPath(new URL("../prices.json", import.meta.url));
+
+/** The price table shipped with Tunekit. */
 export function defaultPriceTable(): PriceTable {
   return priceTableSchema.parse(defaultPrices);
 }
 
-/** Read and check a price table; `--prices FILE` uses the same shape as src/data/prices.json. */
+/** Read and check a price table; `--prices FILE` has the shape of SHIPPED_PRICE_TABLE. */
 export async function loadPriceTable(file?: string): Promise<PriceTable> {
   if (file === undefined) return defaultPriceTable();
   let raw: unknown;
@@ -45,7 +49,7 @@ export async function loadPriceTable(file?: string): Promise<PriceTable> {
       kind: "usage",
       code: "invalid_price_table",
       field: "--prices",
-      fix: "Pass a JSON file shaped like src/data/prices.json.",
+      fix: `Pass a JSON file shaped like the shipped table, ${SHIPPED_PRICE_TABLE}.`,
       cause: error,
     });
   }
@@ -62,7 +66,7 @@ export async function loadPriceTable(file?: string): Promise<PriceTable> {
       code: "invalid_price_table",
       field: "--prices",
       problems,
-      fix: "Fix the fields listed, following the shape of src/data/prices.json.",
+      fix: `Fix the fields listed, following the shape of the shipped table, ${SHIPPED_PRICE_TABLE}.`,
     });
   }
   return parsed.data;

@@ -41,7 +41,7 @@ export interface DistillOptions {
   seed?: number;
   /** system message prepended to prompts without one */
   system?: string;
-  /** price per 1M prompt / completion tokens; default: src/eval/inference-prices.json for hosted OpenAI models */
+  /** price per 1M prompt / completion tokens; default: the shipped inference price table, for hosted OpenAI models */
   priceInput?: number;
   priceOutput?: number;
   /** retries of one prompt after a 429, a 5xx, a timeout or a dropped connection (default 8) */
