@@ -102,6 +102,10 @@ describe("`config show` reads ./tunekit.yaml and checks what can be checked befo
     ]);
     for (const problem of json.problems) expect(problem.fix.length).toBeGreaterThan(10);
 
+    const unchecked = await tunekit(["config", "show", "--no-check"], { cwd: folder });
+    expect(unchecked.code, unchecked.stderr).toBe(0);
+    expect(unchecked.stderr).toBe("");
+
     const empty = await tunekit(["config", "show", "--set", "model=./data"], { cwd: folder });
     expect(empty.stderr).toContain("is a folder without a model in it");
 
@@ -235,7 +239,7 @@ describe("config and `--set` errors say how to write the value", () => {
     expect(shown.stdout).toMatch(/metrics:\n\s+- token-f1\n\s+- rouge-l/);
 
     const bad = await tunekit(["config", "show", "--set", "eval.metrics=token-f1,rougel", "--set", "training.epochs=0", "--set", "trainng.seed=3", "--set", "training.method=sft"], { cwd: folder });
-    expect(bad.code).toBe(2);
+    expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toContain("Did you mean `rouge-l`?");
     expect(bad.stderr).toContain("fix: write `--set 'eval.metrics=[token-f1, rouge-l]'`");
     expect(bad.stderr).toContain("`training.epochs` (from `--set`) is 0, out of bounds: it takes `auto` or a whole number from 1 to 100.");

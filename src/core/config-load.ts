@@ -510,7 +510,7 @@ export function loadConfig(path: string | null, overrides: readonly string[] = [
   if (path !== null) {
     absolute = resolve(path);
     if (!existsSync(absolute)) {
-      throw new TunekitError(`config file ${path} does not exist`, {
+      throw new TunekitError(`config file ${path} does not exist${isAbsolute(path) ? "" : ` (in ${dirname(absolute)})`}`, {
         kind: "usage",
         code: "config_not_found",
         field: "--config",
