@@ -16,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { EvalReport } from "../src/eval/run-eval.js";
+import type { SnakeCased } from "../src/core/json-style.js";
+import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { buildTinyLlama, python, workerRoot } from "./helpers/tiny-llama.js";
 
 const root = resolve(".");
@@ -122,7 +124,7 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
     const result = await tunekit(["eval", "-c", "tunekit.yaml"]);
     expect(result.stderr).not.toContain("error:");
     expect(result.code).toBe(0);
-    const report = JSON.parse(readFileSync(join(workDir, "report", "report.json"), "utf8")) as EvalReport;
+    const report = JSON.parse(readFileSync(join(workDir, "report", "report.json"), "utf8")) as SnakeCased<EvalReport>;
     expect(report.strategies.map((strategy) => strategy.strategy)).toEqual(["zero-shot", "few-shot", "rag", "fine-tuned"]);
     const byName = Object.fromEntries(report.strategies.map((strategy) => [strategy.strategy, strategy]));
     // the fine-tune learned the task's form, "The <thing> is red.", on every held-out question (a
@@ -135,18 +137,18 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
       expect(strategy.examples).toHaveLength(THINGS.length);
       // exact token counts from the server's usage; few-shot and RAG prompts are longer
       expect(strategy.tokens.source).toContain("usage");
-      expect(strategy.latency.p95Ms).toBeGreaterThanOrEqual(strategy.latency.p50Ms);
+      expect(strategy.latency.p95_ms).toBeGreaterThanOrEqual(strategy.latency.p50_ms);
       expect(strategy.cost.hosting).toBe("local");
-      expect(strategy.cost.per1000Requests).toBeGreaterThan(0);
+      expect(strategy.cost.per1000_requests).toBeGreaterThan(0);
     }
-    expect(byName["few-shot"]!.tokens.meanPrompt).toBeGreaterThan(byName["zero-shot"]!.tokens.meanPrompt);
-    expect(byName.rag!.tokens.meanPrompt).toBeGreaterThan(byName["zero-shot"]!.tokens.meanPrompt);
-    expect(byName["fine-tuned"]!.tokens.meanPrompt).toBe(byName["zero-shot"]!.tokens.meanPrompt);
+    expect(byName["few-shot"]!.tokens.mean_prompt).toBeGreaterThan(byName["zero-shot"]!.tokens.mean_prompt);
+    expect(byName.rag!.tokens.mean_prompt).toBeGreaterThan(byName["zero-shot"]!.tokens.mean_prompt);
+    expect(byName["fine-tuned"]!.tokens.mean_prompt).toBe(byName["zero-shot"]!.tokens.mean_prompt);
     // the training cost comes from the run's summary.json: measured seconds x hour price
     const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8")) as { train_runtime_s: number };
-    expect(report.fineTuning.trainingSeconds).toBeCloseTo(summary.train_runtime_s, 6);
-    expect(report.fineTuning.cost).toBeCloseTo((summary.train_runtime_s / 3600) * 0.5, 9);
-    expect(report.recommendation.breakEven).not.toBeNull();
+    expect(report.fine_tuning.training_seconds).toBeCloseTo(summary.train_runtime_s, 6);
+    expect(report.fine_tuning.cost).toBeCloseTo((summary.train_runtime_s / 3600) * 0.5, 9);
+    expect(report.recommendation.break_even).not.toBeNull();
     expect(report.recommendation.verdict).toBe("fine-tune");
     expect(result.stdout).toContain("report.html");
 
@@ -185,14 +187,14 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
   it("tunekit assess checks the data, runs the baselines and estimates the cost before training", async () => {
     const result = await tunekit(["assess", "train.jsonl", "-c", "tunekit.yaml", "--strategies", "zero-shot,few-shot", "--out", "assess", "--json"]);
     expect(result.code).toBe(0);
-    const report = JSON.parse(result.stdout) as EvalReport & { readiness: { ok: boolean; stats: unknown } };
+    const report = expectJsonOutput<SnakeCased<EvalReport> & { readiness: { ok: boolean; stats: unknown } }>("assess", result.stdout);
     expect(report.kind).toBe("assess");
     expect(report.readiness.ok).toBe(true);
     expect(report.strategies.map((strategy) => strategy.strategy)).toEqual(["zero-shot", "few-shot"]);
     expect(report.recommendation.verdict).toBe("evaluate-fine-tuned");
     // a local model: tokens to process from the model's tokenizer, time from the run's measured throughput
-    expect(report.fineTuning.trainingTokens).toBeGreaterThan(0);
-    expect(report.fineTuning.cost).toBeGreaterThan(0);
+    expect(report.fine_tuning.training_tokens).toBeGreaterThan(0);
+    expect(report.fine_tuning.cost).toBeGreaterThan(0);
     expect(existsSync(join(workDir, "assess", "report.html"))).toBe(true);
   }, 300_000);
 
@@ -214,7 +216,7 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
     const result = await tunekit(["eval", "-c", "local.yaml", "--strategies", "zero-shot,fine-tuned"]);
     expect(result.stderr).toContain("in process at http://127.0.0.1:");
     expect(result.code).toBe(0);
-    const report = JSON.parse(readFileSync(join(workDir, "local-report", "report.json"), "utf8")) as EvalReport;
+    const report = JSON.parse(readFileSync(join(workDir, "local-report", "report.json"), "utf8")) as SnakeCased<EvalReport>;
     const [zeroShot, fineTuned] = report.strategies;
     expect(zeroShot!.model).toBe("base");
     expect(fineTuned!.model).toMatch(/^ft:tiny-llama:eval:local$/);

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -103,11 +104,11 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     const out = join(workDir, "migration");
     const result = await cli(["migrate", "openai", "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--out", out, "--parity", "--json"], { OPENAI_API_KEY: openaiKey });
     expect(result.code, result.stderr + result.stdout).toBe(0);
-    const migration = JSON.parse(result.stdout) as { jobs: Array<Record<string, unknown> & { changes: Array<{ setting: string; openai: string; tunekit: string; changed: boolean }>; proposal: { model: string; reason: string; candidates: Array<{ model: string; eligible: boolean }> } }> };
+    const migration = expectJsonOutput<{ jobs: Array<Record<string, unknown> & { changes: Array<{ setting: string; openai: string; tunekit: string; changed: boolean }>; proposal: { model: string; reason: string; candidates: Array<{ model: string; eligible: boolean }> } }> }>("migrate-openai", result.stdout);
     // the cancelled job is left out (no model to replace), the succeeded one migrated
-    expect(migration.jobs.map((job) => job.jobId)).toEqual([oldJob.id]);
+    expect(migration.jobs.map((job) => job.job_id)).toEqual([oldJob.id]);
     const [job] = migration.jobs;
-    expect(job).toMatchObject({ oldModel: oldJob.fine_tuned_model, newStatus: "succeeded", error: null });
+    expect(job).toMatchObject({ old_model: oldJob.fine_tuned_model, new_status: "succeeded", error: null });
     expect(job!.proposal.candidates.map((row) => row.model).sort()).toEqual(["tiny-llama", "tiny-llama-b"]);
     expect(job!.proposal.reason).toMatch(/^replaces gpt-4o-mini-2024-07-18: .*parameters, context .* tokens; every example fits/);
     // the price table's lifecycle of the model being left
@@ -146,15 +147,15 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
       verdict: string;
       conclusion: string;
       examples: number;
-      old: { model: string; latency: { p50Ms: number }; per1000Requests: number | null };
-      new: { model: string; latency: { p50Ms: number } };
+      old: { model: string; latency: { p50_ms: number }; per1000_requests: number | null };
+      new: { model: string; latency: { p50_ms: number } };
       difference: { mean: number; low: number; high: number; n: number };
     };
     expect(report.examples).toBe(count("training.validation.jsonl"));
     expect(report.old.model).toBe(oldJob.fine_tuned_model);
     expect(report.new.model).toBe(newJob.fine_tuned_model);
-    expect(report.old.latency.p50Ms).toBeGreaterThan(0);
-    expect(report.new.latency.p50Ms).toBeGreaterThan(0);
+    expect(report.old.latency.p50_ms).toBeGreaterThan(0);
+    expect(report.new.latency.p50_ms).toBeGreaterThan(0);
     expect(report.difference.n).toBe(report.examples);
     expect(["equivalent", "better", "worse"]).toContain(report.verdict);
     expect(report.conclusion.startsWith(report.verdict)).toBe(true);
@@ -168,7 +169,7 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     // parity on its own, from the folder (what a user runs later), agrees
     const again = await cli(["migrate", "parity", folder, "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--json"], { OPENAI_API_KEY: openaiKey });
     expect(again.code, again.stderr + again.stdout).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ verdict: report.verdict, conclusion: report.conclusion });
+    expect(expectJsonOutput("migrate-parity", again.stdout)).toMatchObject({ verdict: report.verdict, conclusion: report.conclusion });
   }, 300_000);
 
   it("a dry run proposes and writes the settings but creates nothing; --local writes a tunekit.yaml", async () => {

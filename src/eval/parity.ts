@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from "node:fs/promises";
+import { snakeKeys } from "../core/json-style.js";
 import path from "node:path";
 import { parseConfig } from "../core/config-load.js";
 import { bootstrapMean, type ConfidenceInterval } from "./bootstrap.js";
@@ -238,7 +239,7 @@ export function renderParityHtml(report: ParityReport): string {
 export async function writeParityReport(report: ParityReport, dir: string): Promise<{ json: string; markdown: string; html: string }> {
   await mkdir(dir, { recursive: true });
   const files = { json: path.join(dir, "report.json"), markdown: path.join(dir, "report.md"), html: path.join(dir, "report.html") };
-  await writeFile(files.json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(files.json, `${JSON.stringify(snakeKeys(report), null, 2)}\n`);
   await writeFile(files.markdown, renderParityMarkdown(report));
   await writeFile(files.html, renderParityHtml(report));
   return files;

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { expect } from "vitest";
@@ -51,6 +51,14 @@ export function expectJsonLines(name: string, stdout: string): Record<string, un
 }
 
 export function expectMatchesSchema(name: string, value: unknown): void {
+  // drafting a new schema: TUNEKIT_JSON_SAMPLES=dir collects the real outputs of commands that have
+  // none yet (scripts/draft-json-schema.mjs turns them into a draft); without it a missing schema fails
+  const samples = process.env.TUNEKIT_JSON_SAMPLES;
+  if (samples && !existsSync(join(SCHEMA_DIR, `${name}.schema.json`))) {
+    mkdirSync(samples, { recursive: true });
+    appendFileSync(join(samples, `${name}.jsonl`), `${JSON.stringify(value)}\n`);
+    return;
+  }
   const validate = validator(name);
   const problems = validate(value)
     ? []
