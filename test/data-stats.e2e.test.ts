@@ -39,20 +39,20 @@ describe("tunekit data stats", () => {
     expect(stats).toMatchObject({
       file: train,
       model: "gpt-4o-mini-2024-07-18",
-      contextLength: 65536,
+      context_length: 65536,
       examples: 3,
       formats: { chat: 3 },
       skipped: { count: 1, lines: [{ line: 2 }] },
-      messagesPerExample: { min: 2, max: 3, median: 2 },
-      tokensPerExample: { min: 13, max: 18, mean: 15, median: 14 },
-      trainedTokensPerExample: { min: 1, max: 2, median: 1 },
-      totalTokens: 45,
-      totalTrainedTokens: 4,
-      overContextLength: 0,
+      messages_per_example: { min: 2, max: 3, median: 2 },
+      tokens_per_example: { min: 13, max: 18, mean: 15, median: 14 },
+      trained_tokens_per_example: { min: 1, max: 2, median: 1 },
+      total_tokens: 45,
+      total_trained_tokens: 4,
+      over_context_length: 0,
     });
     expect(stats.method).toMatch(/tiktoken o200k_base/);
-    expect(stats.tokensPerExample.p10).toBeCloseTo(13.2, 9);
-    expect(stats.tokensPerExample.p90).toBeCloseTo(17.2, 9);
+    expect(stats.tokens_per_example.p10).toBeCloseTo(13.2, 9);
+    expect(stats.tokens_per_example.p90).toBeCloseTo(17.2, 9);
     expect(stats.histogram.reduce((sum: number, bin: { count: number }) => sum + bin.count, 0)).toBe(3);
   });
 
@@ -88,8 +88,8 @@ describe("tunekit estimate", () => {
     const estimate = JSON.parse(stdout);
     expect(estimate).toMatchObject({ examples: 3, epochs: 25, local: null }); // 3 x 3 < 100 -> min(25, 33)
     const mini = estimate.hosted.find((row: { model: string }) => row.model === "gpt-4o-mini-2024-07-18");
-    expect(mini).toMatchObject({ selected: true, billedTokensPerEpoch: 45, billedTokens: 1125, maxTrainingContext: 65536, currency: "USD" });
-    expect(mini.cost).toBeCloseTo((1125 / 1e6) * mini.pricePerMillion, 12);
+    expect(mini).toMatchObject({ selected: true, billed_tokens_per_epoch: 45, billed_tokens: 1125, max_training_context: 65536, currency: "USD" });
+    expect(mini.cost).toBeCloseTo((1125 / 1e6) * mini.price_per_million, 4); // --json rounds money (to the cent, or two significant digits under one)
     expect(mini.source).toMatch(/^https:\/\//);
     expect(estimate.hosted.map((row: { model: string }) => row.model)).toEqual(
       expect.arrayContaining(["gpt-4o-2024-08-06", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14", "gpt-3.5-turbo-0125"]),
@@ -109,7 +109,7 @@ describe("tunekit estimate", () => {
     const estimate = JSON.parse(stdout);
     expect(estimate.epochs).toBe(2);
     // 13 + 14 + min(14, 18) = 41 per epoch, 82 billed, 1 per token
-    expect(estimate.hosted).toEqual([expect.objectContaining({ billedTokens: 82, cost: 82, examplesOverContext: 1, asOf: "2026-11-24" })]);
+    expect(estimate.hosted).toEqual([expect.objectContaining({ billed_tokens: 82, cost: 82, examples_over_context: 1, as_of: "2026-11-24" })]);
   });
 
   it("rejects --epochs 0 with exit 2", () => {

@@ -151,7 +151,7 @@ export class LlamaCppEngine implements InferenceEngine {
         const metadata = model.fileInfo.metadata as { tokenizer?: { chat_template?: string } };
         const source = metadata.tokenizer?.chat_template ?? CHATML_TEMPLATE;
         const text = (token: Token | null) => (token === null ? "" : model.detokenize([token], true));
-        return { model, template: new ChatTemplate(source, { bos: text(model.tokens.bos), eos: text(model.tokens.eos) }) };
+        return { model, template: new ChatTemplate(source, { bos: text(model.tokens.bos), eos: text(model.tokens.eos) }, path) };
       })();
       loaded.catch(() => this.bases.delete(path));
       this.bases.set(path, loaded);

@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { TunekitError } from "../../core/errors.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../spec/dataset.js";
+import { noUsableExamples } from "../../data/stats/no-usable-examples.js";
+import { CountProgress } from "../count-progress.js";
 import { action, printJson } from "../output.js";
 
 export function parseFormatOption(value: string | undefined): DatasetFormat | "auto" {
@@ -51,16 +53,14 @@ export function registerDataStats(parent: Command): void {
         const { defaultPriceTable, unknownHostedModelWarning } = await import("../../data/estimate/price-table.js");
         const unknownModel = unknownHostedModelWarning(defaultPriceTable(), options.model);
         if (unknownModel) process.stderr.write(`warning: ${unknownModel}\n`);
-        const stats = await computeDatasetStats(file, counter, { model: options.model, format });
-        if (stats.examples === 0) {
-          // one line, not one per example: nothing in the file is an example
-          throw new TunekitError(`\`${file}\` has no usable example${stats.skipped.count ? `: all ${stats.skipped.count} line(s) were skipped (line ${stats.skipped.lines[0]?.line}: ${stats.skipped.lines[0]?.reason})` : ": it is empty"}`, {
-            kind: "data",
-            code: "no_examples",
-            file,
-            fix: `run \`tunekit data validate ${file}\` to see what each line needs`,
-          });
+        const progress = new CountProgress("data stats: counting tokens");
+        let stats;
+        try {
+          stats = await computeDatasetStats(file, counter, { model: options.model, format, onProgress: progress.update });
+        } finally {
+          progress.stop();
         }
+        if (stats.examples === 0) throw noUsableExamples(file, stats.skipped);
         if (options.json) printJson(stats);
         else process.stdout.write(`${formatDatasetStats(stats)}\n`);
         return 0;

@@ -1,8 +1,10 @@
 import type { Command } from "commander";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { TunekitError } from "../../core/errors.js";
 import { portNumber } from "./server.js";
 import { action, printJson } from "../output.js";
+import { runDataFormat, serveWarning } from "../untemplated-format.js";
 
 interface ServeCommandOptions {
   adapter: string[];
@@ -35,7 +37,7 @@ export function registerServe(program: Command): void {
     .option("--engine <engine>", "llama-cpp (in process, GGUF + LoRA), python (transformers + peft) or vllm", "llama-cpp")
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("--port <port>", "port (0 picks a free one)", "8000")
-    .option("--parallelism <n>", "requests per model generated at once (default 4; python 1)")
+    .option("--parallelism <n>", "requests per model generated at once (default: 4, or 1 with --engine python)")
     .option("--max-queue <n>", "requests per model that may wait before 429", "32")
     .option("--context-size <n>", "tokens per sequence, prompt and answer (llama-cpp)", "2048")
     .option("--vllm-url <url>", "a running `vllm serve --enable-lora` to use instead of starting one")
@@ -52,6 +54,14 @@ export function registerServe(program: Command): void {
         });
         const { checkModelSource } = await import("../../core/model-source.js");
         checkModelSource(model, { field: "<model>", allowRunDir: true });
+        // runs trained without the chat template (prompt-completion, text) are served through it
+        const warnings = [model, ...adapters.map((adapter) => adapter.path)]
+          .map((path) => {
+            const trained = existsSync(join(path, "job.json")) || existsSync(join(path, "summary.json")) ? runDataFormat(path) : null;
+            return trained ? serveWarning(path, trained.format, trained.trainFile) : null;
+          })
+          .filter((warning) => warning !== null);
+        for (const warning of warnings) process.stderr.write(`warning: ${warning.message}\n  fix: ${warning.fix}\n`);
         const engine = options.engine as "llama-cpp" | "python" | "vllm";
         const { createChatService } = await import("../../serve/create-chat-service.js");
         const { ModelRegistry } = await import("../../serve/model-registry.js");
@@ -80,7 +90,7 @@ export function registerServe(program: Command): void {
         const address = app.server.address();
         const port = typeof address === "object" && address ? address.port : options.port;
         const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
-        if (options.json) printJson({ url, engine, models: fixed });
+        if (options.json) printJson({ url, engine, models: fixed, warnings });
         else {
           process.stdout.write(`tunekit serve listening on ${url} (OpenAI base URL ${url}/v1, engine ${engine})\n`);
           for (const entry of fixed) process.stdout.write(`  model ${entry.id}${entry.adapter ? ` (adapter ${entry.adapter})` : ""} on ${entry.base}\n`);

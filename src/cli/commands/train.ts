@@ -9,6 +9,7 @@ import { ensureWorkerEnvironment } from "../../providers/local/worker-environmen
 import type { WorkerOutcome, WorkerProcess } from "../../providers/local/worker-process.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { action, repeatable } from "../output.js";
+import { firstRecordFormat, trainWarning } from "../untemplated-format.js";
 import { trainHosted, type HostedTrainOptions } from "./train-hosted.js";
 
 interface TrainOptions extends HostedTrainOptions {
@@ -291,6 +292,13 @@ async function train(options: TrainOptions): Promise<number> {
     }
     if (prepared.epochs) process.stderr.write(`epochs: ${prepared.epochs.resolved}${prepared.epochs.requested === "auto" ? " (auto, from the dataset size)" : ""}\n`);
   }
+  // prompt-completion and text data train without the chat template; serving uses it (see untemplated-format.ts)
+  const declared = prepared.spec.data.format;
+  const untemplated = trainWarning(declared === "auto" ? (firstRecordFormat(prepared.spec.data.train) ?? "auto") : declared, prepared.spec.data.train);
+  if (untemplated) {
+    if (json) emit({ type: "warning", code: untemplated.code, format: untemplated.format, message: untemplated.message, fix: untemplated.fix });
+    else process.stderr.write(`warning: ${untemplated.message}\n  fix: ${untemplated.fix}\n`);
+  }
 
   const worker = launchRun(prepared, environment, {
     onEvent: (event) => (json ? emit(event as unknown as Record<string, unknown>) : reporter!.event(event)),
@@ -331,7 +339,7 @@ export function registerTrain(program: Command): void {
     .option("--server <url>", "submit to this Tunekit server over its OpenAI fine-tuning API instead of training here (`model` must be one of its base models)")
     .option("--api-key <key>", "API key of the --server (env TUNEKIT_API_KEY)")
     .option("--detach", "with --server or a hosted provider: print the job id and return instead of following the job", false)
-    .option("--poll-interval <seconds>", "with --server or a hosted provider: seconds between status polls (default 1 for --server, else the provider's poll_interval_s)")
+    .option("--poll-interval <seconds>", "with --server or a hosted provider: seconds between status polls (default: 1 for --server, else the provider's poll_interval_s)")
     .action(
       action(async (options: TrainOptions) => {
         if (!options.json) return train(options);

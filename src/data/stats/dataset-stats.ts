@@ -22,12 +22,19 @@ export interface DatasetStats {
   /** examples longer than the context length (null when it is unknown) */
   overContextLength: number | null;
   histogram: HistogramBin[];
+  /**
+   * preference pairs: the counts above are of the prompt with the preferred answer; DPO also reads
+   * the prompt with the non-preferred one (null for other formats)
+   */
+  nonPreferred: { pairs: number; tokensPerExample: Distribution | null; totalTokens: number; totalTrainedTokens: number } | null;
 }
 
 export interface DatasetStatsOptions {
   model: string;
   format?: DatasetFormat | "auto";
   histogramBins?: number;
+  /** records read so far, for a progress display */
+  onProgress?: (recordsRead: number) => void;
 }
 
 function sum(values: readonly number[]): number {
@@ -37,7 +44,7 @@ function sum(values: readonly number[]): number {
 }
 
 export async function computeDatasetStats(file: string, counter: DatasetTokenCounter, options: DatasetStatsOptions): Promise<DatasetStats> {
-  const counts = await collectTokenCounts(file, [counter], options.format ?? "auto");
+  const counts = await collectTokenCounts(file, [counter], options.format ?? "auto", options.onProgress);
   const totals = counts.totalTokens[0]!;
   const trained = counts.trainedTokens[0]!;
   const contextLength = counter.contextLength;
@@ -60,6 +67,15 @@ export async function computeDatasetStats(file: string, counter: DatasetTokenCou
     totalTrainedTokens: sum(trained),
     overContextLength: contextLength === null ? null : totals.filter((tokens) => tokens > contextLength).length,
     histogram: histogramBins(totals, options.histogramBins ?? 10),
+    nonPreferred:
+      counts.preferencePairs > 0
+        ? {
+            pairs: counts.preferencePairs,
+            tokensPerExample: summarize(counts.rejectedTotalTokens[0]!.filter((_, index) => counts.rejectedTotalTokens[0]![index]! > 0)),
+            totalTokens: sum(counts.rejectedTotalTokens[0]!),
+            totalTrainedTokens: sum(counts.rejectedTrainedTokens[0]!),
+          }
+        : null,
   };
 }
 
@@ -86,6 +102,13 @@ export function formatDatasetStats(stats: DatasetStats): string {
     distributionLine("tokens per example", stats.tokensPerExample),
     distributionLine("trained tokens per example", stats.trainedTokensPerExample),
     `total tokens ${stats.totalTokens}, trained tokens ${stats.totalTrainedTokens}`,
+    ...(stats.nonPreferred
+      ? [
+          `preference pairs (${stats.nonPreferred.pairs}): the counts above are the prompt with the preferred answer; DPO also reads it with the non-preferred one:`,
+          distributionLine("  non-preferred tokens", stats.nonPreferred.tokensPerExample),
+          `  non-preferred total tokens ${stats.nonPreferred.totalTokens}, trained tokens ${stats.nonPreferred.totalTrainedTokens}`,
+        ]
+      : []),
     "",
     "tokens per example:",
     renderHistogram(stats.histogram),
@@ -98,6 +121,9 @@ export function formatDatasetStats(stats: DatasetStats): string {
     lines.push("", `${stats.skipped.count} line(s) skipped:`);
     for (const skipped of stats.skipped.lines) lines.push(`  line ${skipped.line}: ${skipped.reason}`);
     if (stats.skipped.count > stats.skipped.lines.length) lines.push(`  ... and ${stats.skipped.count - stats.skipped.lines.length} more`);
+    const fixes = new Map<string, string>();
+    for (const skipped of stats.skipped.lines) if (skipped.code && skipped.fix && !fixes.has(skipped.code)) fixes.set(skipped.code, skipped.fix);
+    for (const [code, fix] of fixes) lines.push(`fix (${code}): ${fix}`);
     if (stats.skipped.hint) lines.push(stats.skipped.hint);
   }
   return lines.join("\n");

@@ -172,7 +172,7 @@ export async function loadGgufTokenizer(file: string, chatTemplateOverride?: str
     chatTemplate:
       templateSource === null
         ? null
-        : new ChatTemplate(templateSource, specialTokens, chatTemplateOverride ? "configured chat template" : `chat template in ${file}`),
+        : new ChatTemplate(templateSource, specialTokens, chatTemplateOverride ? "configured chat template" : `chat template in ${file}`, file),
     contextLength: typeof contextValue === "number" || typeof contextValue === "bigint" ? Number(contextValue) : null,
     description: `GGUF tokenizer of ${file}`,
   };

@@ -110,7 +110,7 @@ export async function loadHfTokenizerFolder(folder: string, chatTemplateOverride
   const contextLength = typeof modelConfig.max_position_embeddings === "number" ? modelConfig.max_position_embeddings : null;
   return {
     tokenizer,
-    chatTemplate: templateSource === null ? null : new ChatTemplate(templateSource, specialTokens, templateOrigin),
+    chatTemplate: templateSource === null ? null : new ChatTemplate(templateSource, specialTokens, templateOrigin, folder),
     contextLength,
     description: `tokenizer.json of ${folder}`,
   };
