@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { TunekitError } from "../../core/errors.js";
-import type { FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent } from "../../spec/openai-wire.js";
+import { TunekitError, isTunekitError } from "../../core/errors.js";
+import type { FileObject, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent } from "../../spec/openai-wire.js";
 import { action, printJson } from "../output.js";
-import { call, withClientOptions, type ClientFlags } from "./files.js";
+import { call, fileReport, withClientOptions, type ClientFlags } from "./files.js";
 
 function time(seconds: number | null): string {
   return seconds === null ? "-" : new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
@@ -85,21 +85,70 @@ function pageLimit(value: string): number {
   return limit;
 }
 
+/** `--seed` and `--suffix` by the API's own rules (POST /v1/fine_tuning/jobs), named by their flags. */
+function checkSeedAndSuffix(options: { seed?: string; suffix?: string; hosted?: string }): void {
+  if (options.seed !== undefined && (!/^\d+$/.test(options.seed.trim()) || Number(options.seed) > 2_147_483_647)) {
+    throw new TunekitError(`\`--seed\` must be a whole number from 0 to 2147483647, got \`${options.seed}\``, { kind: "usage", code: "invalid_option", field: "--seed", fix: "pass e.g. --seed 42 (the same seed and data train the same way)" });
+  }
+  if (options.suffix !== undefined) {
+    const { suffix } = options;
+    if (suffix.length === 0 || suffix.length > 64) {
+      throw new TunekitError(`\`--suffix\` takes 1 to 64 characters, got ${suffix.length}`, { kind: "usage", code: "invalid_option", field: "--suffix", fix: `shorten it, e.g. --suffix ${suffix.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, "-") || "support-v1"} (it goes into the model id ft:<base>:<suffix>:<id>)` });
+    }
+    // a Tunekit server's rule (the id is a path segment); a hosted provider checks its own
+    if (!options.hosted && !/^[A-Za-z0-9_.-]+$/.test(suffix)) {
+      throw new TunekitError(`\`--suffix ${suffix}\` may hold only letters, digits, \`-\`, \`_\` and \`.\``, { kind: "usage", code: "invalid_option", field: "--suffix", fix: `pass e.g. --suffix ${suffix.replace(/[^A-Za-z0-9_.-]/g, "-")}` });
+    }
+  }
+}
+
+const REFUSED_PROBLEMS_LISTED = 50;
+
+/**
+ * The server refused a training or validation file its validation had marked `error`: list that
+ * file's problems (every one the server keeps, with line and fix) and exit 1, problems found.
+ */
+async function refusedFile(error: unknown, options: ClientFlags & { trainingFile: string; validationFile?: string }): Promise<never> {
+  if (!isTunekitError(error) || (error.code !== "invalid_training_file" && error.code !== "invalid_validation_file")) throw error;
+  const training = error.code === "invalid_training_file";
+  const fileId = training ? options.trainingFile : (options.validationFile ?? "");
+  const flag = training ? "--training-file" : "--validation-file";
+  const file = await call(options, (client) => client.files.retrieve(fileId)).catch(() => null);
+  const report = file ? await fileReport(options, file as FileObject).catch(() => null) : null;
+  const errors = (report?.problems ?? []).filter((problem) => problem.severity === "error");
+  const name = file ? ` (${file.filename})` : "";
+  const count = errors.length + (report?.problems_omitted ?? 0);
+  const listed = errors.slice(0, REFUSED_PROBLEMS_LISTED);
+  const unlisted = count > listed.length ? `; the first ${listed.length} are listed, \`tunekit files show ${fileId} --json\` lists every one` : "";
+  throw new TunekitError(
+    report ? `\`${flag} ${fileId}\`${name} was refused: the server's validation found ${count} error${count === 1 ? "" : "s"} in it${unlisted}` : error.message.replace(/; fix: .*$/, ""),
+    {
+      kind: "data",
+      code: error.code,
+      field: flag,
+      file: file?.filename,
+      problems: listed.map((problem) => ({ code: problem.code, message: problem.message, fix: problem.fix, ...(problem.line !== null && { line: problem.line }), ...(file && { file: file.filename }) })),
+      fix: `fix the data (\`tunekit data fix ${file?.filename ?? "IN"} OUT\` writes a cleaned copy; \`tunekit files show ${fileId}\` shows this report), upload it with \`tunekit files upload\` and pass the new id to ${flag}`,
+      cause: error,
+    },
+  );
+}
+
 export function registerJobs(program: Command): void {
   const jobs = program.command("jobs").description("fine-tuning jobs on a Tunekit server (OpenAI fine-tuning API)");
 
   withClientOptions(jobs.command("create").description("create a fine-tuning job; run-config settings (tunekit.yaml `training`, `data.max_seq_len`) go with `-c` or `--set`"))
     .requiredOption("--model <id>", "base model id (see GET /v1/models)")
     .requiredOption("--training-file <file-id>", "uploaded training file")
-    .option("--validation-file <file-id>", "uploaded validation file")
-    .option("--suffix <suffix>", "added to the fine-tuned model id")
+    .option("--validation-file <file-id>", "uploaded validation file (one example is enough); its loss is reported as valid_loss")
+    .option("--suffix <suffix>", "added to the fine-tuned model id ft:<base>:<suffix>:<id>: up to 64 letters, digits, `-`, `_`, `.`")
     .option("--epochs <n>", "n_epochs, or auto", "auto")
     .option("--method <method>", "supervised (the server's default adapter method), lora, qlora, full or dpo", "supervised")
     .option("--batch-size <n>", "batch_size, or auto")
     .option("--learning-rate-multiplier <x>", "learning_rate_multiplier, or auto")
     .option("--beta <x>", "DPO beta (with --method dpo)")
     .option("--metadata <key=value>", "a metadata pair, as the API's `metadata` (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
-    .option("--seed <n>", "random seed")
+    .option("--seed <n>", "random seed, 0 to 2147483647 (default: the server draws one and reports it)")
     .option("-c, --config <tunekit.yaml>", "take `training` and `data.max_seq_len` from a run config")
     .option("--set <path=value>", "a run-config value, e.g. training.lora.r=8 (repeatable; wins over -c)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option("--hosted <provider>", "make the job on the server's hosted provider (openai, azure) from files uploaded to the server")
@@ -112,6 +161,7 @@ export function registerJobs(program: Command): void {
         if (options.beta !== undefined && options.method !== "dpo") {
           throw new TunekitError("`--beta` is DPO's: it needs `--method dpo`", { kind: "usage", code: "invalid_option", field: "--beta", fix: "add --method dpo, or drop --beta" });
         }
+        checkSeedAndSuffix(options);
         const metadata: Record<string, string> = {};
         for (const pair of options.metadata) {
           const split = pair.indexOf("=");
@@ -142,7 +192,7 @@ export function registerJobs(program: Command): void {
         const request = Object.keys(metadata).length > 0 ? { ...checked.request, metadata } : checked.request;
         const job = (await call(options, (client) =>
           options.hosted ? client.post(checked.endpoint.replace(/^\/v1/, ""), { body: request }) : client.fineTuning.jobs.create(request as never),
-        )) as unknown as FineTuningJob;
+        ).catch((error: unknown) => refusedFile(error, options))) as unknown as FineTuningJob;
         if (options.json) return printJson(job);
         process.stdout.write(`${jobLine(job)}\nfollow it with: tunekit jobs events ${job.id} --follow\n`);
       }),

@@ -6,6 +6,7 @@ import { TunekitError } from "../../core/errors.js";
 import type { DatasetFormat } from "../../spec/dataset.js";
 import { readLineBatches } from "../read-lines.js";
 import type { ExampleTokenCounter } from "../token-counter.js";
+import { PROBLEM_CODES, type ProblemCode } from "../validate/problem-codes.js";
 import { HashIndex } from "../validate/hash-index.js";
 import { NearDuplicateIndex } from "../validate/near-duplicates.js";
 import { detectFileFormat } from "../validate/validate-file.js";
@@ -32,6 +33,10 @@ export interface FixDatasetOptions {
   /** drop training examples whose prompt is also in this (validation) file */
   removeOverlapWith?: string | null;
   stripBom?: boolean;
+  /** list every removed line (the CLI's report), not only the first 1,000 (the server's answer) */
+  listEveryRemoval?: boolean;
+  /** when no line is kept, write nothing (`written: false`) instead of an empty file */
+  skipEmptyOutput?: boolean;
 }
 
 export type FixReason = "invalid" | "blank" | "duplicate" | "near_duplicate" | "over_context" | "validation_overlap";
@@ -43,9 +48,34 @@ export interface FixReport {
   kept: number;
   removed: Record<FixReason, number>;
   /** the first removed lines with their reason (1-based line numbers of the input) */
-  removedLines: Array<{ line: number; reason: FixReason }>;
+  removedLines: RemovedLine[];
   bomStripped: boolean;
+  /** false when `skipEmptyOutput` left the output unwritten because nothing was kept */
+  written: boolean;
 }
+
+/** One removed line: the fix's reason, the validator's problem code, and what it repeats. */
+export interface RemovedLine {
+  line: number;
+  reason: FixReason;
+  /** the validator's code (`tunekit data validate` reports the line under it) */
+  code: ProblemCode;
+  /** the validator's message for an invalid line */
+  message?: string;
+  /** the earlier kept line this one repeats (duplicates and near duplicates) */
+  duplicateOf?: number;
+  /** tokens of the example and the limit (over_context) */
+  tokens?: number;
+}
+
+const REASON_CODES: Record<FixReason, ProblemCode> = {
+  invalid: "invalid_json",
+  blank: "blank_line",
+  duplicate: "duplicate_example",
+  near_duplicate: "near_duplicate_example",
+  over_context: "example_over_context_length",
+  validation_overlap: "train_validation_overlap",
+};
 
 const LISTED_REMOVALS = 1000;
 
@@ -74,15 +104,17 @@ export async function fixDataset(options: FixDatasetOptions): Promise<FixReport>
     removed: { invalid: 0, blank: 0, duplicate: 0, near_duplicate: 0, over_context: 0, validation_overlap: 0 },
     removedLines: [],
     bomStripped: false,
+    written: false,
   };
-  const remove = (line: number, reason: FixReason) => {
+  const remove = (line: number, reason: FixReason, detail: Partial<RemovedLine> = {}) => {
     report.removed[reason]++;
-    if (report.removedLines.length < LISTED_REMOVALS) report.removedLines.push({ line, reason });
+    if (options.listEveryRemoval || report.removedLines.length < LISTED_REMOVALS) report.removedLines.push({ line, reason, code: REASON_CODES[reason], ...detail });
   };
 
   const partial = `${options.output}.partial`;
   const sink = createWriteStream(partial);
   try {
+    await once(sink, "open");
     for await (const batch of readLineBatches(options.input)) {
       const invalid = new Set(batch.invalidUtf8);
       const kept: string[] = [];
@@ -97,19 +129,22 @@ export async function fixDataset(options: FixDatasetOptions): Promise<FixReport>
           continue;
         }
         if (result.hasErrors && options.dropInvalid) {
-          remove(line, "invalid");
+          const first = result.problems.find((problem) => PROBLEM_CODES[problem.code].severity === "error");
+          remove(line, "invalid", first ? { code: first.code, message: first.message } : {});
           continue;
         }
-        if (exact && result.exactHash && exact.getOrSet(result.exactHash, line) !== -1) {
-          remove(line, "duplicate");
+        const earlier = exact && result.exactHash ? exact.getOrSet(result.exactHash, line) : -1;
+        if (earlier !== -1) {
+          remove(line, "duplicate", { duplicateOf: earlier });
           continue;
         }
-        if (near && result.signature && near.checkAndAdd(result.signature, 0, line)) {
-          remove(line, "near_duplicate");
+        const match = near && result.signature ? near.checkAndAdd(result.signature, 0, line) : null;
+        if (match) {
+          remove(line, "near_duplicate", { duplicateOf: match.line });
           continue;
         }
         if (options.contextLimit && result.tokens && result.tokens.longest > options.contextLimit.maxTokens) {
-          remove(line, "over_context");
+          remove(line, "over_context", { tokens: result.tokens.longest });
           continue;
         }
         if (validationPrompts && result.promptHash && validationPrompts.get(result.promptHash) !== -1) {
@@ -127,7 +162,12 @@ export async function fixDataset(options: FixDatasetOptions): Promise<FixReport>
     }
     sink.end();
     await once(sink, "close");
+    if (report.kept === 0 && options.skipEmptyOutput) {
+      await rm(partial, { force: true });
+      return report;
+    }
     await rename(partial, options.output);
+    report.written = true;
   } catch (error) {
     sink.destroy();
     await rm(partial, { force: true });
