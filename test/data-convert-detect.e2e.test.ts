@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
 import { parse as parseCsv } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -217,6 +218,25 @@ describe("data split of a CSV keeps the table whole", () => {
     expect(again.stderr).toContain("already exist");
     expect(again.stderr).toContain("--force");
     expect((await tunekit(["data", "split", "table.tsv", "--validation", "0.2", "--test", "0", "--force"])).code).toBe(0);
+  });
+
+  it("a Windows-1252 CSV is refused with its line, and split to UTF-8 CSVs with --encoding; a .csv.gz splits to plain CSVs", async () => {
+    writeFileSync(at("latin-split.csv"), Buffer.from("q,a\nCaf\xe9,oui\nx,y\n", "latin1"));
+    const refused = await tunekit(["data", "split", "latin-split.csv", "--validation", "0.5", "--test", "0"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("line 2 is not UTF-8");
+    expect(refused.stderr).toContain("--encoding windows-1252");
+    expect(existsSync(at("latin-split.train.csv"))).toBe(false);
+    const read = await tunekit(["data", "split", "latin-split.csv", "--validation", "0.5", "--test", "0", "--encoding", "windows-1252"]);
+    expect(read.code, read.stderr).toBe(0);
+    expect(readFileSync(at("latin-split.train.csv"), "utf8") + readFileSync(at("latin-split.validation.csv"), "utf8")).toContain("Café,oui\n");
+
+    writeFileSync(at("packed.csv.gz"), gzipSync(Buffer.from(csv)));
+    const packed = await tunekit(["data", "split", "packed.csv.gz", "--validation", "0.5", "--test", "0"]);
+    expect(packed.code, packed.stderr).toBe(0);
+    const records = parseCsv(readFileSync(at("packed.train.csv"), "utf8"), { bom: true }) as string[][];
+    expect(records[0]).toEqual(["question", "answer"]);
+    expect(records).toHaveLength(11);
   });
 
   it("a JSONL line that is not UTF-8 stops the split with its line", async () => {

@@ -287,7 +287,7 @@ function unknownLayout(input: string, output: string, samples: readonly (readonl
     `\`${input}\` is in no layout Tunekit knows (columns: ${shown}): say which columns feed the messages with ${map}`,
     {
       kind: "usage",
-      code: "unknown_layout",
+      code: "unmapped_field",
       field: "--map",
       file: input,
       fix: `tunekit data convert ${input} ${output} ${map} (fields: user, assistant, system; chosen and rejected for preference pairs); known layouts without --map: Alpaca, ShareGPT, prompt/chosen/rejected, prompt/completion, messages`,

@@ -40,8 +40,10 @@ const ASSISTANT_NAMES = /^(answer|response|output|completion|reply|target|label|
 
 /** The `--map` a user would write for these columns: named like a question and an answer, else the first two. */
 export function suggestMap(columns: readonly string[]): string {
-  const user = columns.find((column) => USER_NAMES.test(column)) ?? columns[0] ?? "question";
-  const assistant = columns.find((column) => column !== user && ASSISTANT_NAMES.test(column)) ?? columns.find((column) => column !== user) ?? "answer";
+  // a name or one of its words: `Best Answer`, `customer_question`
+  const named = (pattern: RegExp) => (column: string) => pattern.test(column) || column.split(/[^A-Za-z0-9]+|_/).some((word) => pattern.test(word));
+  const user = columns.find(named(USER_NAMES)) ?? columns[0] ?? "question";
+  const assistant = columns.find((column) => column !== user && named(ASSISTANT_NAMES)(column)) ?? columns.find((column) => column !== user) ?? "answer";
   const quote = (column: string): string => (/^[\w.=-]+$/.test(column) ? column : `'${column.replace(/'/g, "'\\''")}'`);
   return `--map ${quote(`${user}=user`)} --map ${quote(`${assistant}=assistant`)}`;
 }

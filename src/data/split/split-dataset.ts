@@ -138,7 +138,9 @@ class Uint32List {
 
 export function splitOutputPaths(file: string, outDir?: string, format: SplitOutputFormat = "jsonl"): Record<SplitName, string> {
   const directory = outDir ?? dirname(file);
-  const stem = basename(file, extname(file));
+  // `faq.csv.gz` -> `faq`: the splits are written decompressed
+  const name = basename(file).replace(/\.(gz|gzip|zst|zstd)$/i, "");
+  const stem = basename(name, extname(name));
   return {
     train: join(directory, `${stem}.train.${format}`),
     validation: join(directory, `${stem}.validation.${format}`),
@@ -266,7 +268,7 @@ function notUtf8(file: string, line: number | undefined, row: number): TunekitEr
     code: "invalid_utf8",
     file,
     ...(line !== undefined && { line }),
-    fix: "re-save the file as UTF-8, or convert it first with `tunekit data convert IN OUT.jsonl --encoding windows-1252` (or latin1)",
+    fix: "pass --encoding windows-1252 (a CSV saved by Excel on Windows) or --encoding latin1 to read it in its real encoding, or re-save the file as UTF-8",
   });
 }
 
