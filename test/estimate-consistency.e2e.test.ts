@@ -130,6 +130,8 @@ describe("DPO estimates count what DPO processes", () => {
     const stats = JSON.parse((await tunekit(["data", "stats", "pairs.jsonl", "--model", "gpt-4.1-mini-2025-04-14", "--json"])).stdout);
     expect(stats.total_tokens).toBe(selected.chosen_tokens_per_epoch); // stats' main counts are the preferred sequence
     expect(stats.non_preferred).toMatchObject({ pairs: 2, total_tokens: selected.rejected_tokens_per_epoch });
+    const human = await tunekit(["estimate", "pairs.jsonl", "--model", "gpt-4.1-mini-2025-04-14", "--epochs", "1"]);
+    expect(human.stdout).toContain(`gpt-4.1-mini-2025-04-14: ${selected.chosen_tokens_per_epoch} with the preferred + ${selected.rejected_tokens_per_epoch} with the non-preferred answer per epoch`);
   });
 });
 

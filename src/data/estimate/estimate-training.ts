@@ -288,8 +288,10 @@ export function formatTrainingEstimate(estimate: TrainingEstimate): string {
       `${row.selected ? "*" : " "} ${row.model.padEnd(width)}  ${String(row.billedTokens).padStart(12)} billed tokens  ${row.currency} ${row.cost.toFixed(2).padStart(9)}  (${row.pricePerMillion}/1M as of ${row.asOf}, cap ${row.maxTrainingContext}${row.examplesOverContext ? `, ${row.examplesOverContext} example(s) over it` : ""})${lifecycleNote(row.lifecycle)}`,
     );
   }
+  const selected = estimate.hosted.find((row) => row.selected && row.chosenTokensPerEpoch !== null);
   if (estimate.hosted.some((row) => row.chosenTokensPerEpoch !== null)) {
     lines.push("  (preference pairs: billed tokens count the prompt with the preferred and with the non-preferred answer, each epoch)");
+    if (selected) lines.push(`  ${selected.model}: ${selected.chosenTokensPerEpoch} with the preferred + ${selected.rejectedTokensPerEpoch} with the non-preferred answer per epoch`);
   }
   if (estimate.local) {
     const local = estimate.local;
