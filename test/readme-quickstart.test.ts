@@ -171,6 +171,7 @@ describe("the README quickstart", () => {
         ].join("\n"),
       );
       result = await runScript(script, work, env, 200_000);
+      // QUICKSTART_DEBUG=<file> keeps the run's output and its per-line trace (with seconds) for a look afterwards
       if (process.env.QUICKSTART_DEBUG) writeFileSync(process.env.QUICKSTART_DEBUG, `${result.stdout}\n----\n${result.stderr}`);
     }, 260_000);
 
