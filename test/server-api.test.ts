@@ -121,12 +121,12 @@ describe("fine-tuning jobs through the official openai SDK", () => {
     expect(events.every((event) => event.id.startsWith("ftevent-") && event.object === "fine_tuning.job.event")).toBe(true);
   });
 
-  it("fails a job whose training file has problems, with the file's problem as the job error", async () => {
+  it("refuses a job whose training file the server marked `error`, with the file's problems (400)", async () => {
     const file = await upload(`${chatLine(1)}\nnot json\n`, "bad.jsonl");
-    const created = await client.fineTuning.jobs.create({ model: "tiny-base", training_file: file.id });
-    const failed = await waitForStatus(created.id, "failed");
-    expect(failed.error).toMatchObject({ code: "invalid_training_file", param: "training_file" });
-    expect(failed.error?.message).toMatch(/line 2/);
+    const refused = (await client.fineTuning.jobs.create({ model: "tiny-base", training_file: file.id }).catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
+    expect(refused.status).toBe(400);
+    expect(refused.error).toMatchObject({ code: "invalid_training_file", param: "training_file" });
+    expect(refused.message).toMatch(/line 2/);
   });
 
   it("pages events with after/limit/has_more", async () => {

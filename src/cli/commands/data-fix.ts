@@ -84,9 +84,11 @@ was dropped; OUT is not written), 2 usage or input error (IN missing or not JSON
           contextLimit,
           removeOverlapWith: options.validation ?? null,
           stripBom: !options.keepBom,
-          listEveryRemoval: true,
+          detailed: true,
           skipEmptyOutput: true,
         });
+        // with skipEmptyOutput, nothing kept means nothing written
+        const written = report.kept > 0;
         const fixes = {
           drop_invalid: !options.keepInvalid,
           drop_duplicates: !options.keepDuplicates,
@@ -98,8 +100,8 @@ was dropped; OUT is not written), 2 usage or input error (IN missing or not JSON
         if (options.json) {
           printJson({
             input: report.input,
-            output: report.written ? report.output : null,
-            written: report.written,
+            output: written ? report.output : null,
+            written,
             lines: report.lines,
             kept: report.kept,
             dropped: report.lines - report.kept,
@@ -110,9 +112,9 @@ was dropped; OUT is not written), 2 usage or input error (IN missing or not JSON
             fixes,
           });
         } else {
-          process.stdout.write(formatFixReport(report, contextLimit?.maxTokens ?? null));
+          process.stdout.write(formatFixReport(report, written, contextLimit?.maxTokens ?? null));
         }
-        return report.written ? 0 : NOTHING_KEPT_EXIT;
+        return written ? 0 : NOTHING_KEPT_EXIT;
       }),
     );
 }
@@ -181,7 +183,7 @@ function positiveWhole(value: string, flag: string): number {
 
 function countByCode(lines: readonly RemovedLine[]): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const line of lines) counts[line.code] = (counts[line.code] ?? 0) + 1;
+  for (const line of lines) if (line.code) counts[line.code] = (counts[line.code] ?? 0) + 1;
   return counts;
 }
 
@@ -195,17 +197,17 @@ const REASON_WORDS: Record<FixReason, string> = {
 };
 
 /** Human report: what was written, then each code with its lines. */
-export function formatFixReport(report: FixReport, maxTokens: number | null): string {
+export function formatFixReport(report: FixReport, written: boolean, maxTokens: number | null): string {
   const dropped = report.lines - report.kept;
   const out: string[] = [];
-  if (report.written) {
+  if (written) {
     out.push(`wrote ${report.output}: kept ${report.kept} of ${report.lines} line${report.lines === 1 ? "" : "s"}, dropped ${dropped}${report.bomStripped ? ", stripped the byte order mark" : ""}`);
   } else {
     out.push(`nothing could be kept: all ${report.lines} line${report.lines === 1 ? "" : "s"} of ${report.input} were dropped; ${report.output} was not written`);
   }
   const groups = new Map<string, RemovedLine[]>();
   for (const line of report.removedLines) {
-    const key = `${line.reason}\u0000${line.code}`;
+    const key = `${line.reason}\u0000${line.code ?? line.reason}`;
     const group = groups.get(key);
     if (group) group.push(line);
     else groups.set(key, [line]);
@@ -218,7 +220,7 @@ export function formatFixReport(report: FixReport, maxTokens: number | null): st
     if (lines.length > LINES_SHOWN_PER_CODE) out.push(`    and ${lines.length - LINES_SHOWN_PER_CODE} more (\`--json\` lists every one)`);
   }
   out.push(`${report.input} was not changed.`);
-  if (!report.written) out.push("fix: correct the lines above (`tunekit data validate` shows each problem with its fix), or keep some with --keep-invalid / --keep-duplicates");
+  if (!written) out.push("fix: correct the lines above (`tunekit data validate` shows each problem with its fix), or keep some with --keep-invalid / --keep-duplicates");
   return `${out.join("\n")}\n`;
 }
 

@@ -33,9 +33,12 @@ export interface FixDatasetOptions {
   /** drop training examples whose prompt is also in this (validation) file */
   removeOverlapWith?: string | null;
   stripBom?: boolean;
-  /** list every removed line (the CLI's report), not only the first 1,000 (the server's answer) */
-  listEveryRemoval?: boolean;
-  /** when no line is kept, write nothing (`written: false`) instead of an empty file */
+  /**
+   * the CLI's report: every removed line (not only the first 1,000) with the validator's code and
+   * what it repeats; the server's answer keeps `{line, reason}` for the first 1,000
+   */
+  detailed?: boolean;
+  /** when no line is kept, write nothing (the output stays absent) instead of an empty file */
   skipEmptyOutput?: boolean;
 }
 
@@ -50,16 +53,14 @@ export interface FixReport {
   /** the first removed lines with their reason (1-based line numbers of the input) */
   removedLines: RemovedLine[];
   bomStripped: boolean;
-  /** false when `skipEmptyOutput` left the output unwritten because nothing was kept */
-  written: boolean;
 }
 
-/** One removed line: the fix's reason, the validator's problem code, and what it repeats. */
+/** One removed line: the fix's reason and, with `detailed`, the validator's problem code and what it repeats. */
 export interface RemovedLine {
   line: number;
   reason: FixReason;
   /** the validator's code (`tunekit data validate` reports the line under it) */
-  code: ProblemCode;
+  code?: ProblemCode;
   /** the validator's message for an invalid line */
   message?: string;
   /** the earlier kept line this one repeats (duplicates and near duplicates) */
@@ -104,11 +105,11 @@ export async function fixDataset(options: FixDatasetOptions): Promise<FixReport>
     removed: { invalid: 0, blank: 0, duplicate: 0, near_duplicate: 0, over_context: 0, validation_overlap: 0 },
     removedLines: [],
     bomStripped: false,
-    written: false,
   };
   const remove = (line: number, reason: FixReason, detail: Partial<RemovedLine> = {}) => {
     report.removed[reason]++;
-    if (options.listEveryRemoval || report.removedLines.length < LISTED_REMOVALS) report.removedLines.push({ line, reason, code: REASON_CODES[reason], ...detail });
+    if (options.detailed) report.removedLines.push({ line, reason, code: REASON_CODES[reason], ...detail });
+    else if (report.removedLines.length < LISTED_REMOVALS) report.removedLines.push({ line, reason });
   };
 
   const partial = `${options.output}.partial`;
@@ -167,7 +168,6 @@ export async function fixDataset(options: FixDatasetOptions): Promise<FixReport>
       return report;
     }
     await rename(partial, options.output);
-    report.written = true;
   } catch (error) {
     sink.destroy();
     await rm(partial, { force: true });
