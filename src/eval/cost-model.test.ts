@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultConfig } from "../core/config-schema.js";
-import { breakEvenRequests, cumulativeCost, hostedTokenPrice, percentile, requestCost, resolveHosting } from "./cost-model.js";
+import { breakEvenRequests, hostedTokenPrice, percentile, requestCost, resolveHosting } from "./cost-model.js";
 
 const endpoint = defaultConfig().eval.base;
 
@@ -10,7 +10,9 @@ describe("break-even", () => {
     expect(breakEvenRequests(3, 0.5, 0.2)).toBe(10_000);
     // $1.00 / ($0.0004 - $0.0001) = 3333.33 -> 3334 requests
     expect(breakEvenRequests(1, 0.4, 0.1)).toBe(3334);
-    expect(cumulativeCost(10_000, 0.5)).toBeCloseTo(cumulativeCost(10_000, 0.2, 3), 10);
+    // at the break-even point both cost $5.00 in total: 10 x $0.50, or $3.00 of training + 10 x $0.20
+    const totalAfter = (requests: number, per1000: number, upfront = 0) => upfront + (requests / 1000) * per1000;
+    expect(totalAfter(10_000, 0.5)).toBeCloseTo(totalAfter(10_000, 0.2, 3), 10);
   });
 
   it("never breaks even when the fine-tuned model costs as much or more per request", () => {

@@ -101,11 +101,6 @@ export function breakEvenRequests(trainingCost: number, baselinePer1000: number,
   return Math.ceil(trainingCost / saving - 1e-9);
 }
 
-/** Total cost after `requests` requests: training (fine-tuned only) plus per-request cost. */
-export function cumulativeCost(requests: number, per1000: number, upfront = 0): number {
-  return upfront + (requests / 1000) * per1000;
-}
-
 /** p-th percentile (0-100) by linear interpolation between closest ranks. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;

@@ -38,10 +38,6 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
   return ALLOWED[from].includes(to);
 }
 
-export function allowedTransitions(from: JobStatus): readonly JobStatus[] {
-  return ALLOWED[from];
-}
-
 /** Throws a `conflict` TunekitError (HTTP 409) when the edge is not whitelisted. */
 export function assertTransition(jobId: string, from: JobStatus, to: JobStatus): void {
   if (canTransition(from, to)) return;

@@ -19,7 +19,7 @@ export const WorkerExitCode = {
   diverged: 4,
 } as const;
 
-const base = { v: z.literal(1), time: z.number().optional().describe("unix seconds") };
+const base = { v: z.literal(WORKER_PROTOCOL_VERSION), time: z.number().optional().describe("unix seconds") };
 
 export const startedEvent = z.object({
   ...base,
