@@ -11,7 +11,6 @@ import { TunekitError } from "../core/errors.js";
 import { assertInputFile } from "../core/input-file.js";
 import { readLines } from "./read-lines.js";
 import { resolveSplit } from "./decode/dataset-folder.js";
-import { readArrowRows } from "./decode/read-arrow.js";
 import type { ReaderOptions, TextEncoding } from "./decode/reader-options.js";
 import { checkedUtf8, effectiveEncoding, readSourceHead, sourceBytes, utf8Bytes, type Compression, type SourceHead } from "./decode/source-bytes.js";
 
@@ -177,6 +176,8 @@ export async function openRecords(path: string, format: ReadableFormat | "auto" 
     case "parquet":
       return { ...base, ...(await openParquet(path, options.columns, head)) };
     case "arrow": {
+      // apache-arrow is big: loaded only for Arrow input
+      const { readArrowRows } = await import("./decode/read-arrow.js");
       const { columns, rows } = await readArrowRows(path, sourceBytes(path, {}, head), options.columns);
       return { ...base, columns, records: numbered(rows) };
     }
@@ -302,7 +303,7 @@ async function readJsonArray(path: string, options: ReaderOptions, head: SourceH
     // so the same command reads the same records when a key is added to the file later
     if (arrays.length === 1) {
       const [name, value] = arrays[0] as [string, unknown[]];
-      throw new TunekitError(`\`${path}\` is a JSON object whose ${value.length} records are under \`${name}\`: pass \`--json-key ${name}\` to read them`, {
+      throw new TunekitError(`\`${path}\` is a JSON object whose ${value.length} record${value.length === 1 ? "" : "s"} ${value.length === 1 ? "is" : "are"} under \`${name}\`: pass \`--json-key ${name}\` to read ${value.length === 1 ? "it" : "them"}`, {
         kind: "usage",
         code: "json_key_needed",
         file: path,
@@ -337,7 +338,8 @@ const LEADING_NEWLINES = /^(?:\r\n|\n|\r)+/;
 
 async function openDelimited(path: string, delimiter: string, options: ReaderOptions, head: SourceHead): Promise<Pick<RecordReader, "columns" | "records">> {
   let header: string[] = [];
-  const parser = Readable.from(checkedUtf8(path, utf8Bytes(path, { encoding: options.encoding }, head))).pipe(
+  const source = Readable.from(checkedUtf8(path, utf8Bytes(path, { encoding: options.encoding }, head)));
+  const parser = source.pipe(
     parseCsv({
       delimiter,
       bom: true,
@@ -353,6 +355,8 @@ async function openDelimited(path: string, delimiter: string, options: ReaderOpt
       skip_empty_lines: true,
     }),
   );
+  // pipe() does not forward errors: a decode error (not UTF-8, broken gzip) ends the parse with its own message
+  source.on("error", (error) => parser.destroy(error));
   const iterator = (parser as AsyncIterable<{ record: Record<string, string>; raw: string; info: { error?: { code: string } } }>)[
     Symbol.asyncIterator
   ]();

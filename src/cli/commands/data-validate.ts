@@ -5,10 +5,12 @@ import { ProblemSpill } from "../../data/validate/problem-spill.js";
 import { validateFile, type ValidationReport } from "../../data/validate/validate-file.js";
 import type { FileStats } from "../../data/validate/validation-state.js";
 import type { DatasetFormat } from "../../spec/dataset.js";
-import { action } from "../output.js";
+import { action, repeatable } from "../output.js";
+import { addReaderOptions, readerOptions, type ReaderCommandOptions } from "../reader-options.js";
 
-interface ValidateCommandOptions {
+interface ValidateCommandOptions extends ReaderCommandOptions {
   format: string;
+  map: string[];
   model?: string;
   validationFile?: string;
   threads?: string;
@@ -16,15 +18,32 @@ interface ValidateCommandOptions {
 }
 
 export function registerDataValidate(parent: Command): void {
-  parent
+  const command = parent
     .command("validate")
-    .description("check a JSONL dataset line by line (OpenAI cookbook checks and more); exit 1 when it has errors")
-    .argument("<file>", "dataset file (.jsonl), streamed: any size")
+    .description("check a dataset example by example (OpenAI cookbook checks and more); exit 1 when it has errors")
+    .argument("<file>", "dataset file or folder: JSONL (streamed: any size), CSV, TSV, JSON, Parquet, Arrow, gzip/zstd of them, a save_to_disk or split-files folder")
     .option("--format <format>", "auto | chat | prompt-completion | preference | text", "auto")
+    .option(
+      "--map <column=field>",
+      "map a column to a message field (user/prompt, assistant/completion, system), as `data convert` does; repeat it, e.g. --map question=user --map answer=assistant",
+      repeatable,
+      [],
+    )
     .option("--model <model>", "count tokens and check the context length with this model (OpenAI name, HF folder or .gguf)")
     .option("--validation-file <file>", "validate this file too and report prompts it shares with FILE")
     .option("--threads <n>", "worker threads (default: 2 for files over 8 MiB)")
-    .option("--json", "print the report as JSON, with every problem (the text report lists the first of each code)")
+    .option("--json", "print the report as JSON, with every problem (the text report lists the first of each code)");
+  addReaderOptions(command)
+    .addHelpText(
+      "after",
+      `
+Problems carry the line of the source file (a CSV's own line numbers with --map; a record number
+for JSON arrays, Parquet and Arrow). A table with no --map whose rows are no dataset format is
+refused in one line (exit 2). The text report lists every error line up to a bound and shows each
+warning kind once, with its count and first lines; --json lists every problem.
+
+Exit status: 0 no errors, 1 errors found, 2 usage or input error.`,
+    )
     .action(
       action(async (file: string, options: ValidateCommandOptions) => {
         if (options.threads !== undefined && !/^\d+$/.test(options.threads)) {
@@ -39,6 +58,9 @@ export function registerDataValidate(parent: Command): void {
         try {
           const report = await validateFile(file, {
             format: options.format as DatasetFormat | "auto",
+            anyFormat: true,
+            reader: readerOptions(options),
+            map: options.map,
             model: options.model,
             validationFile: options.validationFile,
             threads: options.threads === undefined ? undefined : Number(options.threads),
@@ -74,6 +96,12 @@ export function formatReport(report: ValidationReport): string {
       const [code, file] = group.split("\u0000") as [ProblemCode, string];
       const stats = file ? report.stats.validation : report.stats;
       const count = stats?.codes[code] ?? groupProblems.length;
+      if (title === "warnings" && count > 1) {
+        // one line per warning kind: 26 missing_system_message lines would drown the warnings that matter
+        out.push(`  ${code} (${count}x) ${PROBLEM_CODES[code].title}${file ? ` [in ${file}]` : ""}: ${linesOf(groupProblems, count)}`);
+        out.push(`    fix: ${PROBLEM_CODES[code].fix}`);
+        continue;
+      }
       out.push(`  ${code} (${count}x) ${PROBLEM_CODES[code].title}${file ? ` [in ${file}]` : ""}`);
       for (const problem of groupProblems.slice(0, SHOWN_PER_CODE)) {
         out.push(`    ${problem.line === null ? "file" : `line ${problem.line}`}: ${problem.message}`);
@@ -113,6 +141,17 @@ function describeFile(stats: FileStats): string {
     `${stats.file}: ${stats.format ?? "unknown"} format (${stats.format_source}), ${formatNumber(stats.lines)} lines, ` +
     `${formatNumber(stats.examples)} examples (${formatNumber(stats.valid_examples)} valid), ${stats.blank_lines} blank, ${formatBytes(stats.bytes)}`
   );
+}
+
+const WARNING_LINES_LISTED = 5;
+
+/** "lines 1, 2, 3, 4, 5 and 21 more (`--json` lists every one)" */
+function linesOf(problems: ValidationProblem[], count: number): string {
+  const lines = problems.filter((problem) => problem.line !== null).slice(0, WARNING_LINES_LISTED).map((problem) => problem.line);
+  const files = problems.length - problems.filter((problem) => problem.line !== null).length;
+  const more = count - lines.length - files;
+  const listed = lines.length === 0 ? "the whole file" : `line${lines.length === 1 ? "" : "s"} ${lines.join(", ")}`;
+  return `${listed}${more > 0 ? ` and ${more} more (\`--json\` lists every one)` : ""}`;
 }
 
 function groupByCode(problems: ValidationProblem[]): Map<string, ValidationProblem[]> {

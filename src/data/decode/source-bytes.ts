@@ -2,7 +2,6 @@ import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { isUtf8 } from "node:buffer";
 import { createGunzip } from "node:zlib";
-import { Decompress } from "fzstd";
 import { TunekitError } from "../../core/errors.js";
 import type { TextEncoding } from "./reader-options.js";
 
@@ -103,6 +102,7 @@ export async function* decompressedBytes(path: string, compression: Compression,
       }
       return;
     }
+    const { Decompress } = await import("fzstd");
     const output: Buffer[] = [];
     const decoder = new Decompress((data) => {
       output.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));

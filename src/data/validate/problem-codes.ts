@@ -22,7 +22,10 @@ export const PROBLEM_CODES = {
   example_over_context_length: { severity: "warning", title: "example longer than the model's context", fix: "shorten the example, raise `data.max_seq_len`, or drop it (the Data screen's fix does)" },
   too_few_examples: { severity: "error", title: "fewer than 10 examples", fix: "add examples: at least 10, and 50-100 for a visible effect" },
   // reading the file
-  invalid_utf8: { severity: "error", title: "line is not valid UTF-8", fix: "re-save the file as UTF-8" },
+  invalid_utf8: { severity: "error", title: "line is not valid UTF-8", fix: "pass `--encoding windows-1252` (or `--encoding latin1`) when the file was saved in that encoding, or re-save it as UTF-8" },
+  wrong_field_count: { severity: "error", title: "row with more or fewer fields than the header", fix: "quote fields that contain the delimiter or line breaks, or add the missing fields" },
+  unmapped_record: { severity: "error", title: "row whose mapped columns do not make an example", fix: "fill the mapped columns of the row, or check the `--map` columns" },
+  format_not_supported: { severity: "error", title: "dataset format the model's provider does not train on", fix: "convert the data to chat with `tunekit data convert`, or train a local model" },
   invalid_json: { severity: "error", title: "line is not valid JSON", fix: "write one complete JSON object per line: double quotes, no trailing commas, no line breaks inside" },
   empty_file: { severity: "error", title: "the file is empty", fix: "upload the dataset file itself, not an empty export" },
   binary_file: { severity: "error", title: "the file is binary, not text", fix: "upload JSONL, CSV, TSV, JSON or Parquet (a spreadsheet: save it as CSV UTF-8 first)" },

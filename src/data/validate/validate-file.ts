@@ -1,17 +1,20 @@
 import { existsSync, statSync } from "node:fs";
+import type { ReaderOptions } from "../decode/reader-options.js";
+import { loadCounterLazily } from "./load-counter-lazily.js";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { TunekitError } from "../../core/errors.js";
 import { DATASET_FORMATS, detectFormat, type DatasetFormat } from "../../spec/dataset.js";
 import { readLineBatches, readLineChunks } from "../read-lines.js";
-import type { RecordFileFormat } from "../read-records.js";
+import type { ReadableFormat, RecordFileFormat, SourceRecord } from "../read-records.js";
 import { sniffDatasetFile, type SniffedDatasetFile } from "../sniff-dataset-file.js";
 import type { ExampleTokenCounter } from "../token-counter.js";
 import { HashIndex } from "./hash-index.js";
 import type { ValidationProblem } from "./problem-codes.js";
 import { validateBatch, type BatchResult } from "./validate-batch.js";
-import type { LineContext } from "./validate-line.js";
+import { validateLine, type LineContext, type LineResult } from "./validate-line.js";
+import { PROBLEM_CODES, type ProblemCode } from "./problem-codes.js";
 import type { WorkerSetup } from "./validate-worker.js";
 import { MAX_PROMPT_INDEX, ValidationState, type FileStats, type IndexLimits } from "./validation-state.js";
 
@@ -38,6 +41,17 @@ export interface ValidateFileOptions {
    * them all with bounded memory.
    */
   onProblem?: (problem: ValidationProblem, severity: "error" | "warning") => void;
+  /**
+   * Read every format the data commands read (CSV, TSV, JSON arrays and wrappers, Parquet, Arrow,
+   * dataset folders, gzip/zstd, UTF-16, `--encoding`) through the one reader, `--map` applied; the
+   * CLI sets it. Off (uploads, training checks), a table is one `needs_conversion` problem and a
+   * compressed or UTF-16 file is named, since what trains on the file reads plain UTF-8 JSONL.
+   */
+  anyFormat?: boolean;
+  /** with anyFormat: `--encoding`, `--json-key`, `--split` */
+  reader?: ReaderOptions;
+  /** with anyFormat: `--map column=field` entries, as `tunekit data convert` takes them */
+  map?: readonly string[];
 }
 
 export interface ValidationReport {
@@ -70,11 +84,12 @@ export async function validateFile(path: string, options: ValidateFileOptions = 
       fix: `use one of auto, ${DATASET_FORMATS.join(", ")}`,
     });
   }
-  checkReadable(path, "FILE");
-  if (options.validationFile !== undefined) checkReadable(options.validationFile, "--validation-file");
+  const anyFormat = options.anyFormat === true;
+  checkReadable(path, "FILE", anyFormat);
+  if (options.validationFile !== undefined) checkReadable(options.validationFile, "--validation-file", anyFormat);
   // a table, a JSON array, a binary or an empty file is said in one problem, not one per line
-  const sniffed = await sniffDatasetFile(path, options.filename ?? path);
-  if (sniffed.kind !== "jsonl") {
+  const sniffed = isDirectory(path) ? null : await sniffDatasetFile(path, options.filename ?? path, anyFormat ? { decode: true, ...options.reader } : {});
+  if (sniffed !== null && sniffed.kind !== "jsonl" && !(anyFormat && sniffed.kind === "table")) {
     const report = wholeFileReport(path, options.filename ?? path, sniffed);
     for (const problem of report.errors) options.onProblem?.(problem, "error");
     return report;
@@ -99,13 +114,54 @@ export async function validateFile(path: string, options: ValidateFileOptions = 
     warnings.push(...report.warnings);
   }
   const report = await scanFile(path, { ...options, requested, counter, model, overlapWith, labelProblems: false });
+  const providerProblem = options.model === undefined ? null : await hostedFormatProblem(options.model, report.stats.format, path);
+  if (providerProblem !== null) {
+    report.errors.push(providerProblem);
+    report.stats.errors += 1;
+    report.stats.codes[providerProblem.code] = (report.stats.codes[providerProblem.code] ?? 0) + 1;
+    options.onProblem?.(providerProblem, "error");
+  }
   const stats: ValidationReport["stats"] = validationStats ? { ...report.stats, validation: validationStats } : report.stats;
   return {
     ok: report.errors.length === 0 && errors.length === 0,
     errors: [...report.errors, ...errors],
     warnings: [...report.warnings, ...warnings],
     stats,
-    source_format: "jsonl",
+    // Arrow (a save_to_disk folder) is binary: not one of the record file formats an upload names
+    source_format: report.sourceFormat === "arrow" ? null : (report.sourceFormat ?? "jsonl"),
+  };
+}
+
+/**
+ * Hosted models whose provider trains preference pairs (OpenAI's DPO). OpenAI and Azure OpenAI
+ * fine-tune their chat models on chat examples only: no prompt-completion, no raw text.
+ */
+const DPO_MODELS = new Set(["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-nano-2025-04-14"]);
+
+/** The file-level error for a format the `--model`'s hosted provider does not train on, or null. */
+export async function hostedFormatProblem(model: string, format: DatasetFormat | null, file: string): Promise<ValidationProblem | null> {
+  if (format === null || format === "chat") return null;
+  // the price table (zod, prices.json) is loaded only when a format other than chat meets a --model
+  const { defaultPriceTable, findHostedPrice } = await import("../estimate/price-table.js");
+  const hosted = findHostedPrice(defaultPriceTable(), model);
+  if (hosted === null) return null;
+  const provider = hosted.provider === "openai" ? "OpenAI (and Azure OpenAI)" : hosted.provider;
+  if (format === "preference") {
+    if (DPO_MODELS.has(hosted.model)) return null;
+    return {
+      line: null,
+      code: "format_not_supported",
+      message: `\`${model}\` is fine-tuned by ${provider} with supervised chat examples only, not preference pairs (DPO runs on ${[...DPO_MODELS].join(", ")}); pick one of those models, or train the pairs on a local model`,
+    };
+  }
+  const fix =
+    format === "prompt-completion"
+      ? `convert it to chat first: \`tunekit data convert ${file} OUT.jsonl\` (the prompt becomes the user message, the completion the assistant's), then validate OUT.jsonl`
+      : "write it as chat examples (`{\"messages\": [...]}`), or train the text on a local model";
+  return {
+    line: null,
+    code: "format_not_supported",
+    message: `\`${model}\` is fine-tuned by ${provider} on chat examples only, and this file is ${format}: ${fix}`,
   };
 }
 
@@ -123,7 +179,7 @@ function wholeFileReport(path: string, name: string, sniffed: Exclude<SniffedDat
     ok: false,
     errors: [{ line: null, code, message }],
     warnings: [],
-    source_format: sniffed.kind === "table" ? sniffed.container : null,
+    source_format: sniffed.kind === "table" && sniffed.container !== "arrow" ? sniffed.container : null,
     stats: {
       file: name,
       format: null,
@@ -141,18 +197,22 @@ function wholeFileReport(path: string, name: string, sniffed: Exclude<SniffedDat
   };
 }
 
-function checkReadable(path: string, field: string): void {
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
+
+function checkReadable(path: string, field: string, folders = false): void {
   if (!existsSync(path)) {
     throw new TunekitError(`\`${field}\` ${path} does not exist`, { kind: "usage", code: "file_not_found", field, fix: "check the path" });
   }
-  if (!statSync(path).isFile()) {
+  if (!statSync(path).isFile() && !(folders && statSync(path).isDirectory())) {
     throw new TunekitError(`\`${field}\` ${path} is not a file`, { kind: "usage", code: "not_a_file", field, fix: "give the path of a .jsonl file" });
   }
 }
 
 /** The format of the first object line of a known format, and that line. */
-export async function detectFileFormat(path: string): Promise<{ format: DatasetFormat; line: number } | null> {
-  for await (const batch of readLineBatches(path, { chunkBytes: 1 << 16 })) {
+export async function detectFileFormat(path: string, reader: ReaderOptions = {}): Promise<{ format: DatasetFormat; line: number } | null> {
+  for await (const batch of readLineBatches(path, { chunkBytes: 1 << 16, ...(reader.encoding !== undefined && { encoding: reader.encoding }) })) {
     for (let index = 0; index < batch.lines.length; index++) {
       const line = batch.firstLine + index;
       if (line > FORMAT_DETECTION_LINES) return null;
@@ -185,13 +245,19 @@ interface ScanReport {
   stats: FileStats;
   /** the counter loaded on this thread, for reuse by the next file */
   counter: ExampleTokenCounter | null;
+  /** what the file was read as (jsonl on the line path) */
+  sourceFormat?: ReadableFormat | null;
 }
 
 async function scanFile(path: string, options: ScanOptions): Promise<ScanReport> {
+  if (options.anyFormat && (isDirectory(path) || (options.map ?? []).length > 0 || (await sniffDatasetFile(path, path, { decode: true, ...options.reader })).kind !== "jsonl")) {
+    return scanRecords(path, options);
+  }
+  const encoding = options.anyFormat ? options.reader?.encoding : undefined;
   let format: DatasetFormat | null;
   let formatSource: string;
   if (options.requested === "auto") {
-    const detected = await detectFileFormat(path);
+    const detected = await detectFileFormat(path, encoding === undefined ? {} : { encoding });
     format = detected?.format ?? null;
     formatSource = detected ? `detected from line ${detected.line}` : "no line of a known format";
   } else {
@@ -232,15 +298,97 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
   });
   if (pool) {
     try {
-      await pool.run(path, (result) => state.addBatch(result));
+      await pool.run(path, (result) => state.addBatch(result), encoding);
     } finally {
       await pool.stop();
     }
   } else {
     const context: LineContext = { format, formatSource, counter, fingerprints, prompts, everyProblem };
-    for await (const batch of readLineBatches(path)) state.addBatch(validateBatch(batch, context));
+    for await (const batch of readLineBatches(path, encoding === undefined ? {} : { encoding })) state.addBatch(validateBatch(batch, context));
   }
-  return { ...state.finish(), counter };
+  return { ...state.finish(), counter, sourceFormat: "jsonl" };
+}
+
+const RECORD_CODES = new Set<string>(["invalid_json", "invalid_utf8", "wrong_field_count"]);
+
+function problemResult(code: ProblemCode, message: string): LineResult {
+  return { problems: [{ code, message }], blank: false, hasErrors: true, exactHash: null, promptHash: null, signature: null, tokens: null };
+}
+
+/**
+ * The records path: a table, JSON array, Parquet/Arrow file or dataset folder (or JSONL with
+ * `--map`) read through openDatasetRecords, each record validated as the line it came from
+ * (a CSV's line numbers; a row number where a format has no lines), on this thread.
+ */
+async function scanRecords(path: string, options: ScanOptions): Promise<ScanReport> {
+  const { openDatasetRecords } = await import("../decode/dataset-records.js");
+  const opened = await openDatasetRecords(path, { ...options.reader, ...(options.map !== undefined && { map: options.map }) });
+  const iterator = opened.records[Symbol.asyncIterator]();
+  const buffered: SourceRecord[] = [];
+  let format: DatasetFormat | null = null;
+  let formatSource: string;
+  const where = (record: SourceRecord): number => (record.file !== undefined ? record.row : (record.line ?? record.row));
+  const unit = opened.format === "csv" || opened.format === "tsv" || opened.format === "jsonl" ? "line" : "record";
+  if (options.requested === "auto") {
+    formatSource = "no record of a known format";
+    while (buffered.length < FORMAT_DETECTION_LINES) {
+      const next = await iterator.next();
+      if (next.done) break;
+      buffered.push(next.value);
+      const detected = next.value.problem ? null : detectFormat(next.value.value);
+      if (detected !== null) {
+        format = detected;
+        formatSource = `detected from ${unit} ${where(next.value)}`;
+        break;
+      }
+    }
+  } else {
+    format = options.requested;
+    formatSource = `--format ${options.requested}`;
+  }
+  const described = opened.mapping ? `, mapped with --map` : "";
+  const sourceName = opened.split ? `${opened.format} split \`${opened.split.name}\` of ${opened.split.layout}` : opened.compression ? `${opened.format}, ${opened.compression}` : opened.format;
+  formatSource = `${formatSource}; read as ${sourceName}${opened.encoding !== "utf-8" ? `, ${opened.encoding}` : ""}${described}`;
+
+  let counter = options.counter;
+  if (counter === null && options.model !== null) counter = await loadCounterLazily(options.model);
+  const tokens = counter ? { method: counter.method, contextLength: counter.contextLength } : null;
+  const state = new ValidationState({
+    file: path,
+    labelProblems: options.labelProblems,
+    format,
+    formatSource,
+    duplicates: options.duplicates,
+    overlapWith: options.overlapWith,
+    collectPrompts: options.collectPrompts,
+    tokens,
+    limits: options.limits,
+    minimumExamples: options.collectPrompts ? 1 : undefined,
+    onProblem: options.onProblem,
+  });
+  const context: LineContext = {
+    format,
+    formatSource,
+    counter,
+    fingerprints: options.duplicates !== false,
+    prompts: Boolean(options.overlapWith) || Boolean(options.collectPrompts),
+    everyProblem: options.onProblem !== undefined,
+  };
+  const validate = (record: SourceRecord): void => {
+    const line = where(record);
+    if (record.problem) {
+      const code: ProblemCode = RECORD_CODES.has(record.problem.code) ? (record.problem.code as ProblemCode) : "unmapped_record";
+      const fix = record.problem.fix === PROBLEM_CODES[code].fix ? "" : `; ${record.problem.fix}`;
+      state.add(line, problemResult(code, `${record.problem.message.replace(/^line \d+ (is|has) /, "the row $1 ")}${fix}`));
+      return;
+    }
+    state.add(line, validateLine(JSON.stringify(record.value), line, context));
+  };
+  for (const record of buffered) validate(record);
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) validate(next.value);
+  const finished = state.finish();
+  finished.stats.bytes = opened.files.reduce((total, file) => total + statSync(file).size, 0);
+  return { ...finished, counter, sourceFormat: opened.format };
 }
 
 /**
@@ -329,7 +477,7 @@ class WorkerPool {
     if (this.failure) throw this.failure;
   }
 
-  async run(path: string, apply: (result: BatchResult) => void): Promise<void> {
+  async run(path: string, apply: (result: BatchResult) => void, encoding?: ReaderOptions["encoding"]): Promise<void> {
     let sent = 0;
     let applied = 0;
     const maxInFlight = this.workers.length * 2;
@@ -341,7 +489,7 @@ class WorkerPool {
         apply(result);
       }
     };
-    for await (const chunk of readLineChunks(path)) {
+    for await (const chunk of readLineChunks(path, encoding === undefined ? {} : { encoding })) {
       const worker = this.workers[sent % this.workers.length] as Worker;
       worker.postMessage({ id: sent, chunk }, [chunk.data.buffer as ArrayBuffer]);
       sent++;
@@ -376,8 +524,4 @@ function toError(fields: Record<string, unknown> | undefined): Error {
   return new TunekitError(message, { kind: "internal" });
 }
 
-/** The token toolkit is imported only when --model asks for counts: validating alone loads no tokenizer. */
-export async function loadCounterLazily(model: string): Promise<ExampleTokenCounter> {
-  const { loadTokenCounter } = await import("../tokens/load-token-counter.js");
-  return loadTokenCounter(model);
-}
+export { loadCounterLazily } from "./load-counter-lazily.js";

@@ -86,7 +86,7 @@ export function validateLine(rawText: string, line: number, context: LineContext
   }
   if (!validUtf8) {
     const column = text.indexOf("\ufffd") + 1;
-    problems.push({ code: "invalid_utf8", message: `the line is not valid UTF-8${column > 0 ? ` (first bad byte near column ${column})` : ""}; re-save the file as UTF-8`, ...(column > 0 ? { column } : {}) });
+    problems.push({ code: "invalid_utf8", message: `the line is not valid UTF-8${column > 0 ? ` (first bad byte near column ${column})` : ""}; if the file is Windows-1252 or Latin-1, pass \`--encoding windows-1252\` (or \`--encoding latin1\`), else re-save it as UTF-8`, ...(column > 0 ? { column } : {}) });
     return finish(result);
   }
   if (text.trim() === "") {

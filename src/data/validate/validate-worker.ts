@@ -3,7 +3,7 @@ import { decodeLineChunk, type LineChunk } from "../read-lines.js";
 import type { DatasetFormat } from "../../spec/dataset.js";
 import type { ExampleTokenCounter } from "../token-counter.js";
 import { transferablesOf, validateBatch } from "./validate-batch.js";
-import { loadCounterLazily } from "./validate-file.js";
+import { loadCounterLazily } from "./load-counter-lazily.js";
 
 /**
  * Worker thread of validateFile: decodes chunks of lines, validates them and counts tokens, and
