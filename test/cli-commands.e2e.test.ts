@@ -11,6 +11,7 @@ import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundledModel } from "../src/providers/local/bundled-model.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
+import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 
 const CLI = resolve("dist/cli/main.js");
 let scratch: string;
@@ -95,7 +96,7 @@ describe("tunekit data fix IN OUT", () => {
     writeFileSync(join(scratch, "messy2.jsonl"), messy());
     const result = await tunekit(["data", "fix", "messy2.jsonl", "kept.jsonl", "--keep-duplicates", "--keep-near-duplicates", "--keep-bom", "--json"]);
     expect(result.code, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout) as Record<string, unknown>;
+    const report = expectJsonOutput("data-fix", result.stdout);
     expect(report).toMatchObject({
       input: "messy2.jsonl",
       output: "kept.jsonl",
@@ -136,6 +137,9 @@ describe("tunekit data fix IN OUT", () => {
     writeFileSync(join(scratch, "hopeless.jsonl"), 'not json\n{"question": "q"}\n');
     const nothing = await tunekit(["data", "fix", "hopeless.jsonl", "hopeless.fixed.jsonl"]);
     expect(nothing.code).toBe(1);
+    const nothingJson = await tunekit(["data", "fix", "hopeless.jsonl", "hopeless.fixed.jsonl", "--json"]);
+    expect(nothingJson.code).toBe(1);
+    expect(expectJsonOutput("data-fix", nothingJson.stdout)).toMatchObject({ written: false, output: null, kept: 0, dropped: 2 });
     expect(nothing.stdout).toContain("nothing could be kept: all 2 lines of hopeless.jsonl were dropped; hopeless.fixed.jsonl was not written");
     expect(nothing.stdout).toContain("line 1: the line is not valid JSON");
     expect(existsSync(join(scratch, "hopeless.fixed.jsonl"))).toBe(false);
@@ -187,7 +191,7 @@ describe("tunekit models", () => {
 
     const json = await onServer(["models", "--json"]);
     expect(json.code).toBe(0);
-    const listed = JSON.parse(json.stdout) as { data: Array<Record<string, unknown>>; bundled: Record<string, unknown>; server: string };
+    const listed = expectJsonOutput<{ data: Array<Record<string, unknown>>; bundled: Record<string, unknown>; server: string }>("models", json.stdout);
     expect(listed.server).toBe(server.url);
     expect(listed.data).toContainEqual(expect.objectContaining({ id: "tiny-folder", where: "models_dir", kind: "hf-folder", context_length: 2048, architecture: "LlamaForCausalLM" }));
     expect(listed.data).toContainEqual(expect.objectContaining({ id: "acme/tiny-chat", where: "hf_cache", context_length: 4096 }));
@@ -230,7 +234,7 @@ describe("tunekit files show / files content", () => {
     // warnings: one line per kind, not one per example
     expect(problems.stdout.match(/missing_system_message/g)).toHaveLength(1);
     expect(problems.stdout).toContain("missing_system_message (10x): example without a system message; lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10");
-    const json = JSON.parse((await onServer(["files", "show", brokenId, "--json"])).stdout) as { id: string; status: string; validation: { ok: boolean; problems: Array<{ line: number; code: string; fix: string }> } };
+    const json = expectJsonOutput<{ id: string; status: string; validation: { ok: boolean; problems: Array<{ line: number; code: string; fix: string }> } }>("files-show", (await onServer(["files", "show", brokenId, "--json"])).stdout);
     expect(json).toMatchObject({ id: brokenId, status: "error", validation: { ok: false } });
     expect(json.validation.problems).toContainEqual(expect.objectContaining({ line: 11, code: "invalid_json", fix: expect.any(String) }));
   });
@@ -247,7 +251,12 @@ describe("tunekit files show / files content", () => {
     const again = await onServer(["files", "content", file.id, "-o", "downloads/copy.jsonl"]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("`downloads/copy.jsonl` already exists");
-    expect((await onServer(["files", "content", file.id, "-o", "downloads/copy.jsonl", "--force"])).code).toBe(0);
+    const forced = await onServer(["files", "content", file.id, "-o", "downloads/copy.jsonl", "--force", "--json"]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(expectJsonOutput("files-content", forced.stdout)).toEqual({ id: file.id, output: "downloads/copy.jsonl", bytes: bytes.length });
+    const jsonToStdout = await onServer(["files", "content", file.id, "--json"]);
+    expect(jsonToStdout.code).toBe(2);
+    expect(expectJsonOutput<{ error: { message: string } }>("error", jsonToStdout.stdout).error.message).toContain("needs `-o OUT`");
 
     for (const verb of ["show", "content"]) {
       const missing = await onServer(["files", verb, "file-doesnotexist000000"]);
@@ -301,7 +310,7 @@ describe("tunekit jobs create: --seed, --suffix, --validation-file, and files ma
     expect(result.stderr).toContain("tunekit data fix broken-train.jsonl OUT");
     const asValidation = await onServer(["jobs", "create", "--model", "tiny-base", "--training-file", trainId, "--validation-file", brokenId, "--json"]);
     expect(asValidation.code).toBe(1);
-    expect(JSON.parse(asValidation.stdout)).toMatchObject({ error: { code: "invalid_validation_file", field: "--validation-file", problems: expect.arrayContaining([expect.objectContaining({ line: 11, code: "invalid_json", fix: expect.any(String) })]) } });
+    expect(expectJsonOutput("error", asValidation.stdout)).toMatchObject({ error: { code: "invalid_validation_file", field: "--validation-file", problems: expect.arrayContaining([expect.objectContaining({ line: 11, code: "invalid_json", fix: expect.any(String) })]) } });
     expect((await client.fineTuning.jobs.list({ limit: 100 })).data.length).toBe(before);
   });
 

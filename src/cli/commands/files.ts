@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, mkdirSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, statSync } from "node:fs";
 import { once } from "node:events";
 import { rename, rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -101,6 +101,9 @@ export function registerFiles(program: Command): void {
     .option("--force", "replace --output when it exists", false)
     .action(
       action(async (fileId: string, options: ClientFlags & { output?: string; force: boolean }) => {
+        if (options.json && options.output === undefined) {
+          throw new TunekitError("`files content --json` needs `-o OUT`: without it stdout carries the file's bytes", { kind: "usage", code: "invalid_option", field: "--json", fix: `pass -o <path> with --json, or drop --json to print the bytes` });
+        }
         if (options.output !== undefined) refuseToOverwrite([options.output], options.force);
         const response = await callForFile(options, fileId, (client) => client.files.content(fileId));
         if (!response.body) throw new TunekitError(`the server sent no content for \`${fileId}\``, { kind: "internal", code: "empty_response", fix: "try again; `tunekit files show` checks the file" });
@@ -110,7 +113,7 @@ export function registerFiles(program: Command): void {
           return;
         }
         await writeWhole(body, options.output);
-        if (options.json) return printJson({ id: fileId, output: options.output });
+        if (options.json) return printJson({ id: fileId, output: options.output, bytes: statSync(options.output).size });
         process.stderr.write(`wrote ${options.output}\n`);
       }),
     );
