@@ -328,7 +328,6 @@ export const configSchema = z
   .describe("Tunekit run config (tunekit.yaml).");
 
 export type TunekitConfig = z.output<typeof configSchema>;
-export type TunekitConfigInput = z.input<typeof configSchema>;
 export type TrainingConfig = TunekitConfig["training"];
 export type DataConfig = TunekitConfig["data"];
 

@@ -29,8 +29,6 @@ export type { Compression } from "./decode/source-bytes.js";
  */
 export type RecordFileFormat = "csv" | "tsv" | "json" | "jsonl" | "parquet";
 
-export const RECORD_FILE_FORMATS: readonly RecordFileFormat[] = ["csv", "tsv", "json", "jsonl", "parquet"];
-
 /** What openRecords reads: the record file formats, plus Arrow IPC (save_to_disk folders, `.arrow` files). */
 export type ReadableFormat = RecordFileFormat | "arrow";
 

@@ -10,7 +10,7 @@ import { hostedTokenPrice, resolveHosting, type TokenPrice } from "../cost-model
 import { AdaptiveLimit } from "./adaptive-limit.js";
 import { openPromptSource, type DistillPrompt, type PromptProblem } from "./distill-prompts.js";
 import { DistillProgress, progressPath, type ProgressEntry, type RunSettings } from "./distill-progress.js";
-import { classifyFailure, createTeacherClient, type TeacherAnswer, type TeacherClient, type TeacherFailure } from "./teacher-client.js";
+import { classifyFailure, createTeacherClient, type TeacherAnswer, type TeacherFailure } from "./teacher-client.js";
 
 /**
  * `tunekit data distill`: a teacher model behind any OpenAI-compatible endpoint answers the

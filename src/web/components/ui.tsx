@@ -62,25 +62,6 @@ export function Section({ title, children, actions, id }: { title: string; child
   );
 }
 
-export function Field({ id, label, help, error, children }: { id: string; label: string; help?: ComponentChildren; error?: string | null; children: ComponentChildren }) {
-  return (
-    <div class={`field${error ? " field-error" : ""}`}>
-      <label for={id}>{label}</label>
-      {children}
-      {help ? (
-        <div class="help" id={`${id}-help`}>
-          {help}
-        </div>
-      ) : null}
-      {error ? (
-        <div class="field-message" id={`${id}-error`} role="alert">
-          {error}
-        </div>
-      ) : null}
-    </div>
-  );
-}
-
 export function Stat({ label, value, title }: { label: string; value: ComponentChildren; title?: string }) {
   return (
     <div class="stat" title={title}>

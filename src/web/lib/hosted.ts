@@ -29,7 +29,3 @@ export function splitModelId(id: string): { provider: string | null; model: stri
   }
   return { provider: null, model: id };
 }
-
-export function hostedModelId(provider: string, model: string): string {
-  return `${provider}:${model}`;
-}
