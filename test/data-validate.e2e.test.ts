@@ -59,15 +59,18 @@ describe("tunekit data validate", () => {
     });
   });
 
-  it("says once that a CSV (or a JSON array) needs its columns mapped, instead of an error per line", () => {
+  it("says once that a CSV needs its columns mapped (exit 2), instead of an error per line, and validates it with --map", () => {
     const file = path.join(folder, "support.csv");
     writeFileSync(file, ["question,answer", ...Array.from({ length: 30 }, (_, index) => `"Question ${index}?","Answer ${index}."`)].join("\r\n") + "\r\n");
-    const { status, stdout } = tunekit("data", "validate", file);
-    expect(status).toBe(1);
-    expect(stdout).toContain("needs_conversion (1x) a table or JSON array, not JSONL");
-    expect(stdout).toContain("this is a CSV file, not JSON Lines; map its columns to chat messages first: `tunekit data convert");
-    expect(stdout).not.toContain("invalid_json");
-    expect(stdout).toMatch(/FAILED: 1 error,/);
+    // issue 13: every data command reads CSV through the one reader; without --map it is one line, exit 2
+    const { status, stdout, stderr } = tunekit("data", "validate", file);
+    expect(status).toBe(2);
+    expect(stderr).toContain("this is CSV with the columns `question`, `answer`, not examples of a dataset format: map its columns with `--map`");
+    expect(stderr).toContain("or convert it with `tunekit data convert`");
+    expect(stdout + stderr).not.toContain("invalid_json");
+    const mapped = tunekit("data", "validate", file, "--map", "question=user", "--map", "answer=assistant");
+    expect(mapped.status).toBe(0);
+    expect(mapped.stdout).toContain("30 examples (30 valid)");
   });
 
   it("--json lists every bad line of a fuzzed 10,000-line file, past the 1,000 a code the text report shows", () => {

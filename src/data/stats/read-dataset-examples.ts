@@ -1,5 +1,5 @@
 import { detectFormat, type DatasetFormat } from "../../spec/dataset.js";
-import { openRecords, recordFormatFromPath, sniffJsonContainer } from "../read-records.js";
+import { openDatasetRecords, type DatasetRecordsOptions } from "../decode/dataset-records.js";
 
 /**
  * One record of a dataset: a parsed example of a known format, or the reason it was skipped.
@@ -10,17 +10,17 @@ export type DatasetLine =
   | { line: number; ok: false; reason: string };
 
 /**
- * Stream a dataset record by record (JSONL, CSV/TSV, a JSON array, Parquet; read through
- * src/data/read-records.ts, so line numbers match `tunekit data validate`). Blank lines are
+ * Stream a dataset record by record (every format the one reader reads: JSONL, CSV/TSV, JSON
+ * arrays and `{"key": [...]}` wrappers, Parquet, Arrow, dataset folders, gzip/zstd, UTF-16 and
+ * `--encoding`; `--map` applied; through src/data/decode/dataset-records.ts, so line numbers
+ * match `tunekit data validate`). A table that needs `--map` is refused in one line. Blank lines are
  * ignored; records that are not JSON objects, or whose format is unknown or differs from
  * `format`, come back as skipped with a reason (`tunekit data validate` explains each in full).
  */
-export async function* readDatasetExamples(file: string, format: DatasetFormat | "auto" = "auto"): AsyncGenerator<DatasetLine> {
-  const named = recordFormatFromPath(file) ?? "jsonl";
-  const fileFormat = named === "json" || named === "jsonl" ? await sniffJsonContainer(file).catch(() => named) : named;
-  const reader = await openRecords(file, fileFormat);
+export async function* readDatasetExamples(file: string, format: DatasetFormat | "auto" = "auto", options: DatasetRecordsOptions = {}): AsyncGenerator<DatasetLine> {
+  const reader = await openDatasetRecords(file, options);
   for await (const record of reader.records) {
-    const line = record.line ?? record.row;
+    const line = record.file !== undefined ? record.row : (record.line ?? record.row);
     if (record.problem) {
       yield { line, ok: false, reason: record.problem.message.replace(/^line \d+ is /, "") };
       continue;

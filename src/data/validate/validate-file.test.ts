@@ -24,6 +24,11 @@ interface Case {
   validation_file?: string;
   message_contains?: string;
   limits?: IndexLimits;
+  /** read through the one reader (the CLI's mode), with these --map entries */
+  any_format?: boolean;
+  map?: string[];
+  /** a hosted model (the format check against its provider) */
+  model?: string;
 }
 const cases = JSON.parse(readFileSync(path.join(fixtures, "cases.json"), "utf8")) as Case[];
 
@@ -58,6 +63,9 @@ function optionsFor(testCase: Case): ValidateFileOptions {
     validationFile: testCase.validation_file ? path.join(fixtures, testCase.validation_file) : undefined,
     limits: testCase.limits,
     threads: 0,
+    ...(testCase.any_format && { anyFormat: true }),
+    ...(testCase.map && { map: testCase.map }),
+    ...(testCase.model && { model: testCase.model }),
   };
 }
 

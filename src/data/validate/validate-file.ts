@@ -14,7 +14,7 @@ import { HashIndex } from "./hash-index.js";
 import type { ValidationProblem } from "./problem-codes.js";
 import { validateBatch, type BatchResult } from "./validate-batch.js";
 import { validateLine, type LineContext, type LineResult } from "./validate-line.js";
-import { PROBLEM_CODES, type ProblemCode } from "./problem-codes.js";
+import type { ProblemCode } from "./problem-codes.js";
 import type { WorkerSetup } from "./validate-worker.js";
 import { MAX_PROMPT_INDEX, ValidationState, type FileStats, type IndexLimits } from "./validation-state.js";
 
@@ -378,7 +378,7 @@ async function scanRecords(path: string, options: ScanOptions): Promise<ScanRepo
     const line = where(record);
     if (record.problem) {
       const code: ProblemCode = RECORD_CODES.has(record.problem.code) ? (record.problem.code as ProblemCode) : "unmapped_record";
-      const fix = record.problem.fix === PROBLEM_CODES[code].fix ? "" : `; ${record.problem.fix}`;
+      const fix = `; ${record.problem.fix}`;
       state.add(line, problemResult(code, `${record.problem.message.replace(/^line \d+ (is|has) /, "the row $1 ")}${fix}`));
       return;
     }
