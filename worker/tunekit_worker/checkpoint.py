@@ -10,7 +10,7 @@ import json
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 import torch
@@ -99,17 +99,11 @@ def load_trainable_weights(model: Any, path: str | Path, is_peft: bool) -> None:
 
 
 def load_training_state(
-    path: str | Path, sharded_model: Any, optimizer: torch.optim.Optimizer, scheduler: Any, rank: int
+    path: str | Path, load_optimizer: Callable[[dict[str, Any]], None], scheduler: Any, rank: int
 ) -> None:
-    """`sharded_model` is the FSDP model whose optimizer state was saved unsharded (None otherwise)."""
+    """`load_optimizer` puts the saved (unsharded) optimizer state in (the topology's hook)."""
     path = Path(path)
-    optimizer_state = torch.load(path / "optimizer.pt", weights_only=True)
-    if sharded_model is not None:
-        from .distributed import load_full_optimizer_state
-
-        load_full_optimizer_state(sharded_model, optimizer, optimizer_state)
-    else:
-        optimizer.load_state_dict(optimizer_state)
+    load_optimizer(torch.load(path / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
     rng_states = torch.load(path / "rng.pt", weights_only=True)
     restore_rng_state(rng_states[rank] if rank < len(rng_states) else rng_states[0])

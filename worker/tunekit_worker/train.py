@@ -4,6 +4,11 @@ SFT (lora, qlora, full) and DPO (LoRA adapters against the base model). One opti
 global batch. The loss of a step is the summed loss over the whole global batch divided by the
 number of its units (loss tokens for SFT, pairs for DPO), so gradient accumulation and any number of
 processes give the same update as one big batch.
+
+What differs between runs is chosen once, before the loop, and injected (as torchtune injects its
+loss): the objective (objectives.py: SFT or DPO) gives the loss of a micro-batch, the topology
+(topology.py: one process, DDP or FSDP) wraps the model and owns the collectives, gradient sync and
+the gathered states a checkpoint needs. `Run.train` below is the loop itself.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from typing import Any
 
 import numpy
 import torch
-import torch.nn.functional as functional
 
 from . import batches as batching
 from .auto_hyperparameters import resolve_hyperparameters
@@ -35,21 +39,10 @@ from .checkpoint import (
     read_trainer_state,
     save_checkpoint,
 )
-from .distributed import (
-    DistributedContext,
-    all_reduce_sum,
-    any_rank,
-    context_from_environment,
-    destroy_process_group,
-    full_model_state,
-    full_optimizer_state,
-    gather_objects,
-    init_process_group,
-    shard_model,
-)
+from .distributed import DistributedContext, context_from_environment, destroy_process_group, init_process_group
 from .errors import BadConfig, Diverged, WorkerError
 from .events import EventWriter, ExitCode
-from .examples import ExampleTokenizer, PreferencePair, TokenizedExample, load_examples
+from .examples import ExampleTokenizer, TokenizedExample, load_examples
 from .job_spec import JobSpec, load_job_spec
 from .model_loading import (
     attach_lora,
@@ -61,7 +54,9 @@ from .model_loading import (
     resolve_precision,
     weights_dtype,
 )
+from .objectives import MicroBatcher, Sums, choose_objective
 from .schedule import learning_rate_multiplier
+from .topology import choose_topology
 
 VALIDATION_SAMPLE = 256  # periodic evaluations use this many validation examples; the final one uses all
 
@@ -82,83 +77,6 @@ class CancelRequest:
     def restore(self) -> None:
         for number, handler in self.previous.items():
             signal.signal(number, handler)
-
-
-# ---- loss -------------------------------------------------------------------------------------
-
-
-
-
-@dataclass
-class Sums:
-    """What a step or an evaluation adds up over its micro-batches (and then over ranks).
-
-    loss: summed loss; units: what the loss is averaged over (loss tokens for SFT, pairs for DPO);
-    correct / tokens: next-token accuracy (for DPO on the preferred answers); trained: trained tokens read.
-    """
-
-    loss: float = 0.0
-    units: float = 0.0
-    correct: float = 0.0
-    tokens: float = 0.0
-    trained: float = 0.0
-
-    def add(self, other: "Sums") -> None:
-        self.loss += other.loss
-        self.units += other.units
-        self.correct += other.correct
-        self.tokens += other.tokens
-        self.trained += other.trained
-
-    def reduced(self, context: DistributedContext, device: torch.device) -> "Sums":
-        return Sums(*all_reduce_sum([self.loss, self.units, self.correct, self.tokens, self.trained], context, device))
-
-
-def trained_logits(model: Any, micro_batch: batching.MicroBatch, autocast: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Logits at trained positions only, their targets, and the boolean mask of those positions.
-
-    The vocabulary projection is the largest matmul of a small model (SmolLM2-135M: 28M of its 135M
-    parameters) and prompts are most of the tokens, so the lm_head and the loss run on the trained
-    positions alone (transformers' `logits_to_keep` with a boolean mask). A model whose forward
-    ignores the mask gets full logits, masked here: same result, no saving."""
-    keep = micro_batch.targets != batching.IGNORE_INDEX
-    with autocast():
-        logits = model(
-            input_ids=micro_batch.input_ids,
-            position_ids=micro_batch.position_ids,
-            attention_mask=micro_batch.attention_mask,
-            use_cache=False,
-            logits_to_keep=keep,
-        ).logits
-    logits = logits.float()
-    if logits.dim() == 3:
-        logits = logits[keep]
-    return logits, micro_batch.targets[keep], keep
-
-
-def forward_token_sums(model: Any, micro_batch: batching.MicroBatch, autocast: Any) -> tuple[torch.Tensor, int, int]:
-    """Sum of the token losses (a tensor that can be backpropagated), correct predictions, tokens."""
-    logits, targets, _ = trained_logits(model, micro_batch, autocast)
-    loss_sum = functional.cross_entropy(logits, targets, reduction="sum")
-    correct = int((logits.argmax(-1) == targets).sum())
-    return loss_sum, correct, int(targets.numel())
-
-
-def sequence_log_probs(
-    model: Any, micro_batch: batching.MicroBatch, autocast: Any
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per example of the micro-batch: summed log-probability of its trained tokens, correct
-    next-token predictions among them, and their number."""
-    logits, targets, keep = trained_logits(model, micro_batch, autocast)
-    token_log_probs = -functional.cross_entropy(logits, targets, reduction="none")
-    hits = (logits.argmax(-1) == targets).float()
-    segments = micro_batch.segment_ids.clamp(min=0)[keep]
-    zeros = torch.zeros(micro_batch.examples, device=logits.device)
-    return (
-        zeros.index_add(0, segments, token_log_probs),
-        zeros.index_add(0, segments, hits),
-        zeros.index_add(0, segments, torch.ones_like(hits)),
-    )
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -185,9 +103,9 @@ class Run:
         self.cancel = cancel
         self.device = resolve_device(spec.training.device, context.local_rank)
         self.precision = resolve_precision(spec.training.precision, self.device)
-        self.is_dpo = spec.training.method == "dpo"
         self.is_peft = spec.training.method in ("lora", "qlora", "dpo")  # DPO trains LoRA adapters
-        self.fsdp = context.enabled and spec.training.distributed == "fsdp"
+        # one process, DDP or FSDP: chosen once; the loop calls its hooks (topology.py)
+        self.topology = choose_topology(spec.training.distributed, context, self.device)
 
     # -- setup --
 
@@ -209,95 +127,36 @@ class Run:
             _, self.valid_examples = load_examples(
                 spec.data.validation, "data.validation", self.data_format, example_tokenizer
             )
-        if self.is_dpo != (self.data_format == "preference"):
-            raise BadConfig(
-                f"`training.method: {spec.training.method}` cannot train on `{self.data_format}` data: DPO needs "
-                "preference pairs and preference pairs need DPO",
-                field="data.format" if self.is_dpo else "training.method",
-            )
+        # SFT or DPO: chosen once; the loop asks it for the loss of a micro-batch (objectives.py)
+        batcher = MicroBatcher(
+            {"train": self.train_examples, "valid": self.valid_examples},
+            spec.training.packing,
+            self.tokenizer.pad_token_id,
+            self.device,
+        )
+        self.objective = choose_objective(
+            spec.training.method, self.data_format, batcher, self.autocast, spec.training.dpo_beta, spec.data.max_seq_len
+        )
 
     def prepare_model(self) -> None:
         spec = self.spec
         torch.manual_seed(spec.training.seed)  # LoRA / head initialisation is the same on every rank
-        # FSDP shards parameters of one dtype per block: keep fp32 weights there and compute under autocast
-        dtype = torch.float32 if self.fsdp else weights_dtype(spec.training.method, self.precision)
-        model = load_model(spec, self.device, dtype)
+        model = load_model(spec, self.device, self.topology.weights_dtype(spec.training.method, self.precision))
         self.parameter_count = parameter_count(model)
         if self.is_peft:
             model = attach_lora(model, spec)
-        if self.is_dpo:  # fresh adapters are zero, so this is the base model: DPO's reference
-            self.reference = {
-                "train": self.reference_log_probs(model, self.train_examples),
-                "valid": self.reference_log_probs(model, self.valid_examples),
-            }
+        self.objective.prepare(model)  # DPO's reference log-probabilities, from the base model
         if spec.resume_from:  # weights go in before any wrapping or sharding
             load_trainable_weights(model, spec.resume_from, is_peft=self.is_peft)
         self.model = model
         self.trainable_count = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
-        if self.fsdp:
-            shard_model(model, self.device, self.context)  # in place; parameters become DTensor shards
-            self.train_model = model
-        elif self.context.enabled:
-            self.train_model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
-        else:
-            self.train_model = model
+        self.train_model = self.topology.wrap(model)
         self.trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
 
-    def gradient_sync(self, enabled: bool) -> Any:
-        """Gradients are reduced across ranks only on the last micro-batch of a step."""
-        if self.fsdp:
-            self.train_model.set_requires_gradient_sync(enabled)
-        elif self.context.enabled and not enabled:
-            return self.train_model.no_sync()
-        return contextlib.nullcontext()
-
-    def equalize_passes(self, groups: list[list[int]], indices: list[int], examples: list[TokenizedExample]) -> list[list[int]]:
-        """Every rank must run the same number of passes: FSDP gathers each layer's weights in every
-        forward. Ranks with fewer micro-batches run zero-weight passes ([]); one pass at least."""
-        passes = 1
-        if self.fsdp:
-            for rank in range(self.context.world_size):
-                share = batching.rank_share(indices, rank, self.context.world_size)
-                passes = max(passes, len(self.micro_batch_groups(share, examples)))
-        return groups + [[]] * (passes - len(groups))
-
-    @torch.no_grad()
-    def reference_log_probs(self, model: Any, pairs: list[PreferencePair]) -> torch.Tensor:
-        """[pairs, 2]: log-probability of the preferred and the non-preferred answer under `model`."""
-        model.eval()
-        result = torch.zeros(len(pairs), 2)
-        budget = self.spec.data.max_seq_len if self.spec.training.packing else None
-        for group in batching.group_micro_batches(list(range(len(pairs))), pairs, 8, budget):
-            log_probs, _, _ = sequence_log_probs(model, self.collate_pairs(group, pairs), self.autocast)
-            result[group] = log_probs.view(2, len(group)).t().cpu()
-        return result
-
-    def collate_pairs(self, group: list[int], pairs: list[PreferencePair]) -> batching.MicroBatch:
-        """Preferred answers first, then the non-preferred ones, in one micro-batch."""
-        sequences = [pairs[index].chosen for index in group] + [pairs[index].rejected for index in group]
-        micro_batch = batching.collate(sequences, self.spec.training.packing, self.tokenizer.pad_token_id)
-        return micro_batch.to(self.device)
-
-    def micro_batch_loss(self, model: Any, group: list[int], split: str) -> tuple[torch.Tensor, Sums]:
-        """The summed loss of one micro-batch (to backpropagate) and its sums.
-
-        SFT: token cross-entropy summed over trained tokens. DPO: per pair
-        -logsigmoid(beta * ((chosen - chosen_ref) - (rejected - rejected_ref))), summed over pairs,
-        where each term is the summed log-probability of an answer's trained tokens."""
-        examples = self.train_examples if split == "train" else self.valid_examples
-        if not self.is_dpo:
-            loss_sum, correct, tokens = forward_token_sums(model, self.collate(group, examples), self.autocast)
-            return loss_sum, Sums(loss_sum.item(), tokens, correct, tokens, tokens)
-        count = len(group)
-        log_probs, correct, tokens = sequence_log_probs(model, self.collate_pairs(group, examples), self.autocast)
-        reference = self.reference[split][group].to(log_probs.device)
-        margin = (log_probs[:count] - reference[:, 0]) - (log_probs[count:] - reference[:, 1])
-        # beta: strength of the pull toward the reference model (training.dpo_beta, TRL's default 0.1)
-        loss_sum = -functional.logsigmoid(self.spec.training.dpo_beta * margin).sum()
-        sums = Sums(loss_sum.item(), count, float(correct[:count].sum()), float(tokens[:count].sum()), float(tokens.sum()))
-        return loss_sum, sums
+    def rank_passes(self, indices: list[int], examples: list[TokenizedExample]) -> Any:
+        """How many micro-batches rank `rank` runs for `indices` (for `topology.equalize_passes`)."""
+        world_size = self.context.world_size
+        return lambda rank: len(self.micro_batch_groups(batching.rank_share(indices, rank, world_size), examples))
 
     def zero_weight_pass(self, model: Any) -> torch.Tensor:
         dummy = torch.tensor([[self.tokenizer.eos_token_id]], device=self.device)
@@ -353,12 +212,6 @@ class Run:
         budget = self.spec.data.max_seq_len if training.packing else None
         return batching.group_micro_batches(indices, examples, training.micro_batch_size, budget)
 
-    def collate(self, indices: list[int], examples: list[TokenizedExample]) -> batching.MicroBatch:
-        micro_batch = batching.collate(
-            [examples[index] for index in indices], self.spec.training.packing, self.tokenizer.pad_token_id
-        )
-        return micro_batch.to(self.device)
-
     def data_summary(self) -> dict[str, int]:
         """The `data` event's fields: examples, tokens, truncation, and the forward passes (packed
         sequences, or examples without packing) of one epoch in the first epoch's order."""
@@ -384,13 +237,7 @@ class Run:
     def emit_data_event(self) -> None:
         self.events.emit("data", **self.data_summary())
         truncated = sum(example.truncated for example in self.train_examples)
-        if not self.is_dpo and sum(example.trained_tokens for example in self.train_examples) == 0:
-            raise BadConfig(
-                "no training example has a trained token left (no assistant turn with weight 1, or every "
-                "one was cut off by truncation); raise `data.max_seq_len` or check the data with "
-                "`tunekit data stats`",
-                field="data.max_seq_len" if truncated else "data.train",
-            )
+        self.objective.check_trained_tokens(truncated)
         if truncated:
             self.events.log(
                 "warn",
@@ -401,33 +248,28 @@ class Run:
     # -- one optimizer step --
 
     def train_step(self, indices: list[int]) -> tuple[float, float, float | None, int]:
-        context = self.context
-        if self.is_dpo:
-            units = len(indices)
-        else:
-            units = sum(batching.loss_token_count(self.train_examples[index]) for index in indices)
-        normalizer = max(units, 1) / context.world_size  # DDP and FSDP average gradients over ranks
+        context, topology = self.context, self.topology
+        normalizer = max(self.objective.units(indices), 1) / context.world_size  # DDP and FSDP average gradients over ranks
         groups = self.micro_batch_groups(batching.rank_share(indices, context.rank, context.world_size), self.train_examples)
         # a rank with no example in a short last batch still runs a zero-weight pass to keep in step
-        groups = self.equalize_passes(groups, indices, self.train_examples)
+        groups = topology.equalize_passes(groups, self.rank_passes(indices, self.train_examples), backward=True)
         sums = Sums()
         self.train_model.train()
         for position, group in enumerate(groups):
-            with self.gradient_sync(position == len(groups) - 1):
+            with topology.gradient_sync(position == len(groups) - 1):  # reduce on the last micro-batch only
                 if group:
-                    loss_sum, group_sums = self.micro_batch_loss(self.train_model, group, "train")
+                    loss_sum, group_sums = self.objective.loss(self.train_model, "train", group)
                     sums.add(group_sums)
                     scaled = loss_sum / normalizer
                 else:
                     scaled = self.zero_weight_pass(self.train_model)
                 self.scaler.scale(scaled).backward()
-        total = sums.reduced(context, self.device)
+        total = sums.reduced(topology.all_reduce_sum)
         train_loss = total.loss / max(total.units, 1)
         if not math.isfinite(train_loss):
             raise Diverged(f"the training loss became {train_loss} at step {self.state.step + 1}", self.state.step + 1)
         self.scaler.unscale_(self.optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.trainable, self.spec.training.max_grad_norm)
-        grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
+        grad_norm = topology.clip_gradients(self.trainable, self.spec.training.max_grad_norm)
         if not math.isfinite(grad_norm) and self.precision != "fp16":
             raise Diverged(f"the gradient norm became {grad_norm} at step {self.state.step + 1}", self.state.step + 1)
         self.scaler.step(self.optimizer)
@@ -449,14 +291,13 @@ class Run:
         sums = Sums()
         self.model.eval()
         groups = self.micro_batch_groups(share, self.valid_examples)
-        if self.fsdp:
-            groups = self.equalize_passes(groups, indices, self.valid_examples)
+        groups = self.topology.equalize_passes(groups, self.rank_passes(indices, self.valid_examples), backward=False)
         for group in groups:
             if not group:
                 self.zero_weight_pass(self.model)
                 continue
-            sums.add(self.micro_batch_loss(self.model, group, "valid")[1])
-        total = sums.reduced(context, self.device)
+            sums.add(self.objective.loss(self.model, "valid", group)[1])
+        total = sums.reduced(self.topology.all_reduce_sum)
         metrics = {
             "valid_loss": total.loss / max(total.units, 1),
             "valid_mean_token_accuracy": total.correct / max(total.tokens, 1),
@@ -481,10 +322,11 @@ class Run:
         }
 
     def save_checkpoint(self) -> str:
-        rng_states = gather_objects(capture_rng_state(), self.context)
+        topology = self.topology
+        rng_states = topology.gather_objects(capture_rng_state())
         path = checkpoint_path(self.spec.run_dir, self.state.step)
-        model_state = full_model_state(self.model) if self.fsdp else None  # collective: every rank
-        optimizer_state = full_optimizer_state(self.model, self.optimizer) if self.fsdp else self.optimizer.state_dict()
+        model_state = topology.full_model_state(self.model)  # collective: every rank; None unless sharded
+        optimizer_state = topology.optimizer_state(self.model, self.optimizer)
         if self.context.is_main:
             save_checkpoint(
                 path, self.model, optimizer_state, self.scheduler, rng_states, self.trainer_state(), model_state
@@ -494,13 +336,13 @@ class Run:
             self.events.emit(
                 "checkpoint", step=self.state.step, epoch=self.state.step / self.steps_per_epoch, path=str(path), metrics=metrics
             )
-        if self.context.enabled:
-            torch.distributed.barrier()
+        topology.barrier()
         return str(path)
 
     def resume(self, path: str) -> None:
         saved = read_trainer_state(path)  # the weights were loaded in prepare_model
-        load_training_state(path, self.model if self.fsdp else None, self.optimizer, self.scheduler, self.context.rank)
+        load_optimizer = lambda state: self.topology.load_optimizer_state(self.model, self.optimizer, state)  # noqa: E731
+        load_training_state(path, load_optimizer, self.scheduler, self.context.rank)
         self.state = TrainingState(
             step=saved["step"],
             epoch=saved["data_position"]["epoch"],
@@ -529,13 +371,8 @@ class Run:
             self.tokenizer.save_pretrained(adapter_path)
             if self.spec.training.merge:
                 merged_path = run_dir / "merged"
-                if self.fsdp:  # a sharded model cannot merge in place: merge base + saved adapter on this rank
-                    from peft import PeftModel
-
-                    base = load_model(self.spec, torch.device("cpu"), weights_dtype(self.spec.training.method, self.precision))
-                    merged = PeftModel.from_pretrained(base, str(adapter_path)).merge_and_unload()
-                else:
-                    merged = self.model.merge_and_unload()
+                load_base = lambda: load_model(self.spec, torch.device("cpu"), weights_dtype(self.spec.training.method, self.precision))  # noqa: E731
+                merged = self.topology.merged_model(self.model, str(adapter_path), load_base)
                 merged.config.use_cache = True
                 merged.save_pretrained(merged_path, safe_serialization=True)
                 self.tokenizer.save_pretrained(merged_path)
@@ -576,7 +413,7 @@ class Run:
         last_checkpoint: str | None = None
         order = batching.epoch_order(len(self.train_examples), training.seed, state.epoch)
         while state.step < self.total_steps:
-            if any_rank(self.cancel.requested, context, self.device):
+            if self.topology.any_rank(self.cancel.requested):
                 return self.stop_cancelled(last_checkpoint)
             indices = batching.global_batch(order, training.batch_size, state.batch_in_epoch)
             learning_rate = self.optimizer.param_groups[0]["lr"]
@@ -627,7 +464,7 @@ class Run:
             state.last_eval = self.evaluate(full=True)
         final_checkpoint = self.save_checkpoint()
         adapter_path = merged_path = None
-        model_state = full_model_state(self.model) if self.fsdp else None  # collective: every rank
+        model_state = self.topology.full_model_state(self.model)  # collective: every rank; None unless sharded
         if self.context.is_main:
             adapter_path, merged_path = self.write_outputs(model_state)
         summary = {
