@@ -4,7 +4,8 @@ import { TunekitError } from "../../core/errors.js";
 import { DATASET_FORMATS, type DatasetFormat } from "../../spec/dataset.js";
 import { noUsableExamples } from "../../data/stats/no-usable-examples.js";
 import { CountProgress } from "../count-progress.js";
-import { action, printJson } from "../output.js";
+import { action, printJson, repeatable } from "../output.js";
+import { addReaderOptions, readerOptions, type ReaderCommandOptions } from "../reader-options.js";
 
 export function parseFormatOption(value: string | undefined): DatasetFormat | "auto" {
   if (value === undefined || value === "auto") return "auto";
@@ -33,7 +34,7 @@ export async function readChatTemplateOption(file: string | undefined): Promise<
 }
 
 export function registerDataStats(parent: Command): void {
-  parent
+  const command = parent
     .command("stats")
     .description("token statistics of a dataset for a model: examples, messages, tokens, trained tokens, a histogram")
     .argument("<file>", "dataset file: JSONL, JSON array, CSV/TSV or Parquet")
@@ -41,8 +42,11 @@ export function registerDataStats(parent: Command): void {
     .option("--format <format>", `dataset format: auto, ${DATASET_FORMATS.join(", ")}`, "auto")
     .option("--chat-template <file>", "Jinja chat template overriding the model's own")
     .option("--json", "print the statistics as JSON", false)
+    .option("--map <column=field>", "map a column to a message field (user, assistant, system), as `data convert` does; repeatable", repeatable, []);
+  addReaderOptions(command)
     .action(
-      action(async (file: string, options: { model: string; format: string; chatTemplate?: string; json: boolean }) => {
+      action(async (file: string, options: ReaderCommandOptions & { model: string; format: string; chatTemplate?: string; json: boolean; map: string[] }) => {
+        const reader = { ...readerOptions(options), map: options.map };
         const format = parseFormatOption(options.format);
         // tokenizers load on use: `tunekit --help` and the other commands stay light
         const [{ computeDatasetStats, formatDatasetStats }, { loadTokenCounter }] = await Promise.all([
@@ -56,7 +60,7 @@ export function registerDataStats(parent: Command): void {
         const progress = new CountProgress("data stats: counting tokens");
         let stats;
         try {
-          stats = await computeDatasetStats(file, counter, { model: options.model, format, onProgress: progress.update });
+          stats = await computeDatasetStats(file, counter, { model: options.model, format, onProgress: progress.update, reader });
         } finally {
           progress.stop();
         }

@@ -9,6 +9,7 @@ import { CountProgress } from "../count-progress.js";
 import { loadPriceTable } from "../../data/estimate/price-table.js";
 import { parseEpochsOption } from "../../data/estimate/resolve-epochs.js";
 import { action, printJson, repeatable } from "../output.js";
+import { addReaderOptions, readerOptions, type ReaderCommandOptions } from "../reader-options.js";
 import { parseFormatOption, readChatTemplateOption } from "./data-stats.js";
 
 function parseTokensPerSecond(value: string | undefined): number | null {
@@ -34,7 +35,8 @@ export function parseDayOption(value: string | undefined, flag: string): string 
   return value;
 }
 
-interface EstimateCommandOptions {
+interface EstimateCommandOptions extends ReaderCommandOptions {
+  map: string[];
   model?: string;
   config?: string;
   set: string[];
@@ -67,7 +69,7 @@ function estimateConfig(options: EstimateCommandOptions): LoadedConfig | null {
 const DEFAULT_CONFIG = "tunekit.yaml";
 
 export function registerEstimate(program: Command): void {
-  program
+  const command = program
     .command("estimate")
     .description(
       "epochs, billed tokens and price of fine-tuning on a dataset (hosted models), or tokens, steps and time (local models); " +
@@ -84,6 +86,8 @@ export function registerEstimate(program: Command): void {
     .option("--chat-template <file>", "Jinja chat template overriding the model's own (default: `data.chat_template` of the config)")
     .option("--needed-until <date>", "warn when the model (and its fine-tunes) stops answering before this day, YYYY-MM-DD")
     .option("--json", "print the estimate as JSON", false)
+    .option("--map <column=field>", "map a column to a message field (user, assistant, system), as `data convert` does; repeatable", repeatable, [] as string[]);
+  addReaderOptions(command)
     .action(
       action(async (fileArgument: string | undefined, options: EstimateCommandOptions) => {
         const loaded = estimateConfig(options);
@@ -129,6 +133,7 @@ export function registerEstimate(program: Command): void {
         const chatTemplate = options.chatTemplate !== undefined ? await readChatTemplateOption(options.chatTemplate) : (config?.data.chat_template ?? null);
         const counter = await loadTokenCounter(model, { chatTemplate });
         const neededUntil = parseDayOption(options.neededUntil, "--needed-until");
+        const reader = { ...readerOptions(options), map: options.map };
         const progress = new CountProgress("estimate: counting tokens");
         let estimate;
         try {
@@ -147,6 +152,7 @@ export function registerEstimate(program: Command): void {
             trainingMethod: config?.training.method ?? null,
             batchSize: config?.training.batch_size ?? null,
             onProgress: progress.update,
+            reader,
           });
         } finally {
           progress.stop();

@@ -1,4 +1,5 @@
 import type { DatasetFormat } from "../../spec/dataset.js";
+import type { DatasetRecordsOptions } from "../decode/dataset-records.js";
 import { collectTokenCounts, type SkippedLine } from "../stats/collect-token-counts.js";
 import { noUsableExamples } from "../stats/no-usable-examples.js";
 import type { DatasetTokenCounter } from "../tokens/load-token-counter.js";
@@ -117,6 +118,8 @@ export interface EstimateOptions {
   config?: string | null;
   /** records read so far, for a progress display */
   onProgress?: (recordsRead: number) => void;
+  /** --map, --encoding, --json-key, --split */
+  reader?: DatasetRecordsOptions;
 }
 
 /**
@@ -137,7 +140,7 @@ export async function estimateTraining(options: EstimateOptions): Promise<Traini
   const encodings = [...new Set(options.prices.models.map((entry) => openAiEncodingFor(entry.model)).filter((name) => name !== null))];
   const hostedCounters = encodings.map((name) => new TiktokenCounter(name));
   const counters: DatasetTokenCounter[] = [options.counter, ...hostedCounters];
-  const counts = await collectTokenCounts(options.file, counters, options.format ?? "auto", options.onProgress);
+  const counts = await collectTokenCounts(options.file, counters, options.format ?? "auto", options.onProgress, options.reader);
   if (counts.examples === 0) throw noUsableExamples(options.file, { count: counts.skippedCount, lines: counts.skipped });
   const epochs = resolveEpochs(counts.examples, options.epochs);
   const selectedEntry = findHostedPrice(options.prices, options.model);

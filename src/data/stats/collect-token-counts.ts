@@ -2,6 +2,7 @@ import { TunekitError } from "../../core/errors.js";
 import type { ChatExample, ChatMessage, DatasetFormat, PreferenceExample } from "../../spec/dataset.js";
 import type { DatasetTokenCounter } from "../tokens/load-token-counter.js";
 import type { CountableExample } from "../tokens/trained-token-spans.js";
+import type { DatasetRecordsOptions } from "../decode/dataset-records.js";
 import { readDatasetExamples } from "./read-dataset-examples.js";
 
 export interface SkippedLine {
@@ -62,6 +63,8 @@ export async function collectTokenCounts(
   counters: readonly DatasetTokenCounter[],
   format: DatasetFormat | "auto" = "auto",
   onProgress?: CountProgress,
+  /** --map, --encoding, --json-key, --split: how every data command reads the file */
+  reader: DatasetRecordsOptions = {},
 ): Promise<DatasetTokenCounts> {
   const counts: DatasetTokenCounts = {
     examples: 0,
@@ -80,7 +83,7 @@ export async function collectTokenCounts(
     counts.skippedCount++;
     if (counts.skipped.length < SKIPPED_KEPT) counts.skipped.push({ line, reason, ...(problem?.code && { code: problem.code }), ...(problem?.fix && { fix: problem.fix }) });
   };
-  for await (const entry of readDatasetExamples(file, format)) {
+  for await (const entry of readDatasetExamples(file, format, reader)) {
     onProgress?.(++recordsRead);
     if (!entry.ok) {
       skip(entry.line, entry.reason);

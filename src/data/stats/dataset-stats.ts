@@ -1,5 +1,6 @@
 import type { DatasetFormat } from "../../spec/dataset.js";
 import type { DatasetTokenCounter } from "../tokens/load-token-counter.js";
+import type { DatasetRecordsOptions } from "../decode/dataset-records.js";
 import { collectTokenCounts, type SkippedLine } from "./collect-token-counts.js";
 import { summarize, type Distribution } from "./distribution.js";
 import { histogramBins, renderHistogram, type HistogramBin } from "./histogram.js";
@@ -35,6 +36,8 @@ export interface DatasetStatsOptions {
   histogramBins?: number;
   /** records read so far, for a progress display */
   onProgress?: (recordsRead: number) => void;
+  /** --map, --encoding, --json-key, --split */
+  reader?: DatasetRecordsOptions;
 }
 
 function sum(values: readonly number[]): number {
@@ -44,7 +47,7 @@ function sum(values: readonly number[]): number {
 }
 
 export async function computeDatasetStats(file: string, counter: DatasetTokenCounter, options: DatasetStatsOptions): Promise<DatasetStats> {
-  const counts = await collectTokenCounts(file, [counter], options.format ?? "auto", options.onProgress);
+  const counts = await collectTokenCounts(file, [counter], options.format ?? "auto", options.onProgress, options.reader);
   const totals = counts.totalTokens[0]!;
   const trained = counts.trainedTokens[0]!;
   const contextLength = counter.contextLength;
