@@ -337,3 +337,20 @@ describe("the format is checked against the hosted model's provider", () => {
     expect(noDpo.stdout).toContain("with supervised chat examples only, not preference pairs");
   });
 });
+
+describe("stats and estimate read through the same reader", () => {
+  it("data stats of a mapped .csv.gz, estimate of a save_to_disk split, and the same one-line refusal without --map", async () => {
+    const csv = file("stats.csv.gz", gzipSync(Buffer.from(`question,answer\n${supportRows(12).map((row) => row.join(",").replace(/:/g, "")).join("\n")}\n`)));
+    const refused = await tunekit(["data", "stats", csv, "-m", "gpt-4o-mini-2024-07-18"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("this is CSV with the columns `question`, `answer`");
+    const stats = await tunekit(["data", "stats", csv, "-m", "gpt-4o-mini-2024-07-18", "--map", "question=user", "--map", "answer=assistant", "--json"]);
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.stdout).examples).toBe(12);
+
+    const root = saveToDisk("estimate-dict", { train: Array.from({ length: 30 }, (_, index) => chat(index)), test: Array.from({ length: 5 }, (_, index) => chat(index)) });
+    const estimate = await tunekit(["estimate", root, "--split", "test", "-m", "gpt-4o-mini-2024-07-18", "--json"]);
+    expect(estimate.code).toBe(0);
+    expect(estimate.stdout).toMatch(/"examples": 5\b/);
+  });
+});

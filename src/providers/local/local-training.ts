@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { withFix } from "../../data/validate/problem-codes.js";
 import { isAbsolute, join, resolve } from "node:path";
 import { resolveConfigPath, type LoadedConfig } from "../../core/config-load.js";
 import { TunekitError, type ProblemDetail } from "../../core/errors.js";
@@ -75,7 +76,7 @@ export async function checkTrainingData(loaded: LoadedConfig, validateData: Data
       kind: "data",
       code: "invalid_data",
       field: "data.train",
-      problems: data.errors,
+      problems: data.errors.map(withFix),
       fix: "fix the lines above (`tunekit data validate <file>` shows every problem and warning), then run `tunekit train` again",
     });
   }
