@@ -37,8 +37,9 @@ describe("tunekit data validate", () => {
     expect(report.source_format).toBe("jsonl");
     expect(report.ok).toBe(false);
     expect(report.errors).toEqual([
-      { line: 13, code: "invalid_json", message: expect.stringContaining("column 15"), column: 15 },
-      { line: 16, code: "example_missing_assistant_message", message: expect.any(String) },
+      // every problem carries its fix in a field of its own (the --json contract)
+      { line: 13, code: "invalid_json", message: expect.stringContaining("column 15"), column: 15, fix: expect.stringContaining("JSON object per line") },
+      { line: 16, code: "example_missing_assistant_message", message: expect.any(String), fix: "add the assistant answer the model should learn" },
     ]);
     expect(report.warnings.map((problem: { line: number; code: string }) => [problem.line, problem.code])).toEqual([
       [14, "blank_line"],

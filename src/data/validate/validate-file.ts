@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import type { ReaderOptions } from "../decode/reader-options.js";
+import { effectiveEncoding, readSourceHead } from "../decode/source-bytes.js";
 import { loadCounterLazily } from "./load-counter-lazily.js";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -263,6 +264,13 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
   } else {
     format = options.requested;
     formatSource = `--format ${options.requested}`;
+  }
+  if (options.anyFormat) {
+    // say how the bytes were read when it was not plain UTF-8 on disk
+    const head = await readSourceHead(path, 4);
+    const encoding = effectiveEncoding(head, options.reader?.encoding);
+    const how = [head.compression, encoding === "utf-8" ? null : encoding].filter((part) => part !== null);
+    if (how.length > 0) formatSource = `${formatSource}; read as jsonl, ${how.join(", ")}`;
   }
   const fingerprints = options.duplicates !== false;
   const prompts = Boolean(options.overlapWith) || Boolean(options.collectPrompts);
