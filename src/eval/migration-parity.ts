@@ -1,5 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import OpenAI from "openai";
 import { TunekitError } from "../core/errors.js";
 import { MIGRATION_RECORD, MIGRATION_RECORD_VERSION, type MigrationRecord } from "../spec/migration-record.js";
@@ -68,7 +69,7 @@ export async function migrationParity(options: MigrationParityOptions): Promise<
   const client = new OpenAI({ baseURL, apiKey, maxRetries: 2 });
   let job = await client.fineTuning.jobs.retrieve(target.jobId);
   while (options.wait && !["succeeded", "failed", "cancelled"].includes(job.status)) {
-    await new Promise((done) => setTimeout(done, 1000));
+    await sleep(1000);
     job = await client.fineTuning.jobs.retrieve(target.jobId);
   }
   if (job.status !== "succeeded" || !job.fine_tuned_model) {

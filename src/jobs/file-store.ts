@@ -4,6 +4,7 @@ import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, sta
 import { join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { TunekitError } from "../core/errors.js";
 import { readFile, writeFile } from "node:fs/promises";
 import type { RecordFileFormat } from "../data/read-records.js";
@@ -163,7 +164,7 @@ export class FileStore {
     // small files answer `processed`/`error` at once; a big one answers `uploaded` and is validated
     // in the background (jobs that use it wait in `validating_files`)
     const validation = this.startValidation(id);
-    const finishedInTime = await Promise.race([validation.then(() => true), delay(this.inlineValidationMs).then(() => false)]);
+    const finishedInTime = await Promise.race([validation.then(() => true), sleep(this.inlineValidationMs, false, { ref: false })]);
     return finishedInTime ? (await this.get(projectId, id)).object : toFileObject(row);
   }
 
@@ -363,10 +364,6 @@ export function describeProblems(validation: StoredValidation): string {
   return `${validation.errorCount} problem${validation.errorCount === 1 ? "" : "s"} found${first ? `: ${first}` : ""}`;
 }
 
-
-function delay(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds).unref());
-}
 
 function formatMegabytes(bytes: number): string {
   return `${Math.round((bytes / (1 << 20)) * 100) / 100} MiB`;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { TunekitError } from "../core/errors.js";
 import type { TrainingConfig } from "../core/config-schema.js";
 import type { FineTuningJob } from "../spec/openai-wire.js";
@@ -95,15 +96,7 @@ export class JobInsight {
         continue;
       }
       if (!follow || isTerminal(row.status as JobStatus)) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, pollMs);
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          resolve();
-        }
-        signal.addEventListener("abort", done, { once: true });
-      });
+      await sleep(pollMs, undefined, { signal }).catch(() => undefined); // an abort ends the wait
     }
   }
 

@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
 import type { DpoHyperparameters, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model, SupervisedHyperparameters } from "../spec/openai-wire.js";
@@ -166,7 +167,7 @@ export class JobService {
         yield item.event;
       }
       if (batch.length === 0 && isTerminal(job.status as JobStatus)) return;
-      if (batch.length === 0) await pause(pollMs, signal);
+      if (batch.length === 0) await sleep(pollMs, undefined, { signal }).catch(() => undefined); // an abort ends the wait
     }
   }
 
@@ -392,7 +393,7 @@ export class JobService {
           for (const pid of alive) signalProcess(pid, "SIGKILL");
           killed = true;
         }
-        await new Promise<void>((resolve) => setTimeout(resolve, 100).unref());
+        await sleep(100, undefined, { ref: false });
       }
       const job = await this.store.getJob(null, jobId);
       if (this.scheduler?.isRunning(jobId)) return;
@@ -570,19 +571,6 @@ function signalProcess(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
-}
-
-/** Wait `milliseconds`, or less when `signal` aborts; leaves no listener behind. */
-function pause(milliseconds: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, milliseconds);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 function fileProblem(file: StoredFile | null, param: "training_file" | "validation_file", methodType: "supervised" | "dpo"): { code: string; message: string; param: string } | null {

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { TunekitConfig } from "../core/config-schema.js";
 import type { FineTuneProvider } from "../spec/fine-tune-provider.js";
 import type { FileObject, FineTuningJob, FineTuningJobCreateParams, FineTuningJobEvent } from "../spec/openai-wire.js";
@@ -84,17 +85,11 @@ export async function* followHostedJob(provider: FineTuneProvider, jobId: string
     }
     if (FINAL.has(job.status)) {
       // a provider may write its closing events just after the status: read them once more
-      await new Promise((done) => setTimeout(done, 1000));
+      await sleep(1000);
       for (const event of await freshEvents()) yield { type: "event", event };
       return job;
     }
-    await new Promise<void>((done) => {
-      const timer = setTimeout(done, options.pollMs);
-      options.signal?.addEventListener("abort", () => {
-        clearTimeout(timer);
-        done();
-      }, { once: true });
-    });
+    await sleep(options.pollMs, undefined, { signal: options.signal }).catch(() => undefined); // an abort ends the wait
   }
   return null;
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { TunekitError } from "../core/errors.js";
 import type { GenerationRequest, GenerationResult, InferenceEngine, ServedModel } from "../spec/inference-engine.js";
 
@@ -119,7 +120,7 @@ export class VllmEngine implements InferenceEngine {
       } catch {
         // not listening yet
       }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(1000);
     }
     child.kill("SIGTERM");
     throw new TunekitError(`\`vllm serve ${base}\` did not become ready in time`, { kind: "environment", code: "vllm_failed", field: "model" });

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { setMaxListeners } from "node:events";
 import { dirname, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { evalEndpointSchema } from "../../core/config-schema.js";
 import { TunekitError, type ProblemDetail } from "../../core/errors.js";
 import { severityOf } from "../../data/validate/problem-codes.js";
@@ -353,7 +354,8 @@ export async function distillDataset(options: DistillOptions): Promise<DistillSu
       const wait = Math.min(MAX_RETRY_WAIT_MS, failure.retryAfterMs ?? backoffMs(attempt));
       stats.retries += 1;
       stats.retryWaitMs += wait;
-      await sleep(wait, abort.signal);
+      // an abort ends the wait early, and the next attempt sees it
+      await sleep(wait, undefined, { signal: abort.signal }).catch(() => undefined);
     }
   };
 
@@ -490,19 +492,6 @@ function resolvePrice(options: DistillOptions, endpoint: EndpointConfig): { pric
 /** 0.5 s, doubling to 8 s, less up to a quarter of jitter (the openai SDK's own schedule). */
 function backoffMs(attempt: number): number {
   return Math.min(500 * 2 ** attempt, 8000) * (1 - Math.random() * 0.25);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((done) => {
-    if (signal.aborted) return done();
-    const timer = setTimeout(finish, ms);
-    function finish(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", finish);
-      done();
-    }
-    signal.addEventListener("abort", finish, { once: true });
-  });
 }
 
 function round(value: number, digits: number): number {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { TunekitConfig } from "../../core/config-schema.js";
 import { TunekitError } from "../../core/errors.js";
 
@@ -167,8 +168,4 @@ export async function waitForAzureDeployment(target: AzureDeploymentTarget, name
     if (Date.now() > deadline) throw new TunekitError(`deployment \`${name}\` is still ${state}`, { kind: "environment", code: "deployment_timeout", fix: "check it later with the Azure portal or `az cognitiveservices account deployment show`" });
     await sleep(options.intervalMs ?? 10_000);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
 import { constants as osConstants } from "node:os";
 import type { WorkerJobSpec } from "../../spec/job-spec.js";
 import {
@@ -220,7 +221,7 @@ export class WorkerProcess {
       this.exited = true;
       if (this.killTimer) clearTimeout(this.killTimer);
       // a grandchild that inherited stdout could keep the pipes open: give them a moment, then stop reading
-      if (!spawnError) await Promise.race([Promise.all([stdoutClosed, stderrClosed]), delay(5_000)]);
+      if (!spawnError) await Promise.race([Promise.all([stdoutClosed, stderrClosed]), sleep(5_000, undefined, { ref: false })]);
       child.stdout?.destroy();
       child.stderr?.destroy();
       await Promise.all([closeStream(eventsFile), closeStream(logFile)]);
@@ -287,10 +288,6 @@ function protocolMessage(error: unknown): string {
   const issues = (error as { issues?: Array<{ path: PropertyKey[]; message: string }> }).issues;
   if (issues) return issues.map((issue) => `\`${issue.path.map(String).join(".") || "(event)"}\`: ${issue.message}`).join("; ");
   return error instanceof Error ? error.message : String(error);
-}
-
-function delay(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds).unref());
 }
 
 function closeStream(stream: WriteStream): Promise<void> {

@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseConfig } from "../../../core/config-load.js";
 import { renderStarterConfig } from "../../../core/config-template.js";
 import { TunekitError, isTunekitError } from "../../../core/errors.js";
@@ -114,7 +115,7 @@ export async function waitForJob(target: OpenAIFineTuneProvider, jobId: string, 
       last = job.status;
     }
     if (TERMINAL.has(job.status)) return job;
-    await new Promise((done) => setTimeout(done, POLL_MS));
+    await sleep(POLL_MS);
   }
 }
 
