@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -107,7 +108,7 @@ describe.skipIf(!haveWorker)("tunekit data distill from a Tunekit server's model
     // only notes of what was repaired (a partial last line, a row the kill left unrecorded)
     for (const line of second.stderr.split("\n").filter(Boolean)) expect(line).toMatch(/^note: /);
     expect(second.code).toBe(0);
-    const summary = JSON.parse(second.stdout);
+    const summary = expectJsonOutput<any>("data-distill", second.stdout);
     expect(summary.prompts_total).toBe(PROMPTS);
     expect(summary.already_done).toBeGreaterThanOrEqual(atKill - 1);
     expect(summary.already_done).toBeGreaterThan(0);

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
 
 /**
  * `tunekit deploy --provider azure` through the real CLI against a local HTTP endpoint that
@@ -54,7 +55,7 @@ describe("tunekit deploy --provider azure", () => {
       { AZURE_MANAGEMENT_TOKEN: "tok-abc" },
     );
     expect(result.code, result.stderr).toBe(0);
-    const printed = JSON.parse(result.stdout) as { name: string; provisioning_state: string };
+    const printed = expectJsonOutput<{ name: string; provisioning_state: string }>("deploy", result.stdout);
     expect(printed).toMatchObject({ name: "recipes", provisioning_state: "Succeeded" });
     const path = "/subscriptions/sub-9/resourceGroups/rg-9/providers/Microsoft.CognitiveServices/accounts/acct-9/deployments/recipes?api-version=2024-10-01";
     expect(seen[0]).toEqual({ method: "PUT", url: path, authorization: "Bearer tok-abc", body: { sku: { name: "standard", capacity: 3 }, properties: { model: { format: "OpenAI", name: model, version: "1" } } } });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { EvalReport } from "../src/eval/run-eval.js";
-import type { SnakeCased } from "../src/core/json-style.js";
+import { roundMoney, type SnakeCased } from "../src/core/json-style.js";
 import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { buildTinyLlama, python, workerRoot } from "./helpers/tiny-llama.js";
 
@@ -121,9 +121,10 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
   });
 
   it("tunekit eval compares four strategies, writes report.json/md/html and recommends fine-tuning", async () => {
-    const result = await tunekit(["eval", "-c", "tunekit.yaml"]);
+    const result = await tunekit(["eval", "-c", "tunekit.yaml", "--json"]);
     expect(result.stderr).not.toContain("error:");
     expect(result.code).toBe(0);
+    expect(expectJsonOutput<{ kind: string }>("eval", result.stdout).kind).toBe("eval");
     const report = JSON.parse(readFileSync(join(workDir, "report", "report.json"), "utf8")) as SnakeCased<EvalReport>;
     expect(report.strategies.map((strategy) => strategy.strategy)).toEqual(["zero-shot", "few-shot", "rag", "fine-tuned"]);
     const byName = Object.fromEntries(report.strategies.map((strategy) => [strategy.strategy, strategy]));
@@ -147,7 +148,8 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
     // the training cost comes from the run's summary.json: measured seconds x hour price
     const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8")) as { train_runtime_s: number };
     expect(report.fine_tuning.training_seconds).toBeCloseTo(summary.train_runtime_s, 6);
-    expect(report.fine_tuning.cost).toBeCloseTo((summary.train_runtime_s / 3600) * 0.5, 9);
+    // money in report.json is rounded (to the cent, under a cent to two significant digits)
+    expect(report.fine_tuning.cost).toBe(roundMoney((summary.train_runtime_s / 3600) * 0.5));
     expect(report.recommendation.break_even).not.toBeNull();
     expect(report.recommendation.verdict).toBe("fine-tune");
     expect(result.stdout).toContain("report.html");

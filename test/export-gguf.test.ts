@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
 import type { InferenceMessage } from "../src/spec/inference-engine.js";
 
@@ -71,7 +72,7 @@ describe.skipIf(!haveWorker)("exported GGUF answers like the PyTorch model", () 
     execFileSync(python, ["-c", build, join(workerRoot, "tests"), workDir], { env: environment, stdio: "ignore" });
     writeFileSync(join(workDir, "prompts.jsonl"), prompts.map((messages) => JSON.stringify({ messages })).join("\n") + "\n");
     const cli = execFileSync(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "export", join(workDir, "run"), "--format", "gguf", "--quant", "f32", "--json"], { encoding: "utf8", env: { ...process.env, TUNEKIT_VENV: join(root, ".venv") } });
-    exported = JSON.parse(cli) as typeof exported;
+    exported = expectJsonOutput<typeof exported>("export", cli);
     tunedReference = pytorchGreedy(join(workDir, "run", "adapter"));
     baseReference = pytorchGreedy(null);
   }, 300_000);

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
 import { llamaLibraryFolder } from "../src/serve/worker-exporter.js";
 import type { InferenceMessage } from "../src/spec/inference-engine.js";
@@ -46,7 +47,7 @@ function exportRun(quant: string): Exported {
     ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "export", join(workDir, "run"), "--format", "gguf", "--quant", quant, "--out", join(workDir, quant), "--json"],
     { encoding: "utf8", env: { ...process.env, TUNEKIT_VENV: join(root, ".venv") } },
   );
-  return JSON.parse(stdout) as Exported;
+  return expectJsonOutput<Exported>("export", stdout);
 }
 
 async function greedy(base: string, adapter: string | null): Promise<Array<{ text: string; finishReason: string }>> {

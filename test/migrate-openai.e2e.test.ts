@@ -127,8 +127,8 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
 
     // the new job on the Tunekit server, as its API reports it
     const tunekitClient = new OpenAI({ baseURL: `${tunekit.url}/v1`, apiKey: tunekitKey, maxRetries: 0 });
-    const newJob = await tunekitClient.fineTuning.jobs.retrieve(job!.newJobId as string);
-    expect(newJob).toMatchObject({ status: "succeeded", seed: 7, user_provided_suffix: "colors", fine_tuned_model: job!.newFineTunedModel });
+    const newJob = await tunekitClient.fineTuning.jobs.retrieve(job!.new_job_id as string);
+    expect(newJob).toMatchObject({ status: "succeeded", seed: 7, user_provided_suffix: "colors", fine_tuned_model: job!.new_fine_tuned_model });
     expect(newJob.metadata).toEqual({ team: "support", migrated_from: oldJob.id, migrated_from_model: oldJob.fine_tuned_model });
     expect(newJob.method?.supervised?.hyperparameters).toMatchObject({ n_epochs: 2, batch_size: 2 });
     expect(newJob.validation_file).not.toBeNull();

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 
 /** `tunekit keys|files|jobs|server` through the real CLI (from source, through tsx) against a real server. */
@@ -69,6 +70,32 @@ describe("tunekit files / jobs / keys", () => {
     expect(shown.stdout).toMatch(/status|cancelled/);
   });
 
+  it("every files and jobs command prints JSON that matches its schema in schemas/cli", async () => {
+    const environment = { TUNEKIT_SERVER: server.url, TUNEKIT_API_KEY: key };
+    const run = async (name: string, args: string[]) => {
+      const result = await tunekit([...args, "--json"], environment);
+      return { code: result.code, body: expectJsonOutput<Record<string, unknown>>(name, result.stdout) };
+    };
+    const uploaded = await run("files-upload", ["files", "upload", "train.jsonl"]);
+    const fileId = uploaded.body.id as string;
+    expect((await run("files-list", ["files", "list"])).code).toBe(0);
+    expect((await run("files-show", ["files", "show", fileId])).code).toBe(0);
+    const created = await run("jobs-create", ["jobs", "create", "--model", "tiny-base", "--training-file", fileId, "--seed", "7"]);
+    expect(created.code).toBe(0);
+    const jobId = created.body.id as string;
+    expect((await run("jobs-list", ["jobs", "list", "--limit", "5"])).body.object).toBe("list");
+    expect((await run("jobs-show", ["jobs", "show", jobId])).body.id).toBe(jobId);
+    const events = await tunekit(["jobs", "events", jobId, "--json"], environment);
+    expect(events.code, events.stderr).toBe(0);
+    expectJsonOutput("jobs-events", events.stdout);
+    expect((await run("jobs-checkpoints", ["jobs", "checkpoints", jobId])).code).toBe(0);
+    const paused = await run("jobs-pause", ["jobs", "pause", jobId]);
+    if (paused.code === 0) expect((await run("jobs-resume", ["jobs", "resume", jobId])).code).toBe(0);
+    expect((await run("jobs-cancel", ["jobs", "cancel", jobId])).code).toBe(0);
+    const deleted = await run("files-delete", ["files", "delete", fileId]);
+    expect(deleted.body).toMatchObject({ id: fileId, deleted: true });
+  });
+
   it("a revoked key stops working: exit 2 and the server says the key is wrong", async () => {
     const created = await tunekit(["keys", "create", "--project", "cli", "--data-dir", dataDir, "--json"]);
     const { key: doomed, id } = JSON.parse(created.stdout) as { key: string; id: string };
@@ -99,7 +126,7 @@ describe("tunekit files / jobs / keys", () => {
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
       const deadline = Date.now() + 60_000;
       while (!existsSync(opened) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      const { url } = JSON.parse(output) as { url: string };
+      const { url } = expectJsonOutput<{ url: string }>("server", output);
       expect(readFileSync(opened, "utf8")).toBe(`${url}/`);
       const page = await fetch(`${url}/`);
       expect(await page.text()).toContain('<div id="app">');

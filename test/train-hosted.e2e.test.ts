@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -64,7 +65,7 @@ describe.skipIf(!haveWorker)("tunekit train on a server", () => {
   it("--server uploads both files, creates the job with the config's hyperparameters and follows it to `succeeded` (--json)", async () => {
     const result = await tunekit(["train", "--server", server.url, "--api-key", key, "--json", "--poll-interval", "0.2"]);
     expect(result.code, result.stderr + result.stdout).toBe(0);
-    const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const records = expectJsonLines("train", result.stdout);
     expect(records.filter((record) => record.type === "file").map((record) => (record.file as { filename: string }).filename)).toEqual(["train.jsonl", "valid.jsonl"]);
     const created = records.find((record) => record.type === "job")?.job as { id: string; seed: number; hyperparameters: { n_epochs: number } };
     expect(created.seed).toBe(11);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
 
 /**
  * `tunekit train` end to end: the real CLI (from source, through tsx), the real worker in the
@@ -60,10 +61,7 @@ function tunekit(args: string[], options: { env?: NodeJS.ProcessEnv; onStdoutLin
 }
 
 function jsonLines(stdout: string): Array<Record<string, unknown>> {
-  return stdout
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return expectJsonLines("train", stdout);
 }
 
 function writeConfig(name: string, body: string): string {

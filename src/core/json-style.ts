@@ -20,8 +20,8 @@ export function snakeKeys(value: unknown, keepKeys = false): unknown {
   return result;
 }
 
-/** computed amounts of money (`cost`, `training_cost`, `total_usd`); quoted prices are printed as the table has them */
-const MONEY_KEY = /(^|_)costs?(_|$)|(^|_)usd$/;
+/** computed amounts of money (`cost`, `training_cost`, `total_usd`, `per1000_requests`); quoted prices are printed as the table has them */
+const MONEY_KEY = /(^|_)costs?(_|$)|(^|_)usd$|(^|_)per1000(_|$)/;
 
 /**
  * Money in `--json`: to the cent, and an amount under a cent to two significant digits, so that no

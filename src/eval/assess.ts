@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { withFix } from "../data/validate/problem-codes.js";
 import path from "node:path";
 import type { LoadedConfig } from "../core/config-load.js";
 import { resolveConfigPath } from "../core/config-load.js";
@@ -77,7 +78,7 @@ export async function assess(options: AssessOptions): Promise<EvalReport> {
     ok: validation.ok,
     errors: validation.errors.length,
     warnings: validation.warnings.length,
-    problems: [...validation.errors, ...validation.warnings].slice(0, 20),
+    problems: [...validation.errors, ...validation.warnings].slice(0, 20).map(withFix),
     stats: validation.stats,
   };
   return report;

@@ -133,7 +133,7 @@ export const datasetStatsSchema = z.object({
   contextLength: z.number().int().nullable(),
   examples: z.number().int(),
   formats: z.record(z.string(), z.number().int()),
-  skipped: z.object({ count: z.number().int(), lines: z.array(z.object({ line: z.number().int(), reason: z.string() })), hint: z.string().nullable() }),
+  skipped: z.object({ count: z.number().int(), lines: z.array(z.object({ line: z.number().int(), reason: z.string(), code: z.string().optional(), fix: z.string().optional() })), hint: z.string().nullable() }),
   messagesPerExample: distribution,
   tokensPerExample: distribution,
   trainedTokensPerExample: distribution,
@@ -141,6 +141,11 @@ export const datasetStatsSchema = z.object({
   totalTrainedTokens: z.number().int(),
   overContextLength: z.number().int().nullable(),
   histogram: z.array(z.object({ from: z.number(), to: z.number(), count: z.number().int() }).loose()),
+  nonPreferred: z
+    .object({ pairs: z.number().int(), tokensPerExample: distribution.nullable(), totalTokens: z.number().int(), totalTrainedTokens: z.number().int() })
+    .nullable()
+    .optional()
+    .describe("preference data: the prompt with the non-preferred answer, which DPO reads too; null otherwise"),
 });
 export type DatasetStatsView = z.infer<typeof datasetStatsSchema>;
 
@@ -190,7 +195,7 @@ export const configCheckRequestSchema = z.strictObject({
 
 export const configCheckSchema = z.object({
   ok: z.boolean(),
-  problems: z.array(z.object({ code: z.string(), severity, message: z.string(), field: z.string().optional(), line: z.number().int().optional() })),
+  problems: z.array(z.object({ code: z.string(), severity, message: z.string(), field: z.string().optional(), line: z.number().int().optional(), fix: z.string().optional().describe("how to write the value") })),
   config: z.record(z.string(), z.unknown()),
   request: z.record(z.string(), z.unknown()).nullable().describe("the create-job body for this config; null while it has errors"),
   endpoint: z.string().describe("where the body goes: /v1/fine_tuning/jobs, or /v1/tunekit/hosted/{provider}/jobs for `provider: openai`"),

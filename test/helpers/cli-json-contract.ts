@@ -50,7 +50,17 @@ export function expectJsonLines(name: string, stdout: string): Record<string, un
   return records;
 }
 
+/** Every problem (an object with a `code` and a `message`) carries its own `fix`: the contract's rule. */
+export function problemsWithoutFix(value: unknown, where = ""): string[] {
+  if (Array.isArray(value)) return value.flatMap((item, index) => problemsWithoutFix(item, `${where}[${index}]`));
+  if (value === null || typeof value !== "object") return [];
+  const record = value as Record<string, unknown>;
+  const own = typeof record.code === "string" && typeof record.message === "string" && !(typeof record.fix === "string" && record.fix !== "") ? [`${where || "(root)"} ${record.code}`] : [];
+  return [...own, ...Object.entries(record).flatMap(([key, entry]) => problemsWithoutFix(entry, `${where}.${key}`))];
+}
+
 export function expectMatchesSchema(name: string, value: unknown): void {
+  expect(problemsWithoutFix(value), `${name}: problems without a fix`).toEqual([]);
   // drafting a new schema: TUNEKIT_JSON_SAMPLES=dir collects the real outputs of commands that have
   // none yet (scripts/draft-json-schema.mjs turns them into a draft); without it a missing schema fails
   const samples = process.env.TUNEKIT_JSON_SAMPLES;

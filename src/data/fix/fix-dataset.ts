@@ -63,6 +63,8 @@ export interface RemovedLine {
   code?: ProblemCode;
   /** the validator's message for an invalid line */
   message?: string;
+  /** what to do about an invalid line: the validator's fix for its code */
+  fix?: string;
   /** the earlier kept line this one repeats (duplicates and near duplicates) */
   duplicateOf?: number;
   /** tokens of the example and the limit (over_context) */
@@ -131,7 +133,7 @@ export async function fixDataset(options: FixDatasetOptions): Promise<FixReport>
         }
         if (result.hasErrors && options.dropInvalid) {
           const first = result.problems.find((problem) => PROBLEM_CODES[problem.code].severity === "error");
-          remove(line, "invalid", first ? { code: first.code, message: first.message } : {});
+          remove(line, "invalid", first ? { code: first.code, message: first.message, fix: PROBLEM_CODES[first.code].fix } : {});
           continue;
         }
         const earlier = exact && result.exactHash ? exact.getOrSet(result.exactHash, line) : -1;

@@ -72,3 +72,9 @@ export interface ValidationProblem {
 export function severityOf(code: ProblemCode): Severity {
   return PROBLEM_CODES[code].severity;
 }
+
+/** A problem with its own fix (its code's, when it has none), for every report that prints problems (`--json`: each problem has a fix). */
+export function withFix<Problem extends { code: string; fix?: string }>(problem: Problem): Problem & { fix?: string } {
+  const fix = problem.fix ?? (PROBLEM_CODES as Record<string, { fix: string } | undefined>)[problem.code]?.fix;
+  return fix === undefined ? problem : { ...problem, fix };
+}
