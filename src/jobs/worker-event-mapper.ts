@@ -1,6 +1,7 @@
 import type { CheckpointMetrics } from "../spec/openai-wire.js";
 import type { WorkerEvent } from "../spec/worker-events.js";
 import type { NewJobEvent } from "./job-store.js";
+import { baseLearningRate as baseLearningRateOf } from "./worker-job-spec.js";
 
 /** What one worker event means for the job: an event to show, a checkpoint to record, fields to update. */
 export interface MappedWorkerEvent {
@@ -28,6 +29,18 @@ export function checkpointMetrics(step: number, metrics: Record<string, number>)
   return result;
 }
 
+/**
+ * The `learning_rate_multiplier` a resolved config stands for: the worker's own figure, or (a
+ * journal from a worker that did not report it) the learning rate over the `auto` rate of the
+ * method and model size; `baseLearningRate` only when the event has no parameter count.
+ */
+function resolvedMultiplier(training: Record<string, unknown>, parameterCount: unknown, fallbackBase: number | null): number | null {
+  if (typeof training.learning_rate_multiplier === "number") return training.learning_rate_multiplier;
+  if (typeof training.learning_rate !== "number") return null;
+  if (typeof parameterCount === "number") return training.learning_rate / baseLearningRateOf(String(training.method ?? "lora"), parameterCount);
+  return fallbackBase ? training.learning_rate / fallbackBase : null;
+}
+
 /** Translate a worker protocol v1 event into job events, checkpoints and metrics (OpenAI's wording where it has one). */
 export function mapWorkerEvent(event: WorkerEvent, baseLearningRate: number | null = null): MappedWorkerEvent {
   switch (event.type) {
@@ -41,7 +54,8 @@ export function mapWorkerEvent(event: WorkerEvent, baseLearningRate: number | nu
       const resolved: NonNullable<MappedWorkerEvent["resolvedHyperparameters"]> = {};
       if (typeof training.batch_size === "number") resolved.batch_size = training.batch_size;
       if (typeof training.epochs === "number") resolved.n_epochs = training.epochs;
-      if (typeof training.learning_rate === "number" && baseLearningRate) resolved.learning_rate_multiplier = round(training.learning_rate / baseLearningRate);
+      const multiplier = resolvedMultiplier(training, event.resolved.parameter_count, baseLearningRate);
+      if (multiplier !== null) resolved.learning_rate_multiplier = round(multiplier);
       return { ...NONE, resolvedHyperparameters: resolved, event: { message: `Hyperparameters: ${Object.entries(resolved).map(([key, value]) => `${key}=${value}`).join(", ") || "resolved"}`, data: { resolved: event.resolved } } };
     }
     case "data":

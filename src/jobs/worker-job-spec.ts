@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { defaultConfig, type TrainingConfig } from "../core/config-schema.js";
 import { resolveEpochs } from "../data/estimate/resolve-epochs.js";
 import type { WorkerJobSpec } from "../spec/job-spec.js";
@@ -5,10 +6,30 @@ import type { DpoHyperparameters } from "../spec/openai-wire.js";
 import type { JobOptions } from "./create-job-params.js";
 
 /**
- * `learning_rate_multiplier` scales these base rates (the worker's rate for models under 1B
- * parameters); `auto` lets the worker pick from the model's size.
+ * The worker's `auto` table (worker/tunekit_worker/auto_hyperparameters.json, shipped with the
+ * package): one file, read by both sides. `learning_rate_multiplier` 1 means the rate the worker
+ * picks for the job's method and model size; the worker applies the multiplier, since only it
+ * knows the parameter count, and reports the resolved one in its `config` event.
  */
-export const BASE_LEARNING_RATE = { adapter: 2e-4, full: 2e-5 } as const;
+interface AutoHyperparameterTable {
+  size_classes: Array<{ below_parameters: number | null; adapter_learning_rate: number; full_learning_rate: number; batch_size_cap: number }>;
+  dpo_learning_rate_divisor: number;
+}
+
+export const AUTO_HYPERPARAMETERS = JSON.parse(
+  readFileSync(new URL("../../worker/tunekit_worker/auto_hyperparameters.json", import.meta.url), "utf8"),
+) as AutoHyperparameterTable;
+
+/** The learning rate `learning_rate_multiplier` 1 means: the worker's `auto` rate for this method and model size. */
+export function baseLearningRate(method: string, parameterCount: number): number {
+  const row = AUTO_HYPERPARAMETERS.size_classes.find((entry) => entry.below_parameters === null || parameterCount < entry.below_parameters);
+  if (!row) throw new Error("auto_hyperparameters.json: the last size class must have no upper bound");
+  if (method === "full") return row.full_learning_rate;
+  return method === "dpo" ? row.adapter_learning_rate / AUTO_HYPERPARAMETERS.dpo_learning_rate_divisor : row.adapter_learning_rate;
+}
+
+/** The base rates of models under 1B parameters (for worker events that carry no parameter count). */
+export const BASE_LEARNING_RATE = { adapter: baseLearningRate("lora", 0), full: baseLearningRate("full", 0) } as const;
 
 export interface WorkerJobSpecInput {
   runDir: string;
@@ -41,7 +62,6 @@ export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
   };
   const method: TrainingConfig["method"] = input.methodType === "dpo" ? "dpo" : training.method === "dpo" ? "lora" : training.method;
   const multiplier = input.hyperparameters.learning_rate_multiplier ?? "auto";
-  const base = method === "full" ? BASE_LEARNING_RATE.full : BASE_LEARNING_RATE.adapter;
   return {
     v: 1,
     run_dir: input.runDir,
@@ -58,7 +78,9 @@ export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
       method,
       epochs: resolveEpochs(Math.max(1, input.trainingExamples), input.hyperparameters.n_epochs ?? "auto"),
       batch_size: input.hyperparameters.batch_size ?? "auto",
-      learning_rate: multiplier === "auto" ? training.learning_rate : base * multiplier,
+      // a multiplier scales the worker's `auto` rate for the model's size and the method (it wins over `learning_rate`)
+      learning_rate: multiplier === "auto" ? training.learning_rate : "auto",
+      learning_rate_multiplier: multiplier,
       // OpenAI's DPO `beta`; `auto` keeps the server's setting
       dpo_beta: typeof input.hyperparameters.beta === "number" ? input.hyperparameters.beta : training.dpo_beta,
       seed: input.seed,

@@ -9,10 +9,10 @@ from tunekit_worker.schedule import learning_rate_multiplier
 
 
 def resolve(method="lora", parameters=135_000_000, examples=1000, device="cpu", packing=True, **given):
-    values = {"batch_size": "auto", "micro_batch_size": "auto", "learning_rate": "auto", **given}
+    values = {"batch_size": "auto", "micro_batch_size": "auto", "learning_rate": "auto", "learning_rate_multiplier": "auto", **given}
     return resolve_hyperparameters(
         method, parameters, examples, values["batch_size"], values["micro_batch_size"], values["learning_rate"],
-        device, packing, 1024,
+        device, packing, 1024, values["learning_rate_multiplier"],
     )
 
 
@@ -58,3 +58,20 @@ def test_schedules_warm_up_then_decay_to_zero() -> None:
     assert cosine[55] == pytest.approx(0.5) and cosine[total] == pytest.approx(0.0)
     assert learning_rate_multiplier(55, warmup, total, "linear") == pytest.approx(0.5)
     assert learning_rate_multiplier(90, warmup, total, "constant") == 1.0
+
+
+@pytest.mark.parametrize(
+    ("method", "parameters", "multiplier", "learning_rate"),
+    [("lora", 135_000_000, 2.0, 4e-4), ("dpo", 7_000_000_000, 2.0, 2e-5), ("full", 13_000_000_000, 0.5, 2.5e-6)],
+)
+def test_the_multiplier_scales_the_auto_learning_rate_of_the_method_and_size(method, parameters, multiplier, learning_rate) -> None:
+    resolved = resolve(method, parameters, learning_rate_multiplier=multiplier)
+    assert resolved.learning_rate == pytest.approx(learning_rate)
+    assert resolved.learning_rate_multiplier == multiplier
+    assert resolve(method, parameters).learning_rate_multiplier == 1.0
+
+
+def test_an_explicit_learning_rate_wins_and_reports_its_own_multiplier() -> None:
+    resolved = resolve("lora", 3_000_000_000, learning_rate=5e-4, learning_rate_multiplier=2.0)
+    assert resolved.learning_rate == 5e-4
+    assert resolved.learning_rate_multiplier == pytest.approx(5.0)  # over the 1e-4 of a 3B model

@@ -35,6 +35,7 @@ class TrainingSpec:
     batch_size: Union[int, Auto] = "auto"
     micro_batch_size: Union[int, Auto] = "auto"
     learning_rate: Union[float, Auto] = "auto"
+    learning_rate_multiplier: Union[float, Auto] = "auto"  # scales the `auto` learning rate (auto_hyperparameters.py)
     dpo_beta: float = 0.1
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.03
@@ -211,6 +212,13 @@ def parse_job_spec(raw: Any, check_files: bool = True, cuda_available: bool | No
         ),
         learning_rate=reader.get(
             "learning_rate", "auto", _number_in(0, 1, exclusive_low=True), "a number in (0, 1] or auto", allow_auto=True
+        ),
+        learning_rate_multiplier=reader.get(
+            "learning_rate_multiplier",
+            "auto",
+            _number_in(0, 100, exclusive_low=True),
+            "a number in (0, 100] or auto",
+            allow_auto=True,
         ),
         dpo_beta=reader.get("dpo_beta", 0.1, _number_in(0, 10, exclusive_low=True), "a number in (0, 10]"),
         lr_scheduler=reader.get("lr_scheduler", "cosine", _one_of("cosine", "linear", "constant"), "cosine, linear or constant"),

@@ -175,10 +175,12 @@ class Run:
             self.device.type,
             training.packing,
             spec.data.max_seq_len,
+            training.learning_rate_multiplier,
         )
         training.batch_size = resolved.batch_size
         training.micro_batch_size = resolved.micro_batch_size
         training.learning_rate = resolved.learning_rate
+        training.learning_rate_multiplier = resolved.learning_rate_multiplier
         training.precision = self.precision
         training.device = self.device.type
         spec.data.format = self.data_format

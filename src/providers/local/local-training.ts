@@ -107,7 +107,8 @@ export async function prepareRun(loaded: LoadedConfig, validateData: DataValidat
     run_dir: runDir,
     model,
     data: { ...dataSpec, train, validation },
-    training: { ...config.training, epochs },
+    // `learning_rate_multiplier` is for hosted and `--server` jobs; a local run uses `learning_rate`
+    training: { ...config.training, epochs, learning_rate_multiplier: "auto" },
     resume_from: null,
   };
   return { runDir, spec, resumedFrom: null, data, epochs: { requested: config.training.epochs, resolved: epochs } };

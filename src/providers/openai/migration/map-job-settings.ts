@@ -33,8 +33,9 @@ const show = (value: unknown): string => (value === null || value === undefined 
 /**
  * The Tunekit job for an OpenAI one. Epochs, batch size, seed, suffix and method carry over as
  * they are. The learning-rate multiplier does not by default: OpenAI's scales OpenAI's own
- * (unpublished) base rate for a full fine-tune of its model, and Tunekit's scales LoRA's 2e-4, so
- * the same number means a different step size; `auto` lets Tunekit pick its rate.
+ * (unpublished) base rate for a full fine-tune of its model, and Tunekit's scales the worker's
+ * `auto` rate for the method and model size (2e-4 for LoRA under 1B), so the same number means a
+ * different step size; `auto` lets Tunekit pick its rate.
  */
 export function mapJobSettings(settings: OpenAiJobSettings, target: MapTarget): MappedJob {
   const multiplier = target.keepLearningRateMultiplier ? settings.learningRateMultiplier : "auto";
