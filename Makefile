@@ -20,9 +20,10 @@ $(NPM_STAMP): package.json package-lock.json
 	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --no-save --no-audit --no-fund --loglevel=error
 	touch $@
 
-# the CLI and server (tsc -> dist/), then the web UI (Vite -> dist/web/, served by `tunekit server` at /)
+# the CLI and server (tsc -> dist/; the worker job spec's JSON Schema from zod), then the web UI (Vite -> dist/web/, served by `tunekit server` at /)
 build: $(NPM_STAMP)
 	npx tsc -p tsconfig.json
+	node scripts/generate-worker-schemas.mjs
 	npx vite build --config src/web/vite.config.ts
 	mkdir -p .tunekit
 
