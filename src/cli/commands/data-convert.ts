@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import { convertDataset, type ConvertReport } from "../../data/convert/convert-dataset.js";
 import { CONVERT_FROM_FORMATS, CONVERT_TARGETS } from "../../data/convert/source-format.js";
 import { action, printJson, refuseToOverwrite } from "../output.js";
+import { TunekitError } from "../../core/errors.js";
 import { addReaderOptions, readerOptions, type ReaderCommandOptions } from "../reader-options.js";
 
 const PROBLEMS_SHOWN = 20;
@@ -31,6 +32,7 @@ export function registerDataConvert(parent: Command): void {
     )
     .option("--system <text>", "system message for every example that has none")
     .option("--force", "replace OUT when it exists", false)
+    .option("--max-problems <n>", "how many skipped rows to list in the report, 0 for every one (the count is always exact)", "1000")
     .option("--json", "print the report {written, skipped, problems, detected, to} as JSON", false)
     .addHelpText(
       "after",
@@ -62,8 +64,12 @@ row converts, no output file is written.
 Exit status: 0 all rows converted, 1 some rows skipped (or none converted), 2 usage or input error.`,
     )
     .action(
-      action(async (input: string, output: string, options: { from?: string; to?: string; map: string[]; system?: string; force: boolean; json: boolean } & ReaderCommandOptions) => {
+      action(async (input: string, output: string, options: { from?: string; to?: string; map: string[]; system?: string; force: boolean; maxProblems: string; json: boolean } & ReaderCommandOptions) => {
         const reader = readerOptions(options);
+        const maxProblems = Number(options.maxProblems);
+        if (!Number.isInteger(maxProblems) || maxProblems < 0) {
+          throw new TunekitError(`\`--max-problems\` must be a whole number, 0 or more, got ${JSON.stringify(options.maxProblems)}`, { kind: "usage", code: "invalid_option", field: "--max-problems", fix: "pass e.g. --max-problems 100, or 0 to list every skipped row" });
+        }
         refuseToOverwrite([output], options.force);
         const report = await convertDataset({
           input,
@@ -73,6 +79,7 @@ Exit status: 0 all rows converted, 1 some rows skipped (or none converted), 2 us
           map: options.map,
           system: options.system,
           reader,
+          maxProblems: maxProblems === 0 ? Number.POSITIVE_INFINITY : maxProblems,
           onDetect: (layout, description) => {
             if (layout === "alpaca" || layout === "sharegpt" || layout === "preference") {
               process.stderr.write(`detected ${description} in ${input}; converting them to ${options.to ?? (layout === "preference" ? "preference" : "chat")} JSONL (pass --from or --map to read them otherwise)\n`);
@@ -90,7 +97,12 @@ function printReport(report: ConvertReport): void {
   const total = report.problems.length + report.problems_omitted;
   const shown = report.problems.slice(0, PROBLEMS_SHOWN);
   for (const problem of shown) process.stderr.write(`  - ${problem.message}\n    fix: ${problem.fix}\n`);
-  if (total > shown.length) process.stderr.write(`  … and ${total - shown.length} more problems (use --json for the list)\n`);
+  if (total > shown.length) {
+    const listed = report.problems.length;
+    process.stderr.write(
+      `  … and ${total - shown.length} more problems (${report.problems_omitted > 0 ? `--json lists ${listed} of the ${total}; add --max-problems 0 to list every one` : "--json lists every one"})\n`,
+    );
+  }
   const source = `${report.from}${report.container !== report.from ? ` in ${report.container}` : ""}`;
   if (!report.output_written) {
     process.stderr.write(
