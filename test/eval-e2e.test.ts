@@ -121,10 +121,9 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
   });
 
   it("tunekit eval compares four strategies, writes report.json/md/html and recommends fine-tuning", async () => {
-    const result = await tunekit(["eval", "-c", "tunekit.yaml", "--json"]);
+    const result = await tunekit(["eval", "-c", "tunekit.yaml"]);
     expect(result.stderr).not.toContain("error:");
     expect(result.code).toBe(0);
-    expect(expectJsonOutput<{ kind: string }>("eval", result.stdout).kind).toBe("eval");
     const report = JSON.parse(readFileSync(join(workDir, "report", "report.json"), "utf8")) as SnakeCased<EvalReport>;
     expect(report.strategies.map((strategy) => strategy.strategy)).toEqual(["zero-shot", "few-shot", "rag", "fine-tuned"]);
     const byName = Object.fromEntries(report.strategies.map((strategy) => [strategy.strategy, strategy]));
@@ -215,9 +214,10 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
       "  out: local-report",
     ].join("\n");
     writeFileSync(join(workDir, "local.yaml"), local);
-    const result = await tunekit(["eval", "-c", "local.yaml", "--strategies", "zero-shot,fine-tuned"]);
+    const result = await tunekit(["eval", "-c", "local.yaml", "--strategies", "zero-shot,fine-tuned", "--json"]);
     expect(result.stderr).toContain("in process at http://127.0.0.1:");
     expect(result.code).toBe(0);
+    expect(expectJsonOutput<{ kind: string }>("eval", result.stdout).kind).toBe("eval");
     const report = JSON.parse(readFileSync(join(workDir, "local-report", "report.json"), "utf8")) as SnakeCased<EvalReport>;
     const [zeroShot, fineTuned] = report.strategies;
     expect(zeroShot!.model).toBe("base");
