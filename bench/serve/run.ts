@@ -15,7 +15,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { createChatService } from "../../src/serve/create-chat-service.js";
-import { buildStandaloneChatServer } from "../../src/server/routes/chat-completions-standalone.js";
+import { buildStandaloneChatServer } from "../../src/server/build-standalone-chat-server.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const args = process.argv.slice(2);

@@ -25,6 +25,9 @@ export type ErrorKind =
   | "data"
   | "not_found"
   | "conflict"
+  | "unauthorized" // no API key, or a wrong one: HTTP 401
+  | "too_large" // a body or upload over the server's limit: HTTP 413
+  | "rate_limited" // every slot busy, retry later: HTTP 429
   | "environment" // missing Python, missing package, no GPU
   | "worker"
   | "internal";

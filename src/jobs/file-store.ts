@@ -60,7 +60,7 @@ export interface ReceivedUpload {
 
 export function fileTooLarge(limitBytes: number): TunekitError {
   return new TunekitError(`the upload is larger than the server's limit of ${formatMegabytes(limitBytes)}`, {
-    kind: "usage",
+    kind: "too_large",
     code: "file_too_large",
     field: "file",
     fix: "split the dataset, or start the server with a larger `--max-upload-mb`",

@@ -21,7 +21,7 @@ export class QueueFullError extends TunekitError {
     readonly retryAfterSeconds: number,
   ) {
     super(`too many requests for model \`${model}\`: every slot is busy and the queue is full`, {
-      kind: "conflict",
+      kind: "rate_limited",
       code: "rate_limit_exceeded",
       field: "model",
       fix: `retry after ${retryAfterSeconds} s (the Retry-After header), or start the server with a larger \`--max-queue\``,

@@ -17,7 +17,7 @@ export async function authenticate(keys: ApiKeyStore, header: string | undefined
   const token = bearerToken(header) ?? (typeof azureKey === "string" && azureKey.trim() !== "" ? azureKey.trim() : null);
   if (!token) {
     throw new TunekitError("missing API key: send `Authorization: Bearer <key>`", {
-      kind: "usage",
+      kind: "unauthorized",
       code: "missing_api_key",
       field: "Authorization",
       fix: "create a key with `tunekit keys create` and pass it as the SDK's `apiKey` (or TUNEKIT_API_KEY)",
@@ -26,7 +26,7 @@ export async function authenticate(keys: ApiKeyStore, header: string | undefined
   const project = await keys.authenticate(token);
   if (!project) {
     throw new TunekitError("incorrect API key provided", {
-      kind: "usage",
+      kind: "unauthorized",
       code: "invalid_api_key",
       field: "Authorization",
       fix: "check the key, or create a new one with `tunekit keys create` (revoked keys stop working)",

@@ -1,21 +1,22 @@
-import { isTunekitError, type TunekitError } from "../core/errors.js";
+import { isTunekitError, type ErrorKind } from "../core/errors.js";
 import type { ErrorEnvelope } from "../spec/openai-wire.js";
 
 /** HTTP status of an error: special codes first, then the error's kind. */
 const STATUS_BY_CODE: Record<string, number> = {
-  missing_api_key: 401,
-  invalid_api_key: 401,
-  file_too_large: 413,
   // OpenAI answers a delete of a model you do not own with a permission error
   model_not_deletable: 403,
 };
 
-const STATUS_BY_KIND: Record<TunekitError["kind"], number> = {
+/** The one table from an error's kind to its HTTP status. */
+export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   usage: 400,
   config: 400,
   data: 400,
   not_found: 404,
   conflict: 409,
+  unauthorized: 401,
+  too_large: 413,
+  rate_limited: 429,
   environment: 500,
   worker: 500,
   internal: 500,
@@ -45,5 +46,6 @@ export function toErrorAnswer(error: unknown): HttpErrorAnswer {
 }
 
 export function envelope(status: number, message: string, param: string | null, code: string | null): ErrorEnvelope {
-  return { error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param, code } };
+  // 429 is `requests`, as OpenAI's rate limits
+  return { error: { message, type: status >= 500 ? "server_error" : status === 429 ? "requests" : "invalid_request_error", param, code } };
 }

@@ -67,7 +67,7 @@ export function registerServe(program: Command): void {
         const { ModelRegistry } = await import("../../serve/model-registry.js");
         const { WorkerExporter } = await import("../../serve/worker-exporter.js");
         const { standaloneModels } = await import("../../serve/standalone-models.js");
-        const { buildStandaloneChatServer } = await import("../../server/routes/chat-completions-standalone.js");
+        const { buildStandaloneChatServer } = await import("../../server/build-standalone-chat-server.js");
         const exporter = new WorkerExporter();
         const registry = new ModelRegistry({ engine, cacheDir: resolve(options.cacheDir), exporter });
         const fixed = await standaloneModels(registry, engine, model, adapters, options.name);

@@ -4,7 +4,7 @@ import { chatRequestBodySchema } from "../../serve/chat-request.js";
 import { chatCompletionSchema, type ChatService } from "../../serve/chat-service.js";
 import { responses } from "../openapi-responses.js";
 import { QueueFullError } from "../../serve/request-queue.js";
-import { envelope, toErrorAnswer } from "../error-envelope.js";
+import { toErrorAnswer } from "../error-envelope.js";
 
 /**
  * POST /v1/chat/completions: OpenAI's request and response shapes, `stream: true` as server-sent
@@ -31,10 +31,8 @@ export function registerChatCompletionsRoutes(app: FastifyInstance, chat: ChatSe
       admitted = await chat.admit(projectIdOf(request), body, abort.signal);
     } catch (error) {
       reply.raw.off("close", onClose);
-      if (error instanceof QueueFullError) {
-        const body = envelope(429, `${error.message}; fix: ${error.fix}`, "model", error.code);
-        return reply.code(429).header("retry-after", String(error.retryAfterSeconds)).send({ error: { ...body.error, type: "requests" } });
-      }
+      // a full queue is `rate_limited`: the error handler answers 429 (`type: requests`)
+      if (error instanceof QueueFullError) reply.header("retry-after", String(error.retryAfterSeconds));
       throw error;
     }
     try {
