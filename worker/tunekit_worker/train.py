@@ -24,7 +24,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy
 import torch
@@ -153,7 +153,7 @@ class Run:
         self.train_model = self.topology.wrap(model)
         self.trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
 
-    def rank_passes(self, indices: list[int], examples: list[TokenizedExample]) -> Any:
+    def rank_passes(self, indices: list[int], examples: list[TokenizedExample]) -> Callable[[int], int]:
         """How many micro-batches rank `rank` runs for `indices` (for `topology.equalize_passes`)."""
         world_size = self.context.world_size
         return lambda rank: len(self.micro_batch_groups(batching.rank_share(indices, rank, world_size), examples))
