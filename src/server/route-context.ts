@@ -40,5 +40,8 @@ export function projectOf(request: FastifyRequest): Project {
   return request.project;
 }
 
+/** Route generics (`app.get<Route>`): what Fastify's router and query parser give a route, before the services validate it. */
 export type Query = Record<string, unknown>;
 export type IdParams = { id: string };
+/** `after` and `limit` of a list (parsePageParams checks them) */
+export type PageQuery = { after?: string; limit?: string };

@@ -4,7 +4,7 @@ import { fileDeletedSchema, fileObjectSchema, listPageSchema, type FileObject } 
 import { responses } from "../openapi-responses.js";
 import { parsePageParams } from "../../jobs/page-params.js";
 import type { ReceivedUpload } from "../../jobs/file-store.js";
-import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
+import { projectOf, type IdParams, type PageQuery, type Services } from "../route-context.js";
 
 const fileIdParams = { type: "object", properties: { id: { type: "string", description: "file id (`file-...`)" } }, required: ["id"] } as const;
 
@@ -56,21 +56,21 @@ export function registerFilesRoutes(app: FastifyInstance, services: Services): v
     },
   );
 
-  app.get("/v1/files", { schema: { summary: "List files", tags: ["files"], response: responses(listPageSchema(fileObjectSchema), "a page of files") } }, async (request) => {
-    const query = request.query as Query;
+  app.get<{ Querystring: PageQuery & { purpose?: string } }>("/v1/files", { schema: { summary: "List files", tags: ["files"], response: responses(listPageSchema(fileObjectSchema), "a page of files") } }, async (request) => {
+    const { query } = request;
     return services.files.list(projectOf(request).id, parsePageParams(query, { limit: 10_000, maxLimit: 10_000 }), typeof query.purpose === "string" ? query.purpose : undefined);
   });
 
-  app.get("/v1/files/:id", { schema: { summary: "Retrieve a file", tags: ["files"], params: fileIdParams, response: responses(fileObjectSchema, "the file") } }, async (request) => {
-    return (await services.files.get(projectOf(request).id, (request.params as IdParams).id)).object;
+  app.get<{ Params: IdParams }>("/v1/files/:id", { schema: { summary: "Retrieve a file", tags: ["files"], params: fileIdParams, response: responses(fileObjectSchema, "the file") } }, async (request) => {
+    return (await services.files.get(projectOf(request).id, request.params.id)).object;
   });
 
-  app.get("/v1/files/:id/content", { schema: { summary: "Download a file's content", tags: ["files"], params: fileIdParams } }, async (request, reply) => {
-    const { path } = await services.files.contentPath(projectOf(request).id, (request.params as IdParams).id);
+  app.get<{ Params: IdParams }>("/v1/files/:id/content", { schema: { summary: "Download a file's content", tags: ["files"], params: fileIdParams } }, async (request, reply) => {
+    const { path } = await services.files.contentPath(projectOf(request).id, request.params.id);
     return reply.type("application/octet-stream").send(services.files.openContent(path));
   });
 
-  app.delete("/v1/files/:id", { schema: { summary: "Delete a file", tags: ["files"], params: fileIdParams, response: responses(fileDeletedSchema, "the deleted file") } }, async (request) => {
-    return services.files.delete(projectOf(request).id, (request.params as IdParams).id);
+  app.delete<{ Params: IdParams }>("/v1/files/:id", { schema: { summary: "Delete a file", tags: ["files"], params: fileIdParams, response: responses(fileDeletedSchema, "the deleted file") } }, async (request) => {
+    return services.files.delete(projectOf(request).id, request.params.id);
   });
 }

@@ -4,7 +4,7 @@ import { createJobParamsSchema } from "../../jobs/create-job-params.js";
 import { parsePageParams } from "../../jobs/page-params.js";
 import { fineTuningJobCheckpointSchema, fineTuningJobEventSchema, fineTuningJobSchema, listPageSchema } from "../../spec/openai-wire.js";
 import { responses } from "../openapi-responses.js";
-import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
+import { projectOf, type IdParams, type PageQuery, type Query, type Services } from "../route-context.js";
 
 const jobIdParams = { type: "object", properties: { id: { type: "string", description: "job id (`ftjob-...`)" } }, required: ["id"] } as const;
 const pageQuery = {
@@ -29,22 +29,23 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
     return jobs.create(projectOf(request), request.body);
   });
 
-  app.get("/v1/fine_tuning/jobs", { schema: { summary: "List fine-tuning jobs, newest first", tags: ["fine-tuning"], querystring: pageQuery, response: responses(listPageSchema(fineTuningJobSchema), "a page of jobs") } }, async (request) => {
-    const query = request.query as Query;
+  // `metadata[key]=value` filters ride beside `after` and `limit`
+  app.get<{ Querystring: PageQuery & Query }>("/v1/fine_tuning/jobs", { schema: { summary: "List fine-tuning jobs, newest first", tags: ["fine-tuning"], querystring: pageQuery, response: responses(listPageSchema(fineTuningJobSchema), "a page of jobs") } }, async (request) => {
+    const { query } = request;
     return jobs.list(projectOf(request), parsePageParams(query), metadataFilter(query));
   });
 
-  app.get("/v1/fine_tuning/jobs/:id", { schema: { summary: "Retrieve a fine-tuning job", tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job") } }, async (request) => {
-    return jobs.get(projectOf(request), (request.params as IdParams).id);
+  app.get<{ Params: IdParams }>("/v1/fine_tuning/jobs/:id", { schema: { summary: "Retrieve a fine-tuning job", tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job") } }, async (request) => {
+    return jobs.get(projectOf(request), request.params.id);
   });
 
   for (const action of ["cancel", "pause", "resume"] as const) {
-    app.post(`/v1/fine_tuning/jobs/:id/${action}`, { schema: { summary: `${action[0]?.toUpperCase()}${action.slice(1)} a fine-tuning job`, tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job after the change") } }, async (request) => {
-      return jobs[action](projectOf(request), (request.params as IdParams).id);
+    app.post<{ Params: IdParams }>(`/v1/fine_tuning/jobs/:id/${action}`, { schema: { summary: `${action[0]?.toUpperCase()}${action.slice(1)} a fine-tuning job`, tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job after the change") } }, async (request) => {
+      return jobs[action](projectOf(request), request.params.id);
     });
   }
 
-  app.get(
+  app.get<{ Params: IdParams; Querystring: PageQuery & { stream?: string | boolean } }>(
     "/v1/fine_tuning/jobs/:id/events",
     {
       schema: {
@@ -56,9 +57,9 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
       },
     },
     async (request, reply) => {
-      const query = request.query as Query;
+      const { query } = request;
       const project = projectOf(request);
-      const jobId = (request.params as IdParams).id;
+      const jobId = request.params.id;
       if (query.stream !== "true" && query.stream !== true) return jobs.listEvents(project, jobId, parsePageParams(query));
       const aborter = new AbortController();
       // a reconnect resumes after the last event it got: `after`, or the SSE `Last-Event-ID` header
@@ -91,8 +92,8 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
     },
   );
 
-  app.get("/v1/fine_tuning/jobs/:id/checkpoints", { schema: { summary: "List a job's checkpoints, newest first", tags: ["fine-tuning"], params: jobIdParams, querystring: pageQuery, response: responses(listPageSchema(fineTuningJobCheckpointSchema), "a page of checkpoints") } }, async (request) => {
-    return jobs.listCheckpoints(projectOf(request), (request.params as IdParams).id, parsePageParams(request.query as Query, { limit: 10 }));
+  app.get<{ Params: IdParams; Querystring: PageQuery }>("/v1/fine_tuning/jobs/:id/checkpoints", { schema: { summary: "List a job's checkpoints, newest first", tags: ["fine-tuning"], params: jobIdParams, querystring: pageQuery, response: responses(listPageSchema(fineTuningJobCheckpointSchema), "a page of checkpoints") } }, async (request) => {
+    return jobs.listCheckpoints(projectOf(request), request.params.id, parsePageParams(request.query, { limit: 10 }));
   });
 }
 

@@ -5,9 +5,12 @@ import { listPageSchema, modelSchema, type ListPage, type Model } from "../../sp
 
 const modelDeletedSchema = z.object({ id: z.string(), object: z.literal("model"), deleted: z.boolean() });
 
+/** the rest of a `/v1/models/*` path */
+type ModelParams = { "*": string };
+
 /** The model id of a `/v1/models/*` path (ids hold `:` and `/`); malformed percent-encoding is a 400, not a 500. */
-function modelIdOf(params: unknown): string {
-  const raw = (params as { "*": string })["*"];
+function modelIdOf(params: ModelParams): string {
+  const raw = params["*"];
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -24,11 +27,11 @@ export function registerModelsRoutes(app: FastifyInstance, services: Services): 
   });
 
   // model ids hold `:` and `/` (`ft:org/base:suffix:abcd1234`), so the id is the whole rest of the path
-  app.get("/v1/models/*", { schema: { summary: "Retrieve a model", tags: ["models"], response: responses(modelSchema, "the model") } }, async (request) => {
+  app.get<{ Params: ModelParams }>("/v1/models/*", { schema: { summary: "Retrieve a model", tags: ["models"], response: responses(modelSchema, "the model") } }, async (request) => {
     return services.jobs.model(projectOf(request), modelIdOf(request.params));
   });
 
-  app.delete("/v1/models/*", { schema: { summary: "Delete a fine-tuned model (its adapter and exports; the job stays)", tags: ["models"], response: responses(modelDeletedSchema, "the deleted model") } }, async (request) => {
+  app.delete<{ Params: ModelParams }>("/v1/models/*", { schema: { summary: "Delete a fine-tuned model (its adapter and exports; the job stays)", tags: ["models"], response: responses(modelDeletedSchema, "the deleted model") } }, async (request) => {
     return services.jobs.deleteModel(projectOf(request), modelIdOf(request.params));
   });
 }

@@ -16,7 +16,7 @@ import {
 } from "../../spec/tunekit-wire.js";
 import { responses } from "../openapi-responses.js";
 import { integerParameter, parseBody } from "../parse-body.js";
-import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
+import { projectOf, type IdParams, type Services } from "../route-context.js";
 
 const fileIdParams = { type: "object", properties: { id: { type: "string", description: "file id (`file-...`)" } }, required: ["id"] } as const;
 const body = (schema: z.ZodType) => z.toJSONSchema(schema, { target: "openapi-3.0", io: "input" });
@@ -29,13 +29,12 @@ const tags = ["tunekit: data"];
  */
 export function registerTunekitFilesRoutes(app: FastifyInstance, services: Services): void {
   const { workbench } = services;
-  const id = (params: unknown) => (params as IdParams).id;
 
-  app.get("/v1/tunekit/files/:id/report", { schema: { summary: "The whole validation report of a fine-tune file: counts per problem code and every problem with its line, message and fix", tags, params: fileIdParams, response: responses(fileReportSchema, "the report") } }, async (request) =>
-    workbench.report(projectOf(request).id, id(request.params)),
+  app.get<{ Params: IdParams }>("/v1/tunekit/files/:id/report", { schema: { summary: "The whole validation report of a fine-tune file: counts per problem code and every problem with its line, message and fix", tags, params: fileIdParams, response: responses(fileReportSchema, "the report") } }, async (request) =>
+    workbench.report(projectOf(request).id, request.params.id),
   );
 
-  app.get(
+  app.get<{ Params: IdParams; Querystring: { start?: string; count?: string } }>(
     "/v1/tunekit/files/:id/lines",
     {
       schema: {
@@ -47,32 +46,32 @@ export function registerTunekitFilesRoutes(app: FastifyInstance, services: Servi
       },
     },
     async (request) => {
-      const query = request.query as Query;
-      return workbench.lines(projectOf(request).id, id(request.params), integerParameter(query.start, "start", 1), integerParameter(query.count, "count", 50));
+      const { query } = request;
+      return workbench.lines(projectOf(request).id, request.params.id, integerParameter(query.start, "start", 1), integerParameter(query.count, "count", 50));
     },
   );
 
-  app.get("/v1/tunekit/files/:id/columns", { schema: { summary: "Columns and first rows of a CSV, TSV, Parquet or JSON-array file, with a suggested mapping", tags, params: fileIdParams, response: responses(fileColumnsSchema, "the columns") } }, async (request) =>
-    workbench.columns(projectOf(request).id, id(request.params)),
+  app.get<{ Params: IdParams }>("/v1/tunekit/files/:id/columns", { schema: { summary: "Columns and first rows of a CSV, TSV, Parquet or JSON-array file, with a suggested mapping", tags, params: fileIdParams, response: responses(fileColumnsSchema, "the columns") } }, async (request) =>
+    workbench.columns(projectOf(request).id, request.params.id),
   );
 
-  app.post("/v1/tunekit/files/:id/preview", { schema: { summary: "The chat examples a column mapping makes of the first rows", tags, params: fileIdParams, body: body(recordMappingSchema), response: responses(mappingPreviewSchema, "the examples") } }, async (request) =>
-    workbench.preview(projectOf(request).id, id(request.params), parseBody(recordMappingSchema, request.body, "send `{layout, columns: {user: [...], assistant: [...]}, system}`")),
+  app.post<{ Params: IdParams }>("/v1/tunekit/files/:id/preview", { schema: { summary: "The chat examples a column mapping makes of the first rows", tags, params: fileIdParams, body: body(recordMappingSchema), response: responses(mappingPreviewSchema, "the examples") } }, async (request) =>
+    workbench.preview(projectOf(request).id, request.params.id, parseBody(recordMappingSchema, request.body, "send `{layout, columns: {user: [...], assistant: [...]}, system}`")),
   );
 
-  app.post("/v1/tunekit/files/:id/convert", { schema: { summary: "Write a new chat JSONL file from a table with a column mapping", tags, params: fileIdParams, body: body(recordMappingSchema), response: responses(conversionSchema, "the new file and what was skipped") } }, async (request) =>
-    workbench.convert(projectOf(request).id, id(request.params), parseBody(recordMappingSchema, request.body, "send `{layout, columns: {user: [...], assistant: [...]}, system}`")),
+  app.post<{ Params: IdParams }>("/v1/tunekit/files/:id/convert", { schema: { summary: "Write a new chat JSONL file from a table with a column mapping", tags, params: fileIdParams, body: body(recordMappingSchema), response: responses(conversionSchema, "the new file and what was skipped") } }, async (request) =>
+    workbench.convert(projectOf(request).id, request.params.id, parseBody(recordMappingSchema, request.body, "send `{layout, columns: {user: [...], assistant: [...]}, system}`")),
   );
 
-  app.post("/v1/tunekit/files/:id/fix", { schema: { summary: "Write a new file without invalid lines, duplicates, over-long examples or validation overlap; the original stays", tags, params: fileIdParams, body: body(fixRequestSchema), response: responses(fixResultSchema, "the new file and what was removed") } }, async (request) =>
-    workbench.fix(projectOf(request).id, id(request.params), parseBody(fixRequestSchema, request.body, "set the fixes to apply, e.g. `{\"drop_invalid\": true}`")),
+  app.post<{ Params: IdParams }>("/v1/tunekit/files/:id/fix", { schema: { summary: "Write a new file without invalid lines, duplicates, over-long examples or validation overlap; the original stays", tags, params: fileIdParams, body: body(fixRequestSchema), response: responses(fixResultSchema, "the new file and what was removed") } }, async (request) =>
+    workbench.fix(projectOf(request).id, request.params.id, parseBody(fixRequestSchema, request.body, "set the fixes to apply, e.g. `{\"drop_invalid\": true}`")),
   );
 
-  app.post("/v1/tunekit/files/:id/split", { schema: { summary: "Deterministic train/validation split into two new files", tags, params: fileIdParams, body: body(splitRequestSchema), response: responses(splitResultSchema, "the two files") } }, async (request) =>
-    workbench.split(projectOf(request).id, id(request.params), parseBody(splitRequestSchema, request.body, "send e.g. `{\"validation\": 0.1, \"seed\": 42}`")),
+  app.post<{ Params: IdParams }>("/v1/tunekit/files/:id/split", { schema: { summary: "Deterministic train/validation split into two new files", tags, params: fileIdParams, body: body(splitRequestSchema), response: responses(splitResultSchema, "the two files") } }, async (request) =>
+    workbench.split(projectOf(request).id, request.params.id, parseBody(splitRequestSchema, request.body, "send e.g. `{\"validation\": 0.1, \"seed\": 42}`")),
   );
 
-  app.get(
+  app.get<{ Params: IdParams; Querystring: { model?: string } }>(
     "/v1/tunekit/files/:id/stats",
     {
       schema: {
@@ -84,9 +83,9 @@ export function registerTunekitFilesRoutes(app: FastifyInstance, services: Servi
       },
     },
     async (request) => {
-      const model = (request.query as Query).model;
+      const { model } = request.query;
       if (typeof model !== "string" || model === "") throw new TunekitError("`model` is missing", { kind: "usage", code: "invalid_request", field: "model", fix: "pass `model=<base model id>` (GET /v1/tunekit/models)" });
-      return workbench.stats(projectOf(request).id, id(request.params), model);
+      return workbench.stats(projectOf(request).id, request.params.id, model);
     },
   );
 }

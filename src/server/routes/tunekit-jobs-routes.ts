@@ -8,7 +8,7 @@ import { parsePageParams } from "../../jobs/page-params.js";
 import { configCheckRequestSchema, configCheckSchema, jobDetailSchema, jobListSchema, trainingEstimateSchema } from "../../spec/tunekit-wire.js";
 import { errorResponses, responses } from "../openapi-responses.js";
 import { integerParameter, parseBody } from "../parse-body.js";
-import { projectOf, type IdParams, type Query, type Services } from "../route-context.js";
+import { projectOf, type IdParams, type PageQuery, type Services } from "../route-context.js";
 
 const jobIdParams = { type: "object", properties: { id: { type: "string", description: "job id (`ftjob-...`)" } }, required: ["id"] } as const;
 const tags = ["tunekit: jobs"];
@@ -26,7 +26,7 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
     for (const log of logs) log.abort();
   });
 
-  app.get(
+  app.get<{ Querystring: PageQuery & { status?: string } }>(
     "/v1/tunekit/jobs",
     {
       schema: {
@@ -37,17 +37,17 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
       },
     },
     async (request) => {
-      const query = request.query as Query;
+      const { query } = request;
       const statuses = typeof query.status === "string" && query.status !== "" ? (query.status.split(",").map((status) => status.trim()) as JobStatus[]) : undefined;
       return insight.list(projectOf(request), parsePageParams(query), statuses);
     },
   );
 
-  app.get("/v1/tunekit/jobs/:id", { schema: { summary: "A job with its resolved hyperparameters, data fingerprints and queue position", tags, params: jobIdParams, response: responses(jobDetailSchema, "the job") } }, async (request) =>
-    insight.detail(projectOf(request), (request.params as IdParams).id),
+  app.get<{ Params: IdParams }>("/v1/tunekit/jobs/:id", { schema: { summary: "A job with its resolved hyperparameters, data fingerprints and queue position", tags, params: jobIdParams, response: responses(jobDetailSchema, "the job") } }, async (request) =>
+    insight.detail(projectOf(request), request.params.id),
   );
 
-  app.get(
+  app.get<{ Params: IdParams; Querystring: { offset?: string; follow?: string | boolean } }>(
     "/v1/tunekit/jobs/:id/log",
     {
       schema: {
@@ -59,9 +59,9 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
       },
     },
     async (request, reply) => {
-      const query = request.query as Query;
+      const { query } = request;
       const project = projectOf(request);
-      const jobId = (request.params as IdParams).id;
+      const jobId = request.params.id;
       const aborter = new AbortController();
       const chunks = insight.log(project, jobId, integerParameter(query.offset, "offset", 0), query.follow === "true" || query.follow === true, aborter.signal);
       // the first read checks the job and the offset, so a bad one answers 4xx as JSON
