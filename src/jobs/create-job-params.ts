@@ -176,3 +176,8 @@ function pickPresent(parsed: unknown, raw: unknown): Record<string, unknown> {
   }
   return result;
 }
+
+/** The `tunekit` extension a job was created with (empty for plain OpenAI requests). */
+export function jobOptionsOf(job: { options: string | null }): JobOptions {
+  return job.options ? (JSON.parse(job.options) as JobOptions) : { training: {}, data: {} };
+}

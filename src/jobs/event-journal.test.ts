@@ -6,9 +6,9 @@ import type { WorkerEvent } from "../spec/worker-events.js";
 import { ApiKeyStore } from "./api-key-store.js";
 import { completeCheckpoints, JOURNAL_FILE, LAUNCH_MESSAGES, planRecovery, readJournal, RETIRED_JOURNAL_FILE, retireJournal, type StoredEvent } from "./event-journal.js";
 import { FileStore } from "./file-store.js";
-import { JobService } from "./job-service.js";
+import { JobOutcomes } from "./job-outcome.js";
+import { JobRecovery, type RecoveryScheduler } from "./job-recovery.js";
 import { JobStore, type JobRow } from "./job-store.js";
-import { ModelCatalog } from "./model-catalog.js";
 import { openDatabase } from "./store/database.js";
 import { mapWorkerEvent } from "./worker-event-mapper.js";
 
@@ -147,14 +147,16 @@ function jobRow(projectId: string, id: string): JobRow {
   };
 }
 
-describe("JobService recovery with a journal", () => {
+/** No scheduler runs in these tests: nothing is running here, holds and wakes do nothing. */
+const noScheduler: RecoveryScheduler = { isRunning: () => false, hold: () => undefined, wake: () => undefined };
+
+describe("JobRecovery with a journal", () => {
   it("imports journaled events and checkpoints, drops re-trained metrics, and queues the job to resume, in one step", async () => {
     const dataDir = join(runDir, "data");
     const database = await openDatabase(dataDir);
     const project = await new ApiKeyStore(database).ensureProject("alpha");
     const store = new JobStore(database);
-    const files = new FileStore(database, dataDir, 1 << 20);
-    const service = new JobService(store, files, new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
+    const service = new JobRecovery(store, noScheduler, new JobOutcomes(store, new FileStore(database, dataDir, 1 << 20)));
     const jobId = "ftjob-journal000000000";
     const row: JobRow = { ...jobRow(project.id, jobId), last_checkpoint_path: checkpointPath(2) };
     await store.insertJob(row, { message: LAUNCH_MESSAGES.started });
@@ -171,7 +173,7 @@ describe("JobService recovery with a journal", () => {
     writeCheckpoint(4);
     writeFileSync(join(runDir, JOURNAL_FILE), lines(journal));
 
-    const recovered = await service.recover({ revalidate: false });
+    const recovered = await service.recover();
     expect(recovered.resumed).toEqual([jobId]);
     const job = await store.getJob(null, jobId);
     expect(job.status).toBe("queued");
@@ -193,7 +195,7 @@ describe("JobService recovery with a journal", () => {
     const database = await openDatabase(dataDir);
     const project = await new ApiKeyStore(database).ensureProject("alpha");
     const store = new JobStore(database);
-    const service = new JobService(store, new FileStore(database, dataDir, 1 << 20), new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
+    const service = new JobRecovery(store, noScheduler, new JobOutcomes(store, new FileStore(database, dataDir, 1 << 20)));
     const jobId = "ftjob-pausedjob0000000";
     const row: JobRow = { ...jobRow(project.id, jobId), last_checkpoint_path: checkpointPath(2) };
     await store.insertJob(row, { message: LAUNCH_MESSAGES.started });
@@ -208,7 +210,7 @@ describe("JobService recovery with a journal", () => {
     writeFileSync(join(runDir, JOURNAL_FILE), lines(journal));
     writeFileSync(join(runDir, "owner.json"), JSON.stringify({ hostname: hostname(), pid: 2 ** 22 + 1, instance: "dead", since: 0 }));
 
-    await service.recover({ revalidate: false });
+    await service.recover();
     const job = await store.getJob(null, jobId);
     expect(job.status).toBe("paused");
     expect(job.last_checkpoint_path).toBe(checkpointPath(3));
@@ -225,7 +227,7 @@ describe("JobService recovery with a journal", () => {
     const database = await openDatabase(dataDir);
     const project = await new ApiKeyStore(database).ensureProject("alpha");
     const store = new JobStore(database);
-    const service = new JobService(store, new FileStore(database, dataDir, 1 << 20), new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
+    const service = new JobRecovery(store, noScheduler, new JobOutcomes(store, new FileStore(database, dataDir, 1 << 20)));
     const jobId = "ftjob-finished00000000";
     await store.insertJob(jobRow(project.id, jobId), { message: LAUNCH_MESSAGES.started });
     const adapter = join(runDir, "adapter");
@@ -238,7 +240,7 @@ describe("JobService recovery with a journal", () => {
     writeFileSync(join(runDir, JOURNAL_FILE), lines(journal));
     writeFileSync(join(runDir, "owner.json"), JSON.stringify({ hostname: hostname(), pid: 2 ** 22 + 1, instance: "dead", since: 0 }));
 
-    const recovered = await service.recover({ revalidate: false });
+    const recovered = await service.recover();
     expect(recovered.completed).toEqual([jobId]);
     const job = await store.getJob(null, jobId);
     expect(job).toMatchObject({ status: "succeeded", trained_tokens: 40, adapter_path: adapter, fine_tuned_model: `ft:tiny-base::${jobId.slice(-8)}` });
@@ -255,7 +257,7 @@ describe("JobService recovery with a journal", () => {
     const database = await openDatabase(dataDir);
     const project = await new ApiKeyStore(database).ensureProject("alpha");
     const store = new JobStore(database);
-    const service = new JobService(store, new FileStore(database, dataDir, 1 << 20), new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
+    const service = new JobRecovery(store, noScheduler, new JobOutcomes(store, new FileStore(database, dataDir, 1 << 20)));
     const base = { project_id: project.id, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running", hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null, fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null, result_files: "[]", heartbeat_at: Date.now(), last_checkpoint_path: null, adapter_path: null, options: null, integrations: null, model_deleted_at: null };
     const aliveDir = join(runDir, "alive");
     const deadDir = join(runDir, "dead");
@@ -267,7 +269,7 @@ describe("JobService recovery with a journal", () => {
     writeFileSync(join(aliveDir, "owner.json"), JSON.stringify({ hostname: hostname(), pid: 1, instance: "other", since: 0 }));
     writeFileSync(join(deadDir, "owner.json"), JSON.stringify({ hostname: hostname(), pid: 2 ** 22 + 1, instance: "dead", since: 0 }));
 
-    const recovered = await service.recover({ revalidate: false });
+    const recovered = await service.recover();
     expect(recovered.failed).toEqual(["ftjob-ownergone000000"]); // no checkpoint: failed, with the reason
     expect((await store.getJob(null, "ftjob-owneralive00000")).status).toBe("running");
     expect(JSON.parse((await store.getJob(null, "ftjob-ownergone000000")).error!)).toMatchObject({ code: "server_restarted" });

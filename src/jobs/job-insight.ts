@@ -8,7 +8,7 @@ import type { FineTuningJob } from "../spec/openai-wire.js";
 import type { JobDetail, JobSummary } from "../spec/tunekit-wire.js";
 import type { Project } from "./api-key-store.js";
 import type { FileStore } from "./file-store.js";
-import { jobOptionsOf } from "./job-service.js";
+import { jobOptionsOf } from "./create-job-params.js";
 import { isTerminal, JOB_STATUSES, type JobStatus } from "./job-state-machine.js";
 import { toJobObject, type JobRow, type JobStore } from "./job-store.js";
 import type { Page } from "./page-params.js";

@@ -5,9 +5,11 @@ import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ApiKeyStore } from "./api-key-store.js";
 import { FileStore } from "./file-store.js";
-import { JobService } from "./job-service.js";
+import { JobOutcomes } from "./job-outcome.js";
+import { JobRecovery } from "./job-recovery.js";
 import { JobStore, type JobRow } from "./job-store.js";
 import { ModelCatalog } from "./model-catalog.js";
+import { RunPreparer } from "./run-preparer.js";
 import { openDatabase } from "./store/database.js";
 
 let dataDir: string;
@@ -111,7 +113,8 @@ describe("job store", () => {
     const project = await new ApiKeyStore(database).ensureProject("alpha");
     const store = new JobStore(database);
     const files = new FileStore(database, dataDir, 1 << 20);
-    const service = new JobService(store, files, new ModelCatalog({ models: ["tiny-base"] }), { dataDir, staleHeartbeatMs: 30_000 });
+    const service = new JobRecovery(store, { isRunning: () => false, hold: () => undefined, wake: () => undefined }, new JobOutcomes(store, files), { staleHeartbeatMs: 30_000 });
+    const runs = new RunPreparer(store, files, new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
     const old = Date.now() - 120_000;
     const file = await files.upload(project.id, { filename: "t.jsonl", purpose: "fine-tune", content: [Buffer.from('{"text": "hello"}\n')] });
     const runDir = join(dataDir, "runs", "ftjob-withcheckpoint0");
@@ -130,7 +133,7 @@ describe("job store", () => {
     // a fresh heartbeat means another server still runs it
     expect((await store.getJob(null, "ftjob-stillalive00000")).status).toBe("running");
 
-    const request = await service.prepareRun(await store.getJob(null, "ftjob-withcheckpoint0"));
+    const request = await runs.prepare(await store.getJob(null, "ftjob-withcheckpoint0"));
     expect(request.spec.resume_from).toBe(checkpoint);
     await database.destroy();
   });

@@ -4,11 +4,13 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ApiKeyStore } from "./api-key-store.js";
 import { FileStore } from "./file-store.js";
+import { JobOutcomes } from "./job-outcome.js";
 import { JobService } from "./job-service.js";
 import { JobStore } from "./job-store.js";
 import { LocalFineTuneProvider } from "./local-fine-tune-provider.js";
 import { LocalJobRunner } from "./local-job-runner.js";
 import { ModelCatalog } from "./model-catalog.js";
+import { RunPreparer } from "./run-preparer.js";
 import { Scheduler } from "./scheduler.js";
 import { openDatabase, type StoreDatabase } from "./store/database.js";
 
@@ -32,9 +34,10 @@ describe("LocalFineTuneProvider", () => {
   it("uploads, creates, lists, cancels, and refuses illegal transitions like the HTTP API", async () => {
     const store = new JobStore(database);
     const files = new FileStore(database, dataDir, 1 << 20);
-    const jobs = new JobService(store, files, new ModelCatalog({ models: ["tiny-base"] }), { dataDir });
-    scheduler = new Scheduler(store, new LocalJobRunner(), { maxConcurrentJobs: 0, prepare: (job) => jobs.prepareRun(job), modelIds: () => ({ model: "m", checkpoint: (step) => `m:${step}` }) });
-    jobs.attachScheduler(scheduler);
+    const catalog = new ModelCatalog({ models: ["tiny-base"] });
+    const outcomes = new JobOutcomes(store, files);
+    scheduler = new Scheduler(store, new LocalJobRunner(), { maxConcurrentJobs: 0, runs: new RunPreparer(store, files, catalog, { dataDir }), outcomes });
+    const jobs = new JobService(store, files, catalog, scheduler, outcomes);
     const project = await new ApiKeyStore(database).ensureProject("alpha");
     const provider = new LocalFineTuneProvider(jobs, files, project);
 

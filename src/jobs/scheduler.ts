@@ -6,21 +6,25 @@ import { isTerminal, type JobStatus } from "./job-state-machine.js";
 import type { JobRow, JobStore } from "./job-store.js";
 import { LAUNCH_MESSAGES, retireJournal } from "./event-journal.js";
 import { registerLiveInstance, unregisterLiveInstance, writeRunOwner } from "./run-owner.js";
+import { checkpointModelId, type JobFailure, type JobOutcomes } from "./job-outcome.js";
 import { mapWorkerEvent } from "./worker-event-mapper.js";
+
+/** How the scheduler gets a queued job's worker request (run-preparer.ts implements it). */
+export interface RunPreparation {
+  /** resolve files, model and resume checkpoint of a job that is about to run */
+  prepare(job: JobRow): Promise<JobRunRequest>;
+  /** the learning rate `learning_rate_multiplier` 1.0 means for this job (to report the resolved multiplier) */
+  baseLearningRate(job: JobRow): number | null;
+}
 
 export interface SchedulerOptions {
   /** training jobs at a time (default 1); 0 holds every job in the queue */
   maxConcurrentJobs?: number;
   /** how often running jobs get their heartbeat written (default 10 s) */
   heartbeatMs?: number;
-  /** build the worker request of a job that is about to run (resolve files, model, resume checkpoint) */
-  prepare(job: JobRow): Promise<JobRunRequest>;
-  /** `ft:<base>:<suffix>:<tail>` of a job, and of its checkpoint at a step */
-  modelIds(job: JobRow): { model: string; checkpoint(step: number): string };
-  /** called after a job succeeded (writes its result file) */
-  onSucceeded?(job: JobRow): Promise<unknown>;
-  /** the learning rate `learning_rate_multiplier` 1.0 means for this job (to report the resolved multiplier) */
-  baseLearningRate?(job: JobRow): number | null;
+  runs: RunPreparation;
+  /** writes a job's final status (job-outcome.ts) */
+  outcomes: Pick<JobOutcomes, "succeed" | "fail">;
 }
 
 interface RunningJob {
@@ -153,7 +157,7 @@ export class Scheduler {
     }
     let request: JobRunRequest;
     try {
-      request = await this.options.prepare(job);
+      request = await this.options.runs.prepare(job);
       if (request.runDir !== queued.run_dir) writeRunOwner(request.runDir, this.instanceId);
       await this.store.updateJob(job.id, { run_dir: request.runDir });
     } catch (error) {
@@ -182,11 +186,11 @@ export class Scheduler {
   }
 
   private async record(job: JobRow, entry: RunningJob, event: WorkerEvent): Promise<void> {
-    const mapped = mapWorkerEvent(event, this.options.baseLearningRate?.(job) ?? null);
+    const mapped = mapWorkerEvent(event, this.options.runs.baseLearningRate(job));
     if (mapped.totalSteps !== null) entry.totalSteps = mapped.totalSteps;
     if (mapped.resolvedHyperparameters) await this.store.updateJob(job.id, { resolved_hyperparameters: JSON.stringify(mapped.resolvedHyperparameters) });
     if (mapped.checkpoint) {
-      await this.store.addCheckpoint(job, { ...mapped.checkpoint, fineTunedModelCheckpoint: this.options.modelIds(job).checkpoint(mapped.checkpoint.step) });
+      await this.store.addCheckpoint(job, { ...mapped.checkpoint, fineTunedModelCheckpoint: checkpointModelId(job, mapped.checkpoint.step) });
     }
     if (event.type === "metrics" && event.step > 0 && event.total_steps > event.step) {
       const remainingMs = (event.elapsed_s * 1000 * (event.total_steps - event.step)) / event.step;
@@ -213,26 +217,14 @@ export class Scheduler {
     // cancelled (or otherwise moved) while the worker was stopping: nothing left to decide
     if (entry.stopping !== null || isTerminal(status) || status !== "running") return;
     if (outcome.status === "succeeded") {
-      const ids = this.options.modelIds(job);
-      await this.store.transition(
-        jobId,
-        "succeeded",
-        { message: `New fine-tuned model created: ${ids.model}` },
-        { fine_tuned_model: ids.model, finished_at: Date.now(), trained_tokens: outcome.trainedTokens, adapter_path: outcome.adapterPath ?? outcome.mergedPath, estimated_finish: null, heartbeat_at: null },
-      );
-      if (this.options.onSucceeded) {
-        await this.options.onSucceeded(job).catch((error: unknown) => this.store.addEvent(jobId, { level: "warn", message: `could not write the result file: ${(error as Error).message}` }));
-      }
-      await this.store.addEvent(jobId, { message: "The job has successfully completed" });
+      await this.options.outcomes.succeed(job, outcome);
       return;
     }
     await this.fail(jobId, { code: outcome.errorCode ?? "worker_failed", message: outcome.message, param: outcome.errorCode === "bad_config" ? "hyperparameters" : null });
   }
 
-  private async fail(jobId: string, error: { code: string; message: string; param: string | null }): Promise<void> {
-    const job = await this.store.getJob(null, jobId);
-    if (isTerminal(job.status as JobStatus)) return;
-    await this.store.transition(jobId, "failed", { level: "error", message: `Job failed: ${error.message}`, data: { code: error.code } }, { error: JSON.stringify(error), finished_at: Date.now(), estimated_finish: null, heartbeat_at: null });
+  private fail(jobId: string, error: JobFailure): Promise<void> {
+    return this.options.outcomes.fail(jobId, error);
   }
 
   private async beat(): Promise<void> {

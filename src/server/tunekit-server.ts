@@ -5,10 +5,13 @@ import { TunekitError } from "../core/errors.js";
 import { ApiKeyStore, DEFAULT_PROJECT } from "../jobs/api-key-store.js";
 import { FileStore } from "../jobs/file-store.js";
 import type { JobRunner } from "../jobs/job-runner.js";
-import { fineTunedModelId, JobService } from "../jobs/job-service.js";
+import { JobOutcomes } from "../jobs/job-outcome.js";
+import { JobRecovery, type RecoveryReport } from "../jobs/job-recovery.js";
+import { JobService } from "../jobs/job-service.js";
 import { JobStore } from "../jobs/job-store.js";
 import { LocalJobRunner } from "../jobs/local-job-runner.js";
 import { ModelCatalog } from "../jobs/model-catalog.js";
+import { RunPreparer } from "../jobs/run-preparer.js";
 import { Scheduler } from "../jobs/scheduler.js";
 import { openDatabase, type StoreDatabase } from "../jobs/store/database.js";
 import { isLoopbackHost } from "./auth.js";
@@ -63,7 +66,7 @@ export interface RunningServer {
   services: Services;
   scheduler: Scheduler;
   database: StoreDatabase;
-  recovered: Awaited<ReturnType<JobService["recover"]>>;
+  recovered: RecoveryReport & { revalidated: string[] };
   close(): Promise<void>;
 }
 
@@ -87,19 +90,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = new JobStore(database);
   const bundled = (options.models ?? []).length === 0 && options.bundledModel !== false ? bundledModel() : null;
   const catalog = new ModelCatalog({ models: bundled ? [bundled] : (options.models ?? []), modelsDir: options.modelsDir ?? join(dataDir, "models") });
-  const jobs = new JobService(store, files, catalog, { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen, staleHeartbeatMs: options.staleHeartbeatMs });
-  const scheduler = new Scheduler(store, options.runner ?? new LocalJobRunner(), {
-    maxConcurrentJobs: options.maxConcurrentJobs ?? 1,
-    heartbeatMs: options.heartbeatMs,
-    prepare: (job) => jobs.prepareRun(job),
-    modelIds: (job) => {
-      const model = fineTunedModelId(job);
-      return { model, checkpoint: (step) => `${model}:ckpt-step-${step}` };
-    },
-    baseLearningRate: () => jobs.baseLearningRate(),
-    onSucceeded: (job) => jobs.writeResultFile(job),
-  });
-  jobs.attachScheduler(scheduler);
+  const runs = new RunPreparer(store, files, catalog, { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
+  const outcomes = new JobOutcomes(store, files);
+  const scheduler = new Scheduler(store, options.runner ?? new LocalJobRunner(), { maxConcurrentJobs: options.maxConcurrentJobs ?? 1, heartbeatMs: options.heartbeatMs, runs, outcomes });
+  const jobs = new JobService(store, files, catalog, scheduler, outcomes);
+  const recovery = new JobRecovery(store, scheduler, outcomes, { staleHeartbeatMs: options.staleHeartbeatMs, sweepMs: options.heartbeatMs, baseLearningRate: runs.baseLearningRate() });
   const chat = createChatService({ ...options.serve, catalog, fineTuned: store, cacheDir: join(dataDir, "serve-cache") });
   const workbench = new FileWorkbench(files, catalog);
   const insight = new JobInsight(store, files, { defaultMethod: options.trainingDefaults?.method, logFileOf: (runDir) => join(runDir, WORKER_LOG_FILE) });
@@ -107,18 +102,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const hosted = new HostedJobs(files, options.hosted ?? []);
   const services: Services = { keys, files, jobs, chat, workbench, insight, estimator, hosted };
   const noAuthProject = options.noAuth ? await keys.ensureProject(DEFAULT_PROJECT) : null;
-  const recovered = await jobs.recover();
+  // a server that shares this data dir and dies later leaves jobs behind too: recovery sweeps for them
+  const recovered = { ...(await recovery.start()), revalidated: await jobs.revalidate() };
   scheduler.start();
-  // a server that shares this data dir and dies later leaves jobs behind too: sweep for them
-  const sweep = setInterval(() => void jobs.recover({ revalidate: false }).catch((error: unknown) => process.emitWarning(`recovery: ${(error as Error).message}`)), options.heartbeatMs ?? 10_000);
-  sweep.unref();
   const webRoot = options.webRoot === undefined ? join(packageRoot(), "dist", "web") : options.webRoot;
   const jobDefaults = { training: { ...options.trainingDefaults }, data: options.maxSeqLen === undefined ? {} : { max_seq_len: options.maxSeqLen } };
   const app = await buildServer({ services, noAuthProject, logger: options.logger, webRoot: webRoot ?? undefined, jobDefaults });
   try {
     await app.listen({ host, port: options.port ?? 8000 });
   } catch (error) {
-    clearInterval(sweep);
+    await recovery.stop();
     await scheduler.close();
     await database.destroy();
     throw new TunekitError(`cannot listen on ${host}:${options.port ?? 8000}: ${(error as Error).message}`, { kind: "environment", code: "listen_failed", field: "--port", fix: "pick another `--port` or stop the process using it", cause: error });
@@ -136,7 +129,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     recovered,
     close() {
       closing ??= (async () => {
-        clearInterval(sweep);
+        await recovery.stop();
         await app.close();
         await scheduler.close();
         await jobs.settled();
