@@ -70,10 +70,16 @@ describe("a model that is not there is refused before anything starts", () => {
 
 describe("the real cause, not a neighbouring one", () => {
   it("a directory where a file goes: `files upload`, `estimate`, `data stats`", async () => {
-    for (const args of [["files", "upload", "data", "--server", server.url], ["estimate", "data", "-m", "gpt-4o-mini"], ["data", "stats", "data", "-m", "gpt-4o-mini"]]) {
+    // an upload takes one file; the data commands also read dataset folders, and say this one holds none
+    const cases: Array<[string[], string]> = [
+      [["files", "upload", "data", "--server", server.url], "`data` is a directory, not a file"],
+      [["estimate", "data", "-m", "gpt-4o-mini"], "`data` is a folder without a dataset in it"],
+      [["data", "stats", "data", "-m", "gpt-4o-mini"], "`data` is a folder without a dataset in it"],
+    ];
+    for (const [args, cause] of cases) {
       const result = await tunekit(args);
       expect(result.code, args.join(" ")).toBe(2);
-      expect(result.stderr, args.join(" ")).toContain("`data` is a directory, not a file");
+      expect(result.stderr, args.join(" ")).toContain(cause);
       expect(result.stderr, args.join(" ")).not.toMatch(/unreachable|no such file/);
     }
   });

@@ -53,14 +53,21 @@ export function clientError(error: unknown, baseURL: string, apiKey?: string): u
     const status = error.status ?? 0;
     const kind: ErrorKind = status === 404 ? "not_found" : status === 409 ? "conflict" : status >= 400 && status < 500 ? "usage" : "internal";
     const body = error.error as { message?: string } | undefined;
-    return new TunekitError(body?.message ?? error.message, {
+    // a Tunekit server ends its envelope's message with "; fix: ...": the CLI reports the two apart
+    const [message, serverFix] = splitFix(body?.message ?? error.message);
+    return new TunekitError(message, {
       kind,
       code: error.code ?? `http_${status}`,
       field: error.param ?? undefined,
-      // the server's message already ends with its own fix
-      fix: status === 401 && !(body?.message ?? "").includes("fix:") ? "pass `--api-key` (TUNEKIT_API_KEY); create one with `tunekit keys create`" : undefined,
+      fix: serverFix ?? (status === 401 ? "pass `--api-key` (TUNEKIT_API_KEY); create one with `tunekit keys create`" : undefined),
       cause: error,
     });
   }
   return error;
+}
+
+/** "cannot cancel ...; fix: create a new job" -> the message and the fix */
+function splitFix(message: string): [string, string | undefined] {
+  const at = message.lastIndexOf("; fix: ");
+  return at === -1 ? [message, undefined] : [message.slice(0, at), message.slice(at + "; fix: ".length)];
 }
