@@ -138,4 +138,20 @@ describe("JobRecovery", () => {
     await recovery.stop();
     expect(await statusOf(job.id)).toBe("running");
   });
+  it("writes a success with the same events and fields as the scheduler does (JobOutcomes, one transaction with the imports)", async () => {
+    const result = { trainedTokens: 40, adapterPath: "/runs/adapter", mergedPath: null };
+    const byScheduler = await orphanedJob("ftjob-byscheduler0000");
+    const byRecovery = await orphanedJob("ftjob-byrecovery00000");
+    await outcomes.succeed(byScheduler, result);
+    await outcomes.succeed(byRecovery, result, (outcome) => store.applyRecovery(byRecovery.id, { imports: [], notes: [], deleteEventIds: [], deleteCheckpointIds: [], to: outcome.to, event: outcome.event, patch: outcome.patch }));
+    const view = async (id: string) => {
+      const job = await store.getJob(null, id);
+      const events = (await store.listEvents(projectId, id, { after: null, limit: 10, order: "asc" })).data.map((event) => event.message.replace(id.slice(-8), "<tail>"));
+      return { status: job.status, trained_tokens: job.trained_tokens, adapter_path: job.adapter_path, heartbeat_at: job.heartbeat_at, results: JSON.parse(job.result_files).length, events };
+    };
+    const expected = await view(byScheduler.id);
+    expect(expected).toMatchObject({ status: "succeeded", trained_tokens: 40, adapter_path: "/runs/adapter", heartbeat_at: null, results: 1 });
+    expect(expected.events.slice(1)).toEqual(["New fine-tuned model created: ft:tiny-base::<tail>", "The job has successfully completed"]);
+    expect(await view(byRecovery.id)).toEqual(expected);
+  });
 });

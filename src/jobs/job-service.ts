@@ -6,8 +6,9 @@ import { TunekitError } from "../core/errors.js";
 import type { FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model, SupervisedHyperparameters } from "../spec/openai-wire.js";
 import type { Project } from "./api-key-store.js";
 import { parseCreateJobParams } from "./create-job-params.js";
-import { describeProblems, type FileStore, type StoredFile } from "./file-store.js";
+import type { FileStore } from "./file-store.js";
 import { monotonicNow, newId } from "./ids.js";
+import { assertUsable, fileProblem } from "./job-file-checks.js";
 import type { JobOutcomes } from "./job-outcome.js";
 import { isTerminal, type JobStatus } from "./job-state-machine.js";
 import { toJobObject, type JobRow, type JobStore } from "./job-store.js";
@@ -50,23 +51,8 @@ export class JobService {
     }
     const training = await this.files.get(project.id, input.trainingFile, "training_file");
     const validation = input.validationFile ? await this.files.get(project.id, input.validationFile, "validation_file") : null;
-    for (const [file, field] of [[training, "training_file"], [validation, "validation_file"]] as const) {
-      if (file && file.object.purpose !== "fine-tune") {
-        throw new TunekitError(`file \`${file.object.id}\` has purpose \`${file.object.purpose}\`, not \`fine-tune\``, { kind: "usage", code: "invalid_file_purpose", field, fix: "upload the data again with `purpose=fine-tune`" });
-      }
-      // a file whose validation already found errors is refused now (400), not failed a moment later;
-      // one still being validated is checked when its validation ends (validateFiles)
-      const problem = file && file.object.status === "error" ? validationProblem(file, field) : null;
-      if (problem) {
-        throw new TunekitError(problem.message, {
-          kind: "data",
-          code: problem.code,
-          field,
-          problems: (file?.validation?.errors ?? []).map((error) => ({ code: error.code, message: error.message, field, ...(error.line !== null && { line: error.line }), file: file?.object.filename })),
-          fix: `see every problem with \`tunekit files show ${file?.object.id}\` (GET /v1/tunekit/files/${file?.object.id}/report), write a cleaned copy with \`tunekit data fix\`, upload it and create the job with the new file id`,
-        });
-      }
-    }
+    assertUsable(training, "training_file");
+    if (validation) assertUsable(validation, "validation_file");
     const id = newId("job");
     const hyperparameters: SupervisedHyperparameters = {
       batch_size: input.hyperparameters.batch_size,
@@ -242,31 +228,4 @@ export class JobService {
     await this.store.transition(jobId, "queued", { message: `Files validated${examples !== undefined ? ` (${examples} training examples)` : ""}; job queued` });
     void this.queue.wake();
   }
-}
-
-function fileProblem(file: StoredFile | null, param: "training_file" | "validation_file", methodType: "supervised" | "dpo"): { code: string; message: string; param: string } | null {
-  const label = param === "training_file" ? "training" : "validation";
-  if (!file) return { code: "file_not_found", message: `the ${label} file was deleted before validation`, param };
-  const report = file.validation;
-  if (!report) return { code: "invalid_file", message: `the ${label} file \`${file.object.id}\` has no validation report`, param };
-  const invalid = validationProblem(file, param);
-  if (invalid) return invalid;
-  if (methodType === "dpo" && report.format !== "preference") {
-    return { code: `invalid_${label}_file`, message: `DPO needs preference data (input, preferred_output, non_preferred_output); ${label} file \`${file.object.id}\` is in \`${report.format}\` format`, param };
-  }
-  if (methodType === "supervised" && report.format === "preference") {
-    return { code: `invalid_${label}_file`, message: `${label} file \`${file.object.id}\` holds preference pairs; use \`method: {type: "dpo"}\` for them`, param };
-  }
-  return null;
-}
-
-/** The file's validation found errors (a validation file needs one example, not a training file's ten); null when it passed. */
-function validationProblem(file: StoredFile, param: "training_file" | "validation_file"): { code: string; message: string; param: string } | null {
-  const label = param === "training_file" ? "training" : "validation";
-  const report = file.validation;
-  if (!report) return null;
-  // the upload was checked as a training file (10 examples at least); a validation file needs only one
-  const onlyTooFew = param === "validation_file" && report.examples >= 1 && report.errorCount === report.errors.filter((problem) => problem.code === "too_few_examples").length;
-  if (report.ok || onlyTooFew) return null;
-  return { code: `invalid_${label}_file`, message: `${label} file \`${file.object.id}\` (${file.object.filename}) has problems: ${describeProblems(report)}`, param };
 }

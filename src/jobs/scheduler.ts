@@ -140,10 +140,7 @@ export class Scheduler {
     let job: JobRow;
     try {
       if (queued.run_dir) {
-        // before the job is `running` again: claim its run dir, so that no other server takes the
-        // job for an orphan of the previous owner; and retire the last session's journal, whose
-        // events are in the store (the job was paused, or recovered), so that the journal holds
-        // this launch's events only
+        // claim the run dir before the job is `running` again, and start this launch's journal afresh (README: Recovery)
         writeRunOwner(queued.run_dir, this.instanceId);
         retireJournal(queued.run_dir);
       }
