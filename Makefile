@@ -6,7 +6,12 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-NPM_STAMP := node_modules/.install-stamp
+# node-llama-cpp's prebuilt llama.cpp builds: the CPU one for this machine only, unless asked for
+# more: `make deps CUDA=1` (NVIDIA GPUs), `make deps VULKAN=1` (LLAMA_GPU=cuda,vulkan for both)
+empty :=
+comma := ,
+LLAMA_GPU ?= $(subst $(empty) $(empty),$(comma),$(strip $(if $(CUDA),cuda) $(if $(VULKAN),vulkan)))
+NPM_STAMP := node_modules/.install-stamp$(if $(LLAMA_GPU),-$(subst $(comma),-,$(LLAMA_GPU)))
 VENV_STAMP := $(VENV)/.install-stamp
 
 .PHONY: demo test deps build venv test-ts test-py bench-data clean chromium
@@ -16,8 +21,14 @@ deps: $(NPM_STAMP) build venv
 # `npm install --no-save` with the committed lock rather than `npm ci`: npm 11 leaves the other
 # platforms' optional node-llama-cpp binaries out of the lock and `npm ci` then refuses it as out of
 # sync. --no-save installs exactly the locked versions and never rewrites the lock.
+# --omit=optional leaves out every platform build, and the command names the ones this machine
+# needs (scripts/platform-packages.mjs reads them from the lock): without it the CUDA, Vulkan and ARM
+# builds of node-llama-cpp took 640 of node_modules' 950 MB. gitRelease.bundle is llama.cpp's source
+# (34 MB), read only to build llama.cpp, which Tunekit never does (prebuilt builds, `build: "never"`).
 $(NPM_STAMP): package.json package-lock.json
-	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --no-save --no-audit --no-fund --loglevel=error
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --no-save --no-audit --no-fund --loglevel=error --omit=optional \
+	  $$(LLAMA_GPU=$(LLAMA_GPU) node scripts/platform-packages.mjs)
+	rm -f node_modules/node-llama-cpp/llama/gitRelease.bundle
 	touch $@
 
 # the CLI and server (tsc -> dist/; the worker job spec's JSON Schema from zod), then the web UI (Vite -> dist/web/, served by `tunekit server` at /)
