@@ -1,12 +1,14 @@
 import { createReadStream, createWriteStream, mkdirSync, statSync } from "node:fs";
 import { once } from "node:events";
 import { rename, rm } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import type OpenAI from "openai";
 import { TunekitError, isTunekitError } from "../../core/errors.js";
+import type { OpenAIFineTuneProvider } from "../../providers/openai/openai-fine-tune-provider.js";
+import type { TunekitServerProvider } from "../../providers/openai/tunekit-server-provider.js";
 import type { FileObject } from "../../spec/openai-wire.js";
 import type { FileReportView } from "../../spec/tunekit-wire.js";
 import { assertInputFileSync } from "../../core/input-file.js";
@@ -25,27 +27,26 @@ function withClientOptions(command: Command): Command {
     .option("--json", "print the API's JSON", false);
 }
 
-/** Run SDK calls against the server; failures become TunekitErrors. The SDK is loaded on use. */
+/** The FineTuneProvider of the server a command talks to (its failures are TunekitErrors). The SDK is loaded on use. */
+async function serverProvider(options: ClientFlags): Promise<TunekitServerProvider> {
+  const { createTunekitServerProvider } = await import("../../providers/openai/tunekit-server-provider.js");
+  return createTunekitServerProvider(options);
+}
+
+/** A request of the server's own routes (/v1/tunekit/...) through its provider. */
 async function call<T>(options: ClientFlags, run: (client: OpenAI) => Promise<T>): Promise<T> {
-  const { clientError, createClient } = await import("../../server/openai-client.js");
-  const { client, baseURL, apiKey } = createClient(options);
-  try {
-    return await run(client);
-  } catch (error) {
-    throw clientError(error, baseURL, apiKey);
-  }
+  return (await serverProvider(options)).provider.request(run);
 }
 
 /** The server a command talks to, as users wrote it (without /v1). */
 async function serverOf(options: ClientFlags): Promise<string> {
-  const { createClient } = await import("../../server/openai-client.js");
-  return createClient(options).baseURL.replace(/\/v1\/?$/, "");
+  return (await serverProvider(options)).baseURL.replace(/\/v1\/?$/, "");
 }
 
 /** A call about one file: a 404 says which file on which server, and how to see the ones there (exit 2). */
-async function callForFile<T>(options: ClientFlags, fileId: string, run: (client: OpenAI) => Promise<T>): Promise<T> {
+async function callForFile<T>(options: ClientFlags, fileId: string, run: (provider: OpenAIFineTuneProvider) => Promise<T>): Promise<T> {
   try {
-    return await call(options, run);
+    return await run((await serverProvider(options)).provider);
   } catch (error) {
     if (isTunekitError(error) && error.kind === "not_found") {
       const server = await serverOf(options);
@@ -66,10 +67,7 @@ export function registerFiles(program: Command): void {
 
   withClientOptions(files.command("list").description("list uploaded files, newest first")).action(
     action(async (options: ClientFlags) => {
-      const all: FileObject[] = [];
-      await call(options, async (client) => {
-        for await (const file of client.files.list()) all.push(file as FileObject);
-      });
+      const all = await (await serverProvider(options)).provider.listFiles();
       if (options.json) return printJson({ object: "list", data: all, has_more: false });
       process.stdout.write(all.length === 0 ? "no files\n" : `${all.map(fileLine).join("\n")}\n`);
     }),
@@ -80,7 +78,8 @@ export function registerFiles(program: Command): void {
     .action(
       action(async (path: string, options: ClientFlags & { purpose: string }) => {
         assertInputFileSync(path, "<path>");
-        const file = (await call(options, (client) => client.files.create({ file: createReadStream(path), purpose: options.purpose as "fine-tune" }))) as FileObject;
+        const { provider } = await serverProvider(options);
+        const file = await provider.uploadFile({ filename: basename(path), purpose: options.purpose as "fine-tune", content: createReadStream(path) });
         if (options.json) return printJson(file);
         process.stdout.write(`${fileLine(file)}\n`);
         return file.status === "error" ? 1 : 0;
@@ -89,7 +88,7 @@ export function registerFiles(program: Command): void {
 
   withClientOptions(files.command("show").description("a file's metadata and, for fine-tune files, the server's validation status and problems").argument("<file-id>", "file-... (see `tunekit files list`)")).action(
     action(async (fileId: string, options: ClientFlags) => {
-      const file = (await callForFile(options, fileId, (client) => client.files.retrieve(fileId))) as FileObject;
+      const file = await callForFile(options, fileId, (provider) => provider.getFile(fileId));
       const report = await fileReport(options, file);
       if (options.json) return printJson({ ...file, validation: report });
       process.stdout.write(`${fileDetails(file, report)}\n`);
@@ -105,7 +104,7 @@ export function registerFiles(program: Command): void {
           throw new TunekitError("`files content --json` needs `-o OUT`: without it stdout carries the file's bytes", { kind: "usage", code: "invalid_option", field: "--json", fix: `pass -o <path> with --json, or drop --json to print the bytes` });
         }
         if (options.output !== undefined) refuseToOverwrite([options.output], options.force);
-        const response = await callForFile(options, fileId, (client) => client.files.content(fileId));
+        const response = await callForFile(options, fileId, (provider) => provider.openFile(fileId));
         if (!response.body) throw new TunekitError(`the server sent no content for \`${fileId}\``, { kind: "internal", code: "empty_response", fix: "try again; `tunekit files show` checks the file" });
         const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
         if (options.output === undefined) {
@@ -120,7 +119,7 @@ export function registerFiles(program: Command): void {
 
   withClientOptions(files.command("delete").description("delete a file").argument("<file-id>", "file-...")).action(
     action(async (fileId: string, options: ClientFlags) => {
-      const deleted = await callForFile(options, fileId, (client) => client.files.delete(fileId));
+      const deleted = await callForFile(options, fileId, (provider) => provider.deleteFile(fileId));
       if (options.json) return printJson(deleted);
       process.stdout.write(`deleted ${deleted.id}\n`);
     }),
@@ -196,4 +195,4 @@ async function writeWhole(body: Readable, path: string): Promise<void> {
   }
 }
 
-export { call, callForFile, fileReport, withClientOptions, type ClientFlags };
+export { call, callForFile, fileReport, serverProvider, withClientOptions, type ClientFlags };

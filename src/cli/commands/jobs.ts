@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { TunekitError, isTunekitError } from "../../core/errors.js";
-import type { FileObject, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent } from "../../spec/openai-wire.js";
+import type { FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent } from "../../spec/openai-wire.js";
 import { action, printJson } from "../output.js";
-import { call, fileReport, withClientOptions, type ClientFlags } from "./files.js";
+import { fileReport, serverProvider, withClientOptions, type ClientFlags } from "./files.js";
 
 function time(seconds: number | null): string {
   return seconds === null ? "-" : new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
@@ -45,8 +45,7 @@ function checkpointLine(checkpoint: FineTuningJobCheckpoint): string {
 
 /** Follow a job's events over server-sent events until the server says [DONE]. */
 async function followEvents(options: ClientFlags, jobId: string, onEvent: (event: FineTuningJobEvent) => void): Promise<void> {
-  const { createClient } = await import("../../server/openai-client.js");
-  const { baseURL, apiKey } = createClient(options);
+  const { baseURL, apiKey } = await serverProvider(options);
   let response: Response;
   try {
     response = await fetch(`${baseURL}/fine_tuning/jobs/${encodeURIComponent(jobId)}/events?stream=true`, { headers: { authorization: `Bearer ${apiKey}` } });
@@ -113,8 +112,8 @@ async function refusedFile(error: unknown, options: ClientFlags & { trainingFile
   const training = error.code === "invalid_training_file";
   const fileId = training ? options.trainingFile : (options.validationFile ?? "");
   const flag = training ? "--training-file" : "--validation-file";
-  const file = await call(options, (client) => client.files.retrieve(fileId)).catch(() => null);
-  const report = file ? await fileReport(options, file as FileObject).catch(() => null) : null;
+  const file = await (await serverProvider(options)).provider.getFile(fileId).catch(() => null);
+  const report = file ? await fileReport(options, file).catch(() => null) : null;
   const errors = (report?.problems ?? []).filter((problem) => problem.severity === "error");
   const name = file ? ` (${file.filename})` : "";
   const count = errors.length + (report?.problems_omitted ?? 0);
@@ -182,17 +181,16 @@ export function registerJobs(program: Command): void {
         if (options.beta !== undefined) flags.push(`training.dpo_beta=${options.beta}`);
         if (options.hosted) flags.push(`provider=${options.hosted}`);
         applyOverrides(raw, [...flags, ...options.set]);
-        const { createClient } = await import("../../server/openai-client.js");
-        const checked = checkJobConfig({ config: raw }, { url: createClient(options).baseURL.replace(/\/v1\/?$/, ""), hosted: options.hosted ? [options.hosted] : [] });
+        const { provider, baseURL } = await serverProvider(options);
+        const checked = checkJobConfig({ config: raw }, { url: baseURL.replace(/\/v1\/?$/, ""), hosted: options.hosted ? [options.hosted] : [] });
         if (!checked.ok || !checked.request) {
           const problems = checked.problems.filter((problem) => problem.severity === "error");
           throw new TunekitError(`the job has ${problems.length} problem${problems.length === 1 ? "" : "s"}`, { kind: "config", code: "invalid_config", problems, fix: "correct the flags or the config; `tunekit config schema` lists every field" });
         }
         for (const warning of checked.problems.filter((problem) => problem.severity === "warning")) process.stderr.write(`warning: ${warning.message}\n`);
         const request = Object.keys(metadata).length > 0 ? { ...checked.request, metadata } : checked.request;
-        const job = (await call(options, (client) =>
-          options.hosted ? client.post(checked.endpoint.replace(/^\/v1/, ""), { body: request }) : client.fineTuning.jobs.create(request as never),
-        ).catch((error: unknown) => refusedFile(error, options))) as unknown as FineTuningJob;
+        const created = options.hosted ? provider.request((client) => client.post<FineTuningJob>(checked.endpoint.replace(/^\/v1/, ""), { body: request })) : provider.createJob(request as never);
+        const job = await created.catch((error: unknown) => refusedFile(error, options));
         if (options.json) return printJson(job);
         process.stdout.write(`${jobLine(job)}\nfollow it with: tunekit jobs events ${job.id} --follow\n`);
       }),
@@ -202,8 +200,9 @@ export function registerJobs(program: Command): void {
     .option("--limit <n>", "how many", "20")
     .action(
       action(async (options: ClientFlags & { limit: string }) => {
-        const page = await call(options, (client) => client.fineTuning.jobs.list({ limit: pageLimit(options.limit) }));
-        const data = page.data as unknown as FineTuningJob[];
+        const { provider } = await serverProvider(options);
+        const page = await provider.listJobs({ limit: pageLimit(options.limit) });
+        const { data } = page;
         if (options.json) return printJson({ object: "list", data, has_more: page.has_more });
         process.stdout.write(data.length === 0 ? "no jobs\n" : `${data.map(jobLine).join("\n")}\n`);
       }),
@@ -211,7 +210,7 @@ export function registerJobs(program: Command): void {
 
   withClientOptions(jobs.command("show").description("show one job").argument("<job-id>", "ftjob-...")).action(
     action(async (jobId: string, options: ClientFlags) => {
-      const job = (await call(options, (client) => client.fineTuning.jobs.retrieve(jobId))) as unknown as FineTuningJob;
+      const job = await (await serverProvider(options)).provider.getJob(jobId);
       if (options.json) return printJson(job);
       process.stdout.write(`${jobDetails(job)}\n`);
     }),
@@ -226,8 +225,9 @@ export function registerJobs(program: Command): void {
           await followEvents(options, jobId, (event) => process.stdout.write(options.json ? `${JSON.stringify(event)}\n` : `${eventLine(event)}\n`));
           return;
         }
-        const page = await call(options, (client) => client.fineTuning.jobs.listEvents(jobId, { limit: pageLimit(options.limit) }));
-        const data = [...(page.data as unknown as FineTuningJobEvent[])].reverse();
+        const { provider } = await serverProvider(options);
+        const page = await provider.listEvents(jobId, { limit: pageLimit(options.limit) });
+        const data = [...page.data].reverse();
         if (options.json) return printJson({ object: "list", data: page.data, has_more: page.has_more });
         process.stdout.write(`${data.map(eventLine).join("\n")}\n`);
       }),
@@ -236,7 +236,8 @@ export function registerJobs(program: Command): void {
   for (const verb of ["cancel", "pause", "resume"] as const) {
     withClientOptions(jobs.command(verb).description(`${verb} a job`).argument("<job-id>", "ftjob-...")).action(
       action(async (jobId: string, options: ClientFlags) => {
-        const job = (await call(options, (client) => client.fineTuning.jobs[verb](jobId))) as unknown as FineTuningJob;
+        const { provider } = await serverProvider(options);
+        const job = await (verb === "cancel" ? provider.cancelJob(jobId) : verb === "pause" ? provider.pauseJob(jobId) : provider.resumeJob(jobId));
         if (options.json) return printJson(job);
         process.stdout.write(`${jobLine(job)}\n`);
       }),
@@ -245,8 +246,8 @@ export function registerJobs(program: Command): void {
 
   withClientOptions(jobs.command("checkpoints").description("a job's checkpoints, newest first").argument("<job-id>", "ftjob-...")).action(
     action(async (jobId: string, options: ClientFlags) => {
-      const page = await call(options, (client) => client.fineTuning.jobs.checkpoints.list(jobId, { limit: 100 }));
-      const data = page.data as unknown as FineTuningJobCheckpoint[];
+      const page = await (await serverProvider(options)).provider.listCheckpoints(jobId, { limit: 100 });
+      const { data } = page;
       if (options.json) return printJson({ object: "list", data, has_more: page.has_more });
       process.stdout.write(data.length === 0 ? "no checkpoints yet\n" : `${data.map(checkpointLine).join("\n")}\n`);
     }),

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import type { BaseModel } from "../../jobs/model-catalog.js";
 import type { ModelInfo } from "../../spec/tunekit-wire.js";
 import { action, printJson } from "../output.js";
-import { call, withClientOptions, type ClientFlags } from "./files.js";
+import { call, serverProvider, withClientOptions, type ClientFlags } from "./files.js";
 
 /** Where a listed model is: the bundled demo model, the models folder, the HF cache, or a server. */
 type ModelPlace = "bundled" | "models_dir" | "hf_cache" | "server";
@@ -114,8 +114,7 @@ function fromInfo(info: ModelInfo, where: ModelPlace): ListedModel {
 
 /** GET /v1/models joined with GET /v1/tunekit/models (details of base models; absent on a plain OpenAI-compatible server). */
 async function serverModels(options: ClientFlags): Promise<{ url: string; models: ListedModel[] }> {
-  const { createClient } = await import("../../server/openai-client.js");
-  const url = createClient(options).baseURL.replace(/\/v1\/?$/, "");
+  const url = (await serverProvider(options)).baseURL.replace(/\/v1\/?$/, "");
   const listed = await call(options, async (client) => {
     const all: Array<{ id: string; owned_by: string }> = [];
     for await (const model of client.models.list()) all.push(model);

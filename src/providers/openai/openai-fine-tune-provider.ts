@@ -40,6 +40,29 @@ export class OpenAIFineTuneProvider implements FineTuneProvider {
     return this.call(async () => new Uint8Array(await (await this.client.files.content(fileId)).arrayBuffer()));
   }
 
+  /** every file, newest first (all pages) */
+  listFiles(): Promise<FileObject[]> {
+    return this.call(async () => {
+      const files: FileObject[] = [];
+      for await (const file of this.client.files.list()) files.push(file as FileObject);
+      return files;
+    });
+  }
+
+  /** a file's bytes as a stream (GET /v1/files/{id}/content) */
+  openFile(fileId: string): Promise<Response> {
+    return this.call(() => this.client.files.content(fileId));
+  }
+
+  deleteFile(fileId: string): Promise<{ id: string; object: string; deleted: boolean }> {
+    return this.call(() => this.client.files.delete(fileId));
+  }
+
+  /** a request of the server's own (a Tunekit server's /v1/tunekit routes), with the provider's errors */
+  request<T>(run: (client: OpenAI) => Promise<T>): Promise<T> {
+    return this.call(() => run(this.client));
+  }
+
   createJob(params: FineTuningJobCreateParams): Promise<FineTuningJob> {
     return this.call(async () => (await this.client.fineTuning.jobs.create(params as OpenAI.FineTuning.JobCreateParams)) as unknown as FineTuningJob);
   }
