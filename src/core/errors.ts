@@ -26,6 +26,7 @@ export type ErrorKind =
   | "not_found"
   | "conflict"
   | "unauthorized" // no API key, or a wrong one: HTTP 401
+  | "forbidden" // the key may not do this (delete a base model): HTTP 403
   | "too_large" // a body or upload over the server's limit: HTTP 413
   | "rate_limited" // every slot busy, retry later: HTTP 429
   | "environment" // missing Python, missing package, no GPU

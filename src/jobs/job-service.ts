@@ -171,7 +171,7 @@ export class JobService {
     const job = await this.store.jobOfModel(project.id, modelId);
     if (!job) {
       if (this.catalog.resolve(modelId)) {
-        throw new TunekitError(`\`${modelId}\` is a base model of this server: only fine-tuned models can be deleted`, { kind: "usage", code: "model_not_deletable", field: "model", fix: "delete one of your `ft:` models (GET /v1/models)" });
+        throw new TunekitError(`\`${modelId}\` is a base model of this server: only fine-tuned models can be deleted`, { kind: "forbidden", code: "model_not_deletable", field: "model", fix: "delete one of your `ft:` models (GET /v1/models)" });
       }
       throw new TunekitError(`no model \`${modelId}\``, { kind: "not_found", code: "model_not_found", field: "model", fix: "list models with GET /v1/models" });
     }

@@ -1,12 +1,6 @@
 import { isTunekitError, type ErrorKind } from "../core/errors.js";
 import type { ErrorEnvelope } from "../spec/openai-wire.js";
 
-/** HTTP status of an error: special codes first, then the error's kind. */
-const STATUS_BY_CODE: Record<string, number> = {
-  // OpenAI answers a delete of a model you do not own with a permission error
-  model_not_deletable: 403,
-};
-
 /** The one table from an error's kind to its HTTP status. */
 export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   usage: 400,
@@ -15,6 +9,8 @@ export const STATUS_BY_KIND: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   unauthorized: 401,
+  // OpenAI answers a delete of a model you do not own with a permission error
+  forbidden: 403,
   too_large: 413,
   rate_limited: 429,
   environment: 500,
@@ -30,7 +26,7 @@ export interface HttpErrorAnswer {
 /** The OpenAI error envelope and status for anything a route threw. */
 export function toErrorAnswer(error: unknown): HttpErrorAnswer {
   if (isTunekitError(error)) {
-    const status = STATUS_BY_CODE[error.code] ?? STATUS_BY_KIND[error.kind];
+    const status = STATUS_BY_KIND[error.kind];
     const message = error.fix ? `${error.message}; fix: ${error.fix}` : error.message;
     return { status, body: envelope(status, message, error.field ?? null, error.code) };
   }
