@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DatasetFormat } from "../spec/dataset.js";
+import { RUN_FILES } from "../spec/run-folder.js";
 
 /**
  * Prompt-completion and text data train on raw text: the worker tokenizes `prompt + completion`
@@ -90,9 +91,9 @@ export function firstRecordFormat(file: string): DatasetFormat | null {
  * job.json's `data.format` (detected from its training file when `auto`).
  */
 export function runDataFormat(runDir: string): { format: string; trainFile: string | null } | null {
-  const summary = readJson(join(runDir, "summary.json"));
+  const summary = readJson(join(runDir, RUN_FILES.summary));
   const resolved = (summary?.resolved_config ?? null) as { data?: { format?: unknown; train?: unknown } } | null;
-  const job = readJson(join(runDir, "job.json")) as { data?: { format?: unknown; train?: unknown } } | null;
+  const job = readJson(join(runDir, RUN_FILES.job)) as { data?: { format?: unknown; train?: unknown } } | null;
   const trainFile = typeof resolved?.data?.train === "string" ? resolved.data.train : typeof job?.data?.train === "string" ? job.data.train : null;
   for (const format of [resolved?.data?.format, job?.data?.format]) {
     if (typeof format === "string" && format !== "auto") return { format, trainFile };

@@ -6,6 +6,7 @@ import { resolveConfigPath } from "../core/config-load.js";
 import { estimateTraining } from "../data/estimate/estimate-training.js";
 import { defaultPriceTable } from "../data/estimate/price-table.js";
 import { loadTokenCounter } from "../data/tokens/load-token-counter.js";
+import { RUN_FILES } from "../spec/run-folder.js";
 import { validateFile } from "../data/validate/validate-file.js";
 import type { FineTuningCost } from "./cost-model.js";
 import { resolveHosting } from "./cost-model.js";
@@ -36,7 +37,7 @@ export async function estimateFineTuningCost(loaded: LoadedConfig, trainFile: st
   const local = estimate.local;
   let tokensPerSecond: number | null = null;
   if (config.eval.fine_tuned.run_dir !== null) {
-    const summary = JSON.parse(await readFile(path.join(resolveConfigPath(loaded, config.eval.fine_tuned.run_dir), "summary.json"), "utf8").catch(() => "{}")) as { tokens_per_second?: number };
+    const summary = JSON.parse(await readFile(path.join(resolveConfigPath(loaded, config.eval.fine_tuned.run_dir), RUN_FILES.summary), "utf8").catch(() => "{}")) as { tokens_per_second?: number };
     tokensPerSecond = summary.tokens_per_second ?? null;
   }
   if (!local || tokensPerSecond === null) {

@@ -3,6 +3,7 @@ import path from "node:path";
 import { TunekitError } from "../core/errors.js";
 import { resolveConfigPath, type LoadedConfig } from "../core/config-load.js";
 import type { ChatMessage } from "../spec/dataset.js";
+import { RUN_FILES } from "../spec/run-folder.js";
 import { estimateTraining } from "../data/estimate/estimate-training.js";
 import { SHIPPED_PRICE_TABLE, defaultPriceTable, findHostedPrice } from "../data/estimate/price-table.js";
 import { trainingCost } from "../data/estimate/billed-tokens.js";
@@ -259,7 +260,7 @@ export async function fineTuningCost(loaded: LoadedConfig): Promise<FineTuningCo
   let trainingTokens = settings.training_tokens;
   let trainingSeconds: number | null = null;
   if (settings.run_dir !== null) {
-    const summaryFile = path.join(resolveConfigPath(loaded, settings.run_dir), "summary.json");
+    const summaryFile = path.join(resolveConfigPath(loaded, settings.run_dir), RUN_FILES.summary);
     try {
       const summary = JSON.parse(await readFile(summaryFile, "utf8")) as { trained_tokens?: number; train_runtime_s?: number };
       trainingTokens ??= summary.trained_tokens ?? null;

@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
+import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { CheckpointMetrics } from "../spec/openai-wire.js";
+import { completeCheckpointFolders, RUN_FILES } from "../spec/run-folder.js";
 import { parseWorkerEvent, type DoneEvent, type WorkerEvent } from "../spec/worker-events.js";
 import type { NewJobEvent } from "./job-store.js";
 import { checkpointMetrics } from "./worker-event-mapper.js";
@@ -17,13 +18,11 @@ import { checkpointMetrics } from "./worker-event-mapper.js";
  * is imported. So the journal's events are exactly those of the launch after the store's last
  * launch event.
  */
-export const JOURNAL_FILE = "event-journal.jsonl";
-export const RETIRED_JOURNAL_FILE = "event-journal.previous.jsonl";
+export const JOURNAL_FILE = RUN_FILES.journal;
+export const RETIRED_JOURNAL_FILE = RUN_FILES.retiredJournal;
 
 /** The messages of the scheduler's launch events: the store's events of a session start after one of them. */
 export const LAUNCH_MESSAGES = { started: "Fine-tuning job started", resumed: "Fine-tuning job resumed" } as const;
-
-const CHECKPOINT_FILES = ["trainer_state.json", "optimizer.pt", "scheduler.pt", "rng.pt"];
 
 export interface JournalContents {
   events: WorkerEvent[];
@@ -61,32 +60,11 @@ export interface DiskCheckpoint {
 }
 
 /**
- * Checkpoints of the run that are complete on disk, oldest first: a `step-NNNNNN` folder (the
- * worker writes `step-NNNNNN.tmp` and renames it, so a half-written one never has this name) whose
- * trainer_state.json reads back with its step, with optimizer, scheduler and RNG states and
- * safetensors weights present and not empty.
+ * Checkpoints of the run that are complete on disk, oldest first (the one rule of
+ * spec/run-folder.ts), with the metrics of their trainer_state.json.
  */
 export function completeCheckpoints(runDir: string): DiskCheckpoint[] {
-  const folder = join(runDir, "checkpoints");
-  if (!existsSync(folder)) return [];
-  const found: DiskCheckpoint[] = [];
-  for (const name of readdirSync(folder)) {
-    const match = /^step-(\d+)$/.exec(name);
-    if (!match) continue;
-    const path = join(folder, name);
-    const step = Number(match[1]);
-    try {
-      const files = readdirSync(path);
-      if (!CHECKPOINT_FILES.every((file) => files.includes(file) && statSync(join(path, file)).size > 0)) continue;
-      if (!files.some((file) => file.endsWith(".safetensors") && statSync(join(path, file)).size > 0)) continue;
-      const state = JSON.parse(readFileSync(join(path, "trainer_state.json"), "utf8")) as { step?: unknown; metrics_history?: Array<Record<string, number>>; last_eval?: Record<string, number> };
-      if (state.step !== step) continue;
-      found.push({ step, path, metrics: checkpointMetrics(step, { ...(state.metrics_history?.at(-1) ?? {}), ...(state.last_eval ?? {}) }) });
-    } catch {
-      continue; // unreadable: not a checkpoint to resume from
-    }
-  }
-  return found.sort((a, b) => a.step - b.step);
+  return completeCheckpointFolders(runDir).map(({ step, path, state }) => ({ step, path, metrics: checkpointMetrics(step, { ...(state.metrics_history?.at(-1) ?? {}), ...(state.last_eval ?? {}) }) }));
 }
 
 /** A job event as the store holds it. */

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TunekitError } from "../core/errors.js";
 import type { FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model, SupervisedHyperparameters } from "../spec/openai-wire.js";
+import { RUN_FOLDERS } from "../spec/run-folder.js";
 import type { Project } from "./api-key-store.js";
 import { parseCreateJobParams } from "./create-job-params.js";
 import type { FileStore } from "./file-store.js";
@@ -175,7 +176,7 @@ export class JobService {
       }
       throw new TunekitError(`no model \`${modelId}\``, { kind: "not_found", code: "model_not_found", field: "model", fix: "list models with GET /v1/models" });
     }
-    if (job.run_dir) for (const folder of ["adapter", "merged", "export"]) rmSync(join(job.run_dir, folder), { recursive: true, force: true });
+    if (job.run_dir) for (const folder of [RUN_FOLDERS.adapter, RUN_FOLDERS.merged, RUN_FOLDERS.export]) rmSync(join(job.run_dir, folder), { recursive: true, force: true });
     await this.store.updateJob(job.id, { model_deleted_at: Date.now() });
     await this.store.addEvent(job.id, { message: `Fine-tuned model deleted: ${modelId}` });
     return { id: modelId, object: "model", deleted: true };

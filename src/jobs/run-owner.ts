@@ -1,14 +1,14 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { JOB_FILE } from "../providers/local/worker-process.js";
+import { RUN_FILES } from "../spec/run-folder.js";
 
 /**
  * Which server runs a job: `<run_dir>/owner.json` names the process and scheduler instance that
  * launched it. Recovery reads it to tell a job whose server died (kill -9, crash, out of memory)
  * from one whose server is alive, without waiting for its heartbeat to go stale.
  */
-export const OWNER_FILE = "owner.json";
+export const OWNER_FILE = RUN_FILES.owner;
 
 export interface RunOwner {
   hostname: string;
@@ -78,7 +78,7 @@ export function processGone(pid: number): boolean {
  * `tunekit_worker train` (the worker itself, or torchrun and its ranks). Linux (/proc); elsewhere
  * none are found and recovery relies on the worker stopping with its supervisor.
  */
-export function workerProcesses(runDir: string, specFile = JOB_FILE): number[] {
+export function workerProcesses(runDir: string, specFile: string = RUN_FILES.job): number[] {
   const spec = join(runDir, specFile);
   let entries: string[];
   try {

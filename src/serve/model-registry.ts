@@ -5,6 +5,7 @@ import { TunekitError } from "../core/errors.js";
 import type { ModelCatalog } from "../jobs/model-catalog.js";
 import type { FineTunedModelLookup } from "../spec/fine-tuned-model-lookup.js";
 import type { ServedModel } from "../spec/inference-engine.js";
+import { ADAPTER_CONFIG_FILE, RUN_FOLDERS } from "../spec/run-folder.js";
 import type { WorkerExporter } from "./worker-exporter.js";
 
 export type EngineKind = "llama-cpp" | "python" | "vllm";
@@ -63,15 +64,15 @@ export class ModelRegistry {
    * that checkpoint. The export sees it as `<folder>/run/adapter` (a link to the checkpoint).
    */
   async fromCheckpoint(id: string, checkpointPath: string, baseSource: string): Promise<ServedModel> {
-    if (!existsSync(join(checkpointPath, "adapter_config.json"))) {
+    if (!existsSync(join(checkpointPath, ADAPTER_CONFIG_FILE))) {
       throw new TunekitError(`checkpoint \`${id}\` holds full weights, not an adapter: only LoRA checkpoints are served`, { kind: "not_found", code: "model_not_found", field: "model", fix: "serve the job's final model, or export the checkpoint with `tunekit export`" });
     }
     if (this.options.engine !== "llama-cpp") return { id, base: baseSource, adapter: checkpointPath };
-    const folder = join(checkpointPath, "..", "..", "export", `serve-${basename(checkpointPath)}`);
+    const folder = join(checkpointPath, "..", "..", RUN_FOLDERS.export, `serve-${basename(checkpointPath)}`);
     const run = join(folder, "run");
-    if (!existsSync(join(run, "adapter"))) {
+    if (!existsSync(join(run, RUN_FOLDERS.adapter))) {
       mkdirSync(run, { recursive: true });
-      symlinkSync(resolve(checkpointPath), join(run, "adapter"), "dir");
+      symlinkSync(resolve(checkpointPath), join(run, RUN_FOLDERS.adapter), "dir");
     }
     const adapter = await this.once(join(folder, "adapter.gguf"), () => this.options.exporter.exportRun(run, "gguf-adapter", folder, { model: baseSource }).then((result) => result.adapter_gguf!));
     return { id, base: await this.baseFor(baseSource), adapter };
@@ -79,14 +80,14 @@ export class ModelRegistry {
 
   /** A served model from a finished run folder and its base model source. */
   async fromRun(id: string, runDir: string, baseSource: string): Promise<ServedModel> {
-    const adapterDir = join(runDir, "adapter");
-    const hasAdapter = existsSync(join(adapterDir, "adapter_config.json"));
+    const adapterDir = join(runDir, RUN_FOLDERS.adapter);
+    const hasAdapter = existsSync(join(adapterDir, ADAPTER_CONFIG_FILE));
     if (this.options.engine !== "llama-cpp") {
       if (hasAdapter) return { id, base: baseSource, adapter: adapterDir };
-      return { id, base: join(runDir, "merged"), adapter: null };
+      return { id, base: join(runDir, RUN_FOLDERS.merged), adapter: null };
     }
     if (!hasAdapter) {
-      const merged = join(runDir, "merged");
+      const merged = join(runDir, RUN_FOLDERS.merged);
       if (!existsSync(join(merged, "config.json"))) throw new TunekitError(`run folder \`${runDir}\` has no adapter or merged model`, { kind: "not_found", code: "model_not_found", field: "model" });
       const out = join(runDir, "export", "serve", "model-f16.gguf");
       return { id, base: await this.once(out, () => this.options.exporter.convertToGguf(merged, out, "f16").then((result) => result.merged_gguf!)), adapter: null };

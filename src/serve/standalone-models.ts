@@ -2,21 +2,22 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { TunekitError } from "../core/errors.js";
 import type { ServedModel } from "../spec/inference-engine.js";
+import { ADAPTER_CONFIG_FILE, RUN_FILES, RUN_FOLDERS } from "../spec/run-folder.js";
 import type { ModelRegistry } from "./model-registry.js";
 
 /** A run folder the worker wrote (summary.json with the resolved config, adapter/ or merged/). */
 export function isRunDir(path: string): boolean {
-  return existsSync(join(path, "summary.json")) || existsSync(join(path, "adapter", "adapter_config.json"));
+  return existsSync(join(path, RUN_FILES.summary)) || existsSync(join(path, RUN_FOLDERS.adapter, ADAPTER_CONFIG_FILE));
 }
 
 /** The base model a run trained on, from its summary.json (or the adapter's config). */
 export function runBaseModel(runDir: string): string {
-  const summary = join(runDir, "summary.json");
+  const summary = join(runDir, RUN_FILES.summary);
   if (existsSync(summary)) {
     const model = (JSON.parse(readFileSync(summary, "utf8")) as { resolved_config?: { model?: string } }).resolved_config?.model;
     if (model) return model;
   }
-  const adapterConfig = join(runDir, "adapter", "adapter_config.json");
+  const adapterConfig = join(runDir, RUN_FOLDERS.adapter, ADAPTER_CONFIG_FILE);
   if (existsSync(adapterConfig)) {
     const model = (JSON.parse(readFileSync(adapterConfig, "utf8")) as { base_model_name_or_path?: string }).base_model_name_or_path;
     if (model) return model;
@@ -56,7 +57,7 @@ export async function standaloneModels(registry: ModelRegistry, engine: string, 
       served.push({ ...tuned, base });
     } else if (path.endsWith(".gguf") && existsSync(path) && engine === "llama-cpp") {
       served.push({ id: adapter.name, base, adapter: path });
-    } else if (existsSync(join(path, "adapter_config.json")) && engine !== "llama-cpp") {
+    } else if (existsSync(join(path, ADAPTER_CONFIG_FILE)) && engine !== "llama-cpp") {
       served.push({ id: adapter.name, base, adapter: path });
     } else {
       throw new TunekitError(`\`--adapter ${adapter.name}=${adapter.path}\` is not a run folder${engine === "llama-cpp" ? " or a GGUF LoRA file" : " or a PEFT adapter folder"}`, { kind: "usage", code: "bad_adapter", field: "--adapter", fix: "pass a finished run folder (it holds adapter/ and summary.json)" });

@@ -21,11 +21,11 @@ import { createChatService, type ServeOptions } from "../serve/create-chat-servi
 import { FileWorkbench } from "../jobs/file-workbench.js";
 import { HostedJobs } from "../jobs/hosted-jobs.js";
 import type { HostedProvider } from "../spec/hosted-provider.js";
+import { RUN_FILES } from "../spec/run-folder.js";
 import { JobInsight } from "../jobs/job-insight.js";
 import { TrainingEstimator } from "../jobs/training-estimate.js";
 import { bundledModel } from "../providers/local/bundled-model.js";
 import { packageRoot } from "../providers/local/worker-environment.js";
-import { WORKER_LOG_FILE } from "../providers/local/worker-process.js";
 import { localTrainingPlanner } from "../providers/local/worker-plan.js";
 import type { TrainingPlanner } from "../spec/worker-plan.js";
 
@@ -97,7 +97,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const recovery = new JobRecovery(store, scheduler, outcomes, { staleHeartbeatMs: options.staleHeartbeatMs, sweepMs: options.heartbeatMs, baseLearningRate: runs.baseLearningRate() });
   const chat = createChatService({ ...options.serve, catalog, fineTuned: store, cacheDir: join(dataDir, "serve-cache") });
   const workbench = new FileWorkbench(files, catalog);
-  const insight = new JobInsight(store, files, { defaultMethod: options.trainingDefaults?.method, logFileOf: (runDir) => join(runDir, WORKER_LOG_FILE) });
+  const insight = new JobInsight(store, files, { defaultMethod: options.trainingDefaults?.method, logFileOf: (runDir) => join(runDir, RUN_FILES.workerLog) });
   const estimator = new TrainingEstimator(files, catalog, store, options.planner ?? localTrainingPlanner(), { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
   const hosted = new HostedJobs(files, options.hosted ?? []);
   const services: Services = { keys, files, jobs, chat, workbench, insight, estimator, hosted };

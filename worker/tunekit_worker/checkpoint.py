@@ -1,8 +1,8 @@
 """Resumable checkpoints: <run_dir>/checkpoints/step-000050/ holds the trainable weights (PEFT
 adapter or full weights, safetensors), optimizer.pt, scheduler.pt, rng.pt (python, numpy, torch
 and CUDA generator states of every rank) and trainer_state.json (step, data position, metrics
-history, resolved config). A checkpoint is written to a temporary folder and renamed into place, so
-a folder named step-* is always complete."""
+history, resolved config). A checkpoint is written to a temporary folder, trainer_state.json last,
+and renamed into place; what counts as complete is run_folder.read_complete_checkpoint."""
 
 from __future__ import annotations
 
@@ -15,11 +15,7 @@ from typing import Any, Callable
 import numpy
 import torch
 
-TRAINER_STATE = "trainer_state.json"
-
-
-def checkpoint_path(run_dir: str, step: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"step-{step:06d}"
+from .run_folder import OPTIMIZER_STATE, RNG_STATE, SCHEDULER_STATE, TRAINER_STATE
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -59,9 +55,9 @@ def save_checkpoint(
     staging.mkdir(parents=True)
     extra = {"state_dict": model_state} if model_state is not None else {}
     model.save_pretrained(staging, safe_serialization=True, **extra)
-    torch.save(optimizer_state, staging / "optimizer.pt")
-    torch.save(scheduler.state_dict(), staging / "scheduler.pt")
-    torch.save(rng_states, staging / "rng.pt")
+    torch.save(optimizer_state, staging / OPTIMIZER_STATE)
+    torch.save(scheduler.state_dict(), staging / SCHEDULER_STATE)
+    torch.save(rng_states, staging / RNG_STATE)
     (staging / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=2) + "\n")
     shutil.rmtree(path, ignore_errors=True)
     staging.rename(path)
@@ -103,7 +99,7 @@ def load_training_state(
 ) -> None:
     """`load_optimizer` puts the saved (unsharded) optimizer state in (the topology's hook)."""
     path = Path(path)
-    load_optimizer(torch.load(path / "optimizer.pt", weights_only=True))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
-    rng_states = torch.load(path / "rng.pt", weights_only=True)
+    load_optimizer(torch.load(path / OPTIMIZER_STATE, weights_only=True))
+    scheduler.load_state_dict(torch.load(path / SCHEDULER_STATE, weights_only=True))
+    rng_states = torch.load(path / RNG_STATE, weights_only=True)
     restore_rng_state(rng_states[rank] if rank < len(rng_states) else rng_states[0])

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
+from . import run_folder
+
 PROTOCOL_VERSION = 1
 
 
@@ -207,9 +209,9 @@ def parse_event_line(line: str) -> dict[str, Any]:
 # ---- writing events ---------------------------------------------------------------------------
 
 
-JOURNAL_FILE = "event-journal.jsonl"
-"""The worker's own copy of every event it emits, in its run dir (`JOURNAL_FILE` in
-src/jobs/event-journal.ts). The supervisor's copy of stdout dies with the supervisor; this one does
+JOURNAL_FILE = run_folder.JOURNAL_FILE
+"""The worker's own copy of every event it emits, in its run dir (run_folder.py;
+`RUN_FILES.journal` in src/spec/run-folder.ts). The supervisor's copy of stdout dies with the supervisor; this one does
 not, so a server that restarts after a crash reads what the worker did while nobody listened."""
 
 # events after which the journal is fsynced: what a restarted server resumes from must be on disk

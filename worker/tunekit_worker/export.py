@@ -29,26 +29,27 @@ from typing import Any, Callable
 
 from .errors import WorkerError
 from .events import ExitCode
+from .run_folder import ADAPTER_CONFIG_FILE, ADAPTER_DIR, MERGED_DIR, SUMMARY_FILE
 
 
 def run_info(run_dir: Path, model_override: str | None) -> dict[str, Any]:
     """Base model, adapter folder and merged folder of a run dir."""
     if not run_dir.is_dir():
         raise WorkerError("bad_config", f"run folder `{run_dir}` does not exist", "run", ExitCode.BAD_CONFIG)
-    summary_path = run_dir / "summary.json"
+    summary_path = run_dir / SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    adapter = run_dir / "adapter"
-    merged = run_dir / "merged"
+    adapter = run_dir / ADAPTER_DIR
+    merged = run_dir / MERGED_DIR
     base = model_override or (summary.get("resolved_config") or {}).get("model")
-    if base is None and (adapter / "adapter_config.json").exists():
-        base = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path")
-    if not (adapter / "adapter_config.json").exists() and not (merged / "config.json").exists():
+    if base is None and (adapter / ADAPTER_CONFIG_FILE).exists():
+        base = json.loads((adapter / ADAPTER_CONFIG_FILE).read_text()).get("base_model_name_or_path")
+    if not (adapter / ADAPTER_CONFIG_FILE).exists() and not (merged / "config.json").exists():
         raise WorkerError("bad_config", f"run folder `{run_dir}` has no `adapter/` or `merged/` (did the run finish?)", "run", ExitCode.BAD_CONFIG)
     if base is None:
         raise WorkerError("bad_config", f"cannot tell the base model of `{run_dir}`; pass `--model`", "--model", ExitCode.BAD_CONFIG)
     return {
         "base": str(base),
-        "adapter": adapter if (adapter / "adapter_config.json").exists() else None,
+        "adapter": adapter if (adapter / ADAPTER_CONFIG_FILE).exists() else None,
         "merged": merged if (merged / "config.json").exists() else None,
         "name": run_dir.name,
     }

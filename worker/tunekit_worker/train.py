@@ -33,7 +33,6 @@ from . import batches as batching
 from .auto_hyperparameters import resolve_hyperparameters
 from .checkpoint import (
     capture_rng_state,
-    checkpoint_path,
     load_trainable_weights,
     load_training_state,
     read_trainer_state,
@@ -55,6 +54,7 @@ from .model_loading import (
     weights_dtype,
 )
 from .objectives import MicroBatcher, Sums, choose_objective
+from .run_folder import ADAPTER_DIR, MERGED_DIR, SUMMARY_FILE, checkpoint_folder_name, checkpoint_path
 from .schedule import learning_rate_multiplier
 from .topology import choose_topology
 
@@ -368,18 +368,18 @@ class Run:
         adapter_path = merged_path = None
         extra = {"state_dict": model_state} if model_state is not None else {}
         if self.is_peft:
-            adapter_path = run_dir / "adapter"
+            adapter_path = run_dir / ADAPTER_DIR
             self.model.save_pretrained(adapter_path, safe_serialization=True, **extra)
             self.tokenizer.save_pretrained(adapter_path)
             if self.spec.training.merge:
-                merged_path = run_dir / "merged"
+                merged_path = run_dir / MERGED_DIR
                 load_base = lambda: load_model(self.spec, torch.device("cpu"), weights_dtype(self.spec.training.method, self.precision))  # noqa: E731
                 merged = self.topology.merged_model(self.model, str(adapter_path), load_base)
                 merged.config.use_cache = True
                 merged.save_pretrained(merged_path, safe_serialization=True)
                 self.tokenizer.save_pretrained(merged_path)
         else:  # full fine-tuning: the trained model is the merged model
-            merged_path = run_dir / "merged"
+            merged_path = run_dir / MERGED_DIR
             self.model.config.use_cache = True
             self.model.save_pretrained(merged_path, safe_serialization=True, **extra)
             self.tokenizer.save_pretrained(merged_path)
@@ -455,7 +455,7 @@ class Run:
 
     def stop_cancelled(self, last_checkpoint: str | None) -> int:
         path = last_checkpoint
-        if self.state.step > 0 and (path is None or not path.endswith(f"step-{self.state.step:06d}")):
+        if self.state.step > 0 and (path is None or not path.endswith(checkpoint_folder_name(self.state.step))):
             path = self.save_checkpoint()
         self.events.emit("cancelled", step=self.state.step, checkpoint_path=path)
         return ExitCode.CANCELLED
@@ -487,7 +487,7 @@ class Run:
                 "final_checkpoint": final_checkpoint,
                 "resolved_config": self.resolved,
             }
-            (Path(self.spec.run_dir) / "summary.json").write_text(json.dumps(details, indent=2) + "\n")
+            (Path(self.spec.run_dir) / SUMMARY_FILE).write_text(json.dumps(details, indent=2) + "\n")
         self.events.emit("done", adapter_path=adapter_path, merged_path=merged_path, summary=summary)
         return ExitCode.DONE
 

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { resolveHosting } from "../../eval/cost-model.js";
+import { RUN_FOLDERS } from "../../spec/run-folder.js";
 
 const STRATEGIES: readonly StrategyName[] = ["zero-shot", "few-shot", "rag", "fine-tuned"];
 
@@ -67,7 +68,7 @@ export async function serveLocalModels(loaded: LoadedConfig, strategies: readonl
   const fixed = [{ id: baseId, base: baseGguf, adapter: null as string | null }];
   const fineTunedId = evalConfig.fine_tuned.endpoint.model ?? `ft:${path.basename(base).replace(/\.gguf$/iu, "")}:eval:local`;
   if (needsFineTuned) {
-    if (!existsSync(path.join(runDir!, "adapter"))) {
+    if (!existsSync(path.join(runDir!, RUN_FOLDERS.adapter))) {
       throw new TunekitError(`\`eval.fine_tuned.run_dir\` (${runDir}) has no adapter/ folder`, {
         kind: "config",
         code: "run_without_adapter",

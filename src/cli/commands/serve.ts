@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { TunekitError } from "../../core/errors.js";
+import { RUN_FILES } from "../../spec/run-folder.js";
 import { portNumber } from "./server.js";
 import { action, printJson } from "../output.js";
 import { runDataFormat, serveWarning } from "../untemplated-format.js";
@@ -57,7 +58,7 @@ export function registerServe(program: Command): void {
         // runs trained without the chat template (prompt-completion, text) are served through it
         const warnings = [model, ...adapters.map((adapter) => adapter.path)]
           .map((path) => {
-            const trained = existsSync(join(path, "job.json")) || existsSync(join(path, "summary.json")) ? runDataFormat(path) : null;
+            const trained = existsSync(join(path, RUN_FILES.job)) || existsSync(join(path, RUN_FILES.summary)) ? runDataFormat(path) : null;
             return trained ? serveWarning(path, trained.format, trained.trainFile) : null;
           })
           .filter((warning) => warning !== null);

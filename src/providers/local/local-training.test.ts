@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../core/config-load.js";
 import { TunekitError } from "../../core/errors.js";
+import { writeCompleteCheckpoint } from "../../../test/helpers/checkpoint-folder.js";
 import { dataChecker } from "./data-check.js";
 import { prepareResume, prepareRun, resolveModel } from "./local-training.js";
 
@@ -88,8 +89,8 @@ describe("prepareResume", () => {
     const runDir = join(scratch, "resume-run");
     const train = join(scratch, "resume-train.jsonl");
     writeFileSync(train, `${example(1)}\n`);
-    mkdirSync(join(runDir, "checkpoints", "step-000010"), { recursive: true });
-    mkdirSync(join(runDir, "checkpoints", "step-000020"), { recursive: true });
+    writeCompleteCheckpoint(join(runDir, "checkpoints", "step-000010"), 10);
+    writeCompleteCheckpoint(join(runDir, "checkpoints", "step-000020"), 20);
     writeFileSync(join(runDir, "job.json"), JSON.stringify({ v: 1, run_dir: "/old/place", model: "m", data: { train, validation: null }, training: { epochs: 2, num_processes: 1 }, resume_from: null }));
     const prepared = prepareResume(runDir);
     expect(prepared.spec.resume_from).toBe(join(runDir, "checkpoints", "step-000020"));

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TunekitError } from "../../core/errors.js";
+import { writeCompleteCheckpoint } from "../../../test/helpers/checkpoint-folder.js";
 import { latestCheckpoint, modelStem, newRunDirectory, readJobSpec, runTimestamp } from "./run-directory.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tunekit-run-dir-"));
@@ -40,7 +41,9 @@ describe("run folders", () => {
   it("resumes from the highest complete step folder, ignoring staging folders", () => {
     const runDir = join(scratch, "resumable");
     expect(latestCheckpoint(runDir)).toBeNull();
-    for (const name of ["step-000004", "step-000012", "step-000008", "step-000016.tmp", "notes"]) mkdirSync(join(runDir, "checkpoints", name), { recursive: true });
+    for (const [name, step] of [["step-000004", 4], ["step-000012", 12], ["step-000008", 8], ["step-000016.tmp", 16]] as const) writeCompleteCheckpoint(join(runDir, "checkpoints", name), step);
+    mkdirSync(join(runDir, "checkpoints", "notes"), { recursive: true });
+    mkdirSync(join(runDir, "checkpoints", "step-000014"), { recursive: true }); // no trainer_state.json: not complete
     writeFileSync(join(runDir, "checkpoints", "step-000099"), "a file, not a checkpoint");
     expect(latestCheckpoint(runDir)).toBe(join(runDir, "checkpoints", "step-000012"));
   });

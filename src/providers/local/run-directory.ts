@@ -1,13 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { TunekitError } from "../../core/errors.js";
 import type { WorkerJobSpec } from "../../spec/job-spec.js";
-import { JOB_FILE } from "./worker-process.js";
+import { latestCompleteCheckpoint, RUN_FILES } from "../../spec/run-folder.js";
 
-/**
- * The run folder the worker writes: job.json, events.jsonl, worker.log,
- * checkpoints/step-NNNNNN/ (renamed into place when complete), adapter/, merged/, summary.json.
- */
+const JOB_FILE = RUN_FILES.job;
+
+/** Where a `tunekit train` run goes (the layout of a run folder is spec/run-folder.ts). */
 
 /** `SmolLM2-135M-Instruct` from a hub id, a folder or a `.gguf` file. */
 export function modelStem(model: string): string {
@@ -45,18 +44,9 @@ export function newRunDirectory(outputDir: string, name: string | null, model: s
   return candidate;
 }
 
-/** The newest complete checkpoint folder (highest step) in <run_dir>/checkpoints, or null. */
+/** The newest complete checkpoint folder (highest step) in <run_dir>/checkpoints, or null (the rule: spec/run-folder.ts). */
 export function latestCheckpoint(runDir: string): string | null {
-  const folder = join(runDir, "checkpoints");
-  if (!existsSync(folder)) return null;
-  let best: { step: number; name: string } | null = null;
-  for (const entry of readdirSync(folder, { withFileTypes: true })) {
-    const match = /^step-(\d+)$/.exec(entry.name);
-    if (!entry.isDirectory() || !match) continue;
-    const step = Number(match[1]);
-    if (!best || step > best.step) best = { step, name: entry.name };
-  }
-  return best ? join(folder, best.name) : null;
+  return latestCompleteCheckpoint(runDir)?.path ?? null;
 }
 
 /** Read <run_dir>/job.json back for `--resume`. */

@@ -5,6 +5,7 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { constants as osConstants } from "node:os";
 import type { WorkerJobSpec } from "../../spec/job-spec.js";
+import { RUN_FILES } from "../../spec/run-folder.js";
 import {
   WorkerExitCode,
   parseWorkerEvent,
@@ -78,9 +79,9 @@ export interface StartWorkerOptions {
   cancelTimeoutMs?: number;
 }
 
-export const JOB_FILE = "job.json";
-export const EVENTS_FILE = "events.jsonl";
-export const WORKER_LOG_FILE = "worker.log";
+export const JOB_FILE = RUN_FILES.job;
+export const EVENTS_FILE = RUN_FILES.events;
+export const WORKER_LOG_FILE = RUN_FILES.workerLog;
 
 export function signalName(signal: NodeJS.Signals | null): string {
   if (!signal) return "";
