@@ -10,7 +10,7 @@ VENV := .venv
 # more: `make deps CUDA=1` (NVIDIA GPUs), `make deps VULKAN=1` (LLAMA_GPU=cuda,vulkan for both)
 empty :=
 comma := ,
-LLAMA_GPU ?= $(subst $(empty) $(empty),$(comma),$(strip $(if $(CUDA),cuda) $(if $(VULKAN),vulkan)))
+LLAMA_GPU ?= $(subst $(empty) $(empty),$(comma),$(strip $(if $(filter-out 0,$(CUDA)),cuda) $(if $(filter-out 0,$(VULKAN)),vulkan)))
 NPM_STAMP := node_modules/.install-stamp$(if $(LLAMA_GPU),-$(subst $(comma),-,$(LLAMA_GPU)))
 VENV_STAMP := $(VENV)/.install-stamp
 
