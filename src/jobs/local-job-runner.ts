@@ -3,6 +3,7 @@ import { TunekitError } from "../core/errors.js";
 import { ensureWorkerEnvironment } from "../providers/local/worker-environment.js";
 import { JOB_FILE, startWorker, workerCommand, type WorkerOutcome } from "../providers/local/worker-process.js";
 import type { WorkerEvent } from "../spec/worker-events.js";
+import { exitMeaning } from "../spec/worker-exit.js";
 import type { JobRunHandle, JobRunner, JobRunOutcome, JobRunRequest } from "./job-runner.js";
 
 export interface LocalJobRunnerOptions {
@@ -63,20 +64,10 @@ export function toRunOutcome(outcome: WorkerOutcome): JobRunOutcome {
     mergedPath: outcome.done?.merged_path ?? null,
     trainedTokens: outcome.done?.summary.trained_tokens ?? null,
   };
-  switch (outcome.status) {
-    case "done":
-      return { status: "succeeded", errorCode: null, retryable: false, ...common };
-    case "cancelled":
-      return outcome.cancelRequested
-        ? { status: "stopped", errorCode: null, retryable: true, ...common }
-        : { status: "failed", errorCode: "worker_interrupted", retryable: true, ...common, message: `the worker stopped without being asked to: ${outcome.message}` };
-    case "bad_config":
-      return { status: "failed", errorCode: "bad_config", retryable: false, ...common };
-    case "diverged":
-      return { status: "failed", errorCode: "diverged", retryable: false, ...common };
-    case "failed": {
-      const tail = outcome.stderrTail.slice(-3).join(" | ");
-      return { status: "failed", errorCode: outcome.error?.code ?? "worker_failed", retryable: true, ...common, message: tail && !outcome.error ? `${outcome.message}; last stderr: ${tail}` : outcome.message };
-    }
-  }
+  const meaning = exitMeaning(outcome.status, outcome.cancelRequested);
+  const row = { status: meaning.jobStatus, errorCode: meaning.errorCode, retryable: meaning.retryable, ...common };
+  if (outcome.status === "cancelled" && !outcome.cancelRequested) return { ...row, message: `the worker stopped without being asked to: ${outcome.message}` };
+  if (outcome.status !== "failed") return row;
+  const tail = outcome.stderrTail.slice(-3).join(" | ");
+  return { ...row, errorCode: outcome.error?.code ?? meaning.errorCode, message: tail && !outcome.error ? `${outcome.message}; last stderr: ${tail}` : outcome.message };
 }

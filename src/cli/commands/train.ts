@@ -8,6 +8,7 @@ import { latestCheckpoint } from "../../providers/local/run-directory.js";
 import { ensureWorkerEnvironment } from "../../providers/local/worker-environment.js";
 import type { WorkerOutcome, WorkerProcess } from "../../providers/local/worker-process.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
+import { trainExitCode } from "../../spec/worker-exit.js";
 import { action, repeatable } from "../output.js";
 import { firstRecordFormat, trainWarning } from "../untemplated-format.js";
 import { trainHosted, type HostedTrainOptions } from "./train-hosted.js";
@@ -20,9 +21,6 @@ interface TrainOptions extends HostedTrainOptions {
   verbose: boolean;
   progressEvery?: string;
 }
-
-/** Exit status of `tunekit train` for each outcome (130 = stopped by Ctrl-C, as shells expect). */
-export const TRAIN_EXIT = { done: 0, failed: 1, diverged: 1, bad_config: 2, cancelled: 130 } as const;
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
@@ -319,8 +317,7 @@ async function train(options: TrainOptions): Promise<number> {
   reporter?.stop();
   if (json) emit(resultRecord(prepared, outcome));
   else printHumanResult(prepared, outcome);
-  if (interrupted && outcome.status !== "done") return TRAIN_EXIT.cancelled;
-  return TRAIN_EXIT[outcome.status];
+  return trainExitCode(outcome.status, interrupted);
 }
 
 export function registerTrain(program: Command): void {

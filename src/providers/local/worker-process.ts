@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { constants as osConstants } from "node:os";
 import type { WorkerJobSpec } from "../../spec/job-spec.js";
 import { RUN_FILES } from "../../spec/run-folder.js";
+import { workerStatusOf, type WorkerStatus } from "../../spec/worker-exit.js";
 import {
   WorkerExitCode,
   parseWorkerEvent,
@@ -18,7 +19,7 @@ import {
  * exit status into an outcome. Protocol v1 (src/spec/worker-events.ts).
  */
 
-export type WorkerStatus = "done" | "failed" | "bad_config" | "cancelled" | "diverged";
+export type { WorkerStatus };
 
 export interface ProtocolError {
   /** the stdout line that is not a valid v1 event (cut at 2,000 characters) */
@@ -111,33 +112,13 @@ function describeOutcome(status: WorkerStatus, outcome: Omit<WorkerOutcome, "sta
   }
 }
 
-/**
- * The outcome of a finished worker. The exit code decides; under torchrun (which exits 1 for any
- * child failure) the worker's own `done`/`cancelled`/`error` events refine a generic failure.
- */
+/** The outcome of a finished worker: the one exit table of spec/worker-exit.ts. */
 export function classifyExit(
   exitCode: number | null,
   signal: NodeJS.Signals | null,
   seen: { done: DoneEvent | null; cancelled: WorkerOutcome["cancelled"]; error: WorkerOutcome["error"]; cancelRequested: boolean },
 ): WorkerStatus {
-  // a `done` event means the adapter and summary were written: a crash while exiting does not undo that
-  if (signal) return seen.done ? "done" : seen.cancelRequested ? "cancelled" : "failed";
-  switch (exitCode) {
-    case WorkerExitCode.done:
-      return seen.done ? "done" : "failed";
-    case WorkerExitCode.badConfig:
-      return "bad_config";
-    case WorkerExitCode.cancelled:
-      return "cancelled";
-    case WorkerExitCode.diverged:
-      return "diverged";
-    default:
-      if (seen.done) return "done";
-      if (seen.cancelled) return "cancelled";
-      if (seen.error?.code === "bad_config") return "bad_config";
-      if (seen.error?.code === "nan_loss") return "diverged";
-      return "failed";
-  }
+  return workerStatusOf(exitCode, signal, { done: seen.done !== null, cancelled: seen.cancelled !== null, errorCode: seen.error?.code ?? null, cancelRequested: seen.cancelRequested });
 }
 
 export class WorkerProcess {
