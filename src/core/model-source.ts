@@ -53,6 +53,7 @@ export function checkModelSource(model: string, options: ModelSourceOptions): vo
       throw new TunekitError(`\`${named}\` is not a model: a model is a .gguf file or an HF model folder`, { kind: "usage", code: "not_a_model", field, fix: "pass a .gguf file or a folder with config.json and the weights" });
     }
     const isHfFolder = existsSync(join(path, "config.json"));
+    // the run-folder names of spec/run-folder.ts, spelled out: core imports no other room
     const isRun = existsSync(join(path, "summary.json")) || existsSync(join(path, "adapter", "adapter_config.json"));
     if (isHfFolder || (options.allowRunDir && isRun)) return;
     const ggufs = readdirSync(path).filter((name) => name.endsWith(".gguf"));

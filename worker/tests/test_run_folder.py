@@ -9,7 +9,8 @@ from tunekit_worker import run_folder
 
 def write_checkpoint(path: Path, step: int) -> Path:
     path.mkdir(parents=True)
-    for name in ("adapter_model.safetensors", run_folder.OPTIMIZER_STATE, run_folder.SCHEDULER_STATE, run_folder.RNG_STATE):
+    states = (run_folder.OPTIMIZER_STATE, run_folder.SCHEDULER_STATE, run_folder.RNG_STATE)
+    for name in ("adapter_model.safetensors", *states):
         (path / name).write_bytes(b"x")
     (path / run_folder.TRAINER_STATE).write_text(json.dumps({"step": step}))
     return path
@@ -19,13 +20,17 @@ def test_only_complete_checkpoints_count(tmp_path: Path) -> None:
     write_checkpoint(run_folder.checkpoint_path(tmp_path, 3), 3)
     write_checkpoint(run_folder.checkpoint_path(tmp_path, 5), 5)
     write_checkpoint(tmp_path / "checkpoints" / "step-000007.tmp", 7)
-    (write_checkpoint(run_folder.checkpoint_path(tmp_path, 9), 9) / run_folder.TRAINER_STATE).unlink()
-    (write_checkpoint(run_folder.checkpoint_path(tmp_path, 11), 11) / run_folder.TRAINER_STATE).write_text('{"step": 1')
-    (write_checkpoint(run_folder.checkpoint_path(tmp_path, 13), 13) / run_folder.TRAINER_STATE).write_text('{"step": 12}')
+    def state_of(step: int) -> Path:
+        return write_checkpoint(run_folder.checkpoint_path(tmp_path, step), step) / run_folder.TRAINER_STATE
+
+    state_of(9).unlink()  # no marker
+    state_of(11).write_text('{"step": 1')  # cut short
+    state_of(13).write_text('{"step": 12}')  # another step
     assert run_folder.complete_checkpoints(tmp_path) == [
         (3, run_folder.checkpoint_path(tmp_path, 3)),
         (5, run_folder.checkpoint_path(tmp_path, 5)),
     ]
     assert run_folder.latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "step-000005"
     assert run_folder.latest_checkpoint(tmp_path / "nothing") is None
-    assert run_folder.checkpoint_step("step-000050") == 50 and run_folder.checkpoint_step("step-000050.tmp") is None
+    assert run_folder.checkpoint_step("step-000050") == 50
+    assert run_folder.checkpoint_step("step-000050.tmp") is None

@@ -210,8 +210,8 @@ def parse_event_line(line: str) -> dict[str, Any]:
 
 
 JOURNAL_FILE = run_folder.JOURNAL_FILE
-"""The worker's own copy of every event it emits, in its run dir (run_folder.py;
-`RUN_FILES.journal` in src/spec/run-folder.ts). The supervisor's copy of stdout dies with the supervisor; this one does
+"""The worker's own copy of every event it emits, in its run dir (run_folder.py; `RUN_FILES.journal`
+in src/spec/run-folder.ts). The supervisor's copy of stdout dies with the supervisor; this one does
 not, so a server that restarts after a crash reads what the worker did while nobody listened."""
 
 # events after which the journal is fsynced: what a restarted server resumes from must be on disk
