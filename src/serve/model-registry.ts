@@ -89,10 +89,10 @@ export class ModelRegistry {
     if (!hasAdapter) {
       const merged = join(runDir, RUN_FOLDERS.merged);
       if (!existsSync(join(merged, "config.json"))) throw new TunekitError(`run folder \`${runDir}\` has no adapter or merged model`, { kind: "not_found", code: "model_not_found", field: "model" });
-      const out = join(runDir, "export", "serve", "model-f16.gguf");
+      const out = join(runDir, RUN_FOLDERS.export, "serve", "model-f16.gguf");
       return { id, base: await this.once(out, () => this.options.exporter.convertToGguf(merged, out, "f16").then((result) => result.merged_gguf!)), adapter: null };
     }
-    const out = join(runDir, "export", "serve");
+    const out = join(runDir, RUN_FOLDERS.export, "serve");
     const adapter = await this.once(join(out, "adapter.gguf"), () => this.options.exporter.exportRun(runDir, "gguf-adapter", out, { model: baseSource }).then((result) => result.adapter_gguf!));
     return { id, base: await this.baseFor(baseSource), adapter };
   }

@@ -87,3 +87,16 @@ def test_a_valid_spec_parses_into_typed_dataclasses(tmp_path, train_file) -> Non
     assert parsed.training.epochs == 3 and isinstance(parsed.training.epochs, int)
     assert parsed.training.lora.r == 8
     assert parsed.data.train == str(train_file)
+
+
+def test_resume_from_must_be_a_complete_checkpoint(tmp_path, train_file) -> None:
+    """The one rule of run_folder.py: a step folder with its marker but without its RNG state is refused."""
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-000004"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "trainer_state.json").write_text('{"step": 4}')
+    spec = base_spec(tmp_path, train_file)
+    spec["resume_from"] = str(checkpoint)
+    with pytest.raises(BadConfig) as raised:
+        parse_job_spec(spec, cuda_available=False)
+    assert raised.value.field == "resume_from"
+    assert "not a complete checkpoint" in raised.value.message

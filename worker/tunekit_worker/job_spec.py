@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from .errors import BadConfig
+from .run_folder import TRAINER_STATE, checkpoint_step, read_complete_checkpoint
 
 Auto = Literal["auto"]
 
@@ -310,8 +311,13 @@ def _check_runnable(spec: JobSpec, problems: _Problems, check_files: bool, cuda_
             problems.add("model", f"not found: {spec.model} (a model folder, a .gguf file or a hub id)")
         elif model_path.is_dir() and not (model_path / "config.json").is_file():
             problems.add("model", f"{spec.model} has no config.json; point `model` at a Hugging Face model folder")
-    if spec.resume_from is not None and not (Path(spec.resume_from) / "trainer_state.json").is_file():
-        problems.add("resume_from", f"{spec.resume_from} is not a checkpoint folder (no trainer_state.json)")
+    if spec.resume_from is not None:
+        resume = Path(spec.resume_from)
+        step = checkpoint_step(resume.name)
+        if not (resume / TRAINER_STATE).is_file():
+            problems.add("resume_from", f"{spec.resume_from} is not a checkpoint folder (no trainer_state.json)")
+        elif step is not None and read_complete_checkpoint(resume, step) is None:
+            problems.add("resume_from", f"{spec.resume_from} is not a complete checkpoint (see run_folder.py); resume from an earlier one")
 
 
 def load_job_spec(path: str) -> JobSpec:

@@ -58,7 +58,7 @@ export async function serveLocalModels(loaded: LoadedConfig, strategies: readonl
   // llama.cpp serves GGUF: an HF folder base is converted once (kept next to the run when there is one)
   let baseGguf = base;
   if (statSync(base).isDirectory()) {
-    const out = path.join(runDir ?? workDir, "export", "serve", "base-f16.gguf");
+    const out = path.join(runDir ?? workDir, RUN_FOLDERS.export, "serve", "base-f16.gguf");
     if (!existsSync(out)) {
       log(`converting ${base} to GGUF for serving`);
       baseGguf = (await exporter.convertToGguf(base, out, "f16")).merged_gguf ?? out;
@@ -76,7 +76,7 @@ export async function serveLocalModels(loaded: LoadedConfig, strategies: readonl
         fix: "Point it at a finished `tunekit train` run (it holds adapter/ and summary.json), or set `eval.fine_tuned.endpoint.base_url` to a server that serves the fine-tuned model.",
       });
     }
-    const out = path.join(runDir!, "export", "serve");
+    const out = path.join(runDir!, RUN_FOLDERS.export, "serve");
     let adapter = path.join(out, "adapter.gguf");
     if (!existsSync(adapter)) {
       log(`exporting the LoRA adapter of ${runDir} to GGUF for serving`);

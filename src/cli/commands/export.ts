@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { TunekitError } from "../../core/errors.js";
 import type { ExportQuant } from "../../serve/worker-exporter.js";
+import { RUN_FOLDERS } from "../../spec/run-folder.js";
 import { action, printJson } from "../output.js";
 
 interface ExportCommandOptions {
@@ -56,7 +57,7 @@ export function registerExport(program: Command): void {
         if (!["f32", "f16", "q8_0", "q4_k_m"].includes(options.quant)) throw new TunekitError(`unknown \`--quant\` ${options.quant}`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "use f16, q8_0, q4_k_m or f32" });
         if (options.format === "hf" && options.quant !== "f16") throw new TunekitError(`\`--quant ${options.quant}\` applies to GGUF files; \`--format hf\` writes safetensors in float32`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "drop `--quant`, or export `--format gguf` or `--format ollama`" });
         const runDir = await runDirOf(jobOrRun, options.dataDir);
-        const out = resolve(options.out ?? join(runDir, "export", options.format));
+        const out = resolve(options.out ?? join(runDir, RUN_FOLDERS.export, options.format));
         const { WorkerExporter } = await import("../../serve/worker-exporter.js");
         const result = await new WorkerExporter().exportRun(runDir, options.format as "hf" | "gguf" | "ollama", out, { quant: options.quant as ExportQuant, model: options.model, keepF16: options.keepF16 });
         if (options.json) {
