@@ -1,6 +1,6 @@
 import type { ChatExample, ChatMessage, PreferenceExample, Role } from "../../spec/dataset.js";
 import type { ColumnMapping } from "./column-mapping.js";
-import { SHAREGPT_ROLES, cellText, describeKeys, type FieldProblem } from "./convert-record.js";
+import { SHAREGPT_ROLES, cellText, mappedText, type FieldProblem } from "./convert-record.js";
 
 /**
  * Preference pairs from the layouts people download, to Tunekit's (OpenAI's DPO) preference
@@ -214,21 +214,8 @@ export function convertMappedPair(value: unknown, mapping: ColumnMapping, option
   const texts: Partial<Record<"system" | "user" | "chosen" | "rejected", string>> = {};
   for (const field of ["system", "user", "chosen", "rejected"] as const) {
     const columns = mapping[field] ?? [];
-    const parts: string[] = [];
-    for (const column of columns) {
-      if (!(column in value)) {
-        problems.push({
-          code: "missing_column",
-          column,
-          message: `the column \`${column}\` (mapped to ${field}) is missing (the record has ${describeKeys(value)})`,
-          fix: `add \`${column}\` to this record, or fix the --map option that names it`,
-        });
-        continue;
-      }
-      const text = cellText(value[column]);
-      if (text !== null) parts.push(text);
-    }
-    if (parts.length > 0) texts[field] = parts.join("\n\n");
+    const text = mappedText(value, columns, field, problems);
+    if (text !== null) texts[field] = text;
     else if (field !== "system" && columns.every((column) => column in value)) {
       const named = columns.map((column) => `\`${column}\``).join(", ");
       problems.push({ code: "empty_value", column: columns[0], message: `${named} ${columns.length > 1 ? "are" : "is"} empty, so the pair has no ${field === "user" ? "question" : `${field} answer`}`, fix: `fill in ${named}, or drop this row` });

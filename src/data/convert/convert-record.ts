@@ -90,22 +90,8 @@ export function convertMappedRecord(value: unknown, mapping: ColumnMapping | nul
       });
       continue;
     }
-    const parts: string[] = [];
-    for (const column of fieldColumns) {
-      if (!(column in value)) {
-        problems.push({
-          code: "missing_column",
-          column,
-          field,
-          message: `the column \`${column}\` (mapped to ${field}) is missing (the record has ${describeKeys(value)})`,
-          fix: `add \`${column}\` to this record, or fix the --map option that names it`,
-        });
-        continue;
-      }
-      const text = cellText(value[column]);
-      if (text !== null) parts.push(text);
-    }
-    if (parts.length > 0) texts[field] = parts.join("\n\n");
+    const text = mappedText(value, fieldColumns, field, problems, field);
+    if (text !== null) texts[field] = text;
     else if (field !== "system" && !problems.some((problem) => problem.field === field)) {
       const named = fieldColumns.map((column) => `\`${column}\``).join(", ");
       problems.push({
@@ -293,4 +279,27 @@ export function convertSharegptRecord(value: unknown, options: RecordConvertOpti
   if (problems.length > 0) return { problems };
   const system = cellText(value.system);
   return { example: { messages: withSystem(withSystem(messages, system ?? undefined), options.system) } };
+}
+
+/**
+ * The text of the columns mapped to one field, joined by a blank line; null when none has text. A
+ * mapped column the record lacks is a `missing_column` problem (the record's keys are named).
+ */
+export function mappedText(value: Record<string, unknown>, columns: readonly string[], label: string, problems: FieldProblem[], field?: MessageField): string | null {
+  const parts: string[] = [];
+  for (const column of columns) {
+    if (!(column in value)) {
+      problems.push({
+        code: "missing_column",
+        column,
+        ...(field !== undefined && { field }),
+        message: `the column \`${column}\` (mapped to ${label}) is missing (the record has ${describeKeys(value)})`,
+        fix: `add \`${column}\` to this record, or fix the --map option that names it`,
+      });
+      continue;
+    }
+    const text = cellText(value[column]);
+    if (text !== null) parts.push(text);
+  }
+  return parts.length > 0 ? parts.join("\n\n") : null;
 }

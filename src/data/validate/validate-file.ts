@@ -291,19 +291,7 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
     if (counter) tokens = { method: counter.method, contextLength: counter.contextLength };
   }
 
-  const state = new ValidationState({
-    file: path,
-    labelProblems: options.labelProblems,
-    format,
-    formatSource,
-    duplicates: options.duplicates,
-    overlapWith: options.overlapWith,
-    collectPrompts: options.collectPrompts,
-    tokens,
-    limits: options.limits,
-    minimumExamples: options.collectPrompts ? 1 : undefined,
-    onProblem: options.onProblem,
-  });
+  const state = scanState(path, options, format, formatSource, tokens);
   if (pool) {
     try {
       await pool.run(path, (result) => state.addBatch(result), encoding);
@@ -318,6 +306,29 @@ async function scanFile(path: string, options: ScanOptions): Promise<ScanReport>
 }
 
 const RECORD_CODES = new Set<string>(["invalid_json", "invalid_utf8", "wrong_field_count"]);
+
+/** The validation state of one scan (JSONL or records): the same checks and limits either way. */
+function scanState(
+  path: string,
+  options: ScanOptions,
+  format: ConstructorParameters<typeof ValidationState>[0]["format"],
+  formatSource: ConstructorParameters<typeof ValidationState>[0]["formatSource"],
+  tokens: ConstructorParameters<typeof ValidationState>[0]["tokens"],
+): ValidationState {
+  return new ValidationState({
+    file: path,
+    labelProblems: options.labelProblems,
+    format,
+    formatSource,
+    duplicates: options.duplicates,
+    overlapWith: options.overlapWith,
+    collectPrompts: options.collectPrompts,
+    tokens,
+    limits: options.limits,
+    minimumExamples: options.collectPrompts ? 1 : undefined,
+    onProblem: options.onProblem,
+  });
+}
 
 function problemResult(code: ProblemCode, message: string): LineResult {
   return { problems: [{ code, message }], blank: false, hasErrors: true, exactHash: null, promptHash: null, signature: null, tokens: null };
@@ -361,19 +372,7 @@ async function scanRecords(path: string, options: ScanOptions): Promise<ScanRepo
   let counter = options.counter;
   if (counter === null && options.model !== null) counter = await loadCounterLazily(options.model);
   const tokens = counter ? { method: counter.method, contextLength: counter.contextLength } : null;
-  const state = new ValidationState({
-    file: path,
-    labelProblems: options.labelProblems,
-    format,
-    formatSource,
-    duplicates: options.duplicates,
-    overlapWith: options.overlapWith,
-    collectPrompts: options.collectPrompts,
-    tokens,
-    limits: options.limits,
-    minimumExamples: options.collectPrompts ? 1 : undefined,
-    onProblem: options.onProblem,
-  });
+  const state = scanState(path, options, format, formatSource, tokens);
   const context: LineContext = {
     format,
     formatSource,
