@@ -1,6 +1,5 @@
-import { open } from "node:fs/promises";
 import type { ReaderOptions } from "./decode/reader-options.js";
-import { effectiveEncoding, readSourceHead } from "./decode/source-bytes.js";
+import { byteOrderMarkOf, compressionOf, effectiveEncoding, readRawHead, readSourceHead } from "./decode/source-bytes.js";
 import { detectRecordFormat, recordFormatFromPath, type ReadableFormat } from "./read-records.js";
 
 /**
@@ -54,25 +53,19 @@ async function sniffDecoded(path: string, options: SniffOptions): Promise<Sniffe
 
 export async function sniffDatasetFile(path: string, filename: string, options: SniffOptions = {}): Promise<SniffedDatasetFile> {
   if (options.decode) return sniffDecoded(path, options);
-  const handle = await open(path, "r");
-  let head: Buffer;
-  try {
-    const buffer = Buffer.alloc(SNIFF_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
-    head = buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
+  const head = await readRawHead(path, SNIFF_BYTES);
   if (head.length === 0) return { kind: "empty" };
   if (head.subarray(0, 4).toString("latin1") === "PAR1") return { kind: "table", container: "parquet" };
-  if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
+  const bom = byteOrderMarkOf(head);
+  if (bom === "utf-16le" || bom === "utf-16be") {
     return {
       kind: "binary",
-      reason: `the file is UTF-16 (${head[0] === 0xff ? "little" : "big"}-endian byte order mark); re-save it as UTF-8 before uploading (\`tunekit data convert\` and \`tunekit data validate\` read it as it is)`,
+      reason: `the file is UTF-16 (${bom === "utf-16le" ? "little" : "big"}-endian byte order mark); re-save it as UTF-8 before uploading (\`tunekit data convert\` and \`tunekit data validate\` read it as it is)`,
     };
   }
-  if (head[0] === 0x1f && head[1] === 0x8b) return { kind: "binary", reason: "the file is gzip-compressed; decompress it before uploading (`gunzip FILE`; `tunekit data validate` reads it as it is)" };
-  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
+  const compression = compressionOf(head);
+  if (compression === "gzip") return { kind: "binary", reason: "the file is gzip-compressed; decompress it before uploading (`gunzip FILE`; `tunekit data validate` reads it as it is)" };
+  if (compression === "zstd") {
     return { kind: "binary", reason: "the file is zstd-compressed; decompress it before uploading (`zstd -d FILE`; `tunekit data validate` reads it as it is)" };
   }
   if (head.subarray(0, 4).toString("latin1") === "PK\u0003\u0004") return { kind: "binary", reason: "the file is a ZIP archive (an .xlsx workbook is one): export the sheet as CSV UTF-8" };

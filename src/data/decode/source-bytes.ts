@@ -44,17 +44,21 @@ export function byteOrderMarkOf(bytes: Uint8Array): ByteOrderMark | null {
   return null;
 }
 
-/** The compression, the first decompressed bytes and the byte order mark of a file (reads little: stops after `bytes`). */
-export async function readSourceHead(path: string, bytes = HEAD_BYTES): Promise<SourceHead> {
+/** The first `bytes` bytes of a file as stored (not decompressed). */
+export async function readRawHead(path: string, bytes = HEAD_BYTES): Promise<Buffer> {
   const handle = await open(path, "r");
-  let raw: Buffer;
   try {
     const buffer = Buffer.alloc(bytes);
     const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
-    raw = buffer.subarray(0, bytesRead);
+    return buffer.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
+}
+
+/** The compression, the first decompressed bytes and the byte order mark of a file (reads little: stops after `bytes`). */
+export async function readSourceHead(path: string, bytes = HEAD_BYTES): Promise<SourceHead> {
+  const raw = await readRawHead(path, bytes);
   const compression = compressionOf(raw);
   if (compression === null) return { compression, head: raw, bom: byteOrderMarkOf(raw) };
   const parts: Buffer[] = [];
