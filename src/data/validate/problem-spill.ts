@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
-import { PROBLEM_CODES, type ValidationProblem } from "./problem-codes.js";
+import { withFix, type ValidationProblem } from "./problem-codes.js";
 import type { ValidationReport } from "./validate-file.js";
 
 /**
@@ -26,7 +26,7 @@ export class ProblemSpill {
   /** A sink for validateFile's `onProblem`. Each problem is written with its code's `fix` (the `--json` contract: a fix field of its own). */
   readonly add = (problem: ValidationProblem, severity: "error" | "warning"): void => {
     const file = this.files[severity];
-    file.buffer += `${JSON.stringify({ ...problem, fix: PROBLEM_CODES[problem.code]?.fix })}\n`;
+    file.buffer += `${JSON.stringify(withFix(problem))}\n`;
     file.count++;
     if (file.buffer.length >= 1 << 16) this.flush(severity);
   };
