@@ -14,7 +14,7 @@ LLAMA_GPU ?= $(subst $(empty) $(empty),$(comma),$(strip $(if $(filter-out 0,$(CU
 NPM_STAMP := node_modules/.install-stamp$(if $(LLAMA_GPU),-$(subst $(comma),-,$(LLAMA_GPU)))
 VENV_STAMP := $(VENV)/.install-stamp
 
-.PHONY: demo test deps build venv test-ts test-py bench-data clean chromium
+.PHONY: demo test deps build venv test-ts test-py bench-data clean chromium format lint
 
 deps: $(NPM_STAMP) build venv
 
@@ -24,11 +24,13 @@ deps: $(NPM_STAMP) build venv
 # --omit=optional leaves out every platform build, and the command names the ones this machine
 # needs (scripts/platform-packages.mjs reads them from the lock): without it the CUDA, Vulkan and ARM
 # builds of node-llama-cpp took 640 of node_modules' 950 MB. gitRelease.bundle is llama.cpp's source
-# (34 MB), read only to build llama.cpp, which Tunekit never does (prebuilt builds, `build: "never"`).
+# (34 MB), read only to build llama.cpp, which Tunekit never does (prebuilt builds, `build: "never"`);
+# better-sqlite3 keeps only its compiled addon (the SQLite sources and object files are 25 MB).
 $(NPM_STAMP): package.json package-lock.json
 	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --no-save --no-audit --no-fund --loglevel=error --omit=optional \
 	  $$(LLAMA_GPU=$(LLAMA_GPU) node scripts/platform-packages.mjs)
 	rm -f node_modules/node-llama-cpp/llama/gitRelease.bundle
+	rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/build/Release/obj node_modules/better-sqlite3/build/Release/obj.target node_modules/better-sqlite3/build/Release/sqlite3.a
 	touch $@
 
 # the CLI and server (tsc -> dist/; the worker job spec's JSON Schema from zod), then the web UI (Vite -> dist/web/, served by `tunekit server` at /)
@@ -53,6 +55,18 @@ test: deps chromium
 # through playwright-core; never a downloaded browser). Needs root (or sudo) and apt.
 chromium:
 	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
+
+# what `make test` checks first (Prettier, ESLint, ruff), and the one command that fixes the formatting
+lint: deps
+	npx prettier --check --log-level warn .
+	npx eslint .
+	$(VENV)/bin/ruff check worker
+	$(VENV)/bin/ruff format --check worker
+
+format: deps
+	npx prettier --write --log-level warn .
+	$(VENV)/bin/ruff check --fix worker
+	$(VENV)/bin/ruff format worker
 
 bench-data: deps
 	node bench/data/run.mjs

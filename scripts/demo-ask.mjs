@@ -7,7 +7,11 @@ import OpenAI from "openai";
 
 const [baseURL, baseModel, fineTunedModel, testFile, count = "3"] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey: "unused-on-a-local-server" });
-const examples = readFileSync(testFile, "utf8").trim().split("\n").slice(0, Number(count)).map((line) => JSON.parse(line));
+const examples = readFileSync(testFile, "utf8")
+  .trim()
+  .split("\n")
+  .slice(0, Number(count))
+  .map((line) => JSON.parse(line));
 
 const ask = async (model, messages) => {
   const started = performance.now();
@@ -22,7 +26,13 @@ for (const [index, example] of examples.entries()) {
   const reference = example.messages.findLast((message) => message.role === "assistant").content;
   const [before, after] = [await ask(baseModel, prompt), await ask(fineTunedModel, prompt)];
   console.log(`\n--- test recipe ${index + 1}`);
-  console.log(prompt.find((message) => message.role === "user").content.split("\n").map((line) => `  | ${line}`).join("\n"));
+  console.log(
+    prompt
+      .find((message) => message.role === "user")
+      .content.split("\n")
+      .map((line) => `  | ${line}`)
+      .join("\n"),
+  );
   console.log(`  reference: ${reference}`);
   console.log(`  before:    ${indent(before.text.slice(0, 300))}  [${mark(before.text, reference)}; ${before.usage.completion_tokens} tokens, ${before.ms} ms]`);
   console.log(`  after:     ${indent(after.text)}  [${mark(after.text, reference)}; ${after.usage.completion_tokens} tokens, ${after.ms} ms]`);

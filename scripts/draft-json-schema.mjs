@@ -26,7 +26,15 @@ function infer(samples, open = false) {
       schema.additionalProperties = true;
     } else {
       const keys = [...new Set(objects.flatMap((object) => Object.keys(object)))];
-      schema.properties = Object.fromEntries(keys.map((key) => [key, infer(objects.filter((object) => key in object).map((object) => object[key]), DATA_MAPS.has(key))]));
+      schema.properties = Object.fromEntries(
+        keys.map((key) => [
+          key,
+          infer(
+            objects.filter((object) => key in object).map((object) => object[key]),
+            DATA_MAPS.has(key),
+          ),
+        ]),
+      );
       schema.required = keys.filter((key) => objects.every((object) => key in object));
       schema.additionalProperties = false;
     }

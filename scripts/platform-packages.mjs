@@ -19,7 +19,10 @@ const gpuSuffixes = {
   cuda: ["-cuda", "-cuda-ext"],
   vulkan: ["-vulkan"],
 };
-const gpus = (process.env.LLAMA_GPU ?? "").split(",").map((gpu) => gpu.trim()).filter(Boolean);
+const gpus = (process.env.LLAMA_GPU ?? "")
+  .split(",")
+  .map((gpu) => gpu.trim())
+  .filter(Boolean);
 for (const gpu of gpus) {
   if (!(gpu in gpuSuffixes)) throw new Error(`LLAMA_GPU: unknown build \`${gpu}\`; use ${Object.keys(gpuSuffixes).join(" or ")}`);
 }

@@ -7,6 +7,15 @@ mkdir -p .tunekit
 vitest_report=.tunekit/vitest-report.json
 pytest_report=.tunekit/pytest-report.txt
 
+# formatting and lint, both sides: Prettier and ESLint for TypeScript, ruff for the Python worker
+# (`make format` rewrites what the format checks refuse)
+lint_status=0
+npx prettier --check --log-level warn . || lint_status=1
+npx eslint . || lint_status=1
+.venv/bin/ruff check worker || lint_status=1
+.venv/bin/ruff format --check worker || lint_status=1
+[ "$lint_status" -eq 0 ] || echo "lint: the findings above fail the run (make format fixes the formatting ones)" >&2
+
 # the test and bench sources are type-checked too (the build covers src/ only)
 npx tsc -p tsconfig.check.json
 typecheck_status=$?
@@ -30,7 +39,7 @@ const passed = vitest.numPassedTests + count("passed");
 const failed = Number(process.argv[3]) + vitest.numFailedTests + count("failed") + count("error");
 const skipped = vitest.numPendingTests + vitest.numTodoTests + count("skipped");
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-' "$vitest_report" "$pytest_report" "$([ "$typecheck_status" -eq 0 ] && echo 0 || echo 1)"
+' "$vitest_report" "$pytest_report" "$([ "$typecheck_status" -eq 0 ] && [ "$lint_status" -eq 0 ] && echo 0 || echo 1)"
 
-[ "$typecheck_status" -eq 0 ] && [ "$vitest_status" -eq 0 ] && [ "$pytest_status" -eq 0 ] && exit 0
+[ "$lint_status" -eq 0 ] && [ "$typecheck_status" -eq 0 ] && [ "$vitest_status" -eq 0 ] && [ "$pytest_status" -eq 0 ] && exit 0
 exit 1

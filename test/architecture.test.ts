@@ -204,7 +204,10 @@ describe("architecture: the rooms of DESIGN.md", () => {
   it("imports only along the edges DESIGN.md allows", () => {
     const illegal = edges
       .filter((edge) => !ALLOWED[edge.from].includes(edge.to) && !KNOWN.includes(`${edge.from} -> ${edge.to}`))
-      .map((edge) => `${edge.file} imports \`${edge.specifier}\`: ${edge.from} -> ${edge.to} is not an edge DESIGN.md allows (${edge.from} may import ${ALLOWED[edge.from].join(", ") || "no other room"})`);
+      .map(
+        (edge) =>
+          `${edge.file} imports \`${edge.specifier}\`: ${edge.from} -> ${edge.to} is not an edge DESIGN.md allows (${edge.from} may import ${ALLOWED[edge.from].join(", ") || "no other room"})`,
+      );
     expect(illegal).toEqual([]);
   });
 

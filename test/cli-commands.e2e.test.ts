@@ -24,7 +24,12 @@ function tunekit(args: string[], env: Record<string, string> = {}): Promise<{ co
     execFile(
       process.execPath,
       [CLI, ...args],
-      { cwd: scratch, env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", HF_HOME: join(scratch, "hf"), HF_HUB_CACHE: "", XDG_CACHE_HOME: join(scratch, "xdg"), ...env }, timeout: 60_000, encoding: "utf8" },
+      {
+        cwd: scratch,
+        env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", HF_HOME: join(scratch, "hf"), HF_HUB_CACHE: "", XDG_CACHE_HOME: join(scratch, "xdg"), ...env },
+        timeout: 60_000,
+        encoding: "utf8",
+      },
       (error, stdout, stderr) => {
         done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
       },
@@ -36,7 +41,12 @@ function tunekit(args: string[], env: Record<string, string> = {}): Promise<{ co
 const onServer = (args: string[]) => tunekit([...args, "--server", server.url, "--api-key", apiKey]);
 
 function chat(user: string, assistant: string): string {
-  return JSON.stringify({ messages: [{ role: "user", content: user }, { role: "assistant", content: assistant }] });
+  return JSON.stringify({
+    messages: [
+      { role: "user", content: user },
+      { role: "assistant", content: assistant },
+    ],
+  });
 }
 
 const FRUITS = ["banana", "cherry", "grape", "lemon", "lime", "plum", "kiwi", "mango", "peach", "pear", "melon", "fig"];
@@ -155,14 +165,18 @@ describe("tunekit data fix IN OUT", () => {
     const help = await tunekit(["data", "fix", "--help"]);
     expect(help.stdout).toContain("Defaults: invalid and blank lines, exact and near duplicates, and the byte order mark are dropped");
     expect(help.stdout).toContain("1 nothing could be kept");
-    for (const flag of ["--keep-invalid", "--keep-duplicates", "--keep-near-duplicates", "--keep-bom", "--model", "--max-tokens", "--validation", "--force", "--json"]) expect(help.stdout).toContain(flag);
+    for (const flag of ["--keep-invalid", "--keep-duplicates", "--keep-near-duplicates", "--keep-bom", "--model", "--max-tokens", "--validation", "--force", "--json"])
+      expect(help.stdout).toContain(flag);
   });
 });
 
 describe("tunekit models", () => {
   it("lists the bundled demo model, ./models, the HF cache and a server's base and fine-tuned models", async () => {
     mkdirSync(join(scratch, "models", "tiny-folder"), { recursive: true });
-    writeFileSync(join(scratch, "models", "tiny-folder", "config.json"), JSON.stringify({ architectures: ["LlamaForCausalLM"], max_position_embeddings: 2048, hidden_size: 64, num_hidden_layers: 2, vocab_size: 500 }));
+    writeFileSync(
+      join(scratch, "models", "tiny-folder", "config.json"),
+      JSON.stringify({ architectures: ["LlamaForCausalLM"], max_position_embeddings: 2048, hidden_size: 64, num_hidden_layers: 2, vocab_size: 500 }),
+    );
     const snapshot = join(scratch, "hf", "hub", "models--acme--tiny-chat", "snapshots", "abc123");
     mkdirSync(snapshot, { recursive: true });
     writeFileSync(join(snapshot, "config.json"), JSON.stringify({ model_type: "llama", max_position_embeddings: 4096 }));
@@ -193,7 +207,9 @@ describe("tunekit models", () => {
     expect(json.code).toBe(0);
     const listed = expectJsonOutput<{ data: Array<Record<string, unknown>>; bundled: Record<string, unknown>; server: string }>("models", json.stdout);
     expect(listed.server).toBe(server.url);
-    expect(listed.data).toContainEqual(expect.objectContaining({ id: "tiny-folder", where: "models_dir", kind: "hf-folder", context_length: 2048, architecture: "LlamaForCausalLM" }));
+    expect(listed.data).toContainEqual(
+      expect.objectContaining({ id: "tiny-folder", where: "models_dir", kind: "hf-folder", context_length: 2048, architecture: "LlamaForCausalLM" }),
+    );
     expect(listed.data).toContainEqual(expect.objectContaining({ id: "acme/tiny-chat", where: "hf_cache", context_length: 4096 }));
     expect(listed.data).toContainEqual(expect.objectContaining({ id: tuned, where: "server", kind: "fine-tuned", fine_tuned: true, owned_by: "cli-commands" }));
     expect(listed.bundled).toMatchObject({ installed: bundled !== null, path: bundled });
@@ -234,7 +250,10 @@ describe("tunekit files show / files content", () => {
     // warnings: one line per kind, not one per example
     expect(problems.stdout.match(/missing_system_message/g)).toHaveLength(1);
     expect(problems.stdout).toContain("missing_system_message (10x): example without a system message; lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10");
-    const json = expectJsonOutput<{ id: string; status: string; validation: { ok: boolean; problems: Array<{ line: number; code: string; fix: string }> } }>("files-show", (await onServer(["files", "show", brokenId, "--json"])).stdout);
+    const json = expectJsonOutput<{ id: string; status: string; validation: { ok: boolean; problems: Array<{ line: number; code: string; fix: string }> } }>(
+      "files-show",
+      (await onServer(["files", "show", brokenId, "--json"])).stdout,
+    );
     expect(json).toMatchObject({ id: brokenId, status: "error", validation: { ok: false } });
     expect(json.validation.problems).toContainEqual(expect.objectContaining({ line: 11, code: "invalid_json", fix: expect.any(String) }));
   });
@@ -280,7 +299,21 @@ describe("tunekit jobs create: --seed, --suffix, --validation-file, and files ma
   });
 
   it("--seed, --suffix and --validation-file reach the job", async () => {
-    const result = await onServer(["jobs", "create", "--model", "tiny-base", "--training-file", trainId, "--validation-file", validationId, "--seed", "1234", "--suffix", "shelves-v2", "--json"]);
+    const result = await onServer([
+      "jobs",
+      "create",
+      "--model",
+      "tiny-base",
+      "--training-file",
+      trainId,
+      "--validation-file",
+      validationId,
+      "--seed",
+      "1234",
+      "--suffix",
+      "shelves-v2",
+      "--json",
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const job = JSON.parse(result.stdout) as { id: string; seed: number; user_provided_suffix: string; validation_file: string; training_file: string };
     expect(job).toMatchObject({ seed: 1234, user_provided_suffix: "shelves-v2", validation_file: validationId, training_file: trainId });
@@ -310,7 +343,13 @@ describe("tunekit jobs create: --seed, --suffix, --validation-file, and files ma
     expect(result.stderr).toContain("tunekit data fix broken-train.jsonl OUT");
     const asValidation = await onServer(["jobs", "create", "--model", "tiny-base", "--training-file", trainId, "--validation-file", brokenId, "--json"]);
     expect(asValidation.code).toBe(1);
-    expect(expectJsonOutput("error", asValidation.stdout)).toMatchObject({ error: { code: "invalid_validation_file", field: "--validation-file", problems: expect.arrayContaining([expect.objectContaining({ line: 11, code: "invalid_json", fix: expect.any(String) })]) } });
+    expect(expectJsonOutput("error", asValidation.stdout)).toMatchObject({
+      error: {
+        code: "invalid_validation_file",
+        field: "--validation-file",
+        problems: expect.arrayContaining([expect.objectContaining({ line: 11, code: "invalid_json", fix: expect.any(String) })]),
+      },
+    });
     expect((await client.fineTuning.jobs.list({ limit: 100 })).data.length).toBe(before);
   });
 
@@ -321,7 +360,9 @@ describe("tunekit jobs create: --seed, --suffix, --validation-file, and files ma
     expect(error.error).toMatchObject({ type: "invalid_request_error", code: "invalid_training_file", param: "training_file" });
     expect(error.message).toContain(`training file \`${brokenId}\` (broken-train.jsonl) has problems: 2 problems found: line 11:`);
     expect(error.message).toContain("line 12:");
-    const asValidation = (await client.fineTuning.jobs.create({ model: "tiny-base", training_file: trainId, validation_file: brokenId }).catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
+    const asValidation = (await client.fineTuning.jobs
+      .create({ model: "tiny-base", training_file: trainId, validation_file: brokenId })
+      .catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
     expect(asValidation.status).toBe(400);
     expect(asValidation.error).toMatchObject({ code: "invalid_validation_file", param: "validation_file" });
     // a one-example validation file is fine (the upload was checked against a training file's ten)

@@ -18,9 +18,14 @@ let scratch: string;
 
 function tunekit(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: scratch, env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", HF_HOME: join(scratch, "hf") }, timeout: 60_000 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd: scratch, env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", HF_HOME: join(scratch, "hf") }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -88,7 +93,10 @@ describe("JSON schemas", () => {
     const missing = withJson.filter((name) => !NO_REPORT_SCHEMA.has(name) && !files.has(name.replaceAll(" ", "-")));
     expect(missing, "commands with --json and no schema").toEqual([]);
     const known = new Set([...withJson.map((name) => name.replaceAll(" ", "-")), "error"]);
-    expect([...files].filter((file) => !known.has(file)), "schemas of no command").toEqual([]);
+    expect(
+      [...files].filter((file) => !known.has(file)),
+      "schemas of no command",
+    ).toEqual([]);
   });
 
   it("use one key style, snake_case, as the API does", () => {
@@ -103,7 +111,8 @@ describe("JSON schemas", () => {
       }
       walk(node.items, `${where}[]`);
       walk(node.additionalProperties, `${where}{}`);
-      for (const keyword of ["oneOf", "anyOf", "allOf"]) for (const [index, branch] of ((node[keyword] as unknown[] | undefined) ?? []).entries()) walk(branch, `${where}/${keyword}/${index}`);
+      for (const keyword of ["oneOf", "anyOf", "allOf"])
+        for (const [index, branch] of ((node[keyword] as unknown[] | undefined) ?? []).entries()) walk(branch, `${where}/${keyword}/${index}`);
     };
     for (const name of schemaNames()) walk(JSON.parse(readFileSync(join(SCHEMA_DIR, `${name}.schema.json`), "utf8")), name);
     expect(bad).toEqual([]);
@@ -132,13 +141,20 @@ describe("usage errors with --json are JSON on stdout, exit 2", () => {
 });
 
 describe("the fast commands' output matches their schemas", () => {
-  const chat = (user: string, assistant: string) => JSON.stringify({ messages: [{ role: "system", content: "You answer briefly." }, { role: "user", content: user }, { role: "assistant", content: assistant }] });
+  const chat = (user: string, assistant: string) =>
+    JSON.stringify({
+      messages: [
+        { role: "system", content: "You answer briefly." },
+        { role: "user", content: user },
+        { role: "assistant", content: assistant },
+      ],
+    });
 
   beforeAll(() => {
     const lines = Array.from({ length: 24 }, (_, index) => chat(`question ${index} about the order`, `answer ${index}: it ships tomorrow`));
     lines.push(lines[0]!, "{not json");
     writeFileSync(join(scratch, "train.jsonl"), `${lines.join("\n")}\n`);
-    writeFileSync(join(scratch, "rows.csv"), "question,answer\nWhere is my order?,It ships tomorrow.\n\"Can I pay, later?\",Yes.\n");
+    writeFileSync(join(scratch, "rows.csv"), 'question,answer\nWhere is my order?,It ships tomorrow.\n"Can I pay, later?",Yes.\n');
   });
 
   it("init, config show", async () => {

@@ -21,7 +21,17 @@ interface Run {
 
 function tunekit(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<Run> {
   return new Promise((done) => {
-    const env = { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", OPENAI_API_KEY: "", AZURE_OPENAI_API_KEY: "", AZURE_OPENAI_ENDPOINT: "", HF_HOME: join(scratch, "hf"), HF_HUB_CACHE: "", ...options.env };
+    const env = {
+      ...process.env,
+      TUNEKIT_SERVER: "",
+      TUNEKIT_API_KEY: "",
+      OPENAI_API_KEY: "",
+      AZURE_OPENAI_API_KEY: "",
+      AZURE_OPENAI_ENDPOINT: "",
+      HF_HOME: join(scratch, "hf"),
+      HF_HUB_CACHE: "",
+      ...options.env,
+    };
     execFile(process.execPath, [CLI, ...args], { cwd: options.cwd ?? scratch, env, timeout: 60_000 }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
     });
@@ -34,7 +44,15 @@ function project(name: string, yaml: string): string {
   mkdirSync(join(folder, "data"), { recursive: true });
   mkdirSync(join(folder, "models", "tiny"), { recursive: true });
   writeFileSync(join(folder, "models", "tiny", "config.json"), "{}\n");
-  writeFileSync(join(folder, "data", "train.jsonl"), `${JSON.stringify({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }] })}\n`);
+  writeFileSync(
+    join(folder, "data", "train.jsonl"),
+    `${JSON.stringify({
+      messages: [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "hello" },
+      ],
+    })}\n`,
+  );
   writeFileSync(join(folder, "tunekit.yaml"), yaml);
   return folder;
 }
@@ -109,20 +127,33 @@ describe("`config show` reads ./tunekit.yaml and checks what can be checked befo
     const empty = await tunekit(["config", "show", "--set", "model=./data"], { cwd: folder });
     expect(empty.stderr).toContain("is a folder without a model in it");
 
-    const hub = await tunekit(["config", "show", "--set", "model=HuggingFaceTB/SmolLM2-135M-Instruct", "--set", "data.train=data/train.jsonl", "--set", "data.validation=null"], { cwd: folder });
+    const hub = await tunekit(["config", "show", "--set", "model=HuggingFaceTB/SmolLM2-135M-Instruct", "--set", "data.train=data/train.jsonl", "--set", "data.validation=null"], {
+      cwd: folder,
+    });
     expect(hub.code).toBe(1);
     expect(hub.stderr).toContain("is a Hugging Face Hub id with no local copy");
     expect(hub.stderr).toContain("set `model: ./models/SmolLM2-135M-Instruct`");
     // a copy in the HF cache is reachable
     mkdirSync(join(scratch, "hf", "hub", "models--HuggingFaceTB--SmolLM2-135M-Instruct", "snapshots", "abc"), { recursive: true });
-    const cached = await tunekit(["config", "show", "--set", "model=HuggingFaceTB/SmolLM2-135M-Instruct", "--set", "data.train=data/train.jsonl", "--set", "data.validation=null"], { cwd: folder });
+    const cached = await tunekit(
+      ["config", "show", "--set", "model=HuggingFaceTB/SmolLM2-135M-Instruct", "--set", "data.train=data/train.jsonl", "--set", "data.validation=null"],
+      { cwd: folder },
+    );
     expect(cached.code, cached.stderr).toBe(0);
   });
 
   it("`init --model gpt-4o-mini-2024-07-18` writes `provider: openai`, and a hosted model under `provider: local` is named", async () => {
     const folder = join(scratch, "hosted");
     mkdirSync(join(folder, "data"), { recursive: true });
-    writeFileSync(join(folder, "data", "train.jsonl"), `${JSON.stringify({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }] })}\n`);
+    writeFileSync(
+      join(folder, "data", "train.jsonl"),
+      `${JSON.stringify({
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+        ],
+      })}\n`,
+    );
     const init = await tunekit(["init", "--model", "gpt-4o-mini-2024-07-18", "--train", "data/train.jsonl"], { cwd: folder });
     expect(init.code, init.stderr).toBe(0);
     expect(readFileSync(join(folder, "tunekit.yaml"), "utf8")).toMatch(/^provider: openai$/m);
@@ -166,7 +197,7 @@ describe("`config show` reads ./tunekit.yaml and checks what can be checked befo
     expect(cpu.stderr).toContain("`training.method: qlora` needs a CUDA GPU (4-bit bitsandbytes kernels), but `training.device` is `cpu`");
     const machine = await tunekit(["config", "show", "--set", "provider=local", "--set", "model=./models/tiny"], { cwd: folder, env: { CUDA_VISIBLE_DEVICES: "" } });
     expect(machine.code).toBe(1);
-    expect(machine.stderr).toContain("`training.method: qlora` needs a CUDA GPU, and CUDA_VISIBLE_DEVICES=\"\" hides every GPU");
+    expect(machine.stderr).toContain('`training.method: qlora` needs a CUDA GPU, and CUDA_VISIBLE_DEVICES="" hides every GPU');
     if (!existsSync("/dev/nvidia0")) {
       const here = await tunekit(["config", "show", "--set", "provider=local", "--set", "model=./models/tiny"], { cwd: folder, env: { PATH: "/usr/bin:/bin" } });
       expect(here.stderr).toContain("this machine has no NVIDIA GPU (no /dev/nvidia0 and no `nvidia-smi` on PATH)");
@@ -176,11 +207,19 @@ describe("`config show` reads ./tunekit.yaml and checks what can be checked befo
     expect(dpo.code).toBe(1);
     expect(dpo.stderr).toContain("`training.method: dpo` needs preference pairs, but the first record of `data/train.jsonl` is a chat example");
     writeFileSync(join(folder, "data", "trl.jsonl"), `${JSON.stringify({ prompt: "q", chosen: "good", rejected: "bad" })}\n`);
-    const trl = await tunekit(["config", "show", "--set", "provider=local", "--set", "model=./models/tiny", "--set", "training.method=dpo", "--set", "data.train=data/trl.jsonl"], { cwd: folder });
+    const trl = await tunekit(["config", "show", "--set", "provider=local", "--set", "model=./models/tiny", "--set", "training.method=dpo", "--set", "data.train=data/trl.jsonl"], {
+      cwd: folder,
+    });
     expect(trl.stderr).toContain("is a TRL-style pair (`prompt`, `chosen`, `rejected`)");
     expect(trl.stderr).toContain("tunekit data convert data/trl.jsonl");
-    writeFileSync(join(folder, "data", "pairs.jsonl"), `${JSON.stringify({ input: { messages: [{ role: "user", content: "q" }] }, preferred_output: [{ role: "assistant", content: "good" }], non_preferred_output: [{ role: "assistant", content: "bad" }] })}\n`);
-    const pairs = await tunekit(["config", "show", "--set", "provider=local", "--set", "model=./models/tiny", "--set", "training.method=dpo", "--set", "data.train=data/pairs.jsonl"], { cwd: folder });
+    writeFileSync(
+      join(folder, "data", "pairs.jsonl"),
+      `${JSON.stringify({ input: { messages: [{ role: "user", content: "q" }] }, preferred_output: [{ role: "assistant", content: "good" }], non_preferred_output: [{ role: "assistant", content: "bad" }] })}\n`,
+    );
+    const pairs = await tunekit(
+      ["config", "show", "--set", "provider=local", "--set", "model=./models/tiny", "--set", "training.method=dpo", "--set", "data.train=data/pairs.jsonl"],
+      { cwd: folder },
+    );
     expect(pairs.code, pairs.stderr).toBe(0);
   });
 });
@@ -213,7 +252,7 @@ describe("config and `--set` errors say how to write the value", () => {
     const fixOf = (field: string) => lines[lines.findIndex((line) => line.startsWith("  - ") && line.includes(`\`${field}\``)) + 1]!;
     expect(shown.stderr).toContain("`output.suffix` takes text, but YAML reads 2024 as a number.");
     expect(fixOf("output.suffix")).toBe('    fix: put it in quotes: `suffix: "2024"`');
-    expect(shown.stderr).toContain("`training.method` is \"sft\", which is not one of `lora`, `qlora`, `full`, `dpo`.");
+    expect(shown.stderr).toContain('`training.method` is "sft", which is not one of `lora`, `qlora`, `full`, `dpo`.');
     expect(fixOf("training.method")).toBe("    fix: write one of them, e.g. `method: lora`");
     expect(shown.stderr).toContain("Did you mean `cosine`?");
     expect(shown.stderr).toContain("`training.lora.r` is 0, out of bounds: it takes a whole number from 1 to 1024.");
@@ -224,7 +263,9 @@ describe("config and `--set` errors say how to write the value", () => {
     expect(fixOf("data.max_seq_len")).toBe("    fix: write a number without quotes, e.g. `max_seq_len: 1024` (the default)");
     expect(shown.stderr).not.toContain("correct the fields above");
 
-    const json = JSON.parse((await tunekit(["config", "show", "--json"], { cwd: folder })).stdout) as { error: { code: string; problems: Array<{ field: string; fix: string; line: number }> } };
+    const json = JSON.parse((await tunekit(["config", "show", "--json"], { cwd: folder })).stdout) as {
+      error: { code: string; problems: Array<{ field: string; fix: string; line: number }> };
+    };
     expect(json.error.code).toBe("invalid_config");
     expect(json.error.problems.map((problem) => problem.line)).toEqual([3, 5, 6, 8, 9, 10, 13]);
     for (const problem of json.error.problems) expect(problem.fix).toMatch(/`/);
@@ -232,13 +273,19 @@ describe("config and `--set` errors say how to write the value", () => {
 
   it("`--set`: text that looks like a number stays text, `a,b` and `[a, b]` are lists, and errors show the flag to write", async () => {
     const folder = project("flags", "model: ./models/tiny\n");
-    const shown = await tunekit(["config", "show", "--set", "output.suffix=2024", "--set", "training.lora.target_modules=q_proj,v_proj", "--set", "eval.metrics=[token-f1, rouge-l]"], { cwd: folder });
+    const shown = await tunekit(
+      ["config", "show", "--set", "output.suffix=2024", "--set", "training.lora.target_modules=q_proj,v_proj", "--set", "eval.metrics=[token-f1, rouge-l]"],
+      { cwd: folder },
+    );
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain('suffix: "2024"');
     expect(shown.stdout).toMatch(/target_modules:\n\s+- q_proj\n\s+- v_proj/);
     expect(shown.stdout).toMatch(/metrics:\n\s+- token-f1\n\s+- rouge-l/);
 
-    const bad = await tunekit(["config", "show", "--set", "eval.metrics=token-f1,rougel", "--set", "training.epochs=0", "--set", "trainng.seed=3", "--set", "training.method=sft"], { cwd: folder });
+    const bad = await tunekit(
+      ["config", "show", "--set", "eval.metrics=token-f1,rougel", "--set", "training.epochs=0", "--set", "trainng.seed=3", "--set", "training.method=sft"],
+      { cwd: folder },
+    );
     expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toContain("Did you mean `rouge-l`?");
     expect(bad.stderr).toContain("fix: write `--set 'eval.metrics=[token-f1, rouge-l]'`");

@@ -25,7 +25,11 @@ function tunekit(args: string[]): Promise<{ code: number; stdout: string; stderr
 }
 
 const at = (name: string): string => join(scratch, name);
-const jsonLines = (name: string): unknown[] => readFileSync(at(name), "utf8").trimEnd().split("\n").map((line) => JSON.parse(line));
+const jsonLines = (name: string): unknown[] =>
+  readFileSync(at(name), "utf8")
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line));
 const jsonl = (rows: unknown[]): string => `${rows.map((row) => JSON.stringify(row)).join("\n")}\n`;
 
 beforeAll(() => {
@@ -49,8 +53,18 @@ describe("convert detects Alpaca and ShareGPT without --from", () => {
     expect(result.stderr).toContain("detected Alpaca records");
     expect(result.stdout).toContain("wrote 2 examples to alpaca.chat.jsonl (from alpaca in json)");
     expect(jsonLines("alpaca.chat.jsonl")).toEqual([
-      { messages: [{ role: "user", content: "Translate to French.\n\nThe cat sleeps." }, { role: "assistant", content: "Le chat dort." }] },
-      { messages: [{ role: "user", content: "Give a synonym for happy." }, { role: "assistant", content: "Joyful." }] },
+      {
+        messages: [
+          { role: "user", content: "Translate to French.\n\nThe cat sleeps." },
+          { role: "assistant", content: "Le chat dort." },
+        ],
+      },
+      {
+        messages: [
+          { role: "user", content: "Give a synonym for happy." },
+          { role: "assistant", content: "Joyful." },
+        ],
+      },
     ]);
   });
 
@@ -58,8 +72,19 @@ describe("convert detects Alpaca and ShareGPT without --from", () => {
     writeFileSync(
       at("sharegpt.jsonl"),
       jsonl([
-        { conversations: [{ from: "system", value: "Be kind." }, { from: "human", value: "hi" }, { from: "gpt", value: "hello" }] },
-        { conversations: [{ from: "human", value: "2+2?" }, { from: "gpt", value: "4" }] },
+        {
+          conversations: [
+            { from: "system", value: "Be kind." },
+            { from: "human", value: "hi" },
+            { from: "gpt", value: "hello" },
+          ],
+        },
+        {
+          conversations: [
+            { from: "human", value: "2+2?" },
+            { from: "gpt", value: "4" },
+          ],
+        },
       ]),
     );
     const result = await tunekit(["data", "convert", "sharegpt.jsonl", "sharegpt.chat.jsonl", "--json"]);
@@ -67,7 +92,11 @@ describe("convert detects Alpaca and ShareGPT without --from", () => {
     expect(result.stderr).toContain("detected ShareGPT records");
     expect(JSON.parse(result.stdout)).toMatchObject({ from: "sharegpt", detected: "sharegpt", to: "chat", written: 2, skipped: 0, output_written: true });
     expect(jsonLines("sharegpt.chat.jsonl")[0]).toEqual({
-      messages: [{ role: "system", content: "Be kind." }, { role: "user", content: "hi" }, { role: "assistant", content: "hello" }],
+      messages: [
+        { role: "system", content: "Be kind." },
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "hello" },
+      ],
     });
   });
 
@@ -112,8 +141,14 @@ describe("preference pairs convert to Tunekit's preference JSONL", () => {
     { prompt: [{ role: "user", content: "Capital of France?" }], chosen: [{ role: "assistant", content: "Paris." }], rejected: [{ role: "assistant", content: "Lyon." }] },
     // TRL implicit prompt
     {
-      chosen: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello! How can I help?" }],
-      rejected: [{ role: "user", content: "Hi" }, { role: "assistant", content: "What." }],
+      chosen: [
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "Hello! How can I help?" },
+      ],
+      rejected: [
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "What." },
+      ],
     },
     // LLaMA-Factory, ShareGPT style
     { conversations: [{ from: "human", value: "Name a colour." }], chosen: { from: "gpt", value: "Blue." }, rejected: { from: "gpt", value: "Seven." } },
@@ -123,30 +158,66 @@ describe("preference pairs convert to Tunekit's preference JSONL", () => {
 
   it("TRL and LLaMA-Factory rows are detected, written as preference JSONL, and pass `data validate`", async () => {
     // 10 pairs: the validator's minimum for a training file
-    writeFileSync(at("dpo.jsonl"), jsonl([...pairs, ...pairs.map((pair) => ({ ...pair, rejected: typeof pair.rejected === "string" ? `${pair.rejected} (2)` : pair.rejected, ...(typeof pair.chosen === "string" && { chosen: `${pair.chosen} (2)` }) }))]));
+    writeFileSync(
+      at("dpo.jsonl"),
+      jsonl([
+        ...pairs,
+        ...pairs.map((pair) => ({
+          ...pair,
+          rejected: typeof pair.rejected === "string" ? `${pair.rejected} (2)` : pair.rejected,
+          ...(typeof pair.chosen === "string" && { chosen: `${pair.chosen} (2)` }),
+        })),
+      ]),
+    );
     const result = await tunekit(["data", "convert", "dpo.jsonl", "dpo.pref.jsonl"]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain("detected preference pairs");
     expect(result.stdout).toContain("wrote 10 preference pairs");
     const written = jsonLines("dpo.pref.jsonl");
-    expect(written[0]).toEqual({ input: { messages: [{ role: "user", content: "What is 2+2?" }] }, preferred_output: [{ role: "assistant", content: "4" }], non_preferred_output: [{ role: "assistant", content: "5" }] });
-    expect(written[2]).toEqual({ input: { messages: [{ role: "user", content: "Hi" }] }, preferred_output: [{ role: "assistant", content: "Hello! How can I help?" }], non_preferred_output: [{ role: "assistant", content: "What." }] });
+    expect(written[0]).toEqual({
+      input: { messages: [{ role: "user", content: "What is 2+2?" }] },
+      preferred_output: [{ role: "assistant", content: "4" }],
+      non_preferred_output: [{ role: "assistant", content: "5" }],
+    });
+    expect(written[2]).toEqual({
+      input: { messages: [{ role: "user", content: "Hi" }] },
+      preferred_output: [{ role: "assistant", content: "Hello! How can I help?" }],
+      non_preferred_output: [{ role: "assistant", content: "What." }],
+    });
     expect(written[3]).toMatchObject({ input: { messages: [{ role: "user", content: "Name a colour." }] }, preferred_output: [{ role: "assistant", content: "Blue." }] });
-    expect(written[4]).toMatchObject({ input: { messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Summarise.\n\nCats sleep a lot." }] } });
+    expect(written[4]).toMatchObject({
+      input: {
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "Summarise.\n\nCats sleep a lot." },
+        ],
+      },
+    });
     const validate = await tunekit(["data", "validate", "dpo.pref.jsonl", "--json"]);
     expect(validate.code, validate.stdout).toBe(0);
     expect(validate.stdout).toContain("preference");
   });
 
   it("a CSV maps its two answers with --map …=chosen/rejected; --to preference from one-answer data is exit 2", async () => {
-    writeFileSync(at("pairs.csv"), "question,good,bad\n\"Hi, there\",Hello!,Go away.\n");
+    writeFileSync(at("pairs.csv"), 'question,good,bad\n"Hi, there",Hello!,Go away.\n');
     const mapped = await tunekit(["data", "convert", "pairs.csv", "pairs.jsonl", "--map", "question=user", "--map", "good=chosen", "--map", "bad=rejected"]);
     expect(mapped.code, mapped.stderr).toBe(0);
-    expect(jsonLines("pairs.jsonl")).toEqual([{ input: { messages: [{ role: "user", content: "Hi, there" }] }, preferred_output: [{ role: "assistant", content: "Hello!" }], non_preferred_output: [{ role: "assistant", content: "Go away." }] }]);
+    expect(jsonLines("pairs.jsonl")).toEqual([
+      {
+        input: { messages: [{ role: "user", content: "Hi, there" }] },
+        preferred_output: [{ role: "assistant", content: "Hello!" }],
+        non_preferred_output: [{ role: "assistant", content: "Go away." }],
+      },
+    ]);
 
     const chat = await tunekit(["data", "convert", "dpo.jsonl", "dpo.sft.jsonl", "--to", "chat"]);
     expect(chat.code, chat.stderr).toBe(0);
-    expect(jsonLines("dpo.sft.jsonl")[0]).toEqual({ messages: [{ role: "user", content: "What is 2+2?" }, { role: "assistant", content: "4" }] });
+    expect(jsonLines("dpo.sft.jsonl")[0]).toEqual({
+      messages: [
+        { role: "user", content: "What is 2+2?" },
+        { role: "assistant", content: "4" },
+      ],
+    });
 
     const refused = await tunekit(["data", "convert", "alpaca.json", "alpaca.pref.jsonl", "--to", "preference"]);
     expect(refused.code).toBe(2);
@@ -158,7 +229,13 @@ describe("preference pairs convert to Tunekit's preference JSONL", () => {
 
 describe("U+FFFD is never written", () => {
   it("a value holding U+FFFD stops the conversion with its line and the --encoding fix; no output", async () => {
-    writeFileSync(at("mojibake.jsonl"), jsonl([{ prompt: "Where is the café?", completion: "Next door." }, { prompt: "Menu?", completion: "Caf\uFFFD au lait." }]));
+    writeFileSync(
+      at("mojibake.jsonl"),
+      jsonl([
+        { prompt: "Where is the café?", completion: "Next door." },
+        { prompt: "Menu?", completion: "Caf\uFFFD au lait." },
+      ]),
+    );
     const result = await tunekit(["data", "convert", "mojibake.jsonl", "mojibake.chat.jsonl"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("line 2, column `completion`");
@@ -192,7 +269,11 @@ describe("data split of a CSV keeps the table whole", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain("each split is a CSV file with the header row of the input");
     const seen: string[][] = [];
-    for (const [name, size] of [["train", 14], ["validation", 4], ["test", 2]] as const) {
+    for (const [name, size] of [
+      ["train", 14],
+      ["validation", 4],
+      ["test", 2],
+    ] as const) {
       const text = readFileSync(at(`excel.${name}.csv`), "utf8");
       expect(text.startsWith("\uFEFFquestion,answer\r\n"), name).toBe(true);
       const records = parseCsv(text, { bom: true }) as string[][];

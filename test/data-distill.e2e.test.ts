@@ -12,7 +12,22 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
+import { expectJsonOutput } from "./helpers/cli-json-contract.js";
+
+type Usage = { prompt_tokens: number; completion_tokens: number };
+/** The fields of `data distill --json` this file reads (the whole shape is checked by its schema). */
+type DistillSummary = {
+  prompts_total: number;
+  already_done: number;
+  answered: number;
+  rate_limited: number;
+  retries: number;
+  concurrency: { final: number };
+  usage: Usage;
+  dataset_usage: Usage;
+  cost: { this_run: number | null; basis: string };
+  requests_per_second: number;
+};
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -44,7 +59,10 @@ function tunekit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
 function completeLines(path: string): string[] {
   if (!existsSync(path)) return [];
   const text = readFileSync(path, "utf8");
-  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((line) => line !== "");
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((line) => line !== "");
 }
 
 /** The user message each prompt row sends: how rows are told apart. */
@@ -84,7 +102,13 @@ describe.skipIf(!haveWorker)("tunekit data distill from a Tunekit server's model
     // chat rows whose old answer is replaced, and plain prompt rows; a blank line is not a prompt
     const rows = Array.from({ length: PROMPTS }, (_, index) =>
       index % 2 === 0
-        ? JSON.stringify({ messages: [{ role: "system", content: "Answer briefly." }, { role: "user", content: question(index) }, { role: "assistant", content: `OLD ANSWER ${index}` }] })
+        ? JSON.stringify({
+            messages: [
+              { role: "system", content: "Answer briefly." },
+              { role: "user", content: question(index) },
+              { role: "assistant", content: `OLD ANSWER ${index}` },
+            ],
+          })
         : JSON.stringify({ prompt: question(index) }),
     );
     writeFileSync(prompts, `${rows.slice(0, 10).join("\n")}\n\n${rows.slice(10).join("\n")}\n`);
@@ -108,7 +132,7 @@ describe.skipIf(!haveWorker)("tunekit data distill from a Tunekit server's model
     // only notes of what was repaired (a partial last line, a row the kill left unrecorded)
     for (const line of second.stderr.split("\n").filter(Boolean)) expect(line).toMatch(/^note: /);
     expect(second.code).toBe(0);
-    const summary = expectJsonOutput<any>("data-distill", second.stdout);
+    const summary = expectJsonOutput<DistillSummary>("data-distill", second.stdout);
     expect(summary.prompts_total).toBe(PROMPTS);
     expect(summary.already_done).toBeGreaterThanOrEqual(atKill - 1);
     expect(summary.already_done).toBeGreaterThan(0);
@@ -157,7 +181,10 @@ describe.skipIf(!haveWorker)("tunekit data distill from a Tunekit server's model
 
   it("a broken prompts line: one error naming the line, before any request", async () => {
     const prompts = join(workDir, "broken.jsonl");
-    writeFileSync(prompts, `${JSON.stringify({ prompt: "fine" })}\n${JSON.stringify({ prompt: "fine too" })}\n{"prompt": "broken\n${JSON.stringify({ messages: [{ role: "assistant", content: "only an answer" }] })}\n`);
+    writeFileSync(
+      prompts,
+      `${JSON.stringify({ prompt: "fine" })}\n${JSON.stringify({ prompt: "fine too" })}\n{"prompt": "broken\n${JSON.stringify({ messages: [{ role: "assistant", content: "only an answer" }] })}\n`,
+    );
     const out = join(workDir, "broken-out.jsonl");
     const run = await tunekit(["data", "distill", "--teacher", "tiny-llama", "--base-url", baseUrl, "--prompts", prompts, "--out", out, "--json"]);
     expect(run.code).toBe(1);

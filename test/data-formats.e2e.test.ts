@@ -21,9 +21,14 @@ let scratch: string;
 
 function tunekit(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: scratch, env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "" }, timeout: 60_000, maxBuffer: 32 << 20 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd: scratch, env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "" }, timeout: 60_000, maxBuffer: 32 << 20 },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -35,7 +40,8 @@ const chat = (index: number, answer = `Answer ${index}: it ships in ${index + 2}
   ],
 });
 const chatLines = (count: number) => `${Array.from({ length: count }, (_, index) => JSON.stringify(chat(index))).join("\n")}\n`;
-const supportRows = (count: number) => Array.from({ length: count }, (_, index) => [`Question ${index}: when does order ${index * 7919} ship?`, `Answer ${index}: in ${index + 2} days.`]);
+const supportRows = (count: number) =>
+  Array.from({ length: count }, (_, index) => [`Question ${index}: when does order ${index * 7919} ship?`, `Answer ${index}: in ${index + 2} days.`]);
 
 function file(name: string, content: string | Buffer): string {
   const path = join(scratch, name);
@@ -65,9 +71,17 @@ function saveToDisk(folder: string, splits: Record<string, ReturnType<typeof cha
   const root = join(scratch, folder);
   for (const [split, rows] of Object.entries(splits)) {
     mkdirSync(join(root, split), { recursive: true });
-    const table = new Table({ messages: vectorFromArray(rows.map((row) => row.messages), messageType) });
+    const table = new Table({
+      messages: vectorFromArray(
+        rows.map((row) => row.messages),
+        messageType,
+      ),
+    });
     writeFileSync(join(root, split, "data-00000-of-00001.arrow"), tableToIPC(table, "stream"));
-    writeFileSync(join(root, split, "state.json"), JSON.stringify({ _data_files: [{ filename: "data-00000-of-00001.arrow" }], _fingerprint: "0", _format_type: null, _split: split }));
+    writeFileSync(
+      join(root, split, "state.json"),
+      JSON.stringify({ _data_files: [{ filename: "data-00000-of-00001.arrow" }], _fingerprint: "0", _format_type: null, _split: split }),
+    );
     writeFileSync(join(root, split, "dataset_info.json"), JSON.stringify({ citation: "", description: "", features: {} }));
   }
   writeFileSync(join(root, "dataset_dict.json"), JSON.stringify({ splits: Object.keys(splits) }));
@@ -84,7 +98,12 @@ afterAll(() => {
 
 describe("every format through one reader", () => {
   it("a CSV without --map is one line, exit 2: this is CSV, map its columns with --map or convert it", async () => {
-    const path = file("support.csv", `question,answer\r\n${supportRows(34).map((row) => row.map((cell) => `"${cell}"`).join(",")).join("\r\n")}\r\n`);
+    const path = file(
+      "support.csv",
+      `question,answer\r\n${supportRows(34)
+        .map((row) => row.map((cell) => `"${cell}"`).join(","))
+        .join("\r\n")}\r\n`,
+    );
     const result = await tunekit(["data", "validate", path]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("this is CSV with the columns `question`, `answer`");
@@ -107,13 +126,25 @@ describe("every format through one reader", () => {
   });
 
   it("a JSON array of chat examples validates (not 386 invalid_json errors), a TSV and Parquet with --map too", async () => {
-    const array = file("array.json", JSON.stringify(Array.from({ length: 12 }, (_, index) => chat(index)), null, 2));
+    const array = file(
+      "array.json",
+      JSON.stringify(
+        Array.from({ length: 12 }, (_, index) => chat(index)),
+        null,
+        2,
+      ),
+    );
     const json = await tunekit(["data", "validate", array]);
     expect(json.code).toBe(0);
     expect(json.stdout).toContain("chat format (detected from record 1; read as json)");
     expect(json.stdout).toContain("OK: no errors");
 
-    const tsv = file("support.tsv", `q\ta\n${supportRows(12).map((row) => row.join("\t")).join("\n")}\n`);
+    const tsv = file(
+      "support.tsv",
+      `q\ta\n${supportRows(12)
+        .map((row) => row.join("\t"))
+        .join("\n")}\n`,
+    );
     const tsvResult = await tunekit(["data", "validate", tsv, "--map", "q=user", "--map", "a=assistant"]);
     expect(tsvResult.code).toBe(0);
     expect(tsvResult.stdout).toContain("12 examples (12 valid)");
@@ -138,7 +169,7 @@ describe("every format through one reader", () => {
 
 describe("compressed input, detected by magic bytes and streamed", () => {
   it("reads .jsonl.gz, .jsonl.zst and .csv.gz, whatever the name says", async () => {
-    const lines = Buffer.from(chatLines(12).replace(/\n$/, "\n{\"messages\": [\n"));
+    const lines = Buffer.from(chatLines(12).replace(/\n$/, '\n{"messages": [\n'));
     for (const [name, content] of [
       ["chat.jsonl.gz", gzipSync(lines)],
       ["chat.jsonl.zst", zstdFrame(lines)],
@@ -151,7 +182,13 @@ describe("compressed input, detected by magic bytes and streamed", () => {
       expect(report.errors, name).toEqual([expect.objectContaining({ line: 13, code: "invalid_json" })]);
       expect(report.stats.valid_examples, name).toBe(12);
     }
-    const csv = gzipSync(Buffer.from(`question,answer\n${supportRows(12).map((row) => row.join(",").replace(/:/g, "")).join("\n")}\n`));
+    const csv = gzipSync(
+      Buffer.from(
+        `question,answer\n${supportRows(12)
+          .map((row) => row.join(",").replace(/:/g, ""))
+          .join("\n")}\n`,
+      ),
+    );
     const result = await tunekit(["data", "validate", file("support.csv.gz", csv), "--map", "question=user", "--map", "answer=assistant"]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("read as csv, gzip, mapped with --map");
@@ -179,7 +216,9 @@ describe("text encodings: read, or refused with the line and the flag, never U+F
     const leResult = await tunekit(["data", "validate", le]);
     expect(leResult.code).toBe(0);
     expect(leResult.stdout).toContain("12 examples (12 valid)");
-    const csvText = `question,answer\n${supportRows(11).map((row) => row.join(",").replace(/:/g, "")).join("\n")}\nCafé au lait?,Oui\n`;
+    const csvText = `question,answer\n${supportRows(11)
+      .map((row) => row.join(",").replace(/:/g, ""))
+      .join("\n")}\nCafé au lait?,Oui\n`;
     const be = file("utf16be.csv", Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(csvText, "utf16le").swap16()]));
     const beResult = await tunekit(["data", "validate", be, "--map", "question=user", "--map", "answer=assistant"]);
     expect(beResult.code).toBe(0);
@@ -199,11 +238,15 @@ describe("text encodings: read, or refused with the line and the flag, never U+F
 
   it("a Windows-1252 CSV is refused on its first bad line with the --encoding fix, exit 2; with --encoding it reads Café", async () => {
     const rows = supportRows(11).map((row) => row.join(",").replace(/:/g, ""));
-    const bytes = Buffer.concat([Buffer.from(`question,answer\n${rows.slice(0, 2).join("\n")}\n`), Buffer.from([0x43, 0x61, 0x66, 0xe9, 0x3f, 0x2c, 0x4f, 0x75, 0x69, 0x0a]), Buffer.from(`${rows.slice(2).join("\n")}\n`)]);
+    const bytes = Buffer.concat([
+      Buffer.from(`question,answer\n${rows.slice(0, 2).join("\n")}\n`),
+      Buffer.from([0x43, 0x61, 0x66, 0xe9, 0x3f, 0x2c, 0x4f, 0x75, 0x69, 0x0a]),
+      Buffer.from(`${rows.slice(2).join("\n")}\n`),
+    ]);
     const path = file("excel.csv", bytes);
     const refused = await tunekit(["data", "validate", path, "--map", "question=user", "--map", "answer=assistant"]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain("excel.csv` is not UTF-8 (byte 0xE9, column 4; in Windows-1252 it reads \"Café?,Oui\")");
+    expect(refused.stderr).toContain('excel.csv` is not UTF-8 (byte 0xE9, column 4; in Windows-1252 it reads "Café?,Oui")');
     expect(refused.stderr).toMatch(/^error: line 4 of `/);
     expect(refused.stderr).toContain("--encoding windows-1252");
     expect(refused.stderr + refused.stdout).not.toContain("\uFFFD");
@@ -340,7 +383,16 @@ describe("the format is checked against the hosted model's provider", () => {
 
 describe("stats and estimate read through the same reader", () => {
   it("data stats of a mapped .csv.gz, estimate of a save_to_disk split, and the same one-line refusal without --map", async () => {
-    const csv = file("stats.csv.gz", gzipSync(Buffer.from(`question,answer\n${supportRows(12).map((row) => row.join(",").replace(/:/g, "")).join("\n")}\n`)));
+    const csv = file(
+      "stats.csv.gz",
+      gzipSync(
+        Buffer.from(
+          `question,answer\n${supportRows(12)
+            .map((row) => row.join(",").replace(/:/g, ""))
+            .join("\n")}\n`,
+        ),
+      ),
+    );
     const refused = await tunekit(["data", "stats", csv, "-m", "gpt-4o-mini-2024-07-18"]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("this is CSV with the columns `question`, `answer`");

@@ -24,10 +24,26 @@ const train = path.join(folder, "train.jsonl");
 writeFileSync(
   train,
   [
-    JSON.stringify({ messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hello" }] }), // 13 tokens, 1 trained
+    JSON.stringify({
+      messages: [
+        { role: "user", content: "hello" },
+        { role: "assistant", content: "hello" },
+      ],
+    }), // 13 tokens, 1 trained
     "this line is not JSON",
-    JSON.stringify({ messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hello hello" }] }), // 14, 2
-    JSON.stringify({ messages: [{ role: "system", content: "hello" }, { role: "user", content: "hello" }, { role: "assistant", content: "hello" }] }), // 18, 1
+    JSON.stringify({
+      messages: [
+        { role: "user", content: "hello" },
+        { role: "assistant", content: "hello hello" },
+      ],
+    }), // 14, 2
+    JSON.stringify({
+      messages: [
+        { role: "system", content: "hello" },
+        { role: "user", content: "hello" },
+        { role: "assistant", content: "hello" },
+      ],
+    }), // 18, 1
   ].join("\n") + "\n",
 );
 
@@ -101,7 +117,16 @@ describe("tunekit estimate", () => {
     writeFileSync(
       prices,
       JSON.stringify({
-        models: [{ provider: "openai", model: "gpt-4o-mini-2024-07-18", training_per_million: 1_000_000, max_training_context: 14, as_of: "2026-11-24", source: "https://example.test/prices" }],
+        models: [
+          {
+            provider: "openai",
+            model: "gpt-4o-mini-2024-07-18",
+            training_per_million: 1_000_000,
+            max_training_context: 14,
+            as_of: "2026-11-24",
+            source: "https://example.test/prices",
+          },
+        ],
       }),
     );
     const { status, stdout } = tunekit("estimate", train, "--model", "gpt-4o-mini", "--epochs", "2", "--prices", prices, "--json");

@@ -81,7 +81,13 @@ describe("tunekit data validate", () => {
       state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
       return state / 2 ** 32;
     };
-    const good = (index: number) => ({ messages: [{ role: "system", content: "Be brief." }, { role: "user", content: `Question number ${index} about ${Math.floor(random() * 1e9)}?` }, { role: "assistant", content: `Answer ${index}.` }] });
+    const good = (index: number) => ({
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: `Question number ${index} about ${Math.floor(random() * 1e9)}?` },
+        { role: "assistant", content: `Answer ${index}.` },
+      ],
+    });
     const breakers: Array<[string, (index: number) => string]> = [
       ["invalid_json", (index) => JSON.stringify(good(index)).slice(0, 20 + Math.floor(random() * 30))],
       ["data_type", (index) => JSON.stringify([index, "not an object"])],
@@ -111,11 +117,19 @@ describe("tunekit data validate", () => {
     const report = JSON.parse(run.stdout) as { errors: Array<{ line: number; code: string }>; stats: { codes: Record<string, number> } };
     const reported = new Set(report.errors.map((problem) => `${problem.line}:${problem.code}`));
     const missing = expected.filter((entry) => !reported.has(`${entry.line}:${entry.code}`));
-    expect(missing, `bad lines not reported: ${missing.slice(0, 5).map((entry) => `${entry.line} ${entry.code}`).join(", ")}`).toEqual([]);
+    expect(
+      missing,
+      `bad lines not reported: ${missing
+        .slice(0, 5)
+        .map((entry) => `${entry.line} ${entry.code}`)
+        .join(", ")}`,
+    ).toEqual([]);
     expect(expected.filter((entry) => entry.code === "invalid_json").length).toBeGreaterThan(3000);
     // every counted error is listed, and only bad lines have errors
     for (const [code, count] of Object.entries(report.stats.codes)) {
-      if (["invalid_json", "data_type", "example_missing_assistant_message", "unrecognized_role", "empty_assistant_content", "message_missing_key", "invalid_weight"].includes(code)) {
+      if (
+        ["invalid_json", "data_type", "example_missing_assistant_message", "unrecognized_role", "empty_assistant_content", "message_missing_key", "invalid_weight"].includes(code)
+      ) {
         expect(report.errors.filter((problem) => problem.code === code).length, code).toBe(count);
       }
     }
@@ -140,9 +154,13 @@ describe("tunekit data validate", () => {
 
   it("counts tokens with --model and checks the validation file", () => {
     const { status, stdout } = tunekit(
-      "data", "validate", path.join(fixtures, "clean-chat.jsonl"),
-      "--model", "gpt-4o-mini-2024-07-18",
-      "--validation-file", path.join(fixtures, "train_validation_overlap.validation.jsonl"),
+      "data",
+      "validate",
+      path.join(fixtures, "clean-chat.jsonl"),
+      "--model",
+      "gpt-4o-mini-2024-07-18",
+      "--validation-file",
+      path.join(fixtures, "train_validation_overlap.validation.jsonl"),
       "--json",
     );
     expect(status).toBe(0);
@@ -192,9 +210,7 @@ async function runMeasuringPeak(args: string[]): Promise<{ status: number | null
   const timeBinary = "/usr/bin/time";
   const useTime = existsSync(timeBinary);
   const timeFile = path.join(folder, "time.txt");
-  const child = useTime
-    ? spawn(timeBinary, ["-f", "%M", "-o", timeFile, process.execPath, ...args], { cwd: repoRoot })
-    : spawn(process.execPath, args, { cwd: repoRoot });
+  const child = useTime ? spawn(timeBinary, ["-f", "%M", "-o", timeFile, process.execPath, ...args], { cwd: repoRoot }) : spawn(process.execPath, args, { cwd: repoRoot });
   let stdout = "";
   child.stdout.on("data", (data) => (stdout += data));
   let polledPeak = 0;
@@ -220,8 +236,7 @@ function cliForMemory(): { args: string[]; name: string } {
   const compiled = path.join(repoRoot, "dist", "cli", "main.js");
   const compiledValidator = path.join(repoRoot, "dist", "data", "validate", "validate-file.js");
   const sources = ["src/data/validate/validate-file.ts", "src/data/validate/validation-state.ts", "src/data/read-lines.ts"].map((file) => path.join(repoRoot, file));
-  const fresh =
-    existsSync(compiled) && existsSync(compiledValidator) && sources.every((source) => statSync(source).mtimeMs <= statSync(compiledValidator).mtimeMs);
+  const fresh = existsSync(compiled) && existsSync(compiledValidator) && sources.every((source) => statSync(source).mtimeMs <= statSync(compiledValidator).mtimeMs);
   return fresh ? { args: [compiled], name: "dist/cli/main.js" } : { args: cliArgs, name: "tsx src/cli/main.ts" };
 }
 

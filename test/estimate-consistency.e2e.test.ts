@@ -69,7 +69,12 @@ const SIMPLE_TEMPLATE = "{% for m in messages %}<|{{ m.role }}|> {{ m.content }}
 const NO_TOOLS_TEMPLATE = "{% for m in messages %}{{ '<|' + m['role'] + '|> ' + m['content'] + ' <|end|> ' }}{% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}";
 
 const words = (count: number) => Array.from({ length: count }, () => "hello").join(" ");
-const chat = (user: number, assistant: number) => ({ messages: [{ role: "user", content: words(user) }, { role: "assistant", content: words(assistant) }] });
+const chat = (user: number, assistant: number) => ({
+  messages: [
+    { role: "user", content: words(user) },
+    { role: "assistant", content: words(assistant) },
+  ],
+});
 const pair = (prompt: number, chosen: number, rejected: number) => ({
   input: { messages: [{ role: "user", content: words(prompt) }] },
   preferred_output: [{ role: "assistant", content: words(chosen) }],
@@ -131,7 +136,9 @@ describe("DPO estimates count what DPO processes", () => {
     expect(stats.total_tokens).toBe(selected.chosen_tokens_per_epoch); // stats' main counts are the preferred sequence
     expect(stats.non_preferred).toMatchObject({ pairs: 2, total_tokens: selected.rejected_tokens_per_epoch });
     const human = await tunekit(["estimate", "pairs.jsonl", "--model", "gpt-4.1-mini-2025-04-14", "--epochs", "1"]);
-    expect(human.stdout).toContain(`gpt-4.1-mini-2025-04-14: ${selected.chosen_tokens_per_epoch} with the preferred + ${selected.rejected_tokens_per_epoch} with the non-preferred answer per epoch`);
+    expect(human.stdout).toContain(
+      `gpt-4.1-mini-2025-04-14: ${selected.chosen_tokens_per_epoch} with the preferred + ${selected.rejected_tokens_per_epoch} with the non-preferred answer per epoch`,
+    );
   });
 });
 
@@ -151,7 +158,17 @@ describe("a local estimate reads the config", () => {
     expect(estimate).toMatchObject({ config: "tunekit.yaml", examples: 4, epochs: 3, epochs_rule: "`training.epochs` of tunekit.yaml" });
     expect(estimate.file).toBe(join(folder, "data", "train.jsonl"));
     // 6 + min(16, 14) + min(16, 24) + min(16, 44) = 6 + 14 + 16 + 16
-    expect(estimate.local).toMatchObject({ max_seq_len: 16, sequence_cap: 16, truncated_examples: 2, tokens_per_epoch: 52, tokens_processed: 156, batch_size: 2, steps_per_epoch: 2, total_steps: 6, training_method: "lora" });
+    expect(estimate.local).toMatchObject({
+      max_seq_len: 16,
+      sequence_cap: 16,
+      truncated_examples: 2,
+      tokens_per_epoch: 52,
+      tokens_processed: 156,
+      batch_size: 2,
+      steps_per_epoch: 2,
+      total_steps: 6,
+      training_method: "lora",
+    });
 
     const human = await tunekit(["estimate"], {}, folder);
     expect(human.code, human.stderr).toBe(0);
@@ -195,7 +212,10 @@ describe("progress on long counts, on stderr only", () => {
 
   it("a periodic line (not one per example) when stderr is not a terminal; stdout stays one JSON document", async () => {
     const file = big();
-    for (const args of [["data", "stats", file, "--model", "./word-model", "--json"], ["estimate", file, "--model", "./word-model", "--json"]]) {
+    for (const args of [
+      ["data", "stats", file, "--model", "./word-model", "--json"],
+      ["estimate", file, "--model", "./word-model", "--json"],
+    ]) {
       const result = await tunekit(args, { TUNEKIT_PROGRESS_INTERVAL_S: "0.02" });
       expect(result.code, result.stderr).toBe(0);
       expect(JSON.parse(result.stdout).examples).toBe(4000);
@@ -220,7 +240,9 @@ describe("zero usable examples: one line, exit 1", () => {
       const result = await tunekit([...command, "junk.jsonl", "--model", "gpt-4o-mini-2024-07-18"]);
       expect(result.code, command.join(" ")).toBe(1);
       const lines = result.stderr.trim().split("\n");
-      expect(lines[0]).toBe("error: `junk.jsonl` has no usable example: all 30 line(s) were skipped (line 1: not an example of a known format (chat, prompt-completion, preference, text))");
+      expect(lines[0]).toBe(
+        "error: `junk.jsonl` has no usable example: all 30 line(s) were skipped (line 1: not an example of a known format (chat, prompt-completion, preference, text))",
+      );
       expect(lines.filter((line) => line.startsWith("fix:"))).toHaveLength(1);
       expect(lines.length).toBeLessThanOrEqual(3);
     }
@@ -229,7 +251,12 @@ describe("zero usable examples: one line, exit 1", () => {
 
 describe("a chat template that cannot render the data says why", () => {
   const toolExample = (index: number) => ({
-    tools: [{ type: "function", function: { name: "get_weather", description: "Weather of a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }],
+    tools: [
+      {
+        type: "function",
+        function: { name: "get_weather", description: "Weather of a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+      },
+    ],
     messages: [
       { role: "user", content: `hello ${index}` },
       { role: "assistant", tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
@@ -248,14 +275,27 @@ describe("a chat template that cannot render the data says why", () => {
       const { error } = JSON.parse(result.stdout);
       expect(error.code).toBe("no_examples");
       expect(error.line).toBe(1);
-      expect(error.message).toContain("(line 1: the chat template of `./no-tools-model` does not support tool calls: it failed on this example's `tools` and `tool_calls` (message 2)");
+      expect(error.message).toContain(
+        "(line 1: the chat template of `./no-tools-model` does not support tool calls: it failed on this example's `tools` and `tool_calls` (message 2)",
+      );
       expect(error.fix).toContain("pick a model whose chat template renders tools and tool calls");
       expect(error.fix).toContain("drop the tool calls");
     }
   });
 
   it("a message without content, and a mixed file that still counts its other lines", async () => {
-    writeFileSync(join(scratch, "mixed.jsonl"), jsonl([chat(1, 1), { messages: [{ role: "user", content: "hello" }, { role: "assistant", content: null }] }]));
+    writeFileSync(
+      join(scratch, "mixed.jsonl"),
+      jsonl([
+        chat(1, 1),
+        {
+          messages: [
+            { role: "user", content: "hello" },
+            { role: "assistant", content: null },
+          ],
+        },
+      ]),
+    );
     const result = await tunekit(["data", "stats", "mixed.jsonl", "--model", "./no-tools-model"]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain("1 line(s) skipped:");
@@ -266,9 +306,12 @@ describe("a chat template that cannot render the data says why", () => {
 
   it("the serve path names the model and the tool turn instead of the raw Jinja error", () => {
     const template = new ServeChatTemplate(NO_TOOLS_TEMPLATE.replace("m['content']", "m['content'] + m['name']"), { bos: "", eos: "" }, "./models/tiny.gguf");
-    expect(() => template.render([{ role: "user", content: "hi" }, { role: "tool", content: "sunny" }])).toThrow(
-      /the chat template of `\.\/models\/tiny\.gguf` does not support tool calls: it failed on `messages\[1\]`/,
-    );
+    expect(() =>
+      template.render([
+        { role: "user", content: "hi" },
+        { role: "tool", content: "sunny" },
+      ]),
+    ).toThrow(/the chat template of `\.\/models\/tiny\.gguf` does not support tool calls: it failed on `messages\[1\]`/);
   });
 });
 
@@ -281,14 +324,31 @@ describe.skipIf(!haveWorker)("prompt-completion runs: trained without the chat t
     writeFileSync(join(scratch, "completions.jsonl"), jsonl(Array.from({ length: 16 }, (_, index) => ({ prompt: `What color is the apple ${index}?`, completion: " Red." }))));
     writeFileSync(
       join(scratch, "completions.yaml"),
-      ["model: ./tiny-model", "data:", "  train: completions.jsonl", "  max_seq_len: 64", "training:", "  epochs: 1", "  max_steps: 1", "  batch_size: 8", "  threads: 1", "output:", "  dir: runs", "  name: completions-run", ""].join("\n"),
+      [
+        "model: ./tiny-model",
+        "data:",
+        "  train: completions.jsonl",
+        "  max_seq_len: 64",
+        "training:",
+        "  epochs: 1",
+        "  max_steps: 1",
+        "  batch_size: 8",
+        "  threads: 1",
+        "output:",
+        "  dir: runs",
+        "  name: completions-run",
+        "",
+      ].join("\n"),
     );
   }, 300_000);
 
   it("`train` warns before training, with the conversion that fixes it; --json carries it as a warning record", async () => {
     const result = await tunekit(["train", "-c", "completions.yaml", "--json"], workerEnvironment, scratch, 300_000);
     expect(result.code, result.stderr).toBe(0);
-    const records = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const records = result.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     const warning = records.find((record) => record.type === "warning");
     expect(warning).toMatchObject({ code: "trained_without_chat_template", format: "prompt-completion" });
     expect(warning!.message).toContain("without the model's chat template");
@@ -301,7 +361,11 @@ describe.skipIf(!haveWorker)("prompt-completion runs: trained without the chat t
 
   it("`serve <run>` warns on stderr (and in --json) and still serves", async () => {
     expect(runDir).toBeDefined();
-    const child = spawn(process.execPath, [CLI, "serve", runDir, "--engine", "python", "--port", "0", "--json"], { cwd: scratch, env: { ...process.env, ...workerEnvironment }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "serve", runDir, "--engine", "python", "--port", "0", "--json"], {
+      cwd: scratch,
+      env: { ...process.env, ...workerEnvironment },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));

@@ -27,7 +27,13 @@ const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tests", "c
 const THINGS = ["apple", "sky", "grass", "banana", "coal", "snow", "plum", "carrot"];
 const SYSTEM = "You answer with one sentence.";
 const example = (thing: string, color: string) =>
-  JSON.stringify({ messages: [{ role: "system", content: SYSTEM }, { role: "user", content: `What color is the ${thing}?` }, { role: "assistant", content: `The ${thing} is ${color}.` }] });
+  JSON.stringify({
+    messages: [
+      { role: "system", content: SYSTEM },
+      { role: "user", content: `What color is the ${thing}?` },
+      { role: "assistant", content: `The ${thing} is ${color}.` },
+    ],
+  });
 
 let workDir: string;
 let server: RunningServer;
@@ -48,8 +54,11 @@ function findRunDir(folder: string): string | null {
 
 function tunekit(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args], { cwd: workDir, env: { ...process.env, OPENAI_API_KEY: "" }, timeout: 240_000 }, (error, stdout, stderr) =>
-      done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args],
+      { cwd: workDir, env: { ...process.env, OPENAI_API_KEY: "" }, timeout: 240_000 },
+      (error, stdout, stderr) => done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
+import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
 import type { InferenceMessage } from "../src/spec/inference-engine.js";
 
@@ -40,16 +40,35 @@ let baseReference: Reference[];
 const engine = new LlamaCppEngine({ parallelism: 1, contextSize: 512, threads: 1 });
 
 function pytorchGreedy(adapter: string | null): Reference[] {
-  const args = ["-m", "tunekit_worker", "generate", join(workDir, "tiny"), join(workDir, "prompts.jsonl"), "--limit", String(prompts.length), "--max-new-tokens", "40", "--threads", "1"];
+  const args = [
+    "-m",
+    "tunekit_worker",
+    "generate",
+    join(workDir, "tiny"),
+    join(workDir, "prompts.jsonl"),
+    "--limit",
+    String(prompts.length),
+    "--max-new-tokens",
+    "40",
+    "--threads",
+    "1",
+  ];
   if (adapter) args.push("--adapter", adapter);
   const stdout = execFileSync(python, args, { env: environment, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  return stdout.trim().split("\n").map((line) => JSON.parse(line) as Reference);
+  return stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Reference);
 }
 
 async function llamaGreedy(base: string, adapter: string | null): Promise<Array<{ text: string; completionTokens: number; finishReason: string }>> {
   const answers = [];
   for (const messages of prompts) {
-    const result = await engine.generate({ id: "m", base, adapter }, { messages, maxTokens: 40, temperature: 0, topP: 1, seed: null, stop: [], responseFormat: { type: "text" }, signal: new AbortController().signal }, () => {});
+    const result = await engine.generate(
+      { id: "m", base, adapter },
+      { messages, maxTokens: 40, temperature: 0, topP: 1, seed: null, stop: [], responseFormat: { type: "text" }, signal: new AbortController().signal },
+      () => {},
+    );
     answers.push(result);
   }
   return answers.map((answer) => ({ text: answer.text.trim(), completionTokens: answer.completionTokens, finishReason: answer.finishReason }));
@@ -71,7 +90,11 @@ describe.skipIf(!haveWorker)("exported GGUF answers like the PyTorch model", () 
     ].join("\n");
     execFileSync(python, ["-c", build, join(workerRoot, "tests"), workDir], { env: environment, stdio: "ignore" });
     writeFileSync(join(workDir, "prompts.jsonl"), prompts.map((messages) => JSON.stringify({ messages })).join("\n") + "\n");
-    const cli = execFileSync(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "export", join(workDir, "run"), "--format", "gguf", "--quant", "f32", "--json"], { encoding: "utf8", env: { ...process.env, TUNEKIT_VENV: join(root, ".venv") } });
+    const cli = execFileSync(
+      process.execPath,
+      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "export", join(workDir, "run"), "--format", "gguf", "--quant", "f32", "--json"],
+      { encoding: "utf8", env: { ...process.env, TUNEKIT_VENV: join(root, ".venv") } },
+    );
     exported = expectJsonOutput<typeof exported>("export", cli);
     tunedReference = pytorchGreedy(join(workDir, "run", "adapter"));
     baseReference = pytorchGreedy(null);

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
+import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
 import { llamaLibraryFolder } from "../src/serve/worker-exporter.js";
 import type { InferenceMessage } from "../src/spec/inference-engine.js";
@@ -53,7 +53,11 @@ function exportRun(quant: string): Exported {
 async function greedy(base: string, adapter: string | null): Promise<Array<{ text: string; finishReason: string }>> {
   const answers = [];
   for (const messages of prompts) {
-    const result = await engine.generate({ id: "m", base, adapter }, { messages, maxTokens: 24, temperature: 0, topP: 1, seed: null, stop: [], responseFormat: { type: "text" }, signal: new AbortController().signal }, () => {});
+    const result = await engine.generate(
+      { id: "m", base, adapter },
+      { messages, maxTokens: 24, temperature: 0, topP: 1, seed: null, stop: [], responseFormat: { type: "text" }, signal: new AbortController().signal },
+      () => {},
+    );
     answers.push({ text: result.text.trim(), finishReason: result.finishReason });
   }
   return answers;

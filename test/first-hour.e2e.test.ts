@@ -16,16 +16,29 @@ let server: RunningServer;
 
 function tunekit(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: scratch, env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", HF_HOME: join(scratch, "hf"), ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd: scratch, env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", HF_HOME: join(scratch, "hf"), ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), "tunekit-first-hour-"));
   mkdirSync(join(scratch, "data"));
-  writeFileSync(join(scratch, "support.jsonl"), `${JSON.stringify({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }] })}\n`);
+  writeFileSync(
+    join(scratch, "support.jsonl"),
+    `${JSON.stringify({
+      messages: [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "hello" },
+      ],
+    })}\n`,
+  );
   writeFileSync(join(scratch, "junk.jsonl"), `${Array.from({ length: 40 }, (_, index) => JSON.stringify({ question: `q${index}` })).join("\n")}\n`);
   server = await startServer({ port: 0, dataDir: join(scratch, "server"), models: [], maxConcurrentJobs: 0, webRoot: null });
 });
@@ -188,4 +201,3 @@ describe("raw Node errors become sentences", () => {
     expect(stats.stderr.match(/warning: `gpt-5` is not in the price table/g)).toHaveLength(1);
   });
 });
-

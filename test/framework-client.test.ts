@@ -39,7 +39,14 @@ describe.skipIf(!haveWorker)("the Vercel AI SDK against a Tunekit server", () =>
     });
     const apiKey = (await server.services.keys.createKey("framework")).key;
     const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0 });
-    const lines = THINGS.map((thing) => JSON.stringify({ messages: [{ role: "user", content: `What color is the ${thing}?` }, { role: "assistant", content: `The ${thing} is red.` }] }));
+    const lines = THINGS.map((thing) =>
+      JSON.stringify({
+        messages: [
+          { role: "user", content: `What color is the ${thing}?` },
+          { role: "assistant", content: `The ${thing} is red.` },
+        ],
+      }),
+    );
     const file = await client.files.create({ file: await toFile(Buffer.from(`${lines.join("\n")}\n`), "colors.jsonl"), purpose: "fine-tune" });
     const job = await client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, suffix: "framework", seed: 1 });
     const deadline = Date.now() + 120_000;

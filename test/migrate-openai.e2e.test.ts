@@ -18,7 +18,28 @@ import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-l
 
 const CLI = resolve("dist/cli/main.js");
 const OPENAI_BASE = "gpt-4o-mini-2024-07-18";
-const THINGS = ["apple", "sky", "grass", "banana", "coal", "snow", "plum", "carrot", "lemon", "cherry", "night", "cloud", "milk", "ink", "rose", "leaf", "sun", "sea", "fire", "ash"];
+const THINGS = [
+  "apple",
+  "sky",
+  "grass",
+  "banana",
+  "coal",
+  "snow",
+  "plum",
+  "carrot",
+  "lemon",
+  "cherry",
+  "night",
+  "cloud",
+  "milk",
+  "ink",
+  "rose",
+  "leaf",
+  "sun",
+  "sea",
+  "fire",
+  "ash",
+];
 
 let workDir: string;
 let openaiStandIn: RunningServer;
@@ -36,9 +57,14 @@ interface CliResult {
 /** the CLI as a user runs it, asynchronously: both servers live in this process */
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", OPENAI_BASE_URL: "", ...env }, maxBuffer: 64 << 20, timeout: 240_000 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...process.env, TUNEKIT_SERVER: "", TUNEKIT_API_KEY: "", OPENAI_BASE_URL: "", ...env }, maxBuffer: 64 << 20, timeout: 240_000 },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -77,7 +103,14 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     tunekitKey = (await tunekit.services.keys.createKey("acme")).key;
     // the organisation's job on "OpenAI": a training file without a validation file
     const openai = new OpenAI({ baseURL: `${openaiStandIn.url}/v1`, apiKey: openaiKey, maxRetries: 0 });
-    const lines = THINGS.map((thing) => JSON.stringify({ messages: [{ role: "user", content: `What color is the ${thing}?` }, { role: "assistant", content: `The ${thing} is red.` }] }));
+    const lines = THINGS.map((thing) =>
+      JSON.stringify({
+        messages: [
+          { role: "user", content: `What color is the ${thing}?` },
+          { role: "assistant", content: `The ${thing} is red.` },
+        ],
+      }),
+    );
     const file = await openai.files.create({ file: await toFile(Buffer.from(`${lines.join("\n")}\n`), "colors.jsonl"), purpose: "fine-tune" });
     const created = await openai.fineTuning.jobs.create({
       model: OPENAI_BASE,
@@ -102,9 +135,19 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
 
   it("moves the succeeded job with its data and settings, trains it on the second server, and writes the parity report", async () => {
     const out = join(workDir, "migration");
-    const result = await cli(["migrate", "openai", "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--out", out, "--parity", "--json"], { OPENAI_API_KEY: openaiKey });
+    const result = await cli(
+      ["migrate", "openai", "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--out", out, "--parity", "--json"],
+      { OPENAI_API_KEY: openaiKey },
+    );
     expect(result.code, result.stderr + result.stdout).toBe(0);
-    const migration = expectJsonOutput<{ jobs: Array<Record<string, unknown> & { changes: Array<{ setting: string; openai: string; tunekit: string; changed: boolean }>; proposal: { model: string; reason: string; candidates: Array<{ model: string; eligible: boolean }> } }> }>("migrate-openai", result.stdout);
+    const migration = expectJsonOutput<{
+      jobs: Array<
+        Record<string, unknown> & {
+          changes: Array<{ setting: string; openai: string; tunekit: string; changed: boolean }>;
+          proposal: { model: string; reason: string; candidates: Array<{ model: string; eligible: boolean }> };
+        }
+      >;
+    }>("migrate-openai", result.stdout);
     // the cancelled job is left out (no model to replace), the succeeded one migrated
     expect(migration.jobs.map((job) => job.job_id)).toEqual([oldJob.id]);
     const [job] = migration.jobs;
@@ -167,7 +210,9 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     console.log(`parity report of the migration test:\n${markdown}`);
 
     // parity on its own, from the folder (what a user runs later), agrees
-    const again = await cli(["migrate", "parity", folder, "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--json"], { OPENAI_API_KEY: openaiKey });
+    const again = await cli(["migrate", "parity", folder, "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--json"], {
+      OPENAI_API_KEY: openaiKey,
+    });
     expect(again.code, again.stderr + again.stdout).toBe(0);
     expect(expectJsonOutput("migrate-parity", again.stdout)).toMatchObject({ verdict: report.verdict, conclusion: report.conclusion });
   }, 300_000);
@@ -175,7 +220,27 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
   it("a dry run proposes and writes the settings but creates nothing; --local writes a tunekit.yaml", async () => {
     const tunekitClient = new OpenAI({ baseURL: `${tunekit.url}/v1`, apiKey: tunekitKey, maxRetries: 0 });
     const before = (await tunekitClient.fineTuning.jobs.list()).data.length;
-    const dry = await cli(["migrate", "openai", oldJob.id, "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--out", join(workDir, "dry"), "--dry-run", "--model", "tiny-llama-b", "--needed-until", "2027-06-30"], { OPENAI_API_KEY: openaiKey });
+    const dry = await cli(
+      [
+        "migrate",
+        "openai",
+        oldJob.id,
+        "--openai-base-url",
+        `${openaiStandIn.url}/v1`,
+        "--server",
+        tunekit.url,
+        "--api-key",
+        tunekitKey,
+        "--out",
+        join(workDir, "dry"),
+        "--dry-run",
+        "--model",
+        "tiny-llama-b",
+        "--needed-until",
+        "2027-06-30",
+      ],
+      { OPENAI_API_KEY: openaiKey },
+    );
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain("* tiny-llama-b: ");
     expect(dry.stdout).toContain("stops answering on 2027-01-14, before 2027-06-30");
@@ -183,13 +248,16 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     expect((await tunekitClient.fineTuning.jobs.list()).data.length).toBe(before);
     expect(JSON.parse(readFileSync(join(workDir, "dry", oldJob.id, "migration.json"), "utf8")).target).toMatchObject({ kind: "dry-run", model: "tiny-llama-b" });
 
-    const local = await cli(["migrate", "openai", oldJob.id, "--openai-base-url", `${openaiStandIn.url}/v1`, "--out", join(workDir, "local"), "--local", "--model", join(workDir, "tiny-llama")], { OPENAI_API_KEY: openaiKey });
+    const local = await cli(
+      ["migrate", "openai", oldJob.id, "--openai-base-url", `${openaiStandIn.url}/v1`, "--out", join(workDir, "local"), "--local", "--model", join(workDir, "tiny-llama")],
+      { OPENAI_API_KEY: openaiKey },
+    );
     expect(local.code, local.stderr).toBe(0);
     const yaml = readFileSync(join(workDir, "local", oldJob.id, "tunekit.yaml"), "utf8");
-    expect(yaml).toMatch(/\n  train: training\.train\.jsonl\n/);
-    expect(yaml).toMatch(/\n  epochs: 2\n/);
-    expect(yaml).toMatch(/\n  seed: 7\n/);
-    expect(yaml).toMatch(/\n  suffix: colors\n/);
+    expect(yaml).toMatch(/\n {2}train: training\.train\.jsonl\n/);
+    expect(yaml).toMatch(/\n {2}epochs: 2\n/);
+    expect(yaml).toMatch(/\n {2}seed: 7\n/);
+    expect(yaml).toMatch(/\n {2}suffix: colors\n/);
     expect(local.stdout).toContain(`tunekit train -c ${join(workDir, "local", oldJob.id, "tunekit.yaml")}`);
   }, 120_000);
 
@@ -198,7 +266,22 @@ describe.skipIf(!haveWorker)("tunekit migrate openai", () => {
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain("`OPENAI_API_KEY` is not set");
 
-    const unknown = await cli(["migrate", "openai", "ftjob-doesnotexist000000", "--openai-base-url", `${openaiStandIn.url}/v1`, "--server", tunekit.url, "--api-key", tunekitKey, "--out", join(workDir, "x")], { OPENAI_API_KEY: openaiKey });
+    const unknown = await cli(
+      [
+        "migrate",
+        "openai",
+        "ftjob-doesnotexist000000",
+        "--openai-base-url",
+        `${openaiStandIn.url}/v1`,
+        "--server",
+        tunekit.url,
+        "--api-key",
+        tunekitKey,
+        "--out",
+        join(workDir, "x"),
+      ],
+      { OPENAI_API_KEY: openaiKey },
+    );
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain("ftjob-doesnotexist000000");
 

@@ -181,7 +181,10 @@ function hintFor(propertyName: string | null, context: GenerationContext): fc.Ar
   }
   if (propertyName === "training_file" || propertyName === "validation_file" || propertyName === "remove_overlap_with") {
     const [trainingFileId = "file-doesnotexist", ...otherFileIds] = context.seeded.fileIds;
-    return fc.oneof({ weight: 4, arbitrary: fc.constant(trainingFileId) }, { weight: 1, arbitrary: fc.constantFrom(...otherFileIds, context.seeded.otherProjectFileId, "file-doesnotexist") });
+    return fc.oneof(
+      { weight: 4, arbitrary: fc.constant(trainingFileId) },
+      { weight: 1, arbitrary: fc.constantFrom(...otherFileIds, context.seeded.otherProjectFileId, "file-doesnotexist") },
+    );
   }
   return null;
 }
@@ -265,7 +268,8 @@ class SchemaArbitraries {
     }
     if (type === "array") {
       specific.push(fc.array(depth > 4 ? wrongTypeValue : this.invalid(schema.items ?? {}, depth + 1), { minLength: 1, maxLength: 3 }));
-      if (schema.maxItems !== undefined) specific.push(fc.array(depth > 4 ? anyJsonValue : this.valid(schema.items ?? {}, depth + 1), { minLength: schema.maxItems + 1, maxLength: schema.maxItems + 2 }));
+      if (schema.maxItems !== undefined)
+        specific.push(fc.array(depth > 4 ? anyJsonValue : this.valid(schema.items ?? {}, depth + 1), { minLength: schema.maxItems + 1, maxLength: schema.maxItems + 2 }));
     }
     if (type === "object" && Object.keys(schema.properties ?? {}).length > 0 && depth <= 5) specific.push(this.mutatedObject(schema, depth));
     return specific.length > 0 ? fc.oneof({ weight: 1, arbitrary: wrongTypeValue }, { weight: 3, arbitrary: fc.oneof(...specific) }) : wrongTypeValue;
@@ -337,7 +341,25 @@ function toJsonText(value: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // requests from an operation
 
-const malformedSegments = fc.constantFrom("%C3%9A%F1%B8", "%", "%zz", "%E0%A4%A", "%FF%FE", "%00", "%2F", "%252F", "%25", "%2e%2e", "..%2F..%2Fetc%2Fpasswd", ";", "$", "~", "%20", "a%0Ab", "%C0%AF");
+const malformedSegments = fc.constantFrom(
+  "%C3%9A%F1%B8",
+  "%",
+  "%zz",
+  "%E0%A4%A",
+  "%FF%FE",
+  "%00",
+  "%2F",
+  "%252F",
+  "%25",
+  "%2e%2e",
+  "..%2F..%2Fetc%2Fpasswd",
+  ";",
+  "$",
+  "~",
+  "%20",
+  "a%0Ab",
+  "%C0%AF",
+);
 
 function pathValues(operationPath: string, parameterName: string, context: GenerationContext): fc.Arbitrary<string> {
   const generic = fc.oneof(
@@ -367,7 +389,17 @@ function queryValue(schema: JsonSchema, arbitraries: SchemaArbitraries): fc.Arbi
   const asText = (value: unknown) => (typeof value === "string" ? value : toJsonText(value));
   return fc.oneof(
     { weight: 4, arbitrary: arbitraries.valid(schema).map((value) => [asText(value)]) },
-    { weight: 3, arbitrary: fc.oneof(awkwardStrings, shortText, unicodeText, hugeString.map((text) => text.slice(0, 4_000))).map((value) => [value]) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .oneof(
+          awkwardStrings,
+          shortText,
+          unicodeText,
+          hugeString.map((text) => text.slice(0, 4_000)),
+        )
+        .map((value) => [value]),
+    },
     { weight: 1, arbitrary: fc.tuple(shortText, shortText).map(([first, second]) => [first, second]) },
   );
 }
@@ -376,15 +408,59 @@ function queryArbitrary(operation: Operation, arbitraries: SchemaArbitraries, co
   const documented = (operation.definition.parameters ?? []).filter((parameter) => parameter.in === "query");
   const perParameter = documented.map((parameter) => {
     // `model` of the stats route: a tokenizer this machine has (an OpenAI name), this server's models, paths and hub ids
-    const schema = parameter.name === "model" ? { type: "string", enum: ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o-mini", ...context.modelNames, ".", "/", "/etc/hostname", "a/b"] } : (parameter.schema ?? {});
-    return fc.option(queryValue(schema, arbitraries).map((values) => values.map((value): [string, string] => [parameter.name, value])), { freq: parameter.required ? 8 : 2, nil: [] as Array<[string, string]> });
+    const schema =
+      parameter.name === "model"
+        ? { type: "string", enum: ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o-mini", ...context.modelNames, ".", "/", "/etc/hostname", "a/b"] }
+        : (parameter.schema ?? {});
+    return fc.option(
+      queryValue(schema, arbitraries).map((values) => values.map((value): [string, string] => [parameter.name, value])),
+      { freq: parameter.required ? 8 : 2, nil: [] as Array<[string, string]> },
+    );
   });
-  const extras = fc.array(fc.tuple(fc.oneof(fc.constantFrom("after", "limit", "order", "purpose", "stream", "follow", "metadata[team]", "api-version", "__proto__"), shortText), fc.oneof(awkwardStrings, shortText)), { maxLength: 2 });
+  const extras = fc.array(
+    fc.tuple(
+      fc.oneof(fc.constantFrom("after", "limit", "order", "purpose", "stream", "follow", "metadata[team]", "api-version", "__proto__"), shortText),
+      fc.oneof(awkwardStrings, shortText),
+    ),
+    { maxLength: 2 },
+  );
   return fc.tuple(fc.tuple(...perParameter), extras).map(([documentedPairs, extraPairs]) => [...documentedPairs.flat(), ...extraPairs]);
 }
 
-const jsonContentTypes = fc.constantFrom<string | null>("application/json", "application/json", "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "application/octet-stream", "application/jsonx", null);
-const rawJsonTexts = fc.constantFrom("", " ", "\n", "{", "}", "[", "null", "[]", '""', "0", "true", "1e999", "\uFEFF{}", "{'a':1}", '{"a":1}{"b":2}', "{\"model\":", "\u0000", '{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"polluted":true}}}');
+const jsonContentTypes = fc.constantFrom<string | null>(
+  "application/json",
+  "application/json",
+  "application/json",
+  "application/json; charset=utf-8",
+  "APPLICATION/JSON",
+  "text/plain",
+  "application/x-www-form-urlencoded",
+  "multipart/form-data",
+  "application/octet-stream",
+  "application/jsonx",
+  null,
+);
+const rawJsonTexts = fc.constantFrom(
+  "",
+  " ",
+  "\n",
+  "{",
+  "}",
+  "[",
+  "null",
+  "[]",
+  '""',
+  "0",
+  "true",
+  "1e999",
+  "\uFEFF{}",
+  "{'a':1}",
+  '{"a":1}{"b":2}',
+  '{"model":',
+  "\u0000",
+  '{"__proto__":{"polluted":true}}',
+  '{"constructor":{"prototype":{"polluted":true}}}',
+);
 
 function bodyWithoutSchema(method: string): fc.Arbitrary<BodyPlan> {
   if (method === "GET") return fc.constant<BodyPlan>({ kind: "none" });
@@ -407,17 +483,57 @@ function jsonBodyPlan(schema: JsonSchema, arbitraries: SchemaArbitraries): fc.Ar
   );
 }
 
-const validTrainingLine = JSON.stringify({ messages: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello" }] });
-const uploadContents = fc.constantFrom(`${validTrainingLine}\n${validTrainingLine}\n`, "", "not json\n", "prompt,completion\nhi,hello\n", "\uFEFF" + validTrainingLine, '{"messages": [\n', "\u0000\u0001\u0002", "[1,2,3]");
-const uploadFilenames = fc.oneof(fc.constantFrom("train.jsonl", "data.csv", "", "../../escape.jsonl", "a\u0000b.jsonl", "名前.jsonl", "x".repeat(1_000), "no-extension", "sheet.parquet"), shortText);
+const validTrainingLine = JSON.stringify({
+  messages: [
+    { role: "user", content: "Hi" },
+    { role: "assistant", content: "Hello" },
+  ],
+});
+const uploadContents = fc.constantFrom(
+  `${validTrainingLine}\n${validTrainingLine}\n`,
+  "",
+  "not json\n",
+  "prompt,completion\nhi,hello\n",
+  "\uFEFF" + validTrainingLine,
+  '{"messages": [\n',
+  "\u0000\u0001\u0002",
+  "[1,2,3]",
+);
+const uploadFilenames = fc.oneof(
+  fc.constantFrom("train.jsonl", "data.csv", "", "../../escape.jsonl", "a\u0000b.jsonl", "名前.jsonl", "x".repeat(1_000), "no-extension", "sheet.parquet"),
+  shortText,
+);
 
 function multipartBodyPlan(): fc.Arbitrary<BodyPlan> {
   const filePart = fc.record({ field: fc.constantFrom("file", "file", "file", "files", ""), filename: fc.option(uploadFilenames, { nil: null }), content: uploadContents });
-  const purposePart = fc.record({ field: fc.constant("purpose"), filename: fc.constant(null), content: fc.oneof(fc.constantFrom("fine-tune", "fine-tune", "batch", "assistants", "", "FINE-TUNE"), shortText) });
-  const parts = fc.tuple(fc.array(filePart, { maxLength: 2 }), fc.option(purposePart, { nil: null }), fc.array(fc.record({ field: shortText, filename: fc.constant(null), content: shortText }), { maxLength: 2 })).map(([files, purpose, extras]) => [...files, ...(purpose ? [purpose] : []), ...extras]);
-  const contentTypes = fc.constantFrom<string | null>("multipart/form-data; boundary=fuzzboundary", "multipart/form-data; boundary=fuzzboundary", "multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=other", "application/json", null);
+  const purposePart = fc.record({
+    field: fc.constant("purpose"),
+    filename: fc.constant(null),
+    content: fc.oneof(fc.constantFrom("fine-tune", "fine-tune", "batch", "assistants", "", "FINE-TUNE"), shortText),
+  });
+  const parts = fc
+    .tuple(
+      fc.array(filePart, { maxLength: 2 }),
+      fc.option(purposePart, { nil: null }),
+      fc.array(fc.record({ field: shortText, filename: fc.constant(null), content: shortText }), { maxLength: 2 }),
+    )
+    .map(([files, purpose, extras]) => [...files, ...(purpose ? [purpose] : []), ...extras]);
+  const contentTypes = fc.constantFrom<string | null>(
+    "multipart/form-data; boundary=fuzzboundary",
+    "multipart/form-data; boundary=fuzzboundary",
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    "multipart/form-data; boundary=other",
+    "application/json",
+    null,
+  );
   return fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(contentTypes, parts, fc.boolean()).map(([contentType, partList, truncated]): BodyPlan => ({ kind: "multipart", contentType, parts: partList, truncated })) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .tuple(contentTypes, parts, fc.boolean())
+        .map(([contentType, partList, truncated]): BodyPlan => ({ kind: "multipart", contentType, parts: partList, truncated })),
+    },
     { weight: 1, arbitrary: fc.constant<BodyPlan>({ kind: "none" }) },
     { weight: 1, arbitrary: fc.tuple(jsonContentTypes, rawJsonTexts).map(([contentType, text]): BodyPlan => ({ kind: "raw", contentType, text })) },
   );
@@ -459,18 +575,38 @@ function examplePlans(operation: Operation, context: GenerationContext): Request
   const isUpload = operation.method === "POST" && operation.path === "/v1/files";
   const hasBody = operation.definition.requestBody?.content?.["application/json"] !== undefined;
   const body: BodyPlan = isUpload
-    ? { kind: "multipart", contentType: "multipart/form-data; boundary=fuzzboundary", parts: [{ field: "purpose", filename: null, content: "fine-tune" }, { field: "file", filename: "train.jsonl", content: `${validTrainingLine}\n` }], truncated: false }
+    ? {
+        kind: "multipart",
+        contentType: "multipart/form-data; boundary=fuzzboundary",
+        parts: [
+          { field: "purpose", filename: null, content: "fine-tune" },
+          { field: "file", filename: "train.jsonl", content: `${validTrainingLine}\n` },
+        ],
+        truncated: false,
+      }
     : hasBody
       ? { kind: "json", contentType: "application/json", value: {} }
       : { kind: "none" };
   const plans: RequestPlan[] = [{ method: operation.method, path, query: [], auth: "valid key", body }];
   for (const parameter of operation.definition.parameters ?? []) {
     if (parameter.in === "query" && (parameter.name === "stream" || parameter.name === "follow")) {
-      plans.push({ method: operation.method, path: path.replace(context.seeded.jobIds[0] ?? "missing", context.seeded.liveJobId), query: [[parameter.name, "true"]], auth: "valid key", body });
+      plans.push({
+        method: operation.method,
+        path: path.replace(context.seeded.jobIds[0] ?? "missing", context.seeded.liveJobId),
+        query: [[parameter.name, "true"]],
+        auth: "valid key",
+        body,
+      });
     }
   }
   if (operation.path.endsWith("/chat/completions") && hasBody) {
-    plans.push({ method: operation.method, path, query: [], auth: "valid key", body: { kind: "json", contentType: "application/json", value: { model: context.modelNames[0], messages: [{ role: "user", content: "Hi" }], stream: true } } });
+    plans.push({
+      method: operation.method,
+      path,
+      query: [],
+      auth: "valid key",
+      body: { kind: "json", contentType: "application/json", value: { model: context.modelNames[0], messages: [{ role: "user", content: "Hi" }], stream: true } },
+    });
   }
   return plans;
 }
@@ -525,7 +661,12 @@ function clip(text: string, length = 400): string {
 
 function describeRequest(plan: RequestPlan): string {
   const { text, contentType } = bodyOf(plan.body);
-  return [`${plan.method} ${clip(urlOf(plan), 300)}`, `auth: ${plan.auth}`, `content-type: ${contentType ?? "(none)"}`, `body: ${text === null ? "(none)" : JSON.stringify(clip(text))}`].join("\n  ");
+  return [
+    `${plan.method} ${clip(urlOf(plan), 300)}`,
+    `auth: ${plan.auth}`,
+    `content-type: ${contentType ?? "(none)"}`,
+    `body: ${text === null ? "(none)" : JSON.stringify(clip(text))}`,
+  ].join("\n  ");
 }
 
 function isAbort(error: unknown): boolean {
@@ -561,8 +702,8 @@ class FuzzClient {
       response = await fetch(`${this.baseUrl}${urlOf(plan)}`, { method: plan.method, headers: this.headersFor(plan, contentType), body, signal });
     } catch (error) {
       if (streaming && isAbort(error)) return null;
-      if (isAbort(error)) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`);
-      throw new Error(`the request failed: ${(error as Error).message} (${String((error as { cause?: unknown }).cause)})`);
+      if (isAbort(error)) throw new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`, { cause: error });
+      throw new Error(`the request failed: ${(error as Error).message} (${String((error as { cause?: unknown }).cause)})`, { cause: error });
     }
     const answerType = response.headers.get("content-type") ?? "";
     try {
@@ -591,7 +732,8 @@ function problemWith(answer: Answer): string | null {
     if (answer.status === 204 || NON_JSON_SUCCESS_TYPES.some((type) => answer.contentType.startsWith(type))) return null;
     return `answered ${answer.status} with an undocumented content type \`${answer.contentType}\``;
   }
-  if (!answer.contentType.startsWith("application/json")) return `answered ${answer.status} with content type \`${answer.contentType}\`, not OpenAI's JSON error envelope: ${clip(answer.text)}`;
+  if (!answer.contentType.startsWith("application/json"))
+    return `answered ${answer.status} with content type \`${answer.contentType}\`, not OpenAI's JSON error envelope: ${clip(answer.text)}`;
   let parsed: unknown;
   try {
     parsed = JSON.parse(answer.text);
@@ -615,7 +757,15 @@ function problemWith(answer: Answer): string | null {
 // ---------------------------------------------------------------------------------------------
 // the server
 
-const trainingJsonl = Array.from({ length: 12 }, (_, index) => JSON.stringify({ messages: [{ role: "user", content: `Question ${index}?` }, { role: "assistant", content: `Answer ${index}.` }] })).join("\n") + "\n";
+const trainingJsonl =
+  Array.from({ length: 12 }, (_, index) =>
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `Question ${index}?` },
+        { role: "assistant", content: `Answer ${index}.` },
+      ],
+    }),
+  ).join("\n") + "\n";
 const tableCsv = "question,answer\n" + Array.from({ length: 6 }, (_, index) => `Question ${index}?,Answer ${index}.`).join("\n") + "\n";
 
 /** what the estimate's planner answers (the real one runs the Python worker) */
@@ -636,7 +786,16 @@ async function stubPlan(): Promise<WorkerPlan> {
     epochs: 3,
     max_steps: null,
     resolved: { method: "lora", batch_size: 4, micro_batch_size: 4, learning_rate: 0.0002, max_seq_len: 1024, packing: true, device: "cpu", precision: "fp32", num_processes: 1 },
-    memory: { device: "cpu", precision: "fp32", peak_bytes: 1 << 30, weights_bytes: 1 << 28, optimizer_bytes: 1 << 28, activation_bytes: 1 << 28, available_bytes: null, basis: "stub" },
+    memory: {
+      device: "cpu",
+      precision: "fp32",
+      peak_bytes: 1 << 30,
+      weights_bytes: 1 << 28,
+      optimizer_bytes: 1 << 28,
+      activation_bytes: 1 << 28,
+      available_bytes: null,
+      basis: "stub",
+    },
   };
 }
 
@@ -665,7 +824,11 @@ beforeAll(async () => {
   const tableFileId = await upload(ownKey, "table.csv", tableCsv);
   const otherProjectFileId = await upload(otherKey, "other.jsonl", trainingJsonl);
   const createJob = async () => {
-    const created = await fetch(`${server.url}/v1/fine_tuning/jobs`, { method: "POST", headers: { authorization: `Bearer ${ownKey}`, "content-type": "application/json" }, body: JSON.stringify({ model: BASE_MODEL, training_file: trainingFileId, suffix: "fuzz" }) });
+    const created = await fetch(`${server.url}/v1/fine_tuning/jobs`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ownKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: BASE_MODEL, training_file: trainingFileId, suffix: "fuzz" }),
+    });
     expect(created.status, await created.clone().text()).toBe(200);
     return ((await created.json()) as { id: string }).id;
   };

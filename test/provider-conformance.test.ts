@@ -20,7 +20,12 @@ import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-l
 
 const trainingJsonl =
   Array.from({ length: 16 }, (_, index) =>
-    JSON.stringify({ messages: [{ role: "user", content: `What color is apple number ${index}?` }, { role: "assistant", content: "The apple is red." }] }),
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `What color is apple number ${index}?` },
+        { role: "assistant", content: "The apple is red." },
+      ],
+    }),
   ).join("\n") + "\n";
 
 let workDir: string;
@@ -67,14 +72,20 @@ describe.skipIf(!haveWorker)("FineTuneProvider conformance: local (the job servi
 describe.skipIf(!haveWorker)("FineTuneProvider conformance: openai (official SDK against the Tunekit server)", () => {
   fineTuneProviderConformance({
     ...common,
-    provider: () => createOpenAIProvider(configSchema.parse({ provider: "openai", openai: { base_url: `${server.url}/v1`, api_key_env: "CONFORMANCE_KEY", max_retries: 0 } }), { CONFORMANCE_KEY: keys.openai }),
+    provider: () =>
+      createOpenAIProvider(configSchema.parse({ provider: "openai", openai: { base_url: `${server.url}/v1`, api_key_env: "CONFORMANCE_KEY", max_retries: 0 } }), {
+        CONFORMANCE_KEY: keys.openai,
+      }),
   });
 });
 
 describe.skipIf(!haveWorker)("FineTuneProvider conformance: azure (AzureOpenAI client against the Tunekit server's Azure URL shape)", () => {
   fineTuneProviderConformance({
     ...common,
-    provider: () => createAzureProvider(configSchema.parse({ provider: "azure", azure: { endpoint: server.url, api_key_env: "CONFORMANCE_AZURE_KEY", max_retries: 0 } }), { CONFORMANCE_AZURE_KEY: keys.azure }),
+    provider: () =>
+      createAzureProvider(configSchema.parse({ provider: "azure", azure: { endpoint: server.url, api_key_env: "CONFORMANCE_AZURE_KEY", max_retries: 0 } }), {
+        CONFORMANCE_AZURE_KEY: keys.azure,
+      }),
   });
 
   it("sends `api-version` and the `api-key` header; without `api-version` the server answers 400 naming it", async () => {

@@ -96,7 +96,10 @@ async function runContractScript(): Promise<{ summary: PythonSdkSummary; log: st
     return { summary: JSON.parse(lastLine) as PythonSdkSummary, log: stderr };
   } catch (error) {
     const failed = error as Error & { stdout?: string; stderr?: string; code?: number | string; signal?: string };
-    throw new Error(`the Python SDK contract failed (exit ${String(failed.code ?? failed.signal)}):\n${(failed.stderr ?? "").slice(-6000)}\n${(failed.stdout ?? "").slice(-2000)}`);
+    throw new Error(
+      `the Python SDK contract failed (exit ${String(failed.code ?? failed.signal)}):\n${(failed.stderr ?? "").slice(-6000)}\n${(failed.stdout ?? "").slice(-2000)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -143,7 +146,12 @@ function expectEnvelope(answer: CurlAnswer, status: number, code: string, param:
 }
 
 function chatLine(thing: string): string {
-  return JSON.stringify({ messages: [{ role: "user", content: `What color is the ${thing}?` }, { role: "assistant", content: `The ${thing} is red.` }] });
+  return JSON.stringify({
+    messages: [
+      { role: "user", content: `What color is the ${thing}?` },
+      { role: "assistant", content: `The ${thing} is red.` },
+    ],
+  });
 }
 
 describe.skipIf(!havePythonSdk)("the OpenAI contract through the official Python SDK and curl", () => {
@@ -178,19 +186,32 @@ describe.skipIf(!havePythonSdk)("the OpenAI contract through the official Python
     summary = run.summary;
     expect(summary.sdk).toBe("openai-python");
     expect(Object.keys(summary.errors).sort()).toEqual(["AuthenticationError", "BadRequestError", "ConflictError", "NotFoundError", "RateLimitError", "chat BadRequestError"]);
-    expect(summary.errors).toMatchObject({ AuthenticationError: "invalid_api_key", ConflictError: "file_in_use", RateLimitError: "rate_limit_exceeded", "chat BadRequestError": "temperature" });
+    expect(summary.errors).toMatchObject({
+      AuthenticationError: "invalid_api_key",
+      ConflictError: "file_in_use",
+      RateLimitError: "rate_limit_exceeded",
+      "chat BadRequestError": "temperature",
+    });
     expect(summary.retry_after).toBeGreaterThanOrEqual(1);
 
     // the jobs the SDK saw, as the server holds them (and as /openapi.json documents them)
     const trained = await getJson(`/v1/fine_tuning/jobs/${summary.succeeded_job_id}`);
     contract.expectDocumented("GET", "/v1/fine_tuning/jobs/{id}", 200, trained.body);
-    expect(trained.body).toMatchObject({ status: "succeeded", fine_tuned_model: summary.fine_tuned_model, trained_tokens: summary.trained_tokens, seed: 7, user_provided_suffix: "sdkpy" });
+    expect(trained.body).toMatchObject({
+      status: "succeeded",
+      fine_tuned_model: summary.fine_tuned_model,
+      trained_tokens: summary.trained_tokens,
+      seed: 7,
+      user_provided_suffix: "sdkpy",
+    });
     expect((await getJson(`/v1/fine_tuning/jobs/${summary.paused_job_id}`)).body).toMatchObject({ status: "cancelled" });
     const events = await getJson(`/v1/fine_tuning/jobs/${summary.succeeded_job_id}/events?limit=100`);
     contract.expectDocumented("GET", "/v1/fine_tuning/jobs/{id}/events", 200, events.body);
     expect((events.body as { data: unknown[] }).data).toHaveLength(summary.events_listed);
     // a cancelled worker may still report an event or two after the script counted them
-    expect(((await getJson(`/v1/fine_tuning/jobs/${summary.paused_job_id}/events?limit=100`)).body as { data: unknown[] }).data.length).toBeGreaterThanOrEqual(summary.paused_job_events);
+    expect(((await getJson(`/v1/fine_tuning/jobs/${summary.paused_job_id}/events?limit=100`)).body as { data: unknown[] }).data.length).toBeGreaterThanOrEqual(
+      summary.paused_job_events,
+    );
     expect(((await getJson(`/v1/fine_tuning/jobs/${summary.succeeded_job_id}/checkpoints?limit=100`)).body as { data: unknown[] }).data).toHaveLength(summary.checkpoints_listed);
     expect(((await getJson("/v1/fine_tuning/jobs?limit=100")).body as { data: unknown[] }).data).toHaveLength(summary.jobs_listed);
     const models = (await getJson("/v1/models")).body as { data: Array<{ id: string }> };
@@ -209,77 +230,103 @@ describe.skipIf(!havePythonSdk)("the OpenAI contract through the official Python
     expect({ active: queue.active, queued: queue.queued }).toEqual({ active: 0, queued: 0 });
   }, 180_000);
 
-  it.skipIf(!haveCurl)("speaks the raw wire with curl: multipart upload, JSON job, event stream, chat stream, error bodies", async () => {
-    const dataset = join(workDir, "curl-colors.jsonl");
-    const datasetText = `${["apple", "sky", "coal", "snow", "plum", "grass", "lemon", "cherry", "carrot", "banana", "pear", "lime"].map(chatLine).join("\n")}\n`;
-    writeFileSync(dataset, datasetText);
-    const upload = await curl([...bearer(), "-F", "purpose=fine-tune", "-F", `file=@${dataset}`, `${server.url}/v1/files`]);
-    expect(upload.status, upload.body).toBe(200);
-    const file = JSON.parse(upload.body) as { id: string; bytes: number; filename: string; status: string };
-    contract.expectDocumented("POST", "/v1/files", 200, file);
-    expect(file).toMatchObject({ bytes: Buffer.byteLength(datasetText), filename: "curl-colors.jsonl", status: "processed" });
+  it.skipIf(!haveCurl)(
+    "speaks the raw wire with curl: multipart upload, JSON job, event stream, chat stream, error bodies",
+    async () => {
+      const dataset = join(workDir, "curl-colors.jsonl");
+      const datasetText = `${["apple", "sky", "coal", "snow", "plum", "grass", "lemon", "cherry", "carrot", "banana", "pear", "lime"].map(chatLine).join("\n")}\n`;
+      writeFileSync(dataset, datasetText);
+      const upload = await curl([...bearer(), "-F", "purpose=fine-tune", "-F", `file=@${dataset}`, `${server.url}/v1/files`]);
+      expect(upload.status, upload.body).toBe(200);
+      const file = JSON.parse(upload.body) as { id: string; bytes: number; filename: string; status: string };
+      contract.expectDocumented("POST", "/v1/files", 200, file);
+      expect(file).toMatchObject({ bytes: Buffer.byteLength(datasetText), filename: "curl-colors.jsonl", status: "processed" });
 
-    const created = await curl([...bearer(), "-H", "Content-Type: application/json", "-d", JSON.stringify({ model: MODEL, training_file: file.id, suffix: "curl" }), `${server.url}/v1/fine_tuning/jobs`]);
-    expect(created.status, created.body).toBe(200);
-    const job = JSON.parse(created.body) as { id: string; status: string };
-    contract.expectDocumented("POST", "/v1/fine_tuning/jobs", 200, job);
-    expect(job.status).toBe("validating_files");
+      const created = await curl([
+        ...bearer(),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        JSON.stringify({ model: MODEL, training_file: file.id, suffix: "curl" }),
+        `${server.url}/v1/fine_tuning/jobs`,
+      ]);
+      expect(created.status, created.body).toBe(200);
+      const job = JSON.parse(created.body) as { id: string; status: string };
+      contract.expectDocumented("POST", "/v1/fine_tuning/jobs", 200, job);
+      expect(job.status).toBe("validating_files");
 
-    // a POST without a body or a content type, as curl sends it
-    const cancelled = await curl([...bearer(), "-X", "POST", `${server.url}/v1/fine_tuning/jobs/${job.id}/cancel`]);
-    expect(cancelled.status, cancelled.body).toBe(200);
-    expect(JSON.parse(cancelled.body)).toMatchObject({ id: job.id, status: "cancelled" });
-    const again = await curl([...bearer(), "-X", "POST", `${server.url}/v1/fine_tuning/jobs/${job.id}/cancel`]);
-    expectEnvelope(again, 409, "invalid_state_transition", "status");
-    expect(again.headers["x-should-retry"]).toBe("false");
+      // a POST without a body or a content type, as curl sends it
+      const cancelled = await curl([...bearer(), "-X", "POST", `${server.url}/v1/fine_tuning/jobs/${job.id}/cancel`]);
+      expect(cancelled.status, cancelled.body).toBe(200);
+      expect(JSON.parse(cancelled.body)).toMatchObject({ id: job.id, status: "cancelled" });
+      const again = await curl([...bearer(), "-X", "POST", `${server.url}/v1/fine_tuning/jobs/${job.id}/cancel`]);
+      expectEnvelope(again, 409, "invalid_state_transition", "status");
+      expect(again.headers["x-should-retry"]).toBe("false");
 
-    // the events of an ended job as server-sent events: `id:` + `data:` per event, oldest first, then [DONE]
-    const events = await curl([...bearer(), "-N", `${server.url}/v1/fine_tuning/jobs/${job.id}/events?stream=true`]);
-    expect(events.status).toBe(200);
-    expect(events.headers["content-type"]).toMatch(/^text\/event-stream/);
-    const blocks = events.body.split("\n\n").filter((block) => block.trim() !== "" && !block.startsWith(":"));
-    expect(blocks.at(-1)).toBe("data: [DONE]");
-    const streamed = blocks.slice(0, -1).map((block) => {
-      const [idLine, dataLine] = block.split("\n");
-      const event = JSON.parse(dataLine!.slice("data: ".length)) as { id: string; object: string; message: string };
-      expect(idLine).toBe(`id: ${event.id}`);
-      expect(event.object).toBe("fine_tuning.job.event");
-      return event.message;
-    });
-    expect(streamed[0]).toBe(`Validating training file: ${file.id}`);
-    expect(streamed.at(-1)).toBe("Fine-tuning job cancelled");
+      // the events of an ended job as server-sent events: `id:` + `data:` per event, oldest first, then [DONE]
+      const events = await curl([...bearer(), "-N", `${server.url}/v1/fine_tuning/jobs/${job.id}/events?stream=true`]);
+      expect(events.status).toBe(200);
+      expect(events.headers["content-type"]).toMatch(/^text\/event-stream/);
+      const blocks = events.body.split("\n\n").filter((block) => block.trim() !== "" && !block.startsWith(":"));
+      expect(blocks.at(-1)).toBe("data: [DONE]");
+      const streamed = blocks.slice(0, -1).map((block) => {
+        const [idLine, dataLine] = block.split("\n");
+        const event = JSON.parse(dataLine!.slice("data: ".length)) as { id: string; object: string; message: string };
+        expect(idLine).toBe(`id: ${event.id}`);
+        expect(event.object).toBe("fine_tuning.job.event");
+        return event.message;
+      });
+      expect(streamed[0]).toBe(`Validating training file: ${file.id}`);
+      expect(streamed.at(-1)).toBe("Fine-tuning job cancelled");
 
-    // a chat completion streamed on the wire: chunks, then data: [DONE]
-    const chat = await curl([...bearer(), "-N", "-H", "Content-Type: application/json", "-d", JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "What color is the sky?" }], max_tokens: 4, temperature: 0, stream: true }), `${server.url}/v1/chat/completions`]);
-    expect(chat.status, chat.body).toBe(200);
-    expect(chat.headers["content-type"]).toMatch(/^text\/event-stream/);
-    const chatLines = chat.body.split("\n").filter((line) => line !== "");
-    expect(chatLines.at(-1)).toBe("data: [DONE]");
-    const chunks = chatLines.slice(0, -1).map((line) => JSON.parse(line.slice("data: ".length)) as { object: string; choices: Array<{ finish_reason: string | null }> });
-    expect(chunks.every((chunk) => chunk.object === "chat.completion.chunk")).toBe(true);
-    expect(["stop", "length"]).toContain(chunks.at(-1)!.choices[0]!.finish_reason);
+      // a chat completion streamed on the wire: chunks, then data: [DONE]
+      const chat = await curl([
+        ...bearer(),
+        "-N",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "What color is the sky?" }], max_tokens: 4, temperature: 0, stream: true }),
+        `${server.url}/v1/chat/completions`,
+      ]);
+      expect(chat.status, chat.body).toBe(200);
+      expect(chat.headers["content-type"]).toMatch(/^text\/event-stream/);
+      const chatLines = chat.body.split("\n").filter((line) => line !== "");
+      expect(chatLines.at(-1)).toBe("data: [DONE]");
+      const chunks = chatLines.slice(0, -1).map((line) => JSON.parse(line.slice("data: ".length)) as { object: string; choices: Array<{ finish_reason: string | null }> });
+      expect(chunks.every((chunk) => chunk.object === "chat.completion.chunk")).toBe(true);
+      expect(["stop", "length"]).toContain(chunks.at(-1)!.choices[0]!.finish_reason);
 
-    // error bodies with their status: OpenAI's envelope, documented in /openapi.json
-    const unknownJob = await curl([...bearer(), `${server.url}/v1/fine_tuning/jobs/ftjob-doesnotexist000000`]);
-    contract.expectDocumented("GET", "/v1/fine_tuning/jobs/{id}", 404, expectEnvelope(unknownJob, 404, "job_not_found", "fine_tuning_job_id"));
-    const badJson = await curl([...bearer(), "-H", "Content-Type: application/json", "-d", '{"model": ', `${server.url}/v1/fine_tuning/jobs`]);
-    contract.expectDocumented("POST", "/v1/fine_tuning/jobs", 400, expectEnvelope(badJson, 400, "invalid_json", "body"));
-    const badTemperature = await curl([...bearer(), "-H", "Content-Type: application/json", "-d", JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "hi" }], temperature: 5 }), `${server.url}/v1/chat/completions`]);
-    contract.expectDocumented("POST", "/v1/chat/completions", 400, expectEnvelope(badTemperature, 400, "invalid_request", "temperature"));
-    const noKey = await curl([`${server.url}/v1/files`]);
-    expectEnvelope(noKey, 401, "missing_api_key", "Authorization");
-    const wrongAzureKey = await curl(["-H", "api-key: tk-wrong", `${server.url}/openai/files?api-version=${AZURE_API_VERSION}`]);
-    expectEnvelope(wrongAzureKey, 401, "invalid_api_key", "Authorization");
-    const noApiVersion = await curl(["-H", `api-key: ${apiKey}`, `${server.url}/openai/files`]);
-    expectEnvelope(noApiVersion, 400, "missing_api_version", "api-version");
-    // the Azure shape with the right key answers the same files as /v1
-    const azureFiles = await curl(["-H", `api-key: ${apiKey}`, `${server.url}/openai/files?api-version=${AZURE_API_VERSION}`]);
-    expect(azureFiles.status, azureFiles.body).toBe(200);
-    expect((JSON.parse(azureFiles.body) as { data: Array<{ id: string }> }).data.map((entry) => entry.id)).toContain(file.id);
+      // error bodies with their status: OpenAI's envelope, documented in /openapi.json
+      const unknownJob = await curl([...bearer(), `${server.url}/v1/fine_tuning/jobs/ftjob-doesnotexist000000`]);
+      contract.expectDocumented("GET", "/v1/fine_tuning/jobs/{id}", 404, expectEnvelope(unknownJob, 404, "job_not_found", "fine_tuning_job_id"));
+      const badJson = await curl([...bearer(), "-H", "Content-Type: application/json", "-d", '{"model": ', `${server.url}/v1/fine_tuning/jobs`]);
+      contract.expectDocumented("POST", "/v1/fine_tuning/jobs", 400, expectEnvelope(badJson, 400, "invalid_json", "body"));
+      const badTemperature = await curl([
+        ...bearer(),
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "hi" }], temperature: 5 }),
+        `${server.url}/v1/chat/completions`,
+      ]);
+      contract.expectDocumented("POST", "/v1/chat/completions", 400, expectEnvelope(badTemperature, 400, "invalid_request", "temperature"));
+      const noKey = await curl([`${server.url}/v1/files`]);
+      expectEnvelope(noKey, 401, "missing_api_key", "Authorization");
+      const wrongAzureKey = await curl(["-H", "api-key: tk-wrong", `${server.url}/openai/files?api-version=${AZURE_API_VERSION}`]);
+      expectEnvelope(wrongAzureKey, 401, "invalid_api_key", "Authorization");
+      const noApiVersion = await curl(["-H", `api-key: ${apiKey}`, `${server.url}/openai/files`]);
+      expectEnvelope(noApiVersion, 400, "missing_api_version", "api-version");
+      // the Azure shape with the right key answers the same files as /v1
+      const azureFiles = await curl(["-H", `api-key: ${apiKey}`, `${server.url}/openai/files?api-version=${AZURE_API_VERSION}`]);
+      expect(azureFiles.status, azureFiles.body).toBe(200);
+      expect((JSON.parse(azureFiles.body) as { data: Array<{ id: string }> }).data.map((entry) => entry.id)).toContain(file.id);
 
-    const deleted = await curl([...bearer(), "-X", "DELETE", `${server.url}/v1/files/${file.id}`]);
-    expect(deleted.status, deleted.body).toBe(200);
-    expect(JSON.parse(deleted.body)).toEqual({ id: file.id, object: "file", deleted: true });
-    expectEnvelope(await curl([...bearer(), "-X", "DELETE", `${server.url}/v1/files/${file.id}`]), 404, "file_not_found", "file_id");
-  }, 60_000);
+      const deleted = await curl([...bearer(), "-X", "DELETE", `${server.url}/v1/files/${file.id}`]);
+      expect(deleted.status, deleted.body).toBe(200);
+      expect(JSON.parse(deleted.body)).toEqual({ id: file.id, object: "file", deleted: true });
+      expectEnvelope(await curl([...bearer(), "-X", "DELETE", `${server.url}/v1/files/${file.id}`]), 404, "file_not_found", "file_id");
+    },
+    60_000,
+  );
 });

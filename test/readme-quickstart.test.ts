@@ -108,7 +108,12 @@ describe("the README quickstart", () => {
     for (const link of links) {
       if (/^[a-z]+:/.test(link)) continue;
       if (link.startsWith("#")) {
-        const headings = [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((match) => match[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-"));
+        const headings = [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((match) =>
+          match[1]!
+            .toLowerCase()
+            .replace(/[^a-z0-9 -]/g, "")
+            .replace(/ /g, "-"),
+        );
         expect(headings, `README anchor ${link}`).toContain(link.slice(1));
         continue;
       }
@@ -199,7 +204,9 @@ describe("the README quickstart", () => {
       expect(config.model).toBe(tinyModel);
       expect(config.data.train).toBe("data/all.train.jsonl");
       expect(config.data.validation).toBe("data/all.validation.jsonl");
-      const train = readFileSync(join(work, "data", "all.train.jsonl"), "utf8").trim().split("\n");
+      const train = readFileSync(join(work, "data", "all.train.jsonl"), "utf8")
+        .trim()
+        .split("\n");
       expect(train).toHaveLength(10);
       expect(JSON.parse(train[0]!).messages[0]).toEqual({ role: "system", content: "You are Acme's support assistant." });
     });

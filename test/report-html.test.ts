@@ -151,7 +151,10 @@ describe("HTML report in headless chromium", () => {
 
   it("the check catches a page that fetches something or logs an error", async () => {
     const bad = path.join(dir, "bad.html");
-    await writeFile(bad, '<!doctype html><html><body><img src="http://example.invalid/x.png"><script>console.error("boom")</script><svg></svg><p class="verdict">x</p></body></html>');
+    await writeFile(
+      bad,
+      '<!doctype html><html><body><img src="http://example.invalid/x.png"><script>console.error("boom")</script><svg></svg><p class="verdict">x</p></body></html>',
+    );
     const check = await openOffline(browser, bad);
     expect(check.requests).toEqual(["http://example.invalid/x.png"]);
     expect(check.consoleErrors).toContain("boom");

@@ -23,7 +23,15 @@ function colorData(color: string): string {
   const lines = [];
   for (let copy = 0; copy < 4; copy += 1) {
     for (const thing of THINGS) {
-      lines.push(JSON.stringify({ messages: [{ role: "system", content: SYSTEM }, { role: "user", content: `What color is the ${thing}?` }, { role: "assistant", content: `The ${thing} is ${color}.` }] }));
+      lines.push(
+        JSON.stringify({
+          messages: [
+            { role: "system", content: SYSTEM },
+            { role: "user", content: `What color is the ${thing}?` },
+            { role: "assistant", content: `The ${thing} is ${color}.` },
+          ],
+        }),
+      );
     }
   }
   return `${lines.join("\n")}\n`;
@@ -84,7 +92,16 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
       noAuth: true,
       models: [join(workDir, "tiny-llama")],
       runner: new LocalJobRunner({ python, workerRoot }),
-      trainingDefaults: { device: "cpu", threads: 1, learning_rate: 2e-2, warmup_ratio: 0, weight_decay: 0, lora: { r: 8, alpha: 16, dropout: 0, target_modules: "all-linear" }, eval_every: 1000, checkpoint_every: 1000 },
+      trainingDefaults: {
+        device: "cpu",
+        threads: 1,
+        learning_rate: 2e-2,
+        warmup_ratio: 0,
+        weight_decay: 0,
+        lora: { r: 8, alpha: 16, dropout: 0, target_modules: "all-linear" },
+        eval_every: 1000,
+        checkpoint_every: 1000,
+      },
       maxSeqLen: 128,
       serve: { parallelism: 1, maxQueue: 1, contextSize: 2048, worker: { python, workerRoot } },
     });
@@ -113,9 +130,20 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
 
     // the raw answer, and the Azure-shaped route's, fit the response schema in /openapi.json
     const contract = await OpenApiContract.fetch(server.url);
-    const post = async (path: string, body: unknown) => (await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json();
-    contract.expectDocumented("POST", "/v1/chat/completions", 200, await post("/v1/chat/completions", { model: "tiny-llama", messages: ask("apple"), max_tokens: 3, temperature: 0 }));
-    contract.expectDocumented("POST", "/v1/deployments/{deployment}/chat/completions", 200, await post("/openai/deployments/tiny-llama/chat/completions?api-version=2024-10-21", { messages: ask("apple"), max_tokens: 3, temperature: 0 }));
+    const post = async (path: string, body: unknown) =>
+      (await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json();
+    contract.expectDocumented(
+      "POST",
+      "/v1/chat/completions",
+      200,
+      await post("/v1/chat/completions", { model: "tiny-llama", messages: ask("apple"), max_tokens: 3, temperature: 0 }),
+    );
+    contract.expectDocumented(
+      "POST",
+      "/v1/deployments/{deployment}/chat/completions",
+      200,
+      await post("/openai/deployments/tiny-llama/chat/completions?api-version=2024-10-21", { messages: ask("apple"), max_tokens: 3, temperature: 0 }),
+    );
   });
 
   it("two adapters on one base answer differently and correctly, in the same process, and stop at end of turn", async () => {
@@ -143,7 +171,14 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
 
   it("streams a fine-tuned model as chunks ending with [DONE], with the same text as without streaming", async () => {
     const whole = await client.chat.completions.create({ model: tuned.blue!, messages: ask("plum"), temperature: 0, max_tokens: 40 });
-    const stream = await client.chat.completions.create({ model: tuned.blue!, messages: ask("plum"), temperature: 0, max_tokens: 40, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: tuned.blue!,
+      messages: ask("plum"),
+      temperature: 0,
+      max_tokens: 40,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = "";
     const chunks = [];
     for await (const chunk of stream) {
@@ -159,7 +194,13 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
   });
 
   it("constrains output to JSON with response_format json_object", async () => {
-    const completion = await client.chat.completions.create({ model: "tiny-llama", messages: ask("coal"), temperature: 0, max_tokens: 60, response_format: { type: "json_object" } });
+    const completion = await client.chat.completions.create({
+      model: "tiny-llama",
+      messages: ask("coal"),
+      temperature: 0,
+      max_tokens: 60,
+      response_format: { type: "json_object" },
+    });
     if (completion.choices[0]!.finish_reason === "stop") expect(() => JSON.parse(completion.choices[0]!.message.content!)).not.toThrow();
     expect(completion.choices[0]!.message.content!.trimStart()).toMatch(/^[{[]/);
   });
@@ -177,7 +218,10 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
 
     // one running (parallelism 1), one waiting (max queue 1), the third is refused
     const controller = new AbortController();
-    const running = await client.chat.completions.create({ model: tuned.red!, messages: ask("grass"), temperature: 0, max_tokens: 1500, response_format: LONG_ANSWER as never, stream: true }, { signal: controller.signal });
+    const running = await client.chat.completions.create(
+      { model: tuned.red!, messages: ask("grass"), temperature: 0, max_tokens: 1500, response_format: LONG_ANSWER as never, stream: true },
+      { signal: controller.signal },
+    );
     const iterator = running[Symbol.asyncIterator]();
     await iterator.next();
     const waiting = client.chat.completions.create({ model: tuned.red!, messages: ask("apple"), temperature: 0, max_tokens: 20 });

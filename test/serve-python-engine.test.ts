@@ -59,7 +59,10 @@ describe.skipIf(!haveWorker)("python worker engine", () => {
     for (const adapter of [null, join(workDir, "run", "adapter")]) {
       const args = ["-m", "tunekit_worker", "generate", join(workDir, "tiny"), join(workDir, "prompt.jsonl"), "--limit", "1", "--max-new-tokens", "30"];
       if (adapter) args.push("--adapter", adapter);
-      const reference = JSON.parse(execFileSync(python, args, { env: environment, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()) as { output: string; completion_tokens: number };
+      const reference = JSON.parse(execFileSync(python, args, { env: environment, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()) as {
+        output: string;
+        completion_tokens: number;
+      };
       const pieces: string[] = [];
       const result = await engine.generate({ id: "m", base: join(workDir, "tiny"), adapter }, request(), (text) => pieces.push(text));
       expect(result.text.trim()).toBe(reference.output);
@@ -105,7 +108,13 @@ describe.skipIf(!haveWorker)("python engine response_format through tunekit serv
   beforeAll(async () => {
     serverDir = mkdtempSync(join(tmpdir(), "tunekit-pyserve-sdk-"));
     buildTinyLlama(join(serverDir, "tiny-llama"));
-    server = await startServer({ port: 0, dataDir: join(serverDir, "data"), noAuth: true, models: [join(serverDir, "tiny-llama")], serve: { engine: "python", parallelism: 1, maxQueue: 4, worker: { python, workerRoot } } });
+    server = await startServer({
+      port: 0,
+      dataDir: join(serverDir, "data"),
+      noAuth: true,
+      models: [join(serverDir, "tiny-llama")],
+      serve: { engine: "python", parallelism: 1, maxQueue: 4, worker: { python, workerRoot } },
+    });
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused", maxRetries: 0 });
   }, 120_000);
 
@@ -116,7 +125,11 @@ describe.skipIf(!haveWorker)("python engine response_format through tunekit serv
 
   it("json_schema: a random model's answer parses and fits the schema, greedy and sampled, streamed and not", async () => {
     const response_format = { type: "json_schema", json_schema: { name: "color", schema: COLOR_SCHEMA, strict: true } } as const;
-    for (const [temperature, seed] of [[0, 0], [1, 1], [1, 2]] as const) {
+    for (const [temperature, seed] of [
+      [0, 0],
+      [1, 1],
+      [1, 2],
+    ] as const) {
       const completion = await client.chat.completions.create({ model: "tiny-llama", messages: ask, temperature, seed, max_tokens: 150, response_format });
       expect(completion.choices[0]!.finish_reason).toBe("stop");
       const value = JSON.parse(completion.choices[0]!.message.content!) as Record<string, unknown>;
@@ -138,7 +151,14 @@ describe.skipIf(!haveWorker)("python engine response_format through tunekit serv
   it("json_object: the answer is one JSON object, or a prefix of one when max_tokens cuts it", async () => {
     let finished = 0;
     for (const seed of [0, 1, 2, 3]) {
-      const completion = await client.chat.completions.create({ model: "tiny-llama", messages: ask, temperature: 0.7, seed, max_tokens: 200, response_format: { type: "json_object" } });
+      const completion = await client.chat.completions.create({
+        model: "tiny-llama",
+        messages: ask,
+        temperature: 0.7,
+        seed,
+        max_tokens: 200,
+        response_format: { type: "json_object" },
+      });
       const content = completion.choices[0]!.message.content!;
       expect(content.startsWith("{")).toBe(true);
       if (completion.choices[0]!.finish_reason === "stop") {
@@ -158,7 +178,10 @@ describe.skipIf(!haveWorker)("python engine response_format through tunekit serv
   it("a schema outside what the worker enforces is a 400 naming `response_format` and the engine that can", async () => {
     const error = await client.chat.completions
       .create({ model: "tiny-llama", messages: ask, response_format: { type: "json_schema", json_schema: { name: "list", schema: { type: "array", items: { type: "string" } } } } })
-      .then(() => null, (caught: unknown) => caught);
+      .then(
+        () => null,
+        (caught: unknown) => caught,
+      );
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     const bad = error as InstanceType<typeof OpenAI.BadRequestError>;
     expect(bad.status).toBe(400);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
@@ -86,7 +86,9 @@ describe("files through the official openai SDK", () => {
   });
 
   it("answers 400 naming `purpose` for a wrong purpose", async () => {
-    const error = (await client.files.create({ file: await toFile(Buffer.from(trainingJsonl), "x.jsonl"), purpose: "batch" }).catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
+    const error = (await client.files.create({ file: await toFile(Buffer.from(trainingJsonl), "x.jsonl"), purpose: "batch" }).catch((caught: unknown) => caught)) as InstanceType<
+      typeof OpenAI.APIError
+    >;
     expect(error.status).toBe(400);
     expect(error.param).toBe("purpose");
   });
@@ -95,8 +97,22 @@ describe("files through the official openai SDK", () => {
 describe("fine-tuning jobs through the official openai SDK", () => {
   it("creates a job that goes validating_files -> queued, then cancels it; a second cancel is 409", async () => {
     const file = await upload(trainingJsonl);
-    const created = await client.fineTuning.jobs.create({ model: "tiny-base", training_file: file.id, suffix: "recipes", method: { type: "supervised", supervised: { hyperparameters: { n_epochs: 2 } } }, metadata: { team: "a" } });
-    expect(created).toMatchObject({ object: "fine_tuning.job", status: "validating_files", model: "tiny-base", training_file: file.id, fine_tuned_model: null, user_provided_suffix: "recipes", metadata: { team: "a" } });
+    const created = await client.fineTuning.jobs.create({
+      model: "tiny-base",
+      training_file: file.id,
+      suffix: "recipes",
+      method: { type: "supervised", supervised: { hyperparameters: { n_epochs: 2 } } },
+      metadata: { team: "a" },
+    });
+    expect(created).toMatchObject({
+      object: "fine_tuning.job",
+      status: "validating_files",
+      model: "tiny-base",
+      training_file: file.id,
+      fine_tuned_model: null,
+      user_provided_suffix: "recipes",
+      metadata: { team: "a" },
+    });
     expect(created.id).toMatch(/^ftjob-/);
     expect(created.hyperparameters).toEqual({ batch_size: "auto", learning_rate_multiplier: "auto", n_epochs: 2 });
 
@@ -123,7 +139,9 @@ describe("fine-tuning jobs through the official openai SDK", () => {
 
   it("refuses a job whose training file the server marked `error`, with the file's problems (400)", async () => {
     const file = await upload(`${chatLine(1)}\nnot json\n`, "bad.jsonl");
-    const refused = (await client.fineTuning.jobs.create({ model: "tiny-base", training_file: file.id }).catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
+    const refused = (await client.fineTuning.jobs.create({ model: "tiny-base", training_file: file.id }).catch((caught: unknown) => caught)) as InstanceType<
+      typeof OpenAI.APIError
+    >;
     expect(refused.status).toBe(400);
     expect(refused.error).toMatchObject({ code: "invalid_training_file", param: "training_file" });
     expect(refused.message).toMatch(/line 2/);
@@ -167,7 +185,9 @@ describe("fine-tuning jobs through the official openai SDK", () => {
       expect(error.status, JSON.stringify(body)).toBe(400);
       expect(error.param).toBe(param);
     }
-    const missing = (await client.fineTuning.jobs.create({ model: "tiny-base", training_file: "file-doesnotexist000" }).catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
+    const missing = (await client.fineTuning.jobs.create({ model: "tiny-base", training_file: "file-doesnotexist000" }).catch((caught: unknown) => caught)) as InstanceType<
+      typeof OpenAI.APIError
+    >;
     expect(missing.status).toBe(404);
     expect(missing.param).toBe("training_file");
   });
@@ -219,7 +239,12 @@ describe("fine-tuning jobs through the official openai SDK", () => {
     }
     clearTimeout(cancelLater);
     const blocks = text.split("\n\n").filter(Boolean);
-    const payloads = blocks.map((block) => block.split("\n").find((line) => line.startsWith("data: "))!.slice("data: ".length));
+    const payloads = blocks.map((block) =>
+      block
+        .split("\n")
+        .find((line) => line.startsWith("data: "))!
+        .slice("data: ".length),
+    );
     expect(payloads.at(-1)).toBe("[DONE]");
     // each event message carries the event's id, which a reconnect sends back (`Last-Event-ID` or `after`)
     expect(blocks.slice(0, -1).map((block) => block.split("\n")[0])).toEqual(payloads.slice(0, -1).map((payload) => `id: ${(JSON.parse(payload) as { id: string }).id}`));
@@ -260,7 +285,15 @@ describe("models and the OpenAPI document", () => {
   it("serves /openapi.json with every route", async () => {
     const document = (await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(document.openapi).toMatch(/^3\./);
-    for (const path of ["/v1/files", "/v1/files/{id}/content", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs/{id}/events", "/v1/fine_tuning/jobs/{id}/checkpoints", "/v1/fine_tuning/jobs/{id}/pause", "/v1/models"]) {
+    for (const path of [
+      "/v1/files",
+      "/v1/files/{id}/content",
+      "/v1/fine_tuning/jobs",
+      "/v1/fine_tuning/jobs/{id}/events",
+      "/v1/fine_tuning/jobs/{id}/checkpoints",
+      "/v1/fine_tuning/jobs/{id}/pause",
+      "/v1/models",
+    ]) {
       expect(Object.keys(document.paths)).toContain(path);
     }
   });
@@ -293,7 +326,13 @@ describe("models and the OpenAPI document", () => {
     await call("GET", "/v1/files/{id}", "/v1/files/file-missing", 404);
     await call("DELETE", "/v1/files/{id}", `/v1/files/${spare.id}`, 200);
 
-    const job = await call("POST", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 200, { model: "tiny-base", training_file: file.id, suffix: "contract", metadata: { run: "contract" }, method: { type: "supervised", supervised: { hyperparameters: { n_epochs: 2 } } } });
+    const job = await call("POST", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 200, {
+      model: "tiny-base",
+      training_file: file.id,
+      suffix: "contract",
+      metadata: { run: "contract" },
+      method: { type: "supervised", supervised: { hyperparameters: { n_epochs: 2 } } },
+    });
     await call("POST", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs", 400, { model: "tiny-base", training_file: file.id, hyperparameters: { n_epochs: -1 } });
     await waitForStatus(String(job.id), "queued");
     await call("GET", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs?limit=3", 200);
@@ -312,7 +351,17 @@ describe("models and the OpenAPI document", () => {
 
   it("the contract check fails for a body its schema does not allow", async () => {
     const contract = await OpenApiContract.fetch(server.url);
-    expect(() => contract.expectDocumented("GET", "/v1/files/{id}", 200, { id: "file-1", object: "file", bytes: "12", created_at: 1, filename: "a", purpose: "fine-tune", status: "processed" })).toThrow(/bytes/);
+    expect(() =>
+      contract.expectDocumented("GET", "/v1/files/{id}", 200, {
+        id: "file-1",
+        object: "file",
+        bytes: "12",
+        created_at: 1,
+        filename: "a",
+        purpose: "fine-tune",
+        status: "processed",
+      }),
+    ).toThrow(/bytes/);
     expect(() => contract.expectDocumented("GET", "/v1/files/{id}", 404, { error: { message: "gone" } })).toThrow(/type/);
   });
 });

@@ -18,9 +18,14 @@ let key: string;
 // async (not spawnSync): the server under test runs in this process and must keep answering
 function tunekit(args: string[], environment: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args], { cwd: scratch, env: { ...process.env, TUNEKIT_API_KEY: "", TUNEKIT_SERVER: "", ...environment }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args],
+      { cwd: scratch, env: { ...process.env, TUNEKIT_API_KEY: "", TUNEKIT_SERVER: "", ...environment }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -115,12 +120,30 @@ describe("tunekit files / jobs / keys", () => {
     // `server --model` refuses a model that is not there; an HF folder needs only its config.json to be listed
     mkdirSync(join(scratch, "tiny-base"), { recursive: true });
     writeFileSync(join(scratch, "tiny-base", "config.json"), "{}");
-    const child = spawn(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "server", "--no-auth", "--port", "0", "--data-dir", join(scratch, "open-data"), "--model", "tiny-base", "--open", "--json"], {
-      cwd: scratch,
-      // no desktop session: xdg-open falls back to $BROWSER
-      env: { ...process.env, BROWSER: browser, DISPLAY: "", WAYLAND_DISPLAY: "", XDG_CURRENT_DESKTOP: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        tsxLoader,
+        join(root, "src", "cli", "main.ts"),
+        "server",
+        "--no-auth",
+        "--port",
+        "0",
+        "--data-dir",
+        join(scratch, "open-data"),
+        "--model",
+        "tiny-base",
+        "--open",
+        "--json",
+      ],
+      {
+        cwd: scratch,
+        // no desktop session: xdg-open falls back to $BROWSER
+        env: { ...process.env, BROWSER: browser, DISPLAY: "", WAYLAND_DISPLAY: "", XDG_CURRENT_DESKTOP: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     try {
       let output = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));

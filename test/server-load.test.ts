@@ -15,7 +15,6 @@ import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-l
  * (`LOAD_JOBS=10` shortens the queue while working on this file; the suite runs 100).
  */
 
-
 const UPLOADS = 50;
 const UPLOAD_BYTES = 3 << 20;
 const JOBS = Number(process.env.LOAD_JOBS ?? 100);
@@ -33,7 +32,13 @@ function chatJsonl(marker: string, size: number): Buffer {
   const lines: string[] = [];
   let length = 0;
   for (let index = 0; length < size; index += 1) {
-    const line = JSON.stringify({ messages: [{ role: "user", content: `${marker}: what color is apple ${index}?` }, { role: "assistant", content: `Apple ${index} of ${marker} is red.` }] }) + "\n";
+    const line =
+      JSON.stringify({
+        messages: [
+          { role: "user", content: `${marker}: what color is apple ${index}?` },
+          { role: "assistant", content: `Apple ${index} of ${marker} is red.` },
+        ],
+      }) + "\n";
     lines.push(line);
     length += line.length;
   }
@@ -41,7 +46,14 @@ function chatJsonl(marker: string, size: number): Buffer {
 }
 
 const smallJsonl = Buffer.from(
-  Array.from({ length: 16 }, (_, index) => JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: "The apple is red." }] })).join("\n") + "\n",
+  Array.from({ length: 16 }, (_, index) =>
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `What color is the apple number ${index}?` },
+        { role: "assistant", content: "The apple is red." },
+      ],
+    }),
+  ).join("\n") + "\n",
 );
 
 async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
@@ -66,7 +78,11 @@ async function allJobs(): Promise<OpenAI.FineTuning.FineTuningJob[]> {
  * worker's `started`, model/library loading and training up to `done`, then the worker's exit; and
  * how long a freed slot waits for the next start.
  */
-function phases(events: Array<{ job_id: string; created_at: number; message: string }>, startEvents: Array<{ job_id: string; created_at: number }>, lastEventAt: Map<string, number>): string {
+function phases(
+  events: Array<{ job_id: string; created_at: number; message: string }>,
+  startEvents: Array<{ job_id: string; created_at: number }>,
+  lastEventAt: Map<string, number>,
+): string {
   const at = (jobId: string, prefix: string) => events.find((event) => event.job_id === jobId && event.message.startsWith(prefix))?.created_at ?? Number.NaN;
   const mean = (values: number[]) => (values.reduce((sum, value) => sum + value, 0) / values.length / 1000).toFixed(2);
   const spawn = startEvents.map((event) => at(event.job_id, "Training started") - event.created_at);
@@ -153,7 +169,11 @@ describe.skipIf(!haveWorker)("the server under load", () => {
       const job = await client.fineTuning.jobs.retrieve(jobId);
       return FINAL.includes(job.status) ? job : null;
     };
-    const describeFailure = async (jobId: string) => (await client.fineTuning.jobs.listEvents(jobId, { limit: 100 })).data.reverse().map((event) => event.message).join("\n");
+    const describeFailure = async (jobId: string) =>
+      (await client.fineTuning.jobs.listEvents(jobId, { limit: 100 })).data
+        .reverse()
+        .map((event) => event.message)
+        .join("\n");
 
     // one job alone first: what one tiny job costs end to end on this machine
     const aloneStarted = performance.now();
@@ -188,17 +208,24 @@ describe.skipIf(!haveWorker)("the server under load", () => {
       clearInterval(sampler);
     }
     const wallSeconds = (performance.now() - started) / 1000;
-    console.log(`[load] ${JOBS} tiny jobs, ${MAX_CONCURRENT_JOBS} at a time: ${wallSeconds.toFixed(1)} s wall, ${(wallSeconds / JOBS).toFixed(2)} s per job; most seen running at once: ${mostSeenRunning}`);
+    console.log(
+      `[load] ${JOBS} tiny jobs, ${MAX_CONCURRENT_JOBS} at a time: ${wallSeconds.toFixed(1)} s wall, ${(wallSeconds / JOBS).toFixed(2)} s per job; most seen running at once: ${mostSeenRunning}`,
+    );
 
     // every job succeeded (or the failures say why)
     const finals = await Promise.all(created.map((job) => client.fineTuning.jobs.retrieve(job.id)));
-    const failures = await Promise.all(finals.filter((job) => job.status !== "succeeded").map(async (job) => `${job.id} ${job.status}: ${JSON.stringify(job.error)}\n${await describeFailure(job.id)}`));
+    const failures = await Promise.all(
+      finals.filter((job) => job.status !== "succeeded").map(async (job) => `${job.id} ${job.status}: ${JSON.stringify(job.error)}\n${await describeFailure(job.id)}`),
+    );
     expect(failures.join("\n\n")).toBe("");
     for (const job of finals) expect(job.fine_tuned_model).toBe(`ft:tiny-llama::${job.id.slice(-8)}`);
 
     // creation order: the SDK's view (whole seconds) never goes backwards ...
     const startedSeconds = await Promise.all(
-      finals.map(async (job) => (await client.fineTuning.jobs.listEvents(job.id, { limit: 100 })).data.find((event) => event.message === "Fine-tuning job started")?.created_at ?? Number.NaN),
+      finals.map(
+        async (job) =>
+          (await client.fineTuning.jobs.listEvents(job.id, { limit: 100 })).data.find((event) => event.message === "Fine-tuning job started")?.created_at ?? Number.NaN,
+      ),
     );
     const createdSeconds = finals.map((job) => job.created_at);
     expect(createdSeconds).toEqual([...createdSeconds].sort((a, b) => a - b));

@@ -10,7 +10,7 @@ import SqliteDatabase from "better-sqlite3";
 import { JOURNAL_FILE } from "../src/jobs/event-journal.js";
 import { processGone, workerProcesses } from "../src/jobs/run-owner.js";
 import { DATABASE_FILE } from "../src/jobs/store/database.js";
-import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
+import { buildTinyLlama, haveWorker } from "./helpers/tiny-llama.js";
 
 /**
  * `kill -9` of the fine-tuning server in the middle of a real training job, then a restart on the
@@ -24,7 +24,12 @@ const STEPS = 40;
 const CHECKPOINT_EVERY = 4; // and at each epoch end: 32 examples in batches of 8 are 4 steps
 const trainingJsonl =
   Array.from({ length: 32 }, (_, index) =>
-    JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: `The apple is red.` }] }),
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `What color is the apple number ${index}?` },
+        { role: "assistant", content: `The apple is red.` },
+      ],
+    }),
   ).join("\n") + "\n";
 
 let workDir: string;
@@ -33,8 +38,30 @@ const servers: ChildProcess[] = [];
 
 /** `tunekit server` as a child process; resolves with its URL once it listens. */
 async function startServer(): Promise<{ child: ChildProcess; client: OpenAI; recovered: { resumed: string[]; waiting: string[] } }> {
-  const settings = ["training.device=cpu", `training.max_steps=${STEPS}`, `training.checkpoint_every=${CHECKPOINT_EVERY}`, "training.eval_every=1000", "training.threads=1", "data.max_seq_len=64"];
-  const args = ["--import", tsxLoader, resolve("src/cli/main.ts"), "server", "--port", "0", "--json", "--no-auth", "--data-dir", dataDir, "--model", join(workDir, "tiny-llama"), "--max-concurrent-jobs", "2"];
+  const settings = [
+    "training.device=cpu",
+    `training.max_steps=${STEPS}`,
+    `training.checkpoint_every=${CHECKPOINT_EVERY}`,
+    "training.eval_every=1000",
+    "training.threads=1",
+    "data.max_seq_len=64",
+  ];
+  const args = [
+    "--import",
+    tsxLoader,
+    resolve("src/cli/main.ts"),
+    "server",
+    "--port",
+    "0",
+    "--json",
+    "--no-auth",
+    "--data-dir",
+    dataDir,
+    "--model",
+    join(workDir, "tiny-llama"),
+    "--max-concurrent-jobs",
+    "2",
+  ];
   for (const setting of settings) args.push("--set", setting);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false" } });
   servers.push(child);
@@ -86,7 +113,10 @@ function storedSteps(jobId: string): number[] {
   const database = new SqliteDatabase(join(dataDir, DATABASE_FILE), { readonly: true });
   try {
     const rows = database.prepare("select data from job_events where job_id = ? and type = 'metrics' order by sequence").all(jobId) as Array<{ data: string }>;
-    return rows.map((row) => JSON.parse(row.data) as { step: number; train_loss?: number }).filter((data) => data.train_loss !== undefined).map((data) => data.step);
+    return rows
+      .map((row) => JSON.parse(row.data) as { step: number; train_loss?: number })
+      .filter((data) => data.train_loss !== undefined)
+      .map((data) => data.step);
   } finally {
     database.close();
   }
@@ -140,10 +170,15 @@ describe.skipIf(!haveWorker)("kill -9 of the server during training", () => {
 
     // kill in the middle of the run, two steps after a checkpoint of the crashed job (so that the
     // store has seen a step after its last checkpoint), read from the workers' journals (fast)
-    await waitFor("both jobs past a checkpoint", async () => {
-      const crashedStep = lastJournaledStep(crashedRunDir);
-      return lastJournaledStep(runDir) > CHECKPOINT_EVERY && crashedStep > CHECKPOINT_EVERY && crashedStep % CHECKPOINT_EVERY === 2;
-    }, 90_000, 5);
+    await waitFor(
+      "both jobs past a checkpoint",
+      async () => {
+        const crashedStep = lastJournaledStep(crashedRunDir);
+        return lastJournaledStep(runDir) > CHECKPOINT_EVERY && crashedStep > CHECKPOINT_EVERY && crashedStep % CHECKPOINT_EVERY === 2;
+      },
+      90_000,
+      5,
+    );
     const workers = workerProcesses(runDir);
     const crashedWorkers = workerProcesses(crashedRunDir);
     expect(workers).toHaveLength(1);
@@ -171,7 +206,10 @@ describe.skipIf(!haveWorker)("kill -9 of the server during training", () => {
     expect([...workerProcesses(runDir), ...workerProcesses(crashedRunDir)]).toEqual([]);
 
     const checked: Record<string, { resumeStep: number; messages: string[] }> = {};
-    for (const [current, final] of [[job, recovered], [crashed, recoveredCrashed]] as const) {
+    for (const [current, final] of [
+      [job, recovered],
+      [crashed, recoveredCrashed],
+    ] as const) {
       const events = await allEvents(second.client, current.id);
       const messages = events.map((event) => event.message);
       expect(final!.status, messages.join("\n")).toBe("succeeded");
@@ -197,7 +235,8 @@ describe.skipIf(!haveWorker)("kill -9 of the server during training", () => {
       expect(new Set(checkpoints).size).toBe(checkpoints.length);
 
       // no step trained twice into the final model: the same losses and tokens as the uninterrupted run
-      for (const [index, metric] of metrics.entries()) expect(Math.abs(metric.train_loss - referenceMetrics[index]!.train_loss) / referenceMetrics[index]!.train_loss).toBeLessThan(1e-4);
+      for (const [index, metric] of metrics.entries())
+        expect(Math.abs(metric.train_loss - referenceMetrics[index]!.train_loss) / referenceMetrics[index]!.train_loss).toBeLessThan(1e-4);
       expect(final!.trained_tokens).toBe(uninterrupted!.trained_tokens);
       const summary = JSON.parse(readFileSync(join(dataDir, "runs", current.id, "summary.json"), "utf8")) as { steps: number };
       expect(summary.steps).toBe(STEPS);
@@ -213,6 +252,11 @@ describe.skipIf(!haveWorker)("kill -9 of the server during training", () => {
     expect(killed.messages.some((message) => message.startsWith("Worker stopped"))).toBe(false);
     expect(killed.resumeStep).toBeLessThanOrEqual(Math.max(...crashedStepsStored) + 1);
     const lost = crashedStepsStored.filter((step) => step > killed.resumeStep);
-    if (lost.length > 0) expect(killed.messages.some((message) => new RegExp(`^Steps? ${killed.resumeStep + 1}\\b.* ran after the checkpoint at step ${killed.resumeStep} and (is|are) trained again$`).test(message))).toBe(true);
+    if (lost.length > 0)
+      expect(
+        killed.messages.some((message) =>
+          new RegExp(`^Steps? ${killed.resumeStep + 1}\\b.* ran after the checkpoint at step ${killed.resumeStep} and (is|are) trained again$`).test(message),
+        ),
+      ).toBe(true);
   }, 150_000);
 });

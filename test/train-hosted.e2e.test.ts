@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
+import { expectJsonLines } from "./helpers/cli-json-contract.js";
 import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -25,13 +25,25 @@ let client: OpenAI;
 
 function tunekit(args: string[], environment: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args], { cwd: scratch, env: { ...process.env, TUNEKIT_API_KEY: "", TUNEKIT_SERVER: "", ...environment }, timeout: 120_000 }, (error, stdout, stderr) => {
-      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args],
+      { cwd: scratch, env: { ...process.env, TUNEKIT_API_KEY: "", TUNEKIT_SERVER: "", ...environment }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
-const examples = Array.from({ length: 24 }, (_, index) => JSON.stringify({ messages: [{ role: "user", content: `Color of apple ${index}?` }, { role: "assistant", content: "Red." }] }));
+const examples = Array.from({ length: 24 }, (_, index) =>
+  JSON.stringify({
+    messages: [
+      { role: "user", content: `Color of apple ${index}?` },
+      { role: "assistant", content: "Red." },
+    ],
+  }),
+);
 
 beforeAll(async () => {
   if (!haveWorker) return;
@@ -84,7 +96,10 @@ describe.skipIf(!haveWorker)("tunekit train on a server", () => {
   });
 
   it("`provider: openai` with `openai.base_url` at the server trains the same way, printing progress for a person", async () => {
-    const result = await tunekit(["train", "--set", "provider=openai", "--set", `openai.base_url=${server.url}/v1`, "--set", "openai.poll_interval_s=0.2", "--set", "training.epochs=auto"], { OPENAI_API_KEY: key });
+    const result = await tunekit(
+      ["train", "--set", "provider=openai", "--set", `openai.base_url=${server.url}/v1`, "--set", "openai.poll_interval_s=0.2", "--set", "training.epochs=auto"],
+      { OPENAI_API_KEY: key },
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/data ok: 12 training examples, 12 validation examples/);
     expect(result.stderr).toMatch(/created ftjob-/);

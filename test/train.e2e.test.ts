@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectJsonLines, expectJsonOutput } from "./helpers/cli-json-contract.js";
+import { expectJsonLines } from "./helpers/cli-json-contract.js";
 
 /**
  * `tunekit train` end to end: the real CLI (from source, through tsx), the real worker in the
@@ -109,7 +109,9 @@ beforeAll(() => {
     ],
     { env: { ...workerEnvironment, PYTHONPATH: [join(root, "worker", "tests"), join(root, "worker")].join(":") }, stdio: "pipe" },
   );
-  const good = readFileSync(join(scratch, "data", "train.jsonl"), "utf8").split("\n").filter(Boolean);
+  const good = readFileSync(join(scratch, "data", "train.jsonl"), "utf8")
+    .split("\n")
+    .filter(Boolean);
   // line 3 is broken JSON, line 5 has no assistant message
   good[2] = good[2]!.slice(0, -5);
   good[4] = JSON.stringify({ messages: [{ role: "user", content: "What color is the sky?" }] });
@@ -155,7 +157,10 @@ describe("tunekit train", () => {
     expect(readdirSync(join(runDir, "adapter"))).toEqual(expect.arrayContaining(["adapter_config.json"]));
     const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8")) as Record<string, unknown>;
     expect(summary).toBeTypeOf("object");
-    const events = readFileSync(join(runDir, "events.jsonl"), "utf8").trim().split("\n").map((line) => JSON.parse(line) as { type: string });
+    const events = readFileSync(join(runDir, "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { type: string });
     expect(events[0]!.type).toBe("started");
     expect(events.at(-1)!.type).toBe("done");
     expect(JSON.parse(readFileSync(join(runDir, "job.json"), "utf8"))).toMatchObject({ v: 1, run_dir: runDir, training: { epochs: 2 }, resume_from: null });
@@ -177,7 +182,12 @@ describe("tunekit train", () => {
     expect(cancelled!.step).toBeGreaterThanOrEqual(5);
     expect(cancelled!.step).toBeLessThan(30);
     expect(existsSync(cancelled!.checkpoint_path)).toBe(true);
-    expect(firstLines.at(-1)).toMatchObject({ type: "result", status: "cancelled", resume_command: `tunekit train --resume ${runDir}`, last_checkpoint: cancelled!.checkpoint_path });
+    expect(firstLines.at(-1)).toMatchObject({
+      type: "result",
+      status: "cancelled",
+      resume_command: `tunekit train --resume ${runDir}`,
+      last_checkpoint: cancelled!.checkpoint_path,
+    });
 
     const second = await tunekit(["train", "--resume", runDir, "--json"]);
     expect(second.code, second.stderr).toBe(0);

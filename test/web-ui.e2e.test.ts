@@ -19,10 +19,20 @@ import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-l
 const haveUi = existsSync(join("dist", "web", "index.html"));
 
 const THINGS = ["apple", "sky", "grass", "banana", "coal", "snow", "plum", "carrot", "lemon", "cherry", "night", "cloud"];
-const chat = (thing: string, color: string) => JSON.stringify({ messages: [{ role: "user", content: `What color is the ${thing}?` }, { role: "assistant", content: `The ${thing} is ${color}.` }] });
+const chat = (thing: string, color: string) =>
+  JSON.stringify({
+    messages: [
+      { role: "user", content: `What color is the ${thing}?` },
+      { role: "assistant", content: `The ${thing} is ${color}.` },
+    ],
+  });
 /** 12 good lines, one broken JSON line (column 15), one exact duplicate, one line without an answer */
-const BAD_FILE = [...THINGS.map((thing) => chat(thing, "red")), '{"messages": [}', chat("apple", "red"), JSON.stringify({ messages: [{ role: "user", content: "Hi" }] })].join("\n") + "\n";
-const VALIDATION_FILE = THINGS.slice(0, 10).map((thing) => chat(`big ${thing}`, "red")).join("\n") + "\n";
+const BAD_FILE =
+  [...THINGS.map((thing) => chat(thing, "red")), '{"messages": [}', chat("apple", "red"), JSON.stringify({ messages: [{ role: "user", content: "Hi" }] })].join("\n") + "\n";
+const VALIDATION_FILE =
+  THINGS.slice(0, 10)
+    .map((thing) => chat(`big ${thing}`, "red"))
+    .join("\n") + "\n";
 const CSV_FILE = ["question,answer,category", ...THINGS.map((thing) => `"What color is the ${thing}?","The ${thing} is red, mostly.",fruit`)].join("\r\n") + "\r\n";
 
 let workDir: string;
@@ -44,7 +54,10 @@ async function freePort(): Promise<number> {
 }
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const response = await fetch(`${origin}${path}`, { ...init, headers: { authorization: `Bearer ${apiKey}`, ...(init.body ? { "content-type": "application/json" } : {}), ...init.headers } });
+  const response = await fetch(`${origin}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${apiKey}`, ...(init.body ? { "content-type": "application/json" } : {}), ...init.headers },
+  });
   const body = (await response.json()) as T;
   if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
   return body;
@@ -281,7 +294,9 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     // the events are searchable and filterable by level
     const allEvents = await logLines(page, "events");
     await page.locator("#events-search").fill("checkpoint");
-    await expect.poll(async () => /^([\d,]+) of/.exec((await page.locator(`section[aria-labelledby="events-title"] .log-toolbar .muted`).textContent()) ?? "")?.[1]).not.toBe(String(allEvents));
+    await expect
+      .poll(async () => /^([\d,]+) of/.exec((await page.locator(`section[aria-labelledby="events-title"] .log-toolbar .muted`).textContent()) ?? "")?.[1])
+      .not.toBe(String(allEvents));
     expect(await page.locator(`section[aria-labelledby="events-title"] .log-line`).first().textContent()).toMatch(/checkpoint/i);
     await page.locator("#events-search").fill("");
     await checkScreen(guarded, "6-job-succeeded");
@@ -311,7 +326,9 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     await page.getByLabel("Max tokens").fill("12");
     await page.getByRole("button", { name: "Send to all" }).click();
     for (const pane of [0, 1]) {
-      await expect.poll(() => page.getByTestId(`pane-stats-${pane}`).textContent(), { timeout: 120_000 }).toMatch(/total \d+ ms · [\d.]+ tokens\/s · \d+ prompt \+ \d+ completion tokens/);
+      await expect
+        .poll(() => page.getByTestId(`pane-stats-${pane}`).textContent(), { timeout: 120_000 })
+        .toMatch(/total \d+ ms · [\d.]+ tokens\/s · \d+ prompt \+ \d+ completion tokens/);
       expect(((await page.getByTestId(`pane-text-${pane}`).textContent()) ?? "").length).toBeGreaterThan(0);
     }
     await page.locator("[data-pane='1']").getByRole("button", { name: "Show prompt" }).click();
@@ -320,10 +337,16 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
   });
 
   it("jobs: lists every job with its place in the queue, and cancels another job from its row", async () => {
-    const other = await api<{ id: string }>("/v1/fine_tuning/jobs", { method: "POST", body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "other", tunekit: { training: { max_steps: 5000 } } }) });
+    const other = await api<{ id: string }>("/v1/fine_tuning/jobs", {
+      method: "POST",
+      body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "other", tunekit: { training: { max_steps: 5000 } } }),
+    });
     await waitForJob(other.id, ["running"]);
     // one training slot: a third job waits first in the queue
-    const waiting = await api<{ id: string }>("/v1/fine_tuning/jobs", { method: "POST", body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "waiting" }) });
+    const waiting = await api<{ id: string }>("/v1/fine_tuning/jobs", {
+      method: "POST",
+      body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "waiting" }),
+    });
     await waitForJob(waiting.id, ["queued"]);
     const guarded = await openPage("/jobs");
     const { page } = guarded;
@@ -332,7 +355,10 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     await expect.poll(() => page.locator(`tr[data-job="${waiting.id}"] td`).nth(8).textContent()).toBe("1");
     expect(await page.locator(`tr[data-job="${jobId}"] .model-id .mono`).textContent()).toMatch(/^ft:tiny-llama:colors:/);
     await checkScreen(guarded, "8-jobs");
-    await page.locator(`tr[data-job="${waiting.id}"]`).getByRole("button", { name: `Cancel ${waiting.id}` }).click();
+    await page
+      .locator(`tr[data-job="${waiting.id}"]`)
+      .getByRole("button", { name: `Cancel ${waiting.id}` })
+      .click();
     await waitForJob(waiting.id, ["cancelled"]);
     await row.getByRole("button", { name: `Cancel ${other.id}` }).click();
     await waitForJob(other.id, ["cancelled"]);
@@ -373,8 +399,14 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
       server = await startServer({ ...options, maxUploadMb: 1 });
       try {
         const before = await filesOnServer();
-        await page.locator("#file-input").setInputFiles({ name: "big.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(`${chat("apple", "red")}\n`.repeat(60_000).slice(0, 2 << 20)) });
-        await expect.poll(() => page.getByRole("alert").textContent(), { timeout: 20_000 }).toMatch(/The file is larger than this server accepts\. The upload is larger than the server's limit of 1 MiB\. Split it, or restart the server with a larger `--max-upload-mb`\./);
+        await page
+          .locator("#file-input")
+          .setInputFiles({ name: "big.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(`${chat("apple", "red")}\n`.repeat(60_000).slice(0, 2 << 20)) });
+        await expect
+          .poll(() => page.getByRole("alert").textContent(), { timeout: 20_000 })
+          .toMatch(
+            /The file is larger than this server accepts\. The upload is larger than the server's limit of 1 MiB\. Split it, or restart the server with a larger `--max-upload-mb`\./,
+          );
         expect(await filesOnServer()).toEqual(before);
       } finally {
         await server.close();
@@ -390,14 +422,18 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
       const cdp = await guarded.context.newCDPSession(page);
       await cdp.send("Network.enable");
       await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
-      await page.locator("#file-input").setInputFiles({ name: "slow.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(`${chat("apple", "red")}\n`.repeat(40_000).slice(0, 3 << 20)) });
+      await page
+        .locator("#file-input")
+        .setInputFiles({ name: "slow.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(`${chat("apple", "red")}\n`.repeat(40_000).slice(0, 3 << 20)) });
       await expect.poll(() => page.getByRole("progressbar", { name: "Uploading slow.jsonl" }).count()).toBe(1);
       await expect.poll(async () => Number(await page.getByRole("progressbar").getAttribute("aria-valuenow")), { timeout: 20_000 }).toBeGreaterThan(5);
       // the server goes down mid-upload (a retry of the request finds nobody listening)
       const closing = server.close();
       server.app.server.closeAllConnections();
       await closing;
-      await expect.poll(() => page.getByRole("alert").textContent(), { timeout: 20_000 }).toMatch(/connection to the server was lost while uploading `slow.jsonl`; nothing was stored/);
+      await expect
+        .poll(() => page.getByRole("alert").textContent(), { timeout: 20_000 })
+        .toMatch(/connection to the server was lost while uploading `slow.jsonl`; nothing was stored/);
       server = await startServer(options);
       expect(await filesOnServer()).toEqual(before);
       const leftovers = readdirSync(join(options.dataDir as string, "files")).filter((name) => name.endsWith(".part") || name.startsWith("scratch-"));
@@ -406,7 +442,10 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     });
 
     it("two tabs on one job: a pause in one shows in the other, and the other's stale action is refused with a sentence", async () => {
-      const job = await api<{ id: string }>("/v1/fine_tuning/jobs", { method: "POST", body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "tabs", tunekit: { training: { max_steps: 100000 } } }) });
+      const job = await api<{ id: string }>("/v1/fine_tuning/jobs", {
+        method: "POST",
+        body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "tabs", tunekit: { training: { max_steps: 100000 } } }),
+      });
       await waitForJob(job.id, ["running"]);
       const first = await openPage(`/jobs/${job.id}`, [/status of 409/]);
       const second = await openPage(`/jobs/${job.id}`, [/status of 409/]);
@@ -417,7 +456,10 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
       await waitForJob(job.id, ["paused"]);
       await expect.poll(() => second.page.locator("h1 .badge").textContent()).toBe("paused");
       await expect.poll(() => first.page.locator("h1 .badge").textContent()).toBe("paused");
-      const refusals = async () => [...(await first.page.getByRole("alert").allTextContents()), ...(await second.page.getByRole("alert").allTextContents())].filter((text) => /Pause did not apply: .*another tab/.test(text));
+      const refusals = async () =>
+        [...(await first.page.getByRole("alert").allTextContents()), ...(await second.page.getByRole("alert").allTextContents())].filter((text) =>
+          /Pause did not apply: .*another tab/.test(text),
+        );
       await expect.poll(async () => (await refusals()).length).toBe(1);
       await first.page.getByRole("button", { name: "Cancel" }).click();
       await waitForJob(job.id, ["cancelled"]);
@@ -425,9 +467,18 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
     });
 
     it("a server restart while the page is open: it reconnects and carries on, each event shown once", async () => {
-      const job = await api<{ id: string }>("/v1/fine_tuning/jobs", { method: "POST", body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "restart", tunekit: { training: { max_steps: 500, checkpoint_every: 50 } } }) });
+      const job = await api<{ id: string }>("/v1/fine_tuning/jobs", {
+        method: "POST",
+        body: JSON.stringify({ model: "tiny-llama", training_file: fixedFileId, suffix: "restart", tunekit: { training: { max_steps: 500, checkpoint_every: 50 } } }),
+      });
       await waitForJob(job.id, ["running"]);
-      const guarded = await openPage(`/jobs/${job.id}`, [/Failed to load resource/, /ERR_CONNECTION_REFUSED/, /ERR_INCOMPLETE_CHUNKED_ENCODING/, /ERR_EMPTY_RESPONSE/, /network error/i]);
+      const guarded = await openPage(`/jobs/${job.id}`, [
+        /Failed to load resource/,
+        /ERR_CONNECTION_REFUSED/,
+        /ERR_INCOMPLETE_CHUNKED_ENCODING/,
+        /ERR_EMPTY_RESPONSE/,
+        /network error/i,
+      ]);
       const { page } = guarded;
       await expect.poll(() => chartPoints(page), { timeout: 60_000 }).toBeGreaterThan(60);
       await server.close();
@@ -439,7 +490,9 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
       const events: string[] = [];
       let after: string | null = null;
       for (;;) {
-        const batch: { data: Array<{ id: string; type: string }>; has_more: boolean } = await api(`/v1/fine_tuning/jobs/${job.id}/events?limit=100&order=asc${after ? `&after=${after}` : ""}`);
+        const batch: { data: Array<{ id: string; type: string }>; has_more: boolean } = await api(
+          `/v1/fine_tuning/jobs/${job.id}/events?limit=100&order=asc${after ? `&after=${after}` : ""}`,
+        );
         events.push(...batch.data.filter((event) => event.type !== "metrics").map((event) => event.id));
         if (!batch.has_more) break;
         after = batch.data.at(-1)?.id ?? null;
@@ -495,7 +548,13 @@ describe.skipIf(!ready)("hosted fine-tuning through the web UI, with a second Tu
     const { createHostedProvider } = await import("../src/providers/hosted-provider.js");
     const config = configSchema.parse({ openai: { base_url: `${upstream.url}/v1` } });
     // the server the user's browser talks to: it trains nothing itself here, it drives the provider
-    front = await startServer({ port: 0, dataDir: join(hostedDir, "front"), models: ["local-only"], maxConcurrentJobs: 0, hosted: [createHostedProvider("openai", config, { OPENAI_API_KEY: providerKey }, ["tiny-llama"])] });
+    front = await startServer({
+      port: 0,
+      dataDir: join(hostedDir, "front"),
+      models: ["local-only"],
+      maxConcurrentJobs: 0,
+      hosted: [createHostedProvider("openai", config, { OPENAI_API_KEY: providerKey }, ["tiny-llama"])],
+    });
     origin = front.url;
     apiKey = (await front.services.keys.createKey("team")).key;
   });
@@ -528,7 +587,7 @@ describe.skipIf(!ready)("hosted fine-tuning through the web UI, with a second Tu
     expect(await page.getByText(/publishes no worker log/).count()).toBe(1);
     await checkScreen(guarded, "14-hosted-job");
     // the provider has the job, tagged with this server's project and file
-    const remote = await upstream.services.jobs.list((await upstream.services.keys.ensureProject("tunekit-front")), { after: null, limit: 10, order: "desc" });
+    const remote = await upstream.services.jobs.list(await upstream.services.keys.ensureProject("tunekit-front"), { after: null, limit: 10, order: "desc" });
     expect(remote.data.find((job) => job.id === jobId)?.metadata).toMatchObject({ tunekit_project: expect.stringMatching(/^proj-/), tunekit_training_file: fileId });
     // another project of the same server does not see it
     const other = (await front.services.keys.createKey("other-team")).key;

@@ -15,7 +15,9 @@ const invalidFixture = join(root, "test", "fixtures", "worker-events.v1.invalid.
 const python = join(root, ".venv", "bin", "python");
 
 function lines(path: string): string[] {
-  return readFileSync(path, "utf8").split("\n").filter((line) => line.trim() !== "");
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "");
 }
 
 function typescriptVerdict(line: string): boolean {
@@ -94,7 +96,9 @@ describe("worker protocol v1 contract", () => {
     const typescriptFields = Object.fromEntries(
       workerEventSchema.options.map((option) => [
         option.shape.type.value,
-        Object.keys(option.shape).filter((key) => !["v", "time", "type"].includes(key)).sort(),
+        Object.keys(option.shape)
+          .filter((key) => !["v", "time", "type"].includes(key))
+          .sort(),
       ]),
     );
     expect(fields).toEqual(typescriptFields);

@@ -4,7 +4,19 @@ import type { WorkerOutcome } from "../src/providers/local/worker-process.js";
 import { WORKER_EXIT_TABLE, type WorkerStatus } from "../src/spec/worker-exit.js";
 
 function outcome(status: WorkerStatus, cancelRequested: boolean): WorkerOutcome {
-  return { status, exitCode: WORKER_EXIT_TABLE[status].workerExitCode, signal: null, message: "m", stderrTail: [], protocolErrors: [], done: null, cancelled: null, error: null, lastCheckpoint: null, cancelRequested };
+  return {
+    status,
+    exitCode: WORKER_EXIT_TABLE[status].workerExitCode,
+    signal: null,
+    message: "m",
+    stderrTail: [],
+    protocolErrors: [],
+    done: null,
+    cancelled: null,
+    error: null,
+    lastCheckpoint: null,
+    cancelRequested,
+  };
 }
 
 describe("the server's runner follows the one worker exit table", () => {
@@ -12,7 +24,15 @@ describe("the server's runner follows the one worker exit table", () => {
     for (const [status, row] of Object.entries(WORKER_EXIT_TABLE) as Array<[WorkerStatus, (typeof WORKER_EXIT_TABLE)[WorkerStatus]]>) {
       expect(toRunOutcome(outcome(status, status === "cancelled"))).toMatchObject({ status: row.jobStatus, errorCode: row.errorCode, retryable: row.retryable, message: "m" });
     }
-    expect(toRunOutcome(outcome("cancelled", false))).toMatchObject({ status: "failed", errorCode: "worker_interrupted", retryable: true, message: "the worker stopped without being asked to: m" });
-    expect(toRunOutcome({ ...outcome("failed", false), error: { v: 1, type: "error", code: "out_of_memory", message: "oom" } as WorkerOutcome["error"] })).toMatchObject({ errorCode: "out_of_memory", retryable: true });
+    expect(toRunOutcome(outcome("cancelled", false))).toMatchObject({
+      status: "failed",
+      errorCode: "worker_interrupted",
+      retryable: true,
+      message: "the worker stopped without being asked to: m",
+    });
+    expect(toRunOutcome({ ...outcome("failed", false), error: { v: 1, type: "error", code: "out_of_memory", message: "oom" } as WorkerOutcome["error"] })).toMatchObject({
+      errorCode: "out_of_memory",
+      retryable: true,
+    });
   });
 });

@@ -89,7 +89,9 @@ function measure(command, commandArgs, env = {}) {
 }
 
 const load = loadavg()[0];
-console.log(`dataset: ${examples} chat examples, ${(size / 2 ** 20).toFixed(1)} MiB; ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), load average ${load.toFixed(2)} at start`);
+console.log(
+  `dataset: ${examples} chat examples, ${(size / 2 ** 20).toFixed(1)} MiB; ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"}), load average ${load.toFixed(2)} at start`,
+);
 
 const tunekitArgs = [cli, "data", "validate", dataset, "--model", model, "--json", ...(threads === undefined ? [] : ["--threads", threads])];
 const tunekit = await measure(process.execPath, tunekitArgs);
@@ -117,6 +119,8 @@ console.log(
   `speed-up: ${(cookbook.seconds / tunekit.seconds).toFixed(2)}x wall, ${(cookbook.cpuSeconds / tunekit.cpuSeconds).toFixed(2)}x CPU (target >= 2x); ` +
     `tunekit peak RSS ${tunekit.peakMib.toFixed(0)} MiB (target < 300 MiB)`,
 );
-console.log(`token sums ${tokensAgree ? "agree" : "DIFFER"}; tunekit also checked duplicates (${report.stats.duplicates.exact} exact, ${report.stats.duplicates.near} near) which the cookbook does not`);
+console.log(
+  `token sums ${tokensAgree ? "agree" : "DIFFER"}; tunekit also checked duplicates (${report.stats.duplicates.exact} exact, ${report.stats.duplicates.near} near) which the cookbook does not`,
+);
 console.log(`load average at end ${loadavg()[0].toFixed(2)} (other work on the machine slows both sides)`);
 if (!tokensAgree) process.exitCode = 1;

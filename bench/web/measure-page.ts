@@ -96,7 +96,13 @@ export async function measurePage(url: string, options: MeasureOptions): Promise
     page.on("response", (response: Response) => {
       if (response.status() >= 400) failedRequests.push(`${response.url()} (HTTP ${response.status()})`);
       const kind = assetKind(response);
-      if (kind && response.status() < 300) bodies.push(response.body().then((body) => ({ kind, body }), () => null));
+      if (kind && response.status() < 300)
+        bodies.push(
+          response.body().then(
+            (body) => ({ kind, body }),
+            () => null,
+          ),
+        );
     });
     page.on("console", (message) => {
       if (message.type() === "error") consoleErrors.push(message.text());
@@ -108,7 +114,9 @@ export async function measurePage(url: string, options: MeasureOptions): Promise
       .waitForFunction(() => (window as WatchedWindow).firstRenderAt ?? false, undefined, { polling: 50, timeout: timeoutMs })
       .then((handle) => handle.jsonValue() as Promise<number>)
       .catch((error: Error) => {
-        throw new Error(`${options.label}: first screen not visible within ${timeoutMs} ms (${error.message.split("\n")[0]}); failed requests: ${failedRequests.join(", ") || "none"}`);
+        throw new Error(
+          `${options.label}: first screen not visible within ${timeoutMs} ms (${error.message.split("\n")[0]}); failed requests: ${failedRequests.join(", ") || "none"}`,
+        );
       });
     await page.waitForLoadState("load", { timeout: timeoutMs });
     const loadEventMs = await page.evaluate(() => (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming).loadEventEnd);

@@ -114,9 +114,18 @@ export async function startPeer(name: PeerName): Promise<RunningPeer | { unavail
 
   while (!(await answers(url))) {
     if (exited || Date.now() - started > startTimeoutMs) {
-      const lastLine = output.trim().split("\n").filter((line) => line.trim() !== "").at(-1) ?? "no output";
+      const lastLine =
+        output
+          .trim()
+          .split("\n")
+          .filter((line) => line.trim() !== "")
+          .at(-1) ?? "no output";
       await stop();
-      return { unavailable: exited ? `${name} exited while starting offline: ${lastLine.trim()}` : `${name} did not answer HTTP within ${startTimeoutMs / 1000} s; last output: ${lastLine.trim()}` };
+      return {
+        unavailable: exited
+          ? `${name} exited while starting offline: ${lastLine.trim()}`
+          : `${name} did not answer HTTP within ${startTimeoutMs / 1000} s; last output: ${lastLine.trim()}`,
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -64,7 +64,9 @@ async function main(): Promise<void> {
   let results: Record<string, unknown> = {};
   try {
     const seeded = await seed(server, dataDir);
-    console.log(`seeded: ${SMALL_JOBS} small jobs and ${seeded.bigJobId} with ${seeded.eventCount.toLocaleString("en-US")} events (${METRIC_STEPS.toLocaleString("en-US")} steps), ${seeded.checkpoints} checkpoints, ${LOG_LINES.toLocaleString("en-US")} log lines (${(seeded.logBytes / 1e6).toFixed(1)} MB) in ${(seeded.ms / 1000).toFixed(1)} s`);
+    console.log(
+      `seeded: ${SMALL_JOBS} small jobs and ${seeded.bigJobId} with ${seeded.eventCount.toLocaleString("en-US")} events (${METRIC_STEPS.toLocaleString("en-US")} steps), ${seeded.checkpoints} checkpoints, ${LOG_LINES.toLocaleString("en-US")} log lines (${(seeded.logBytes / 1e6).toFixed(1)} MB) in ${(seeded.ms / 1000).toFixed(1)} s`,
+    );
 
     // 4. first load of the jobs page, three cold loads
     const ours = await measureMedian(`${server.url}/jobs`, { label: "tunekit", readySelector: "table.jobs-table", timeoutMs: 60_000 });
@@ -83,10 +85,26 @@ async function main(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
     // 7. the JSON
     const loadAtEnd = loadavg();
-    const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), freeMemoryGiB: Math.round(freemem() / 2 ** 30), loadAtStart, loadAtEnd };
+    const machine = {
+      cpu: cpus()[0]?.model ?? "unknown",
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      freeMemoryGiB: Math.round(freemem() / 2 ** 30),
+      loadAtStart,
+      loadAtEnd,
+    };
     mkdirSync(outDirectory, { recursive: true });
-    writeFileSync(join(outDirectory, "web.json"), JSON.stringify({ measuredAt: new Date().toISOString(), network: networkLabel(), build, machine, budget: BUDGET, durationS: Math.round((Date.now() - benchStarted) / 1000), ...results }, null, 2));
-    console.log(`\nload average at start ${loadAtStart.map((value) => value.toFixed(2)).join(" ")}, at end ${loadAtEnd.map((value) => value.toFixed(2)).join(" ")} (${machine.cores} cores); took ${Math.round((Date.now() - benchStarted) / 1000)} s`);
+    writeFileSync(
+      join(outDirectory, "web.json"),
+      JSON.stringify(
+        { measuredAt: new Date().toISOString(), network: networkLabel(), build, machine, budget: BUDGET, durationS: Math.round((Date.now() - benchStarted) / 1000), ...results },
+        null,
+        2,
+      ),
+    );
+    console.log(
+      `\nload average at start ${loadAtStart.map((value) => value.toFixed(2)).join(" ")}, at end ${loadAtEnd.map((value) => value.toFixed(2)).join(" ")} (${machine.cores} cores); took ${Math.round((Date.now() - benchStarted) / 1000)} s`,
+    );
     console.log(`figures: bench/out/web.json; screenshot: bench/out/web-job-detail.png`);
   }
 }
@@ -138,7 +156,14 @@ function randomSource(seedValue: number): () => number {
 async function seed(running: RunningServer, directory: string): Promise<Seeded> {
   const started = Date.now();
   const project = await running.services.keys.ensureProject("default");
-  const lines = Array.from({ length: 40 }, (_, index) => JSON.stringify({ messages: [{ role: "user", content: `What is ${index} + ${index}?` }, { role: "assistant", content: `${index + index}.` }] }));
+  const lines = Array.from({ length: 40 }, (_, index) =>
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `What is ${index} + ${index}?` },
+        { role: "assistant", content: `${index + index}.` },
+      ],
+    }),
+  );
   const file = await running.services.files.upload(project.id, { filename: "train.jsonl", purpose: "fine-tune", content: [Buffer.from(`${lines.join("\n")}\n`)] });
   const store = running.services.jobs.store;
   const random = randomSource(20_000);
@@ -231,13 +256,34 @@ async function seed(running: RunningServer, directory: string): Promise<Seeded> 
   event(startedAt, "Fine-tuning job started");
   event(startedAt + 5000, "Training started on cpu", { device: "cpu", world_size: 1, resumed_from: null });
   const resolved = {
-    training: { method: "lora", epochs: METRIC_STEPS / stepsPerEpoch, batch_size: 8, micro_batch_size: 8, learning_rate: 2e-4, lr_scheduler: "cosine", warmup_ratio: 0.03, max_steps: null, packing: false, lora: { r: 16, alpha: 32, dropout: 0.05, target_modules: ["q_proj", "v_proj"] }, device: "cpu", precision: "fp32", seed: bigRow.seed },
+    training: {
+      method: "lora",
+      epochs: METRIC_STEPS / stepsPerEpoch,
+      batch_size: 8,
+      micro_batch_size: 8,
+      learning_rate: 2e-4,
+      lr_scheduler: "cosine",
+      warmup_ratio: 0.03,
+      max_steps: null,
+      packing: false,
+      lora: { r: 16, alpha: 32, dropout: 0.05, target_modules: ["q_proj", "v_proj"] },
+      device: "cpu",
+      precision: "fp32",
+      seed: bigRow.seed,
+    },
     data: { max_seq_len: 512 },
     parameter_count: 135_000_000,
     trainable_parameter_count: 921_600,
   };
   event(startedAt + 6000, "Hyperparameters: batch_size=8, n_epochs=10, learning_rate_multiplier=1", { resolved });
-  event(startedAt + 7000, `Training on 16000 examples (${stepsPerEpoch * tokensPerStep} trained tokens per epoch), ${METRIC_STEPS} steps`, { train_examples: 16_000, trained_tokens: stepsPerEpoch * tokensPerStep, truncated_examples: 0, steps_per_epoch: stepsPerEpoch, total_steps: METRIC_STEPS, epochs: METRIC_STEPS / stepsPerEpoch });
+  event(startedAt + 7000, `Training on 16000 examples (${stepsPerEpoch * tokensPerStep} trained tokens per epoch), ${METRIC_STEPS} steps`, {
+    train_examples: 16_000,
+    trained_tokens: stepsPerEpoch * tokensPerStep,
+    truncated_examples: 0,
+    steps_per_epoch: stepsPerEpoch,
+    total_steps: METRIC_STEPS,
+    epochs: METRIC_STEPS / stepsPerEpoch,
+  });
   const checkpoints: Array<{ step: number; trainLoss: number; validLoss: number; validAccuracy: number }> = [];
   let lastTrainLoss = 0;
   for (let step = 1; step <= METRIC_STEPS; step++) {
@@ -247,7 +293,20 @@ async function seed(running: RunningServer, directory: string): Promise<Seeded> 
     const trainLoss = 2.4 * Math.exp(-step / 3500) + 0.35 + (random() - 0.5) * 0.3;
     lastTrainLoss = trainLoss;
     const accuracy = 0.45 + 0.45 * (1 - Math.exp(-step / 4000)) + (random() - 0.5) * 0.06;
-    event(at, `Step ${step}/${METRIC_STEPS}: training loss=${trainLoss.toFixed(4)}`, { step, total_steps: METRIC_STEPS, train_loss: trainLoss, train_mean_token_accuracy: accuracy, learning_rate: learningRate, epoch: step / stepsPerEpoch, tokens_per_second: 1800 + (random() - 0.5) * 200 }, "metrics");
+    event(
+      at,
+      `Step ${step}/${METRIC_STEPS}: training loss=${trainLoss.toFixed(4)}`,
+      {
+        step,
+        total_steps: METRIC_STEPS,
+        train_loss: trainLoss,
+        train_mean_token_accuracy: accuracy,
+        learning_rate: learningRate,
+        epoch: step / stepsPerEpoch,
+        tokens_per_second: 1800 + (random() - 0.5) * 200,
+      },
+      "metrics",
+    );
     if (step % EVAL_EVERY === 0) {
       // a slow rise after step 14,000: the overfitting hint has something to say
       const validLoss = 2.4 * Math.exp(-step / 3500) + 0.5 + Math.max(0, step - 14_000) * 1e-5 + (random() - 0.5) * 0.02;
@@ -259,13 +318,21 @@ async function seed(running: RunningServer, directory: string): Promise<Seeded> 
       }
     }
   }
-  event(finishedAt - 2000, `Training finished: ${METRIC_STEPS} steps, ${METRIC_STEPS * tokensPerStep} trained tokens, final training loss ${lastTrainLoss.toFixed(4)}`, { steps: METRIC_STEPS, trained_tokens: METRIC_STEPS * tokensPerStep, final_train_loss: lastTrainLoss });
+  event(finishedAt - 2000, `Training finished: ${METRIC_STEPS} steps, ${METRIC_STEPS * tokensPerStep} trained tokens, final training loss ${lastTrainLoss.toFixed(4)}`, {
+    steps: METRIC_STEPS,
+    trained_tokens: METRIC_STEPS * tokensPerStep,
+    final_train_loss: lastTrainLoss,
+  });
   event(finishedAt, `New fine-tuned model created: ${fineTunedModel}`);
   event(finishedAt + 10, "The job has successfully completed");
   // one transaction, 500 rows a statement: well under a second. addEvent (a transaction and a sequence
   // lookup per event) took 0.47 s per 1000 events here, so about 10 s for these.
   await running.database.transaction().execute(async (transaction) => {
-    for (let start = 0; start < events.length; start += 500) await transaction.insertInto("job_events").values(events.slice(start, start + 500)).execute();
+    for (let start = 0; start < events.length; start += 500)
+      await transaction
+        .insertInto("job_events")
+        .values(events.slice(start, start + 500))
+        .execute();
   });
   for (const checkpoint of checkpoints) {
     await store.addCheckpoint(bigRow, {
@@ -281,9 +348,15 @@ async function seed(running: RunningServer, directory: string): Promise<Seeded> 
   for (let index = 0; index < LOG_LINES; index++) {
     const step = Math.floor((index * METRIC_STEPS) / LOG_LINES) + 1;
     if (index % 50 === 7) logLines[index] = `[tunekit-worker] warn: gradient norm ${(5 + random() * 20).toFixed(2)} clipped to 1.0 at step ${step}`;
-    else if (index % 10 === 3) logLines[index] = `{'loss': ${(0.4 + random() * 2).toFixed(4)}, 'grad_norm': ${(random() * 2).toFixed(4)}, 'learning_rate': 0.0002, 'epoch': ${(step / stepsPerEpoch).toFixed(3)}}`;
-    else if (index % 10 === 6) logLines[index] = `  ${Math.round((100 * step) / METRIC_STEPS)}%|${"#".repeat(Math.round((20 * step) / METRIC_STEPS)).padEnd(20)}| ${step}/${METRIC_STEPS} [00:${String(step % 60).padStart(2, "0")}<01:00, 3.33it/s]`;
-    else logLines[index] = `[tunekit-worker] info: step ${step}/${METRIC_STEPS} loss=${(0.4 + random() * 2).toFixed(4)} lr=${(2e-4 * random()).toExponential(2)} tokens/s=${Math.round(1700 + random() * 200)}`;
+    else if (index % 10 === 3)
+      logLines[index] =
+        `{'loss': ${(0.4 + random() * 2).toFixed(4)}, 'grad_norm': ${(random() * 2).toFixed(4)}, 'learning_rate': 0.0002, 'epoch': ${(step / stepsPerEpoch).toFixed(3)}}`;
+    else if (index % 10 === 6)
+      logLines[index] =
+        `  ${Math.round((100 * step) / METRIC_STEPS)}%|${"#".repeat(Math.round((20 * step) / METRIC_STEPS)).padEnd(20)}| ${step}/${METRIC_STEPS} [00:${String(step % 60).padStart(2, "0")}<01:00, 3.33it/s]`;
+    else
+      logLines[index] =
+        `[tunekit-worker] info: step ${step}/${METRIC_STEPS} loss=${(0.4 + random() * 2).toFixed(4)} lr=${(2e-4 * random()).toExponential(2)} tokens/s=${Math.round(1700 + random() * 200)}`;
   }
   const logText = `${logLines.join("\n")}\n`;
   writeFileSync(join(runDir, "worker.log"), logText);
@@ -374,7 +447,13 @@ async function measureDetailPage(url: string): Promise<DetailFigures> {
         };
         check();
       })`) as Promise<number>,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the job detail page did not show ${METRIC_STEPS} points and ${LOG_LINES} log lines within 180 s; errors: ${consoleErrors.join(" | ") || "none"}`)), 180_000).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () =>
+            reject(new Error(`the job detail page did not show ${METRIC_STEPS} points and ${LOG_LINES} log lines within 180 s; errors: ${consoleErrors.join(" | ") || "none"}`)),
+          180_000,
+        ).unref(),
+      ),
     ]);
     const chartPoints = Number(await page.locator("figure.chart").first().getAttribute("data-points"));
     const logCountText = (await page.locator(LOG_COUNT).textContent()) ?? "";
@@ -383,16 +462,19 @@ async function measureDetailPage(url: string): Promise<DetailFigures> {
     await page.screenshot({ path: join(outDirectory, "web-job-detail.png"), fullPage: true });
 
     const interactions: InteractionFigures[] = [];
-    interactions.push(await recordInteraction(page, "idle", "nothing: the recorder's floor", async () => {
-      await page.waitForTimeout(1000);
-      return "";
-    }));
+    interactions.push(
+      await recordInteraction(page, "idle", "nothing: the recorder's floor", async () => {
+        await page.waitForTimeout(1000);
+        return "";
+      }),
+    );
 
     // (a) scroll the worker log by 2000 px every frame, from the top
     await page.evaluate(`document.querySelector(${JSON.stringify(LOG_VIEWPORT)}).scrollTop = 0`);
     await page.waitForTimeout(300);
-    interactions.push(await recordInteraction(page, "scroll log", "worker log viewport scrollTop += 2000 px every frame", async () => {
-      const reached = (await page.evaluate(`new Promise((resolve) => {
+    interactions.push(
+      await recordInteraction(page, "scroll log", "worker log viewport scrollTop += 2000 px every frame", async () => {
+        const reached = (await page.evaluate(`new Promise((resolve) => {
         const viewport = document.querySelector(${JSON.stringify(LOG_VIEWPORT)});
         const end = performance.now() + ${INTERACTION_MS};
         const step = () => {
@@ -402,10 +484,11 @@ async function measureDetailPage(url: string): Promise<DetailFigures> {
         };
         requestAnimationFrame(step);
       })`)) as { top: number; row: string };
-      await page.evaluate(NEXT_FRAME);
-      const firstRow = (await page.locator(`${LOG_VIEWPORT} .virtual-row`).first().textContent()) ?? "";
-      return `scrolled to ${Math.round(reached.top / 18).toLocaleString("en-US")} lines down; first row rendered: "${firstRow.slice(0, 60)}"`;
-    }));
+        await page.evaluate(NEXT_FRAME);
+        const firstRow = (await page.locator(`${LOG_VIEWPORT} .virtual-row`).first().textContent()) ?? "";
+        return `scrolled to ${Math.round(reached.top / 18).toLocaleString("en-US")} lines down; first row rendered: "${firstRow.slice(0, 60)}"`;
+      }),
+    );
 
     // (b) the mouse across the first chart, left to right in 60 steps (the cursor sync redraws all six)
     // the plot area of the canvas (uPlot's .u-over lies on it; the rest of the canvas is axes)
@@ -415,75 +498,83 @@ async function measureDetailPage(url: string): Promise<DetailFigures> {
     const y = box.y + box.height / 2;
     await page.mouse.move(box.x + 2, y);
     await page.waitForTimeout(300);
-    interactions.push(await recordInteraction(page, "chart hover", "mouse across the first chart in 60 steps, repeated (6 synced charts)", async () => {
-      const until = Date.now() + INTERACTION_MS;
-      let sweeps = 0;
-      while (Date.now() < until) {
-        await page.mouse.move(box.x + 2, y);
-        await page.mouse.move(box.x + box.width - 2, y, { steps: 60 });
-        sweeps += 1;
-      }
-      const legend = await page.evaluate(`(() => {
+    interactions.push(
+      await recordInteraction(page, "chart hover", "mouse across the first chart in 60 steps, repeated (6 synced charts)", async () => {
+        const until = Date.now() + INTERACTION_MS;
+        let sweeps = 0;
+        while (Date.now() < until) {
+          await page.mouse.move(box.x + 2, y);
+          await page.mouse.move(box.x + box.width - 2, y, { steps: 60 });
+          sweeps += 1;
+        }
+        const legend = await page.evaluate(`(() => {
         const chart = document.querySelectorAll("figure.chart")[5];
         return Array.from(chart ? chart.querySelectorAll(".u-legend .u-value") : []).map((cell) => cell.textContent).join(" / ");
       })()`);
-      return `${sweeps} sweeps; throughput chart legend at the end: ${String(legend)}`;
-    }));
+        return `${sweeps} sweeps; throughput chart legend at the end: ${String(legend)}`;
+      }),
+    );
     await page.mouse.move(5, 5);
 
     // (c) the smoothing slider, 20 steps right and 20 back, one step a frame
     await page.locator("#smoothing").focus();
-    interactions.push(await recordInteraction(page, "smoothing", "#smoothing: ArrowRight x20 then ArrowLeft x20, one key a frame, repeated", async () => {
-      const until = Date.now() + INTERACTION_MS;
-      let presses = 0;
-      let highest = "";
-      while (Date.now() < until) {
-        for (const key of ["ArrowRight", "ArrowLeft"]) {
-          for (let press = 0; press < 20; press++) {
-            await page.keyboard.press(key);
-            await page.evaluate(NEXT_FRAME);
-            presses += 1;
+    interactions.push(
+      await recordInteraction(page, "smoothing", "#smoothing: ArrowRight x20 then ArrowLeft x20, one key a frame, repeated", async () => {
+        const until = Date.now() + INTERACTION_MS;
+        let presses = 0;
+        let highest = "";
+        while (Date.now() < until) {
+          for (const key of ["ArrowRight", "ArrowLeft"]) {
+            for (let press = 0; press < 20; press++) {
+              await page.keyboard.press(key);
+              await page.evaluate(NEXT_FRAME);
+              presses += 1;
+            }
+            if (key === "ArrowRight") highest = (await page.locator('label[for="smoothing"]').textContent()) ?? "";
           }
-          if (key === "ArrowRight") highest = (await page.locator('label[for="smoothing"]').textContent()) ?? "";
         }
-      }
-      return `${presses} key presses; label after 20 right: "${highest}"`;
-    }));
+        return `${presses} key presses; label after 20 right: "${highest}"`;
+      }),
+    );
 
     // (d) a search of the worker log, typed character by character, then cleared
     const search = page.locator("#worker-log-search");
     await search.scrollIntoViewIfNeeded();
     await search.click();
-    interactions.push(await recordInteraction(page, "log search", '#worker-log-search: type "warn" (80 ms a key), then clear, repeated', async () => {
-      const until = Date.now() + INTERACTION_MS;
-      let rounds = 0;
-      let matched = "";
-      while (Date.now() < until) {
-        await search.pressSequentially("warn", { delay: 80 });
-        await page.evaluate(NEXT_FRAME);
-        matched = (await page.locator(LOG_COUNT).textContent()) ?? "";
-        await page.waitForTimeout(80);
-        await search.fill("");
-        await page.waitForTimeout(120);
-        rounds += 1;
-      }
-      return `${rounds} rounds; with "warn": ${matched}`;
-    }));
+    interactions.push(
+      await recordInteraction(page, "log search", '#worker-log-search: type "warn" (80 ms a key), then clear, repeated', async () => {
+        const until = Date.now() + INTERACTION_MS;
+        let rounds = 0;
+        let matched = "";
+        while (Date.now() < until) {
+          await search.pressSequentially("warn", { delay: 80 });
+          await page.evaluate(NEXT_FRAME);
+          matched = (await page.locator(LOG_COUNT).textContent()) ?? "";
+          await page.waitForTimeout(80);
+          await search.fill("");
+          await page.waitForTimeout(120);
+          rounds += 1;
+        }
+        return `${rounds} rounds; with "warn": ${matched}`;
+      }),
+    );
 
     // (e) the log scale checkbox (rebuilds every chart)
     const logScale = page.locator(".chart-controls input[type=checkbox]");
     await logScale.scrollIntoViewIfNeeded();
-    interactions.push(await recordInteraction(page, "log scale", "toggle the log scale checkbox every 250 ms (rebuilds the 6 charts)", async () => {
-      const until = Date.now() + INTERACTION_MS;
-      let toggles = 0;
-      while (Date.now() < until || toggles % 2 === 1) {
-        await logScale.click();
-        toggles += 1;
-        await page.waitForTimeout(250);
-      }
-      const points = await page.locator("figure.chart").first().getAttribute("data-points");
-      return `${toggles} toggles; first chart still has ${points} points`;
-    }));
+    interactions.push(
+      await recordInteraction(page, "log scale", "toggle the log scale checkbox every 250 ms (rebuilds the 6 charts)", async () => {
+        const until = Date.now() + INTERACTION_MS;
+        let toggles = 0;
+        while (Date.now() < until || toggles % 2 === 1) {
+          await logScale.click();
+          toggles += 1;
+          await page.waitForTimeout(250);
+        }
+        const points = await page.locator("figure.chart").first().getAttribute("data-points");
+        return `${toggles} toggles; first chart still has ${points} points`;
+      }),
+    );
 
     await context.close();
     return { url, readyMs, chartPoints, logCountText, interactions, consoleErrors, otherOriginRequests };
@@ -546,9 +637,15 @@ function report(ours: MedianFigures, detail: DetailFigures, peers: PeerRow[]): v
   const median = ours.median;
   console.log(`\nnetwork: ${networkLabel()}`);
   console.log(`\nFirst load of ${ours.url} (median of ${ours.runs.length} cold loads, each in a fresh browser)`);
-  console.log(`  gzipped JS+CSS ${kilobytes(median.jsCssGzipBytes)} kB (budget ${kilobytes(BUDGET.firstLoadGzipBytes)} kB: ${verdict(median.jsCssGzipBytes < BUDGET.firstLoadGzipBytes)}); raw JS ${kilobytes(median.jsBytes)} kB, CSS ${kilobytes(median.cssBytes)} kB`);
-  console.log(`  first render (jobs table visible) ${median.firstRenderMs} ms (budget ${BUDGET.firstRenderMs} ms: ${verdict(median.firstRenderMs < BUDGET.firstRenderMs)}); runs ${ours.runs.map((run) => run.firstRenderMs).join(", ")} ms; load event ${median.loadEventMs} ms`);
-  console.log(`  requests ${median.requests}, other-origin ${median.otherOriginRequests.length}, failed ${median.failedRequests.length}, console errors ${median.consoleErrors.length}`);
+  console.log(
+    `  gzipped JS+CSS ${kilobytes(median.jsCssGzipBytes)} kB (budget ${kilobytes(BUDGET.firstLoadGzipBytes)} kB: ${verdict(median.jsCssGzipBytes < BUDGET.firstLoadGzipBytes)}); raw JS ${kilobytes(median.jsBytes)} kB, CSS ${kilobytes(median.cssBytes)} kB`,
+  );
+  console.log(
+    `  first render (jobs table visible) ${median.firstRenderMs} ms (budget ${BUDGET.firstRenderMs} ms: ${verdict(median.firstRenderMs < BUDGET.firstRenderMs)}); runs ${ours.runs.map((run) => run.firstRenderMs).join(", ")} ms; load event ${median.loadEventMs} ms`,
+  );
+  console.log(
+    `  requests ${median.requests}, other-origin ${median.otherOriginRequests.length}, failed ${median.failedRequests.length}, console errors ${median.consoleErrors.length}`,
+  );
 
   console.log(`\nJob detail page ${detail.url}`);
   console.log(`  ready (first chart has ${detail.chartPoints.toLocaleString("en-US")} points, log panel "${detail.logCountText}") ${detail.readyMs} ms after navigation`);
@@ -596,7 +693,9 @@ function report(ours: MedianFigures, detail: DetailFigures, peers: PeerRow[]): v
   for (const peer of peers) {
     if (!peer.figures) continue;
     const hosts = [...new Set(peer.figures.median.otherOriginRequests.map((address) => new URL(address).host))];
-    console.log(`  ${peer.name}: first render per run ${peer.figures.runs.map((run) => run.firstRenderMs).join(", ")} ms; raw JS ${kilobytes(peer.figures.median.jsBytes)} kB, CSS ${kilobytes(peer.figures.median.cssBytes)} kB; other-origin hosts (failed offline): ${hosts.join(", ") || "none"}`);
+    console.log(
+      `  ${peer.name}: first render per run ${peer.figures.runs.map((run) => run.firstRenderMs).join(", ")} ms; raw JS ${kilobytes(peer.figures.median.jsBytes)} kB, CSS ${kilobytes(peer.figures.median.cssBytes)} kB; other-origin hosts (failed offline): ${hosts.join(", ") || "none"}`,
+    );
   }
   if (peers.some((peer) => peer.name === "autotrain" && peer.figures)) {
     console.log("  note: AutoTrain takes its CSS and some JS from CDNs; offline they fail, so its own bytes are small and the page renders unstyled.");

@@ -14,8 +14,7 @@ import { fileURLToPath } from "node:url";
 const SEED = 42;
 const MAX_CHARACTERS = 440;
 export const COUNTS = { train: 320, validation: 80, test: 80 };
-export const SYSTEM_PROMPT =
-  "You extract generic ingredient names from recipe ingredient lines. Answer with a JSON array of lowercase generic names in the order they appear.";
+export const SYSTEM_PROMPT = "You extract generic ingredient names from recipe ingredient lines. Answer with a JSON array of lowercase generic names in the order they appear.";
 
 // mulberry32: a tiny, well-known 32-bit seeded PRNG (same sequence on every platform)
 function mulberry32(seed) {
@@ -264,18 +263,81 @@ function parseVocabulary(text) {
 const INGREDIENTS = parseVocabulary(VOCABULARY);
 // staples never name a recipe ("Salt Casserole")
 const STAPLES = new Set([
-  "flour", "whole wheat flour", "self-rising flour", "sugar", "brown sugar", "powdered sugar", "baking soda", "baking powder",
-  "cornstarch", "salt", "black pepper", "pepper", "water", "milk", "vegetable oil", "olive oil", "butter", "margarine",
-  "shortening", "eggs", "egg whites", "egg yolks", "vanilla", "cream of tartar", "yeast", "garlic", "onion", "mayonnaise",
-  "vinegar", "water", "salad dressing", "mustard", "lemon juice", "lime juice", "soy sauce", "worcestershire sauce",
-  "chicken broth", "beef broth", "hot sauce", "sour cream", "heavy cream", "half-and-half", "buttermilk", "corn syrup",
-  "bread crumbs", "cracker crumbs", "white bread", "parsley", "cilantro",
+  "flour",
+  "whole wheat flour",
+  "self-rising flour",
+  "sugar",
+  "brown sugar",
+  "powdered sugar",
+  "baking soda",
+  "baking powder",
+  "cornstarch",
+  "salt",
+  "black pepper",
+  "pepper",
+  "water",
+  "milk",
+  "vegetable oil",
+  "olive oil",
+  "butter",
+  "margarine",
+  "shortening",
+  "eggs",
+  "egg whites",
+  "egg yolks",
+  "vanilla",
+  "cream of tartar",
+  "yeast",
+  "garlic",
+  "onion",
+  "mayonnaise",
+  "vinegar",
+  "water",
+  "salad dressing",
+  "mustard",
+  "lemon juice",
+  "lime juice",
+  "soy sauce",
+  "worcestershire sauce",
+  "chicken broth",
+  "beef broth",
+  "hot sauce",
+  "sour cream",
+  "heavy cream",
+  "half-and-half",
+  "buttermilk",
+  "corn syrup",
+  "bread crumbs",
+  "cracker crumbs",
+  "white bread",
+  "parsley",
+  "cilantro",
 ]);
 
 const PEPPERS = new Set(["pepper", "black pepper"]);
 const COUNTED_KINDS = new Set(["produce", "count", "bunch", "leaves"]);
 // kinds of ingredient that can name a recipe ("Pecan Pie", not "Chili Powder Crunch")
-const TITLE_KINDS = new Set(["can", "jar", "pkg", "box", "tub", "produce", "count", "bunch", "stalk", "weight", "head", "cup", "pint", "lb", "cheese", "square", "strips", "slices", "sleeve"]);
+const TITLE_KINDS = new Set([
+  "can",
+  "jar",
+  "pkg",
+  "box",
+  "tub",
+  "produce",
+  "count",
+  "bunch",
+  "stalk",
+  "weight",
+  "head",
+  "cup",
+  "pint",
+  "lb",
+  "cheese",
+  "square",
+  "strips",
+  "slices",
+  "sleeve",
+]);
 const CUP = ["c.", "c.", "cup", "cups", "C."];
 const TABLESPOON = ["Tbsp.", "tbsp.", "T.", "tablespoons", "Tbsp"];
 const TEASPOON = ["tsp.", "tsp.", "t.", "teaspoon", "tsp"];
@@ -327,7 +389,9 @@ function createGenerator(random) {
       case "jar":
         return chance(0.7) ? `1 (${size} oz.) jar` : `1 jar (${size} oz.)`;
       case "pkg":
-        return chance(0.75) ? `${pick(["1", "1", "2"])} (${size} oz.) ${pick(["pkg.", "pkg.", "package", "pkgs."])}`.replace(/^1 \((.*)\) pkgs\./, "1 ($1) pkg.") : `1 ${pick(["pkg.", "package"])}`;
+        return chance(0.75)
+          ? `${pick(["1", "1", "2"])} (${size} oz.) ${pick(["pkg.", "pkg.", "package", "pkgs."])}`.replace(/^1 \((.*)\) pkgs\./, "1 ($1) pkg.")
+          : `1 ${pick(["pkg.", "package"])}`;
       case "box":
         return chance(0.7) ? `1 (${size} oz.) box` : "1 box";
       case "tub":
@@ -402,8 +466,34 @@ function createGenerator(random) {
   }
 
   const TITLES = {
-    d: ["{M} Bars", "{M} Cake", "Grandma's {M} Cookies", "{M} Pie", "Easy {M} Delight", "{M} Crunch", "No-Bake {M} Squares", "{M} Bread", "{M} Cobbler", "Aunt Ruth's {M} Dessert", "{M} Muffins", "Old-Fashioned {M} Pudding"],
-    s: ["{M} Casserole", "Baked {M}", "{M} Skillet Supper", "Slow Cooker {M}", "{M} Stir-Fry", "Cheesy {M} Bake", "{M} Chili", "Smothered {M}", "Hearty {M} Soup", "{M} Stew", "Mom's {M} Hot Dish", "{M} Chowder"],
+    d: [
+      "{M} Bars",
+      "{M} Cake",
+      "Grandma's {M} Cookies",
+      "{M} Pie",
+      "Easy {M} Delight",
+      "{M} Crunch",
+      "No-Bake {M} Squares",
+      "{M} Bread",
+      "{M} Cobbler",
+      "Aunt Ruth's {M} Dessert",
+      "{M} Muffins",
+      "Old-Fashioned {M} Pudding",
+    ],
+    s: [
+      "{M} Casserole",
+      "Baked {M}",
+      "{M} Skillet Supper",
+      "Slow Cooker {M}",
+      "{M} Stir-Fry",
+      "Cheesy {M} Bake",
+      "{M} Chili",
+      "Smothered {M}",
+      "Hearty {M} Soup",
+      "{M} Stew",
+      "Mom's {M} Hot Dish",
+      "{M} Chowder",
+    ],
     l: ["{M} Salad", "Layered {M} Salad", "Marinated {M}", "{M} Slaw", "Church Supper {M} Salad", "{M} Dip", "Summer {M} Salad", "{M} Side Dish"],
   };
   const titleCase = (text) => text.replace(/(^|[\s-])([a-z])/g, (_, before, letter) => before + letter.toUpperCase());

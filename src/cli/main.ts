@@ -33,7 +33,11 @@ const wantsJson = process.argv.slice(2).includes("--json");
 function usageError(error: CommanderError): TunekitError {
   const code = error.code.replace(/^commander\./, "").replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
   const message = error.message.replace(/^error: /, "");
-  const command = process.argv.slice(2).filter((arg) => !arg.startsWith("-")).slice(0, 2).join(" ");
+  const command = process.argv
+    .slice(2)
+    .filter((arg) => !arg.startsWith("-"))
+    .slice(0, 2)
+    .join(" ");
   return new TunekitError(message, { kind: "usage", code, fix: `run \`tunekit ${command ? `${command} ` : ""}--help\` for the options and arguments` });
 }
 

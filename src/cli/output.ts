@@ -13,12 +13,9 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(snakeKeys(value), null, 2)}\n`);
 }
 
-
 /** Report an error the way every command does: human text on stderr, or JSON with --json. */
 export function reportError(error: unknown, json: boolean): number {
-  const tunekitError = isTunekitError(error)
-    ? error
-    : new TunekitError(error instanceof Error ? error.message : String(error), { kind: "internal", cause: error });
+  const tunekitError = isTunekitError(error) ? error : new TunekitError(error instanceof Error ? error.message : String(error), { kind: "internal", cause: error });
   if (json) {
     process.stdout.write(`${JSON.stringify(tunekitError.toJSON(), null, 2)}\n`);
   } else {
@@ -31,9 +28,7 @@ export function reportError(error: unknown, json: boolean): number {
 }
 
 /** Wrap a command action: run it, set the exit code from its result or its error. */
-export function action<Args extends unknown[]>(
-  run: (...args: Args) => Promise<number | void> | number | void,
-): (...args: Args) => Promise<void> {
+export function action<Args extends unknown[]>(run: (...args: Args) => Promise<number | void> | number | void): (...args: Args) => Promise<void> {
   return async (...args: Args) => {
     const command = args[args.length - 1] as { optsWithGlobals?: () => Record<string, unknown> } | undefined;
     const json = Boolean(command?.optsWithGlobals?.().json);

@@ -18,10 +18,7 @@ export interface ReaderCommandOptions {
 export function addReaderOptions(command: Command): Command {
   return command
     .addOption(
-      new Option("--encoding <name>", `text encoding of the file: ${TEXT_ENCODINGS.join(", ")} (gzip, zstd and a UTF-16 byte order mark are detected)`).default(
-        undefined,
-        "utf-8",
-      ),
+      new Option("--encoding <name>", `text encoding of the file: ${TEXT_ENCODINGS.join(", ")} (gzip, zstd and a UTF-16 byte order mark are detected)`).default(undefined, "utf-8"),
     )
     .addOption(new Option("--json-key <key>", 'a JSON file shaped {"<key>": [records]}: the key that holds the records'))
     .addOption(new Option("--split <name>", "a dataset folder (Hugging Face save_to_disk, or train/validation/test files): the split to read").default(undefined, "train"));
@@ -44,13 +41,23 @@ export function readerOptions(options: ReaderCommandOptions): ReaderOptions {
   }
   if (options.jsonKey !== undefined) {
     if (options.jsonKey.trim() === "") {
-      throw new TunekitError("`--json-key` is empty", { kind: "usage", code: "invalid_json_key", field: "--json-key", fix: 'name the key that holds the records, e.g. --json-key data for {"data": [...]}' });
+      throw new TunekitError("`--json-key` is empty", {
+        kind: "usage",
+        code: "invalid_json_key",
+        field: "--json-key",
+        fix: 'name the key that holds the records, e.g. --json-key data for {"data": [...]}',
+      });
     }
     result.jsonKey = options.jsonKey;
   }
   if (options.split !== undefined) {
     if (options.split.trim() === "" || /[\\/]/.test(options.split)) {
-      throw new TunekitError(`\`--split ${options.split}\` is not a split name`, { kind: "usage", code: "invalid_split", field: "--split", fix: "name a split of the folder, e.g. --split train or --split validation" });
+      throw new TunekitError(`\`--split ${options.split}\` is not a split name`, {
+        kind: "usage",
+        code: "invalid_split",
+        field: "--split",
+        fix: "name a split of the folder, e.g. --split train or --split validation",
+      });
     }
     result.split = options.split;
   }

@@ -41,8 +41,7 @@ export function cudaUnavailable(environment: NodeJS.ProcessEnv = process.env, pl
 
 const FILE_ID = /^file-[A-Za-z0-9_-]+$/;
 const DATASET_FILE = /\.(jsonl|json|csv|tsv|parquet|jsonl\.gz|jsonl\.zst)$/i;
-const TRL_PAIR = (record: unknown): boolean =>
-  record !== null && typeof record === "object" && !Array.isArray(record) && "chosen" in record && "rejected" in record;
+const TRL_PAIR = (record: unknown): boolean => record !== null && typeof record === "object" && !Array.isArray(record) && "chosen" in record && "rejected" in record;
 
 /** The first record of a JSONL file (the first 1 MB is enough), or undefined when it cannot be peeked at. */
 function firstRecord(path: string): unknown {
@@ -52,7 +51,10 @@ function firstRecord(path: string): unknown {
     descriptor = openSync(path, "r");
     const buffer = Buffer.alloc(1 << 20);
     const read = readSync(descriptor, buffer, 0, buffer.length, 0);
-    const text = buffer.subarray(0, read).toString("utf8").replace(/^\uFEFF/, "");
+    const text = buffer
+      .subarray(0, read)
+      .toString("utf8")
+      .replace(/^\uFEFF/, "");
     const line = text.split(/\r?\n/).find((candidate) => candidate.trim() !== "");
     return line === undefined ? undefined : JSON.parse(line);
   } catch {
@@ -110,7 +112,12 @@ export function checkConfig(loaded: LoadedConfig, context: ConfigCheckEnvironmen
     if (value === null || value === "") continue;
     if (FILE_ID.test(value) && !existsSync(resolveConfigPath(loaded, value))) {
       if (config.provider === "local") {
-        add({ code: "file_id_for_local_run", field, message: `\`${field}\` is \`${value}\`, an uploaded file's id; a local run reads a file on this machine`, fix: `set \`${field}\` to the JSONL file's path (relative to ${file}), or submit to the server that holds it with \`tunekit train --server <url>\`` });
+        add({
+          code: "file_id_for_local_run",
+          field,
+          message: `\`${field}\` is \`${value}\`, an uploaded file's id; a local run reads a file on this machine`,
+          fix: `set \`${field}\` to the JSONL file's path (relative to ${file}), or submit to the server that holds it with \`tunekit train --server <url>\``,
+        });
       }
       continue;
     }
@@ -122,13 +129,19 @@ export function checkConfig(loaded: LoadedConfig, context: ConfigCheckEnvironmen
         code: "data_not_found",
         field,
         message: `\`${field}\` is \`${value}\`: no such file (${path})`,
-        fix: near.length > 0
-          ? `point \`${field}\` at one of the files in ${folder}/: ${near.map((name) => `\`${join(relative(loaded.baseDir, dirname(path)) || ".", name)}\``).join(", ")} (paths are relative to ${file})`
-          : `write the file, or fix the path in \`${field}\` (relative to ${file}'s folder, ${loaded.baseDir}); \`tunekit data convert\` and \`tunekit data split\` write JSONL files`,
+        fix:
+          near.length > 0
+            ? `point \`${field}\` at one of the files in ${folder}/: ${near.map((name) => `\`${join(relative(loaded.baseDir, dirname(path)) || ".", name)}\``).join(", ")} (paths are relative to ${file})`
+            : `write the file, or fix the path in \`${field}\` (relative to ${file}'s folder, ${loaded.baseDir}); \`tunekit data convert\` and \`tunekit data split\` write JSONL files`,
       });
     } else if (statSync(path).isDirectory()) {
       const near = neighbours(join(path, "x"));
-      add({ code: "is_a_directory", field, message: `\`${field}\` is \`${value}\`, a folder, not a file`, fix: near.length > 0 ? `name one file in it, e.g. \`${join(value, near[0]!)}\`` : "name one dataset file (JSONL)" });
+      add({
+        code: "is_a_directory",
+        field,
+        message: `\`${field}\` is \`${value}\`, a folder, not a file`,
+        fix: near.length > 0 ? `name one file in it, e.g. \`${join(value, near[0]!)}\`` : "name one dataset file (JSONL)",
+      });
     }
   }
 
@@ -142,13 +155,21 @@ export function checkConfig(loaded: LoadedConfig, context: ConfigCheckEnvironmen
         message: `\`model\` \`${config.model}\` is a hosted OpenAI model, but \`provider\` is \`local\`, which trains open models on this machine`,
         fix: `set \`provider: openai\` (or \`azure\`) to fine-tune it there, or set \`model\` to a local model folder or .gguf file to train here`,
       });
-      if (unknownHosted) add({ code: "unknown_hosted_model", field: "model", message: unknownHosted, fix: "use a model from the price table (`tunekit estimate --help` lists where it lives), or update the table" });
+      if (unknownHosted)
+        add({
+          code: "unknown_hosted_model",
+          field: "model",
+          message: unknownHosted,
+          fix: "use a model from the price table (`tunekit estimate --help` lists where it lives), or update the table",
+        });
     } else {
       try {
         checkModelSource(resolveModelPath(loaded, config.model), { field: "model", environment: context.environment });
       } catch (error) {
         if (!isTunekitError(error)) throw error;
-        const fix = (error.fix ?? "set `model` to a local model folder or .gguf file").replace(/pass model (\S+)$/, "set `model: $1`").replace(/e\.g\. model (\S+)$/, "e.g. `model: $1`");
+        const fix = (error.fix ?? "set `model` to a local model folder or .gguf file")
+          .replace(/pass model (\S+)$/, "set `model: $1`")
+          .replace(/e\.g\. model (\S+)$/, "e.g. `model: $1`");
         add({ code: error.code, field: "model", message: `\`model\`: ${error.message}`, fix });
       }
     }
@@ -156,7 +177,12 @@ export function checkConfig(loaded: LoadedConfig, context: ConfigCheckEnvironmen
     const customServer = config.provider === "openai" && config.openai.base_url !== null;
     if (!customServer) {
       if (unknownHosted) {
-        add({ code: "unknown_hosted_model", field: "model", message: unknownHosted, fix: "set `model` to a fine-tunable model of the price table, e.g. `model: gpt-4o-mini-2024-07-18`" });
+        add({
+          code: "unknown_hosted_model",
+          field: "model",
+          message: unknownHosted,
+          fix: "set `model` to a fine-tunable model of the price table, e.g. `model: gpt-4o-mini-2024-07-18`",
+        });
       } else if (!entry) {
         add({
           code: "provider_model_mismatch",
@@ -165,7 +191,12 @@ export function checkConfig(loaded: LoadedConfig, context: ConfigCheckEnvironmen
           fix: `set \`provider: local\` to train \`${config.model}\` on this machine, or set \`model\` to a hosted model such as \`gpt-4o-mini-2024-07-18\``,
         });
       } else if (entry.provider !== "openai" && entry.provider !== config.provider) {
-        add({ code: "provider_model_mismatch", field: "provider", message: `\`model\` \`${config.model}\` is a ${entry.provider} model, but \`provider\` is \`${config.provider}\``, fix: `set \`provider: ${entry.provider}\`` });
+        add({
+          code: "provider_model_mismatch",
+          field: "provider",
+          message: `\`model\` \`${config.model}\` is a ${entry.provider} model, but \`provider\` is \`${config.provider}\``,
+          fix: `set \`provider: ${entry.provider}\``,
+        });
       }
     }
     const urlField = config.provider === "openai" ? "openai.base_url" : "azure.endpoint";
@@ -199,17 +230,38 @@ export function checkConfig(loaded: LoadedConfig, context: ConfigCheckEnvironmen
   const method = config.training.method;
   if (method === "qlora") {
     if (hosted) {
-      add({ code: "method_provider_mismatch", field: "training.method", message: `\`training.method: qlora\` runs on Tunekit's local worker only; \`provider: ${config.provider}\` does not offer it`, fix: "use `method: lora` (hosted providers choose their own method), or `provider: local` with a local model" });
+      add({
+        code: "method_provider_mismatch",
+        field: "training.method",
+        message: `\`training.method: qlora\` runs on Tunekit's local worker only; \`provider: ${config.provider}\` does not offer it`,
+        fix: "use `method: lora` (hosted providers choose their own method), or `provider: local` with a local model",
+      });
     } else if (config.training.device === "cpu") {
-      add({ code: "qlora_needs_cuda", field: "training.method", message: "`training.method: qlora` needs a CUDA GPU (4-bit bitsandbytes kernels), but `training.device` is `cpu`", fix: "use `method: lora` to train on the CPU, or set `device: auto` on a machine with an NVIDIA GPU" });
+      add({
+        code: "qlora_needs_cuda",
+        field: "training.method",
+        message: "`training.method: qlora` needs a CUDA GPU (4-bit bitsandbytes kernels), but `training.device` is `cpu`",
+        fix: "use `method: lora` to train on the CPU, or set `device: auto` on a machine with an NVIDIA GPU",
+      });
     } else {
       const reason = context.cudaUnavailable();
-      if (reason) add({ code: "qlora_needs_cuda", field: "training.method", message: `\`training.method: qlora\` needs a CUDA GPU, and ${reason}`, fix: "use `method: lora` here (it runs on CPU too), or run on a machine with an NVIDIA GPU" });
+      if (reason)
+        add({
+          code: "qlora_needs_cuda",
+          field: "training.method",
+          message: `\`training.method: qlora\` needs a CUDA GPU, and ${reason}`,
+          fix: "use `method: lora` here (it runs on CPU too), or run on a machine with an NVIDIA GPU",
+        });
     }
   }
   if (method === "dpo") {
     if (config.data.format !== "auto" && config.data.format !== "preference") {
-      add({ code: "dpo_needs_preference_data", field: "data.format", message: `\`training.method: dpo\` trains on preference pairs, but \`data.format\` is \`${config.data.format}\``, fix: "set `data.format: preference` (or `auto`), or use `method: lora` for this data" });
+      add({
+        code: "dpo_needs_preference_data",
+        field: "data.format",
+        message: `\`training.method: dpo\` trains on preference pairs, but \`data.format\` is \`${config.data.format}\``,
+        fix: "set `data.format: preference` (or `auto`), or use `method: lora` for this data",
+      });
     }
     const train = resolveConfigPath(loaded, config.data.train);
     const record = existsSync(train) && statSync(train).isFile() ? firstRecord(train) : undefined;
@@ -225,7 +277,7 @@ export function checkConfig(loaded: LoadedConfig, context: ConfigCheckEnvironmen
             : `\`training.method: dpo\` needs preference pairs, but the first record of \`${config.data.train}\` is ${format ? `a ${format} example` : "not a dataset example"}`,
           fix: trl
             ? `convert it: \`tunekit data convert ${config.data.train} <out>.jsonl\` writes {"input", "preferred_output", "non_preferred_output"} records`
-            : "give each line {\"input\": {\"messages\": [...]}, \"preferred_output\": [assistant message], \"non_preferred_output\": [assistant message]}, or use `method: lora` for this data",
+            : 'give each line {"input": {"messages": [...]}, "preferred_output": [assistant message], "non_preferred_output": [assistant message]}, or use `method: lora` for this data',
         });
       }
     }

@@ -84,7 +84,14 @@ describe("--set overrides", () => {
   });
 
   it("fits the value to the field: number-looking text stays text, `a,b` is a list, typed values stay typed", () => {
-    const { config } = loadConfig(null, ["output.suffix=2024", "training.lora.target_modules=q_proj,v_proj", "eval.metrics=token-f1", "training.epochs=3", "data.validation=null", "output.name=007"]);
+    const { config } = loadConfig(null, [
+      "output.suffix=2024",
+      "training.lora.target_modules=q_proj,v_proj",
+      "eval.metrics=token-f1",
+      "training.epochs=3",
+      "data.validation=null",
+      "output.name=007",
+    ]);
     expect(config.output.suffix).toBe("2024");
     expect(config.output.name).toBe("007");
     expect(config.training.lora.target_modules).toEqual(["q_proj", "v_proj"]);
@@ -136,9 +143,7 @@ describe("config errors", () => {
     expect(error.kind).toBe("config");
     expect(error.exitCode).toBe(2);
     const byField = new Map(error.problems.map((problem) => [problem.field, problem]));
-    expect([...byField.keys()].sort()).toEqual(
-      ["data.max_seq_len", "training.learning_rate", "training.lora.rank", "training.lr_scheduler", "trainig"].sort(),
-    );
+    expect([...byField.keys()].sort()).toEqual(["data.max_seq_len", "training.learning_rate", "training.lora.rank", "training.lr_scheduler", "trainig"].sort());
     expect(byField.get("trainig")!.message).toContain("did you mean `training`");
     expect(byField.get("trainig")!.line).toBe(2);
     expect(byField.get("training.lora.rank")!.message).toContain("`r`");
@@ -158,7 +163,9 @@ describe("config errors", () => {
   });
 
   it("says how to quote text that looks like a number, how to write a list, and what an empty value needs", () => {
-    const error = problemsOf(() => loadConfig(writeYaml('output:\n  suffix: 2024\n  name: true\ntraining:\n  lora:\n    target_modules: q_proj, v_proj\nmodel:\ndata:\n  max_seq_len: "512"\n')));
+    const error = problemsOf(() =>
+      loadConfig(writeYaml('output:\n  suffix: 2024\n  name: true\ntraining:\n  lora:\n    target_modules: q_proj, v_proj\nmodel:\ndata:\n  max_seq_len: "512"\n')),
+    );
     const fixes = Object.fromEntries(error.problems.map((problem) => [problem.field, problem.fix]));
     expect(fixes["output.suffix"]).toBe('put it in quotes: `suffix: "2024"`');
     expect(fixes["output.name"]).toBe('put it in quotes: `name: "true"`');

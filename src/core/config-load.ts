@@ -46,14 +46,17 @@ export function parseOverride(assignment: string): { path: string[]; value: unkn
   const document = parseDocument(raw);
   if (document.errors.length > 0) {
     const opened = /^\s*[[{]/.test(raw);
-    throw new TunekitError(`\`--set ${assignment}\`: the value \`${raw}\` cannot be read (${document.errors[0]!.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")})`, {
-      kind: "usage",
-      code: "bad_override",
-      field: "--set",
-      fix: opened
-        ? `close the list and quote it for the shell: \`--set '${key}=[a, b]'\``
-        : `quote the value as YAML text, and the whole flag for the shell: \`--set '${key}="${raw.replace(/"/g, '\\"')}"'\``,
-    });
+    throw new TunekitError(
+      `\`--set ${assignment}\`: the value \`${raw}\` cannot be read (${document.errors[0]!.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")})`,
+      {
+        kind: "usage",
+        code: "bad_override",
+        field: "--set",
+        fix: opened
+          ? `close the list and quote it for the shell: \`--set '${key}=[a, b]'\``
+          : `quote the value as YAML text, and the whole flag for the shell: \`--set '${key}="${raw.replace(/"/g, '\\"')}"'\``,
+      },
+    );
   }
   return { path, value: document.toJS(), raw };
 }
@@ -62,7 +65,12 @@ export function parseOverride(assignment: string): { path: string[]; value: unkn
 function fitOverride(path: readonly string[], value: unknown, raw: string): unknown {
   const schema = fieldSchemaAt(path);
   if (!schema || schema.safeParse(value).success) return value;
-  const list = /^\s*\[/.test(raw) ? undefined : raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  const list = /^\s*\[/.test(raw)
+    ? undefined
+    : raw
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== "");
   const fits = [raw, list].find((candidate) => candidate !== undefined && schema.safeParse(candidate).success);
   if (fits !== undefined) return fits;
   // `a,b` for a list field stays a list, so that the error names the item that is wrong
@@ -125,7 +133,15 @@ function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
 }
 
 type Schema = z.ZodType;
-type Def = { type?: string; innerType?: Schema; element?: Schema; options?: Schema[]; values?: unknown[]; entries?: Record<string, unknown>; checks?: Array<{ _zod: { def: Record<string, unknown> } }> };
+type Def = {
+  type?: string;
+  innerType?: Schema;
+  element?: Schema;
+  options?: Schema[];
+  values?: unknown[];
+  entries?: Record<string, unknown>;
+  checks?: Array<{ _zod: { def: Record<string, unknown> } }>;
+};
 const defOf = (schema: Schema): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
 /** The schema of the field at `path` (array items by index), with its default/nullable wrappers; undefined when there is none. */
@@ -171,10 +187,9 @@ function numberRange(schema: Schema): string {
   }
   const noun = integer ? "a whole number" : "a number";
   if (low && high && low.inclusive && high.inclusive) return `${noun} from ${low.value} to ${high.value}`;
-  const parts = [
-    low && (low.inclusive ? `at least ${low.value}` : `above ${low.value}`),
-    high && (high.inclusive ? `at most ${high.value}` : `below ${high.value}`),
-  ].filter(Boolean);
+  const parts = [low && (low.inclusive ? `at least ${low.value}` : `above ${low.value}`), high && (high.inclusive ? `at most ${high.value}` : `below ${high.value}`)].filter(
+    Boolean,
+  );
   return parts.length > 0 ? `${noun} ${parts.join(" and ")}` : noun;
 }
 
@@ -191,7 +206,9 @@ export function expectedValue(schema: Schema): string {
       text = (def.values ?? []).map((value) => `\`${String(value)}\``).join(" or ");
       break;
     case "enum":
-      text = `one of ${Object.values(def.entries ?? {}).map((value) => `\`${String(value)}\``).join(", ")}`;
+      text = `one of ${Object.values(def.entries ?? {})
+        .map((value) => `\`${String(value)}\``)
+        .join(", ")}`;
       break;
     case "number":
       text = numberRange(inner);
@@ -299,9 +316,17 @@ function describeIssue(issue: z.core.$ZodIssue, context: ConfigProblemContext): 
 
   // a value that is text where the field takes a list: show the list
   if (schema && typeof value === "string" && acceptsType(schema, "array")) {
-    const items = value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+    const items = value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
     const list = items.length > 0 ? items : ["..."];
-    const also = enumValues(schema).length > 0 ? ` (or ${enumValues(schema).map((name) => `\`${name}\``).join(", ")})` : "";
+    const also =
+      enumValues(schema).length > 0
+        ? ` (or ${enumValues(schema)
+            .map((name) => `\`${name}\``)
+            .join(", ")})`
+        : "";
     return {
       message: `\`${field}\`${where} is a list, but ${shown(value)} is one piece of text.${takes}`,
       fix: fromFlag
@@ -320,14 +345,20 @@ function describeIssue(issue: z.core.$ZodIssue, context: ConfigProblemContext): 
   if (issue.code === "invalid_type" && value === null && schema) {
     return {
       message: `\`${field}\`${where} is empty (null), but it takes ${expected}.`,
-      fix: example !== undefined ? `write a value after the colon, e.g. ${writeAs(path, example, fromFlag)}${defaultNote}, or delete the line to use the default` : `write a value after the colon, or delete the line to use the default`,
+      fix:
+        example !== undefined
+          ? `write a value after the colon, e.g. ${writeAs(path, example, fromFlag)}${defaultNote}, or delete the line to use the default`
+          : `write a value after the colon, or delete the line to use the default`,
     };
   }
   if (schema && (issue.code === "invalid_type" || issue.code === "invalid_union") && acceptsType(schema, "object") && !acceptsType(schema, typeof value)) {
     const known = knownKeysAt(path);
     return {
       message: `\`${field}\`${where} is a section of fields, but it holds ${shown(value)}.`,
-      fix: `write its fields indented below \`${String(path[path.length - 1])}:\`, one per line (${known.slice(0, 4).map((name) => `\`${name}\``).join(", ")}, ...), or delete the line`,
+      fix: `write its fields indented below \`${String(path[path.length - 1])}:\`, one per line (${known
+        .slice(0, 4)
+        .map((name) => `\`${name}\``)
+        .join(", ")}, ...), or delete the line`,
     };
   }
   const choices = schema ? enumValues(schema) : [];
@@ -337,7 +368,9 @@ function describeIssue(issue: z.core.$ZodIssue, context: ConfigProblemContext): 
     return {
       message: `\`${field}\`${where} takes ${expected}, but ${shown(value)} is text.`,
       fix: numeric
-        ? fromFlag ? `drop the quotes: \`--set ${field}=${value}\`` : `drop the quotes: ${writeAs(path, Number(value), false)}`
+        ? fromFlag
+          ? `drop the quotes: \`--set ${field}=${value}\``
+          : `drop the quotes: ${writeAs(path, Number(value), false)}`
         : `write ${choices.length > 0 ? `${choices.map((name) => `\`${name}\``).join(" or ")} or ` : ""}a number without quotes, e.g. ${writeAs(path, number, fromFlag)}${number === example ? defaultNote : ""}`,
     };
   }
@@ -352,7 +385,10 @@ function describeIssue(issue: z.core.$ZodIssue, context: ConfigProblemContext): 
     const list = valueAt(context.input, path.slice(0, -1));
     if (typeof index === "number" && Array.isArray(list)) {
       const corrected = list.map((item, position) => (position === index ? pick : item));
-      return { message: `\`${field}\` (item ${index + 1} of the list${fromFlag ? ", from `--set`" : ""}) is ${shown(value)}, which is not one of ${choices.map((name) => `\`${name}\``).join(", ")}.${guess ? ` Did you mean \`${guess}\`?` : ""}`, fix: `write ${writeAs(path.slice(0, -1), corrected, fromFlag)}` };
+      return {
+        message: `\`${field}\` (item ${index + 1} of the list${fromFlag ? ", from `--set`" : ""}) is ${shown(value)}, which is not one of ${choices.map((name) => `\`${name}\``).join(", ")}.${guess ? ` Did you mean \`${guess}\`?` : ""}`,
+        fix: `write ${writeAs(path.slice(0, -1), corrected, fromFlag)}`,
+      };
     }
     return answer;
   }
@@ -370,13 +406,19 @@ function describeIssue(issue: z.core.$ZodIssue, context: ConfigProblemContext): 
     const unit = origin === "string" ? "characters" : "items";
     return {
       message: `\`${field}\`${where} has ${issue.code === "too_small" ? "fewer" : "more"} ${unit} than allowed (${issue.code === "too_small" ? "at least" : "at most"} ${String(bound)}).${takes}`,
-      fix: origin === "string" ? `shorten it to ${String(bound)} characters or fewer` : `give it ${issue.code === "too_small" ? "at least" : "at most"} ${String(bound)} item${Number(bound) === 1 ? "" : "s"}, e.g. ${writeAs(path, Array.isArray(fallback) ? fallback : ["..."], fromFlag)}`,
+      fix:
+        origin === "string"
+          ? `shorten it to ${String(bound)} characters or fewer`
+          : `give it ${issue.code === "too_small" ? "at least" : "at most"} ${String(bound)} item${Number(bound) === 1 ? "" : "s"}, e.g. ${writeAs(path, Array.isArray(fallback) ? fallback : ["..."], fromFlag)}`,
     };
   }
   if (issue.code === "invalid_type" || issue.code === "invalid_union") {
     return {
       message: `\`${field}\`${where} is ${shown(value)}, but it takes ${expected ?? "another kind of value"}.`,
-      fix: example !== undefined ? `write it like ${writeAs(path, example, fromFlag)}${defaultNote}` : `write ${expected ?? "a value of the right type"}; \`tunekit config schema\` shows the field`,
+      fix:
+        example !== undefined
+          ? `write it like ${writeAs(path, example, fromFlag)}${defaultNote}`
+          : `write ${expected ?? "a value of the right type"}; \`tunekit config schema\` shows the field`,
     };
   }
   return {
@@ -410,10 +452,16 @@ export function configProblems(error: z.ZodError, lineOf?: (path: readonly Prope
           code: "unknown_key",
           field,
           line: lineOf?.(path),
-          message: `\`${field}\`${fromFlag ? " (from `--set`)" : ""} is not a config field; ` + (suggested ? `did you mean \`${suggested}\`?` : `known here: ${known.map((name) => `\`${name}\``).join(", ")}`),
+          message:
+            `\`${field}\`${fromFlag ? " (from `--set`)" : ""} is not a config field; ` +
+            (suggested ? `did you mean \`${suggested}\`?` : `known here: ${known.map((name) => `\`${name}\``).join(", ")}`),
           fix: suggested
-            ? flag ? `write \`--set ${suggested}${flag[0].slice(field.length)}=${flag[1]}\`` : `rename it to \`${suggestion}\``
-            : fromFlag ? "drop the `--set` flag, or name a known field" : `delete it (and the lines indented below it), or move it under the section it belongs to`,
+            ? flag
+              ? `write \`--set ${suggested}${flag[0].slice(field.length)}=${flag[1]}\``
+              : `rename it to \`${suggestion}\``
+            : fromFlag
+              ? "drop the `--set` flag, or name a known field"
+              : `delete it (and the lines indented below it), or move it under the section it belongs to`,
         });
       }
       continue;
@@ -425,7 +473,12 @@ export function configProblems(error: z.ZodError, lineOf?: (path: readonly Prope
 }
 
 /** Validate a plain object against the schema, reporting every problem at once. */
-export function parseConfig(input: unknown, source = "config", lineOf?: (path: readonly PropertyKey[]) => number | undefined, overridden?: ReadonlyMap<string, string>): TunekitConfig {
+export function parseConfig(
+  input: unknown,
+  source = "config",
+  lineOf?: (path: readonly PropertyKey[]) => number | undefined,
+  overridden?: ReadonlyMap<string, string>,
+): TunekitConfig {
   const result = configSchema.safeParse(input ?? {});
   if (result.success) return result.data;
   const problems = configProblems(result.error, lineOf, { input, overridden }).map((problem) => ({ ...problem, file: source }));
@@ -433,10 +486,7 @@ export function parseConfig(input: unknown, source = "config", lineOf?: (path: r
     kind: "config",
     code: "invalid_config",
     problems,
-    fix:
-      problems.length === 1
-        ? problems[0]!.fix!
-        : "each problem above says how to write its value; `tunekit config schema` prints every field with its type and default",
+    fix: problems.length === 1 ? problems[0]!.fix! : "each problem above says how to write its value; `tunekit config schema` prints every field with its type and default",
   });
 }
 
@@ -451,7 +501,7 @@ function yamlProblem(yamlError: YAMLError, text: string, file: string): ProblemD
     BAD_INDENT: "indent the line like the other fields of its section (spaces only), and close every `{` or `[` opened above",
     MISSING_CHAR: "add the missing character; a list is `[a, b]` and a section is `{key: value}` or indented lines",
     TAB_AS_INDENT: "indent with spaces: YAML does not allow tabs",
-    BLOCK_AS_IMPLICIT_KEY: "a value that holds `: ` goes in quotes (`name: \"a: b\"`); otherwise put each `key: value` on its own line",
+    BLOCK_AS_IMPLICIT_KEY: 'a value that holds `: ` goes in quotes (`name: "a: b"`); otherwise put each `key: value` on its own line',
     MULTILINE_IMPLICIT_KEY: "put each `key: value` on its own line; a value that holds `: ` goes in quotes",
     DUPLICATE_KEY: "write each field once; delete or merge the repeated one",
     BAD_SCALAR_START: "put the value in quotes (a value that starts with `@`, `` ` `` or `%` must be quoted)",
@@ -542,7 +592,12 @@ export function loadConfig(path: string | null, overrides: readonly string[] = [
   }
   applyOverrides(raw, overrides);
   // a value that came from --set has no line in the file: say so instead of pointing at the file
-  const overridden = new Map(overrides.map((assignment) => { const { path: keyPath, raw: value } = parseOverride(assignment); return [keyPath.join("."), value] as const; }));
+  const overridden = new Map(
+    overrides.map((assignment) => {
+      const { path: keyPath, raw: value } = parseOverride(assignment);
+      return [keyPath.join("."), value] as const;
+    }),
+  );
   const isOverridden = (keyPath: readonly PropertyKey[]) => {
     const dotted = keyPath.join(".");
     return [...overridden.keys()].some((name) => name === dotted || dotted.startsWith(`${name}.`));
@@ -558,18 +613,32 @@ function readConfigText(absolute: string, given: string): string {
     return readFileSync(absolute, "utf8");
   } catch (error) {
     const problem = inputFileError(given, error, "--config");
-    throw new TunekitError(`config ${problem.message}`, { kind: "usage", code: problem.code, field: "--config", file: given, fix: (error as NodeJS.ErrnoException).code === "EISDIR" ? "pass the YAML file itself, e.g. -c tunekit.yaml (`tunekit init` writes one)" : problem.fix, cause: error });
+    throw new TunekitError(`config ${problem.message}`, {
+      kind: "usage",
+      code: problem.code,
+      field: "--config",
+      file: given,
+      fix: (error as NodeJS.ErrnoException).code === "EISDIR" ? "pass the YAML file itself, e.g. -c tunekit.yaml (`tunekit init` writes one)" : problem.fix,
+      cause: error,
+    });
   }
 }
 
 /** A YAML run config as a plain object, unvalidated (callers check it: `checkJobConfig`, `parseConfig`). */
 export function readConfigObject(path: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new TunekitError(`config file ${path} does not exist`, { kind: "usage", code: "config_not_found", field: "--config", fix: "create one with `tunekit init` or pass the right path with `-c`" });
+  if (!existsSync(path))
+    throw new TunekitError(`config file ${path} does not exist`, {
+      kind: "usage",
+      code: "config_not_found",
+      field: "--config",
+      fix: "create one with `tunekit init` or pass the right path with `-c`",
+    });
   const text = readConfigText(path, path);
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) throw yamlSyntaxError(document.errors, text, path);
   const value = document.toJS() as unknown;
-  if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value))) throw new TunekitError(`${path} must hold a mapping of config fields`, { kind: "config", code: "invalid_config", fix: "start from `tunekit init`" });
+  if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value)))
+    throw new TunekitError(`${path} must hold a mapping of config fields`, { kind: "config", code: "invalid_config", fix: "start from `tunekit init`" });
   return (value as Record<string, unknown> | null) ?? {};
 }
 

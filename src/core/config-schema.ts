@@ -7,7 +7,10 @@ import { z } from "zod";
  */
 
 const auto = <T extends z.ZodType>(inner: T, description: string) =>
-  z.union([z.literal("auto"), inner]).default("auto").describe(description);
+  z
+    .union([z.literal("auto"), inner])
+    .default("auto")
+    .describe(description);
 
 export const providerSchema = z
   .enum(["local", "openai", "azure"])
@@ -21,27 +24,16 @@ export const dataFormatSchema = z
 
 export const dataSchema = z
   .strictObject({
-    train: z.string().default("data/train.jsonl").describe("Training file (JSONL), relative to the config file; on a Tunekit server, an uploaded file's id.").meta({ title: "Training file" }),
-    validation: z
+    train: z
       .string()
-      .nullable()
-      .default(null)
-      .describe("Validation file (JSONL); null to train without validation metrics.")
-      .meta({ title: "Validation file" }),
+      .default("data/train.jsonl")
+      .describe("Training file (JSONL), relative to the config file; on a Tunekit server, an uploaded file's id.")
+      .meta({ title: "Training file" }),
+    validation: z.string().nullable().default(null).describe("Validation file (JSONL); null to train without validation metrics.").meta({ title: "Validation file" }),
     test: z.string().nullable().default(null).describe("Held-out test file used by `tunekit eval`; null for none."),
     format: dataFormatSchema,
-    chat_template: z
-      .string()
-      .nullable()
-      .default(null)
-      .describe("Jinja chat template overriding the model's own; null uses the tokenizer's template."),
-    max_seq_len: z
-      .number()
-      .int()
-      .min(16)
-      .max(1_048_576)
-      .default(1024)
-      .describe("Maximum tokens per training sequence; longer examples are truncated (and reported)."),
+    chat_template: z.string().nullable().default(null).describe("Jinja chat template overriding the model's own; null uses the tokenizer's template."),
+    max_seq_len: z.number().int().min(16).max(1_048_576).default(1024).describe("Maximum tokens per training sequence; longer examples are truncated (and reported)."),
   })
   .describe("The dataset.");
 
@@ -127,16 +119,15 @@ export const evalEndpointSchema = z
       .nullable()
       .default(null)
       .describe("OpenAI-compatible base URL (`http://127.0.0.1:8000/v1` for `tunekit serve`/`tunekit server`, vLLM, ...); null means api.openai.com for `api: openai`."),
-    api: z
-      .enum(["openai", "azure"])
-      .default("openai")
-      .describe("`openai`: the OpenAI SDK against `base_url`; `azure`: AzureOpenAI with `base_url` as the resource endpoint."),
+    api: z.enum(["openai", "azure"]).default("openai").describe("`openai`: the OpenAI SDK against `base_url`; `azure`: AzureOpenAI with `base_url` as the resource endpoint."),
     api_key_env: z.string().min(1).default("OPENAI_API_KEY").describe("Environment variable holding the API key (a local server without keys accepts any)."),
     azure_api_version: z.string().default("2024-10-21").describe("Azure OpenAI API version (only for `api: azure`)."),
     hosting: z
       .enum(["auto", "hosted", "local"])
       .default("auto")
-      .describe("How requests are priced: `hosted` from per-token prices, `local` from measured time x `hour_price`; `auto`: hosted for OpenAI model names without a custom base URL, else local."),
+      .describe(
+        "How requests are priced: `hosted` from per-token prices, `local` from measured time x `hour_price`; `auto`: hosted for OpenAI model names without a custom base URL, else local.",
+      ),
     input_price_per_million: z
       .number()
       .nonnegative()
@@ -149,11 +140,7 @@ export const evalEndpointSchema = z
       .nullable()
       .default(null)
       .describe("Hosted price per 1M completion tokens; null looks the model up in the inference price table Tunekit ships (dist/eval/inference-prices.json in the package)."),
-    hour_price: z
-      .number()
-      .nonnegative()
-      .default(1)
-      .describe("Price of one hour of the machine that serves a local model (GPU or CPU hour), for its price per 1,000 requests."),
+    hour_price: z.number().nonnegative().default(1).describe("Price of one hour of the machine that serves a local model (GPU or CPU hour), for its price per 1,000 requests."),
   })
   .describe("An OpenAI-compatible chat completions endpoint and how its requests are priced.");
 
@@ -176,12 +163,7 @@ export const evalSchema = z
     concurrency: z.number().int().min(1).max(64).default(1).describe("Requests in flight at once (1 measures latency without queueing)."),
     bootstrap_samples: z.number().int().min(100).max(100_000).default(1000).describe("Bootstrap resamples for each confidence interval."),
     confidence: z.number().gt(0.5).lt(1).default(0.95).describe("Confidence level of the intervals."),
-    tolerance: z
-      .number()
-      .min(0)
-      .max(1)
-      .default(0.02)
-      .describe("Primary-metric difference below which two strategies count as the same quality."),
+    tolerance: z.number().min(0).max(1).default(0.02).describe("Primary-metric difference below which two strategies count as the same quality."),
     expected_requests: z
       .number()
       .int()
@@ -207,8 +189,11 @@ export const evalSchema = z
           .string()
           .nullable()
           .default(null)
-          .describe("Passages: a .jsonl file of {\"text\"} records, or a .txt/.md file split at blank lines, relative to the config file; null uses the training examples."),
-        retriever: z.enum(["bm25", "embeddings"]).default("bm25").describe("`bm25` (Okapi, k1=1.2, b=0.75) or `embeddings` (cosine over mean-pooled sentence embeddings, computed in the Python venv)."),
+          .describe('Passages: a .jsonl file of {"text"} records, or a .txt/.md file split at blank lines, relative to the config file; null uses the training examples.'),
+        retriever: z
+          .enum(["bm25", "embeddings"])
+          .default("bm25")
+          .describe("`bm25` (Okapi, k1=1.2, b=0.75) or `embeddings` (cosine over mean-pooled sentence embeddings, computed in the Python venv)."),
         embedding_model: z
           .string()
           .nullable()
@@ -258,18 +243,20 @@ export const evalSchema = z
   .describe("Evaluation: baselines against the fine-tuned model (`tunekit eval`, `tunekit assess`).");
 
 const retrySettings = {
-  max_retries: z.number().int().min(0).max(20).default(5).describe("Retries of a request that failed with 408, 409, 429 or 5xx or a dropped connection, with exponential backoff (the server's Retry-After wins)."),
+  max_retries: z
+    .number()
+    .int()
+    .min(0)
+    .max(20)
+    .default(5)
+    .describe("Retries of a request that failed with 408, 409, 429 or 5xx or a dropped connection, with exponential backoff (the server's Retry-After wins)."),
   timeout_s: z.number().positive().default(600).describe("Seconds one request may take before it is retried."),
   poll_interval_s: z.number().positive().default(10).describe("Seconds between status polls while `tunekit train` follows a hosted job."),
 };
 
 export const openaiProviderSchema = z
   .strictObject({
-    base_url: z
-      .string()
-      .nullable()
-      .default(null)
-      .describe("API base URL; null is https://api.openai.com/v1. A Tunekit server works too (`http://host:8000/v1`)."),
+    base_url: z.string().nullable().default(null).describe("API base URL; null is https://api.openai.com/v1. A Tunekit server works too (`http://host:8000/v1`)."),
     api_key_env: z.string().min(1).default("OPENAI_API_KEY").describe("Environment variable holding the API key."),
     organization: z.string().nullable().default(null).describe("OpenAI organization id, or null for the key's default."),
     ...retrySettings,
@@ -284,7 +271,11 @@ export const azureDeploymentSchema = z
     name: z.string().nullable().default(null).describe("Deployment name; null derives one from the fine-tuned model's suffix and job id."),
     sku: z.string().min(1).default("standard").describe("Deployment SKU: `standard`, `globalstandard` or `developer` (fine-tuned models)."),
     capacity: z.number().int().positive().default(1).describe("SKU capacity (thousands of tokens per minute for standard)."),
-    token_env: z.string().min(1).default("AZURE_MANAGEMENT_TOKEN").describe("Environment variable holding a bearer token for the management API (`az account get-access-token --query accessToken -o tsv`)."),
+    token_env: z
+      .string()
+      .min(1)
+      .default("AZURE_MANAGEMENT_TOKEN")
+      .describe("Environment variable holding a bearer token for the management API (`az account get-access-token --query accessToken -o tsv`)."),
     management_endpoint: z.string().default("https://management.azure.com").describe("Azure Resource Manager endpoint (change it for sovereign clouds)."),
     api_version: z.string().default("2024-10-01").describe("Management API version of the deployments call."),
   })
@@ -292,18 +283,10 @@ export const azureDeploymentSchema = z
 
 export const azureProviderSchema = z
   .strictObject({
-    endpoint: z
-      .string()
-      .nullable()
-      .default(null)
-      .describe("Resource endpoint, e.g. https://my-resource.openai.azure.com; null reads AZURE_OPENAI_ENDPOINT."),
+    endpoint: z.string().nullable().default(null).describe("Resource endpoint, e.g. https://my-resource.openai.azure.com; null reads AZURE_OPENAI_ENDPOINT."),
     api_version: z.string().default("2024-10-21").describe("Azure OpenAI data-plane API version (`api-version` query parameter)."),
     api_key_env: z.string().min(1).default("AZURE_OPENAI_API_KEY").describe("Environment variable holding the resource's API key (sent as the `api-key` header)."),
-    ad_token_env: z
-      .string()
-      .nullable()
-      .default(null)
-      .describe("Environment variable holding a Microsoft Entra ID bearer token to use instead of the API key; null uses the key."),
+    ad_token_env: z.string().nullable().default(null).describe("Environment variable holding a Microsoft Entra ID bearer token to use instead of the API key; null uses the key."),
     ...retrySettings,
     deployment: azureDeploymentSchema.prefault({}),
   })

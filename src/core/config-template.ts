@@ -37,7 +37,7 @@ export function renderStarterConfig(values: Record<string, unknown> = {}): strin
   const lines = [
     "# tunekit.yaml: the run config. Every field is optional; shown here with its default.",
     "# Check it with `tunekit config show` (data files, model, provider and method) before `tunekit train`;",
-    "# override any field with --set a.b=value (text that looks like a number in quotes: suffix: \"2024\"; a list: [a, b]).",
+    '# override any field with --set a.b=value (text that looks like a number in quotes: suffix: "2024"; a list: [a, b]).',
     "# yaml-language-server: $schema=./tunekit.schema.json",
   ];
   renderObject(configSchema, merged, "", lines);

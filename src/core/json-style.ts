@@ -34,9 +34,7 @@ export function roundMoney(amount: number): number {
   return Number(amount.toPrecision(2));
 }
 
-type SnakeName<S extends string> = S extends `${infer Head}${infer Tail}`
-  ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${SnakeName<Tail>}`
-  : S;
+type SnakeName<S extends string> = S extends `${infer Head}${infer Tail}` ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${SnakeName<Tail>}` : S;
 
 /** The type of a value after snakeKeys: what a script reading `--json` or report.json gets. */
 export type SnakeCased<T> = T extends readonly (infer Item)[]

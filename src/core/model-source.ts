@@ -13,7 +13,11 @@ export function looksLikeHubId(model: string): boolean {
 
 /** The local copy of a hub id in the Hugging Face cache, or null (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). */
 export function hubCacheCopy(model: string, environment: NodeJS.ProcessEnv = process.env): string | null {
-  const roots = [environment.HF_HUB_CACHE, environment.HF_HOME && join(environment.HF_HOME, "hub"), join(environment.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "huggingface", "hub")].filter((root): root is string => Boolean(root));
+  const roots = [
+    environment.HF_HUB_CACHE,
+    environment.HF_HOME && join(environment.HF_HOME, "hub"),
+    join(environment.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "huggingface", "hub"),
+  ].filter((root): root is string => Boolean(root));
   for (const root of roots) {
     const snapshots = join(root, `models--${model.replace("/", "--")}`, "snapshots");
     if (existsSync(snapshots) && readdirSync(snapshots).length > 0) return snapshots;
@@ -50,7 +54,12 @@ export function checkModelSource(model: string, options: ModelSourceOptions): vo
           fix: "pass a model (a .gguf file or an HF model folder with config.json); to train on this file, use `tunekit train` with `data.train` set to it",
         });
       }
-      throw new TunekitError(`\`${named}\` is not a model: a model is a .gguf file or an HF model folder`, { kind: "usage", code: "not_a_model", field, fix: "pass a .gguf file or a folder with config.json and the weights" });
+      throw new TunekitError(`\`${named}\` is not a model: a model is a .gguf file or an HF model folder`, {
+        kind: "usage",
+        code: "not_a_model",
+        field,
+        fix: "pass a .gguf file or a folder with config.json and the weights",
+      });
     }
     const isHfFolder = existsSync(join(path, "config.json"));
     // the run-folder names of spec/run-folder.ts, spelled out: core imports no other room
@@ -61,7 +70,8 @@ export function checkModelSource(model: string, options: ModelSourceOptions): vo
       kind: "usage",
       code: "not_a_model",
       field,
-      fix: ggufs.length > 0 ? `pass the .gguf file itself, e.g. ${field} ${join(model, ggufs[0]!)}` : "pass an HF model folder (config.json, tokenizer and weights) or a .gguf file",
+      fix:
+        ggufs.length > 0 ? `pass the .gguf file itself, e.g. ${field} ${join(model, ggufs[0]!)}` : "pass an HF model folder (config.json, tokenizer and weights) or a .gguf file",
     });
   }
   if (looksLikeHubId(model) && !model.endsWith(".gguf")) {

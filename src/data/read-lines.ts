@@ -85,10 +85,7 @@ export async function* readLineBatches(path: string, options: ReadLinesOptions =
 }
 
 /** One line at a time, for callers that do not need batches. */
-export async function* readLines(
-  path: string,
-  options: ReadLinesOptions = {},
-): AsyncGenerator<{ line: number; text: string; validUtf8: boolean }> {
+export async function* readLines(path: string, options: ReadLinesOptions = {}): AsyncGenerator<{ line: number; text: string; validUtf8: boolean }> {
   for await (const batch of readLineBatches(path, options)) {
     let invalidIndex = 0;
     for (let index = 0; index < batch.lines.length; index++) {

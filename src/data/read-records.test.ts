@@ -117,15 +117,7 @@ describe("openRecords", () => {
 
 describe("format detection", () => {
   it("maps extensions to record formats", () => {
-    expect(["x.csv", "x.TSV", "x.jsonl", "x.ndjson", "x.json", "x.parquet", "x.txt"].map(recordFormatFromPath)).toEqual([
-      "csv",
-      "tsv",
-      "jsonl",
-      "jsonl",
-      "json",
-      "parquet",
-      null,
-    ]);
+    expect(["x.csv", "x.TSV", "x.jsonl", "x.ndjson", "x.json", "x.parquet", "x.txt"].map(recordFormatFromPath)).toEqual(["csv", "tsv", "jsonl", "jsonl", "json", "parquet", null]);
   });
 
   it("tells a JSON array from JSON Lines by the first non-blank character", async () => {

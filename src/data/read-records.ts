@@ -98,8 +98,7 @@ export function recordFormatFromPath(path: string): RecordFileFormat | null {
 function headText(head: SourceHead, encoding: TextEncoding | undefined): string {
   const effective = effectiveEncoding(head, encoding);
   const bytes = head.head;
-  const text =
-    effective === "utf-8" ? bytes.toString("utf8") : effective === "latin1" ? bytes.toString("latin1") : new TextDecoder(effective).decode(bytes);
+  const text = effective === "utf-8" ? bytes.toString("utf8") : effective === "latin1" ? bytes.toString("latin1") : new TextDecoder(effective).decode(bytes);
   return text.replace(/^\uFEFF/, "");
 }
 
@@ -251,7 +250,9 @@ function isRecordList(value: unknown): boolean {
 async function readJsonArray(path: string, options: ReaderOptions, head: SourceHead): Promise<AsyncIterable<SourceRecord>> {
   const parts: Buffer[] = [];
   for await (const chunk of checkedUtf8(path, utf8Bytes(path, { encoding: options.encoding }, head))) parts.push(chunk);
-  const text = Buffer.concat(parts).toString("utf8").replace(/^\uFEFF/, "");
+  const text = Buffer.concat(parts)
+    .toString("utf8")
+    .replace(/^\uFEFF/, "");
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -266,13 +267,16 @@ async function readJsonArray(path: string, options: ReaderOptions, head: SourceH
   const key = options.jsonKey;
   if (key !== undefined) {
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-      throw new TunekitError(`\`--json-key ${key}\` needs a JSON object, but \`${path}\` holds ${Array.isArray(parsed) ? "an array" : `a ${parsed === null ? "null" : typeof parsed}`}`, {
-        kind: "usage",
-        code: "json_key_not_applicable",
-        file: path,
-        field: "--json-key",
-        fix: Array.isArray(parsed) ? "drop `--json-key`: the file's top level is already the list of records" : "check the file",
-      });
+      throw new TunekitError(
+        `\`--json-key ${key}\` needs a JSON object, but \`${path}\` holds ${Array.isArray(parsed) ? "an array" : `a ${parsed === null ? "null" : typeof parsed}`}`,
+        {
+          kind: "usage",
+          code: "json_key_not_applicable",
+          file: path,
+          field: "--json-key",
+          fix: Array.isArray(parsed) ? "drop `--json-key`: the file's top level is already the list of records" : "check the file",
+        },
+      );
     }
     const keys = Object.keys(parsed);
     if (!(key in parsed)) {
@@ -301,13 +305,16 @@ async function readJsonArray(path: string, options: ReaderOptions, head: SourceH
     // so the same command reads the same records when a key is added to the file later
     if (arrays.length === 1) {
       const [name, value] = arrays[0] as [string, unknown[]];
-      throw new TunekitError(`\`${path}\` is a JSON object whose ${value.length} record${value.length === 1 ? "" : "s"} ${value.length === 1 ? "is" : "are"} under \`${name}\`: pass \`--json-key ${name}\` to read ${value.length === 1 ? "it" : "them"}`, {
-        kind: "usage",
-        code: "json_key_needed",
-        file: path,
-        field: "--json-key",
-        fix: `add \`--json-key ${name}\``,
-      });
+      throw new TunekitError(
+        `\`${path}\` is a JSON object whose ${value.length} record${value.length === 1 ? "" : "s"} ${value.length === 1 ? "is" : "are"} under \`${name}\`: pass \`--json-key ${name}\` to read ${value.length === 1 ? "it" : "them"}`,
+        {
+          kind: "usage",
+          code: "json_key_needed",
+          file: path,
+          field: "--json-key",
+          fix: `add \`--json-key ${name}\``,
+        },
+      );
     }
     if (arrays.length > 1) {
       throw new TunekitError(`\`${path}\` is a JSON object with several lists of records (${arrays.map(([name]) => `\`${name}\``).join(", ")}): name one with \`--json-key\``, {
@@ -355,9 +362,7 @@ async function openDelimited(path: string, delimiter: string, options: ReaderOpt
   );
   // pipe() does not forward errors: a decode error (not UTF-8, broken gzip) ends the parse with its own message
   source.on("error", (error) => parser.destroy(error));
-  const iterator = (parser as AsyncIterable<{ record: Record<string, string>; raw: string; info: { error?: { code: string } } }>)[
-    Symbol.asyncIterator
-  ]();
+  const iterator = (parser as AsyncIterable<{ record: Record<string, string>; raw: string; info: { error?: { code: string } } }>)[Symbol.asyncIterator]();
   const csvError = (error: unknown): TunekitError => {
     if (error instanceof TunekitError) return error;
     const details = error as { message?: string; lines?: number };
@@ -366,7 +371,7 @@ async function openDelimited(path: string, delimiter: string, options: ReaderOpt
       code: "invalid_csv",
       file: path,
       ...(details.lines !== undefined && { line: details.lines }),
-      fix: "close every quoted field; fields holding the delimiter, quotes or line breaks must be quoted with `\"` (and quotes inside doubled `\"\"`)",
+      fix: 'close every quoted field; fields holding the delimiter, quotes or line breaks must be quoted with `"` (and quotes inside doubled `""`)',
     });
   };
   let first: IteratorResult<{ record: Record<string, string>; raw: string; info: { error?: { code: string } } }>;

@@ -15,11 +15,7 @@ import { detectRecordFormat, recordFormatFromPath, type ReadableFormat } from ".
 export interface SniffOptions extends ReaderOptions {
   decode?: boolean;
 }
-export type SniffedDatasetFile =
-  | { kind: "jsonl" }
-  | { kind: "table"; container: Exclude<ReadableFormat, "jsonl"> }
-  | { kind: "empty" }
-  | { kind: "binary"; reason: string };
+export type SniffedDatasetFile = { kind: "jsonl" } | { kind: "table"; container: Exclude<ReadableFormat, "jsonl"> } | { kind: "empty" } | { kind: "binary"; reason: string };
 
 const SNIFF_BYTES = 1 << 16;
 
@@ -41,7 +37,8 @@ function isJsonArrayDocument(text: string): boolean {
 async function sniffDecoded(path: string, options: SniffOptions): Promise<SniffedDatasetFile> {
   const head = await readSourceHead(path, SNIFF_BYTES);
   if (head.head.length === 0) return { kind: "empty" };
-  if (head.head.subarray(0, 4).toString("latin1") === "PK\u0003\u0004") return { kind: "binary", reason: "the file is a ZIP archive (an .xlsx workbook is one): export the sheet as CSV UTF-8" };
+  if (head.head.subarray(0, 4).toString("latin1") === "PK\u0003\u0004")
+    return { kind: "binary", reason: "the file is a ZIP archive (an .xlsx workbook is one): export the sheet as CSV UTF-8" };
   const format = await detectRecordFormat(path, options, head);
   if (format === "parquet" || format === "arrow") return { kind: "table", container: format };
   const encoding = effectiveEncoding(head, options.encoding);
@@ -64,16 +61,21 @@ export async function sniffDatasetFile(path: string, filename: string, options: 
     };
   }
   const compression = compressionOf(head);
-  if (compression === "gzip") return { kind: "binary", reason: "the file is gzip-compressed; decompress it before uploading (`gunzip FILE`; `tunekit data validate` reads it as it is)" };
+  if (compression === "gzip")
+    return { kind: "binary", reason: "the file is gzip-compressed; decompress it before uploading (`gunzip FILE`; `tunekit data validate` reads it as it is)" };
   if (compression === "zstd") {
     return { kind: "binary", reason: "the file is zstd-compressed; decompress it before uploading (`zstd -d FILE`; `tunekit data validate` reads it as it is)" };
   }
-  if (head.subarray(0, 4).toString("latin1") === "PK\u0003\u0004") return { kind: "binary", reason: "the file is a ZIP archive (an .xlsx workbook is one): export the sheet as CSV UTF-8" };
+  if (head.subarray(0, 4).toString("latin1") === "PK\u0003\u0004")
+    return { kind: "binary", reason: "the file is a ZIP archive (an .xlsx workbook is one): export the sheet as CSV UTF-8" };
   const nul = head.indexOf(0);
   if (nul !== -1) return { kind: "binary", reason: `the file holds binary data (a NUL byte at offset ${nul}), not text` };
   const named = recordFormatFromPath(filename);
   if (named === "csv" || named === "tsv" || named === "parquet") return { kind: "table", container: named };
-  const text = head.toString("utf8").replace(/^\uFEFF/, "").trimStart();
+  const text = head
+    .toString("utf8")
+    .replace(/^\uFEFF/, "")
+    .trimStart();
   if (text[0] === "[" && isJsonArrayDocument(text)) return { kind: "table", container: "json" };
   return { kind: "jsonl" };
 }

@@ -37,7 +37,9 @@ export async function estimateFineTuningCost(loaded: LoadedConfig, trainFile: st
   const local = estimate.local;
   let tokensPerSecond: number | null = null;
   if (config.eval.fine_tuned.run_dir !== null) {
-    const summary = JSON.parse(await readFile(path.join(resolveConfigPath(loaded, config.eval.fine_tuned.run_dir), RUN_FILES.summary), "utf8").catch(() => "{}")) as { tokens_per_second?: number };
+    const summary = JSON.parse(await readFile(path.join(resolveConfigPath(loaded, config.eval.fine_tuned.run_dir), RUN_FILES.summary), "utf8").catch(() => "{}")) as {
+      tokens_per_second?: number;
+    };
     tokensPerSecond = summary.tokens_per_second ?? null;
   }
   if (!local || tokensPerSecond === null) {

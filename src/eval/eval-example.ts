@@ -52,10 +52,7 @@ export function toEvalExample(format: DatasetFormat, example: Record<string, unk
 }
 
 /** Read every usable example of a dataset file (chat or prompt-completion), at most `limit`. */
-export async function readEvalExamples(
-  file: string,
-  options: { format?: DatasetFormat | "auto"; limit?: number | null; field?: string } = {},
-): Promise<EvalExample[]> {
+export async function readEvalExamples(file: string, options: { format?: DatasetFormat | "auto"; limit?: number | null; field?: string } = {}): Promise<EvalExample[]> {
   const examples: EvalExample[] = [];
   let skipped = 0;
   for await (const record of readDatasetExamples(file, options.format ?? "auto")) {

@@ -39,7 +39,12 @@ export async function readMigrationRecord(folder: string): Promise<MigrationReco
     });
   }
   if (record.version !== MIGRATION_RECORD_VERSION) {
-    throw new TunekitError(`\`${file}\` is version ${String(record.version)}; this Tunekit reads version ${MIGRATION_RECORD_VERSION}`, { kind: "usage", code: "not_a_migration", field: "folder", fix: "migrate the job again with this Tunekit" });
+    throw new TunekitError(`\`${file}\` is version ${String(record.version)}; this Tunekit reads version ${MIGRATION_RECORD_VERSION}`, {
+      kind: "usage",
+      code: "not_a_migration",
+      field: "folder",
+      fix: "migrate the job again with this Tunekit",
+    });
   }
   return record;
 }
@@ -59,9 +64,15 @@ export async function migrationParity(options: MigrationParityOptions): Promise<
   const folder = path.resolve(options.folder);
   const record = await readMigrationRecord(folder);
   const target = record.target;
-  if (record.source.fineTunedModel === null) throw usage(`${record.source.jobId} has no fine-tuned model to compare against (it ended without one)`, "compare a job that succeeded on OpenAI");
-  if (record.files.heldOut === null) throw usage(`${record.source.jobId} has no held-out examples: ${record.files.heldOutNote}`, "migrate it again with --held-out 0.1 (or give the OpenAI job a validation file)");
-  if (target.kind !== "server" || target.jobId === null) throw usage(`${record.source.jobId} has no Tunekit server job (it was migrated with ${target.kind === "local" ? "--local" : "--dry-run"})`, target.kind === "local" ? "train it (`tunekit train -c tunekit.yaml`), serve it, then compare with `tunekit eval`" : "migrate it without --dry-run");
+  if (record.source.fineTunedModel === null)
+    throw usage(`${record.source.jobId} has no fine-tuned model to compare against (it ended without one)`, "compare a job that succeeded on OpenAI");
+  if (record.files.heldOut === null)
+    throw usage(`${record.source.jobId} has no held-out examples: ${record.files.heldOutNote}`, "migrate it again with --held-out 0.1 (or give the OpenAI job a validation file)");
+  if (target.kind !== "server" || target.jobId === null)
+    throw usage(
+      `${record.source.jobId} has no Tunekit server job (it was migrated with ${target.kind === "local" ? "--local" : "--dry-run"})`,
+      target.kind === "local" ? "train it (`tunekit train -c tunekit.yaml`), serve it, then compare with `tunekit eval`" : "migrate it without --dry-run",
+    );
 
   const serverURL = (options.server.server || environment.TUNEKIT_SERVER || target.baseURL).replace(/\/+$/, "");
   const baseURL = serverURL.endsWith("/v1") ? serverURL : `${serverURL}/v1`;
@@ -73,7 +84,10 @@ export async function migrationParity(options: MigrationParityOptions): Promise<
     job = await client.fineTuning.jobs.retrieve(target.jobId);
   }
   if (job.status !== "succeeded" || !job.fine_tuned_model) {
-    throw usage(`the new job ${target.jobId} is ${job.status}, so there is no new model to compare yet`, job.status === "failed" || job.status === "cancelled" ? "migrate the job again" : "wait for it (`--wait`)");
+    throw usage(
+      `the new job ${target.jobId} is ${job.status}, so there is no new model to compare yet`,
+      job.status === "failed" || job.status === "cancelled" ? "migrate the job again" : "wait for it (`--wait`)",
+    );
   }
   Object.assign(target, { status: job.status, fineTunedModel: job.fine_tuned_model });
 

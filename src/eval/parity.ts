@@ -123,21 +123,24 @@ export async function runParity(options: ParityOptions): Promise<ParityReport> {
   const tolerance = options.tolerance ?? 0.02;
   const seed = options.seed ?? 42;
   const loaded = {
-    config: parseConfig({
-      model: options.new.model,
-      data: { train: options.trainFile, test: options.exampleFile },
-      eval: {
-        strategies: ["zero-shot", "fine-tuned"],
-        ...(options.metrics && { metrics: options.metrics }),
-        limit: options.limit ?? null,
-        max_tokens: options.maxTokens ?? 256,
-        tolerance,
-        seed,
-        concurrency: options.concurrency ?? 1,
-        base: { ...options.old.endpoint, model: options.old.model },
-        fine_tuned: { endpoint: { ...options.new.endpoint, model: options.new.model } },
+    config: parseConfig(
+      {
+        model: options.new.model,
+        data: { train: options.trainFile, test: options.exampleFile },
+        eval: {
+          strategies: ["zero-shot", "fine-tuned"],
+          ...(options.metrics && { metrics: options.metrics }),
+          limit: options.limit ?? null,
+          max_tokens: options.maxTokens ?? 256,
+          tolerance,
+          seed,
+          concurrency: options.concurrency ?? 1,
+          base: { ...options.old.endpoint, model: options.old.model },
+          fine_tuned: { endpoint: { ...options.new.endpoint, model: options.new.model } },
+        },
       },
-    }, "the parity run"),
+      "the parity run",
+    ),
     path: null,
     baseDir: process.cwd(),
   };
@@ -150,7 +153,11 @@ export async function runParity(options: ParityOptions): Promise<ParityReport> {
   const settings = report.settings;
   const differences: Record<string, ConfidenceInterval> = {};
   report.metrics.forEach((entry, index) => {
-    differences[entry.name] = bootstrapMean(pairedDifferences(oldResult, newResult, entry.name), { samples: settings.bootstrapSamples, level: settings.confidence, seed: seed + index });
+    differences[entry.name] = bootstrapMean(pairedDifferences(oldResult, newResult, entry.name), {
+      samples: settings.bootstrapSamples,
+      level: settings.confidence,
+      seed: seed + index,
+    });
   });
   const metric = report.metrics.find((entry) => entry.primary)!.name;
   const difference = differences[metric]!;
@@ -211,13 +218,20 @@ export function renderParityHtml(report: ParityReport): string {
   const chart = metricBarsChart(
     metrics.map((name) => ({
       metric: name,
-      bars: [report.old, report.new].map((entry, index) => ({ name: index === 0 ? "zero-shot" : "fine-tuned", mean: entry.metrics[name]!.mean, low: entry.metrics[name]!.low, high: entry.metrics[name]!.high })),
+      bars: [report.old, report.new].map((entry, index) => ({
+        name: index === 0 ? "zero-shot" : "fine-tuned",
+        mean: entry.metrics[name]!.mean,
+        low: entry.metrics[name]!.low,
+        high: entry.metrics[name]!.high,
+      })),
     })),
     report.confidence,
   );
   const row = (entry: ParitySide) =>
     `<tr><td><b>${e(entry.label)}</b></td><td><code>${e(entry.model)}</code><br><span class="muted">${e(entry.endpoint)}</span></td>${metrics.map((name) => `<td class="num">${fmt(entry.metrics[name]!.mean)}<br><span class="muted">${fmt(entry.metrics[name]!.low)}–${fmt(entry.metrics[name]!.high)}</span></td>`).join("")}<td class="num" title="${e(entry.costBasis)}">${e(money(entry.per1000Requests, report.currency))}</td><td class="num">${fmt(entry.latency.p50Ms, 0)} / ${fmt(entry.latency.p95Ms, 0)}</td></tr>`;
-  const differences = metrics.map((name) => `<li>${e(name)}: ${signed(report.differences[name]!.mean)} (${signed(report.differences[name]!.low)} to ${signed(report.differences[name]!.high)})</li>`).join("");
+  const differences = metrics
+    .map((name) => `<li>${e(name)}: ${signed(report.differences[name]!.mean)} (${signed(report.differences[name]!.low)} to ${signed(report.differences[name]!.high)})</li>`)
+    .join("");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Parity: ${e(report.old.model)} to ${e(report.new.model)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -31,9 +31,7 @@ describe("recommendation", () => {
   it("same quality and no payback within the expected volume: do not fine-tune yet", () => {
     // few-shot 0.81 vs fine-tuned 0.80: similar. Saving (0.5 - 0.1) / 1000 = 0.0004 per request
     // -> break-even at 3 / 0.0004 = 7,500 requests; expected only 5,000
-    const result = recommend(
-      input([summary("few-shot", 0.81, 0.5, 600), summary("fine-tuned", 0.8, 0.1, 100)], { expectedRequests: 5000 }),
-    );
+    const result = recommend(input([summary("few-shot", 0.81, 0.5, 600), summary("fine-tuned", 0.8, 0.1, 100)], { expectedRequests: 5000 }));
     expect(result.breakEven?.requests).toBe(7500);
     expect(result.breakEven?.against).toBe("few-shot");
     expect(result.verdict).toBe("do-not-fine-tune-yet");

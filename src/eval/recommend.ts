@@ -52,8 +52,7 @@ export interface RecommendationInput {
 
 const money = (value: number | null, currency: string) =>
   value === null ? "unknown" : `${currency === "USD" ? "$" : `${currency} `}${value < 0.01 && value > 0 ? value.toPrecision(2) : value.toFixed(2)}`;
-const score = (summary: StrategySummary) =>
-  `${summary.score.mean.toFixed(3)} (${summary.score.low.toFixed(3)}-${summary.score.high.toFixed(3)})`;
+const score = (summary: StrategySummary) => `${summary.score.mean.toFixed(3)} (${summary.score.low.toFixed(3)}-${summary.score.high.toFixed(3)})`;
 
 /**
  * The decision, from measured numbers only. With `tolerance` t on the primary metric:
@@ -74,7 +73,10 @@ export function recommend(input: RecommendationInput): Recommendation {
     baselines.length === 0
       ? "No baseline was evaluated."
       : baselines
-          .map((summary) => `${summary.strategy}: ${score(summary)}, ${money(summary.per1000Requests, input.currency)} per 1,000 requests, ${summary.meanPromptTokens.toFixed(0)} prompt tokens`)
+          .map(
+            (summary) =>
+              `${summary.strategy}: ${score(summary)}, ${money(summary.per1000Requests, input.currency)} per 1,000 requests, ${summary.meanPromptTokens.toFixed(0)} prompt tokens`,
+          )
           .join("; ") + ".";
 
   if (fineTuned === null || best === null) {
@@ -94,9 +96,7 @@ export function recommend(input: RecommendationInput): Recommendation {
 
   const gain = fineTuned.score.mean - best.score.mean;
   const similar = baselines.filter((summary) => summary.score.mean >= fineTuned.score.mean - input.tolerance);
-  const cheapestSimilar = [...similar]
-    .filter((summary) => summary.per1000Requests !== null)
-    .sort((left, right) => left.per1000Requests! - right.per1000Requests!)[0];
+  const cheapestSimilar = [...similar].filter((summary) => summary.per1000Requests !== null).sort((left, right) => left.per1000Requests! - right.per1000Requests!)[0];
   const reference = cheapestSimilar ?? best;
   let breakEven: BreakEven | null = null;
   if (input.fineTuning.cost !== null && reference.per1000Requests !== null && fineTuned.per1000Requests !== null) {
@@ -135,7 +135,9 @@ export function recommend(input: RecommendationInput): Recommendation {
     headline = paysBack
       ? `Fine-tune for cost: same quality as ${reference.strategy} (within ${input.tolerance}), and cheaper requests pay back the training after ${breakEven!.requests!.toLocaleString("en-US")} of your expected ${input.expectedRequests.toLocaleString("en-US")} requests.`
       : `Do not fine-tune yet: ${best.strategy} is as good (${best.score.mean.toFixed(3)} vs ${fineTuned.score.mean.toFixed(3)}, within ${input.tolerance})` +
-        (breakEven?.requests != null ? ` and the training only pays back after ${breakEven.requests.toLocaleString("en-US")} requests, more than the expected ${input.expectedRequests.toLocaleString("en-US")}.` : " and fine-tuning does not pay back on cost.");
+        (breakEven?.requests != null
+          ? ` and the training only pays back after ${breakEven.requests.toLocaleString("en-US")} requests, more than the expected ${input.expectedRequests.toLocaleString("en-US")}.`
+          : " and fine-tuning does not pay back on cost.");
   } else {
     verdict = "fine-tune";
     headline =

@@ -58,7 +58,16 @@ export interface EvalReport {
   config: string | null;
   task: { useCase: string; testFile: string; testExamples: number; trainFile: string; trainExamples: number };
   metrics: Array<{ name: string; description: string; primary: boolean }>;
-  settings: { seed: number; temperature: number; maxTokens: number; bootstrapSamples: number; confidence: number; tolerance: number; expectedRequests: number; concurrency: number };
+  settings: {
+    seed: number;
+    temperature: number;
+    maxTokens: number;
+    bootstrapSamples: number;
+    confidence: number;
+    tolerance: number;
+    expectedRequests: number;
+    concurrency: number;
+  };
   currency: string;
   strategies: StrategyResult[];
   fineTuning: FineTuningCost;
@@ -126,7 +135,10 @@ async function mapWithConcurrency<T, R>(items: readonly T[], concurrency: number
 /** Token counts from the model's tokenizer when the API reports no usage. */
 class FallbackTokenCounts {
   private counter: Promise<DatasetTokenCounter | null> | null = null;
-  constructor(private readonly model: string, private readonly chatTemplate: string | null) {}
+  constructor(
+    private readonly model: string,
+    private readonly chatTemplate: string | null,
+  ) {}
   private load(): Promise<DatasetTokenCounter | null> {
     this.counter ??= loadTokenCounter(this.model, { chatTemplate: this.chatTemplate }).catch(() => null);
     return this.counter;
@@ -159,11 +171,14 @@ async function prepareStrategy(
   if (strategy === "zero-shot" || strategy === "fine-tuned") return { selection: null, promptFor: async (example) => example.prompt };
   if (strategy === "few-shot") {
     const k = config.few_shot.k;
-    const retriever: Retriever =
-      config.few_shot.selection === "random" ? new RandomRetriever(train.length, config.seed) : new Bm25Retriever(train.map((example) => example.input));
+    const retriever: Retriever = config.few_shot.selection === "random" ? new RandomRetriever(train.length, config.seed) : new Bm25Retriever(train.map((example) => example.input));
     return {
       selection: `${k} training examples, ${retriever.description}`,
-      promptFor: async (example) => fewShotPrompt(example, (await retriever.retrieve(example.input, k)).map((index) => train[index]!)),
+      promptFor: async (example) =>
+        fewShotPrompt(
+          example,
+          (await retriever.retrieve(example.input, k)).map((index) => train[index]!),
+        ),
     };
   }
   const passages = corpus!.passages;
@@ -171,7 +186,11 @@ async function prepareStrategy(
   let retriever: Retriever;
   if (config.rag.retriever === "embeddings") {
     if (config.rag.embedding_model === null) {
-      throw configError("`eval.rag.retriever` is `embeddings` but `eval.rag.embedding_model` is not set", "eval.rag.embedding_model", "Set it to a local sentence-embedding model folder, or use `retriever: bm25`.");
+      throw configError(
+        "`eval.rag.retriever` is `embeddings` but `eval.rag.embedding_model` is not set",
+        "eval.rag.embedding_model",
+        "Set it to a local sentence-embedding model folder, or use `retriever: bm25`.",
+      );
     }
     retriever = await EmbeddingRetriever.create(
       config.rag.python,
@@ -182,7 +201,11 @@ async function prepareStrategy(
   } else retriever = new Bm25Retriever(passages);
   return {
     selection: `${k} passages from ${corpus!.origin}, ${retriever.description}`,
-    promptFor: async (example) => ragPrompt(example, (await retriever.retrieve(example.input, k)).map((index) => passages[index]!)),
+    promptFor: async (example) =>
+      ragPrompt(
+        example,
+        (await retriever.retrieve(example.input, k)).map((index) => passages[index]!),
+      ),
   };
 }
 
@@ -248,7 +271,13 @@ async function runStrategy(
     latency: { p50Ms: percentile(latencies, 50), p95Ms: percentile(latencies, 95), meanMs: mean(latencies) },
     wallSeconds,
     requestsPerSecond: examples.length / Math.max(wallSeconds, 1e-9),
-    cost: requestCost({ model: chat.model, endpoint, meanPromptTokens: meanPrompt, meanCompletionTokens: meanCompletion, secondsPerRequest: wallSeconds / Math.max(1, examples.length) }),
+    cost: requestCost({
+      model: chat.model,
+      endpoint,
+      meanPromptTokens: meanPrompt,
+      meanCompletionTokens: meanCompletion,
+      secondsPerRequest: wallSeconds / Math.max(1, examples.length),
+    }),
     examples,
   };
 }
@@ -280,7 +309,8 @@ export async function fineTuningCost(loaded: LoadedConfig): Promise<FineTuningCo
   if (resolveHosting(fineTunedModel, settings.endpoint) === "hosted" || config.provider !== "local") {
     const table = defaultPriceTable();
     const price = findHostedPrice(table, fineTunedModel) ?? findHostedPrice(table, config.model);
-    if (price === null) return { cost: null, basis: `no training price for \`${fineTunedModel}\` in the shipped price table (${SHIPPED_PRICE_TABLE})`, trainingTokens, trainingSeconds };
+    if (price === null)
+      return { cost: null, basis: `no training price for \`${fineTunedModel}\` in the shipped price table (${SHIPPED_PRICE_TABLE})`, trainingTokens, trainingSeconds };
     if (trainingTokens === null) {
       const estimate = await estimateTraining({
         file: resolveConfigPath(loaded, config.data.train),
@@ -326,7 +356,11 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
   const strategies = options.strategies ?? evalConfig.strategies;
   const metrics = evalConfig.metrics as MetricName[];
   if (config.data.test === null) {
-    throw configError("`data.test` is not set, so there is no held-out set to evaluate on", "data.test", "Set `data.test` to a held-out JSONL file (`tunekit data split` makes one).");
+    throw configError(
+      "`data.test` is not set, so there is no held-out set to evaluate on",
+      "data.test",
+      "Set `data.test` to a held-out JSONL file (`tunekit data split` makes one).",
+    );
   }
   const testFile = resolveConfigPath(loaded, config.data.test);
   const trainFile = resolveConfigPath(loaded, config.data.train);
@@ -347,7 +381,12 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
   };
   if (metrics.includes("llm-judge")) {
     const judgeModel = evalConfig.judge.endpoint.model;
-    if (judgeModel === null) throw configError("The `llm-judge` metric needs `eval.judge.endpoint.model`", "eval.judge.endpoint.model", "Set it to a capable model (e.g. gpt-4o-mini) and its endpoint, or drop `llm-judge` from `eval.metrics`.");
+    if (judgeModel === null)
+      throw configError(
+        "The `llm-judge` metric needs `eval.judge.endpoint.model`",
+        "eval.judge.endpoint.model",
+        "Set it to a capable model (e.g. gpt-4o-mini) and its endpoint, or drop `llm-judge` from `eval.metrics`.",
+      );
     scoring.judge = { model: createChatModel(evalConfig.judge.endpoint, judgeModel, "eval.judge.endpoint"), rubric: evalConfig.judge.rubric };
   }
 
@@ -358,7 +397,8 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
     checkReachable(model, endpoint, field);
     return { strategy, endpoint, chat: createChatModel(endpoint, model, field) };
   });
-  const chatTemplate = config.data.chat_template === null ? null : await readFile(resolveConfigPath(loaded, config.data.chat_template), "utf8").catch(() => config.data.chat_template);
+  const chatTemplate =
+    config.data.chat_template === null ? null : await readFile(resolveConfigPath(loaded, config.data.chat_template), "utf8").catch(() => config.data.chat_template);
   // the tokenizer for answers without usage: OpenAI names (and their ft: ids) by tiktoken, anything else by the base model's
   const tokenizerModel = (model: string) => (openAiEncodingFor(model) !== null ? model : config.model);
   const results: StrategyResult[] = [];
@@ -369,7 +409,9 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
     results.push(await runStrategy(strategy, prepared, chat, endpoint, test, evalConfig, metrics, scoring, fallback, log));
   }
 
-  const fineTuning = options.fineTuningCost ?? (strategies.includes("fine-tuned") ? await fineTuningCost(loaded) : { cost: null, basis: "not evaluated", trainingTokens: null, trainingSeconds: null });
+  const fineTuning =
+    options.fineTuningCost ??
+    (strategies.includes("fine-tuned") ? await fineTuningCost(loaded) : { cost: null, basis: "not evaluated", trainingTokens: null, trainingSeconds: null });
   const primary = metrics[0]!;
   const summaries: StrategySummary[] = results.map((result) => ({
     strategy: result.strategy,
@@ -379,7 +421,9 @@ export async function runEval(options: RunEvalOptions): Promise<EvalReport> {
     latencyP50Ms: result.latency.p50Ms,
   }));
   const system = test[0]?.system;
-  const useCase = system ? `The task, as its system prompt states it: "${system.length > 240 ? `${system.slice(0, 237)}...` : system}"` : "The task of the test set (it has no system prompt).";
+  const useCase = system
+    ? `The task, as its system prompt states it: "${system.length > 240 ? `${system.slice(0, 237)}...` : system}"`
+    : "The task of the test set (it has no system prompt).";
   const recommendation = recommend({
     metric: primary,
     useCase,

@@ -25,12 +25,7 @@ export interface ScoringContext {
 }
 
 /** Scores of one answer for every configured metric; null where a metric does not apply (or the judge gave no score). */
-export async function scoreAnswer(
-  metrics: readonly MetricName[],
-  answer: string,
-  example: EvalExample,
-  context: ScoringContext,
-): Promise<Record<string, number | null>> {
+export async function scoreAnswer(metrics: readonly MetricName[], answer: string, example: EvalExample, context: ScoringContext): Promise<Record<string, number | null>> {
   const scores: Record<string, number | null> = {};
   for (const metric of metrics) {
     switch (metric) {

@@ -120,7 +120,12 @@ export function parseCreateJobParams(body: unknown): CreateJobInput {
     });
   }
   if (params.method?.type === "supervised" && params.method.dpo) {
-    throw new TunekitError("`method.dpo` is set but `method.type` is `supervised`", { kind: "usage", code: "invalid_request", field: "method.dpo", fix: "set `method.type` to `dpo` or remove `method.dpo`" });
+    throw new TunekitError("`method.dpo` is set but `method.type` is `supervised`", {
+      kind: "usage",
+      code: "invalid_request",
+      field: "method.dpo",
+      fix: "set `method.type` to `dpo` or remove `method.dpo`",
+    });
   }
   const chosen = (fromMethod ?? legacy ?? {}) as SupervisedHyperparameters & { beta?: "auto" | number };
   return {

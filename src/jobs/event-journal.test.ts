@@ -35,7 +35,21 @@ function writeCheckpoint(step: number, leaveOut: string | null = null): string {
 }
 
 function metrics(step: number): WorkerEvent {
-  return { v: 1, type: "metrics", time: 1000 + step, step, total_steps: TOTAL, epoch: step / TOTAL, train_loss: loss(step), train_mean_token_accuracy: 0.5, learning_rate: 1e-3, grad_norm: 1, tokens_per_second: 100, trained_tokens_seen: step * 10, elapsed_s: step };
+  return {
+    v: 1,
+    type: "metrics",
+    time: 1000 + step,
+    step,
+    total_steps: TOTAL,
+    epoch: step / TOTAL,
+    train_loss: loss(step),
+    train_mean_token_accuracy: 0.5,
+    learning_rate: 1e-3,
+    grad_norm: 1,
+    tokens_per_second: 100,
+    trained_tokens_seen: step * 10,
+    elapsed_s: step,
+  };
 }
 
 function checkpoint(step: number): WorkerEvent {
@@ -101,7 +115,16 @@ describe("the worker's event journal", () => {
     [2, 4, 6].forEach((step) => writeCheckpoint(step));
     // the store got everything up to the metrics of step 4 and its checkpoint: 1 + 4 metrics + 2 checkpoints
     const storedEvents = stored(journal, 7);
-    const plan = planRecovery({ journal, storedEvents, storedCheckpoints: [{ id: "ftckpt-2", step: 2 }, { id: "ftckpt-4", step: 4 }], diskCheckpoints: completeCheckpoints(runDir), toJobEvent });
+    const plan = planRecovery({
+      journal,
+      storedEvents,
+      storedCheckpoints: [
+        { id: "ftckpt-2", step: 2 },
+        { id: "ftckpt-4", step: 4 },
+      ],
+      diskCheckpoints: completeCheckpoints(runDir),
+      toJobEvent,
+    });
     expect(plan.resumeFrom?.step).toBe(6);
     expect(plan.imports.map((event) => `${event.type}:${(event as { step?: number }).step}`)).toEqual(["metrics:5", "metrics:6", "checkpoint:6", "cancelled:6"]);
     expect(plan.checkpoints.map((found) => found.step)).toEqual([6]);
@@ -113,7 +136,16 @@ describe("the worker's event journal", () => {
     const journal = session(7);
     [2, 4, 6].forEach((step) => writeCheckpoint(step, step === 6 ? "rng.pt" : null)); // step 6 was being written
     const storedEvents = stored(journal, 8); // metrics 1..5 and checkpoints 2, 4 reached the store
-    const plan = planRecovery({ journal, storedEvents, storedCheckpoints: [{ id: "ftckpt-2", step: 2 }, { id: "ftckpt-4", step: 4 }], diskCheckpoints: completeCheckpoints(runDir), toJobEvent });
+    const plan = planRecovery({
+      journal,
+      storedEvents,
+      storedCheckpoints: [
+        { id: "ftckpt-2", step: 2 },
+        { id: "ftckpt-4", step: 4 },
+      ],
+      diskCheckpoints: completeCheckpoints(runDir),
+      toJobEvent,
+    });
     expect(plan.resumeFrom?.step).toBe(4);
     const stepFive = storedEvents.find((event) => event.message.startsWith("Step 5/"));
     expect(plan.dropEventIds).toEqual([stepFive!.id]);
@@ -124,8 +156,20 @@ describe("the worker's event journal", () => {
   it("after a clean stop the store has the whole session: nothing to import, nothing to drop", () => {
     const journal = session(4, [{ v: 1, type: "cancelled", time: 1100, step: 4, checkpoint_path: checkpointPath(4) }]);
     [2, 4].forEach((step) => writeCheckpoint(step));
-    const storedEvents = [...stored(journal, journal.length), { id: "ftevent-stopped", type: "message", level: "info", message: "Server stopped; the job resumes ...", data: null }];
-    const plan = planRecovery({ journal, storedEvents, storedCheckpoints: [{ id: "ftckpt-2", step: 2 }, { id: "ftckpt-4", step: 4 }], diskCheckpoints: completeCheckpoints(runDir), toJobEvent });
+    const storedEvents = [
+      ...stored(journal, journal.length),
+      { id: "ftevent-stopped", type: "message", level: "info", message: "Server stopped; the job resumes ...", data: null },
+    ];
+    const plan = planRecovery({
+      journal,
+      storedEvents,
+      storedCheckpoints: [
+        { id: "ftckpt-2", step: 2 },
+        { id: "ftckpt-4", step: 4 },
+      ],
+      diskCheckpoints: completeCheckpoints(runDir),
+      toJobEvent,
+    });
     expect(plan).toMatchObject({ imports: [], checkpoints: [], dropEventIds: [], retrainedSteps: [] });
     expect(plan.resumeFrom?.step).toBe(4);
   });
@@ -140,10 +184,33 @@ describe("the worker's event journal", () => {
 
 function jobRow(projectId: string, id: string): JobRow {
   return {
-    id, project_id: projectId, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running",
-    hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null,
-    fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null,
-    result_files: "[]", heartbeat_at: Date.now(), run_dir: runDir, last_checkpoint_path: null, adapter_path: null, options: null, integrations: null, model_deleted_at: null,
+    id,
+    project_id: projectId,
+    model: "tiny-base",
+    training_file: "file-aaaaaaaaaaaaaaaa",
+    validation_file: null,
+    status: "running",
+    hyperparameters: "{}",
+    resolved_hyperparameters: null,
+    method: JSON.stringify({ type: "supervised" }),
+    suffix: null,
+    seed: 1,
+    metadata: null,
+    fine_tuned_model: null,
+    error: null,
+    created_at: Date.now(),
+    started_at: Date.now(),
+    finished_at: null,
+    trained_tokens: null,
+    estimated_finish: null,
+    result_files: "[]",
+    heartbeat_at: Date.now(),
+    run_dir: runDir,
+    last_checkpoint_path: null,
+    adapter_path: null,
+    options: null,
+    integrations: null,
+    model_deleted_at: null,
   };
 }
 
@@ -234,7 +301,22 @@ describe("JobRecovery with a journal", () => {
     mkdirSync(adapter, { recursive: true });
     writeCheckpoint(2);
     writeCheckpoint(4);
-    const done: WorkerEvent = { v: 1, type: "done", time: 1200, adapter_path: adapter, merged_path: null, summary: { trained_tokens: 40, train_runtime_s: 4, tokens_per_second: 10, steps: 4, final_train_loss: loss(4), final_valid_loss: null, final_valid_mean_token_accuracy: null } };
+    const done: WorkerEvent = {
+      v: 1,
+      type: "done",
+      time: 1200,
+      adapter_path: adapter,
+      merged_path: null,
+      summary: {
+        trained_tokens: 40,
+        train_runtime_s: 4,
+        tokens_per_second: 10,
+        steps: 4,
+        final_train_loss: loss(4),
+        final_valid_loss: null,
+        final_valid_mean_token_accuracy: null,
+      },
+    };
     const journal = session(4, [done]);
     for (const event of journal.slice(0, 3)) await store.addEvent(jobId, mapWorkerEvent(event).event!);
     writeFileSync(join(runDir, JOURNAL_FILE), lines(journal));
@@ -258,7 +340,33 @@ describe("JobRecovery with a journal", () => {
     const project = await new ApiKeyStore(database).ensureProject("alpha");
     const store = new JobStore(database);
     const service = new JobRecovery(store, noScheduler, new JobOutcomes(store, new FileStore(database, dataDir, 1 << 20)));
-    const base = { project_id: project.id, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running", hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null, fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null, result_files: "[]", heartbeat_at: Date.now(), last_checkpoint_path: null, adapter_path: null, options: null, integrations: null, model_deleted_at: null };
+    const base = {
+      project_id: project.id,
+      model: "tiny-base",
+      training_file: "file-aaaaaaaaaaaaaaaa",
+      validation_file: null,
+      status: "running",
+      hyperparameters: "{}",
+      resolved_hyperparameters: null,
+      method: JSON.stringify({ type: "supervised" }),
+      suffix: null,
+      seed: 1,
+      metadata: null,
+      fine_tuned_model: null,
+      error: null,
+      created_at: Date.now(),
+      started_at: Date.now(),
+      finished_at: null,
+      trained_tokens: null,
+      estimated_finish: null,
+      result_files: "[]",
+      heartbeat_at: Date.now(),
+      last_checkpoint_path: null,
+      adapter_path: null,
+      options: null,
+      integrations: null,
+      model_deleted_at: null,
+    };
     const aliveDir = join(runDir, "alive");
     const deadDir = join(runDir, "dead");
     await store.insertJob({ ...base, id: "ftjob-owneralive00000", run_dir: aliveDir }, { message: "created" });

@@ -64,7 +64,11 @@ export interface DiskCheckpoint {
  * spec/run-folder.ts), with the metrics of their trainer_state.json.
  */
 export function completeCheckpoints(runDir: string): DiskCheckpoint[] {
-  return completeCheckpointFolders(runDir).map(({ step, path, state }) => ({ step, path, metrics: checkpointMetrics(step, { ...(state.metrics_history?.at(-1) ?? {}), ...(state.last_eval ?? {}) }) }));
+  return completeCheckpointFolders(runDir).map(({ step, path, state }) => ({
+    step,
+    path,
+    metrics: checkpointMetrics(step, { ...(state.metrics_history?.at(-1) ?? {}), ...(state.last_eval ?? {}) }),
+  }));
 }
 
 /** A job event as the store holds it. */

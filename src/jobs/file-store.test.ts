@@ -45,7 +45,9 @@ describe("file store", () => {
 
   it("refuses an upload over the limit and leaves no partial file", async () => {
     const files = new FileStore(database, dataDir, 100);
-    await expect(files.upload(projectId, { filename: "big.jsonl", purpose: "fine-tune", content: [Buffer.alloc(60, 97), Buffer.alloc(60, 97)] })).rejects.toMatchObject({ code: "file_too_large" });
+    await expect(files.upload(projectId, { filename: "big.jsonl", purpose: "fine-tune", content: [Buffer.alloc(60, 97), Buffer.alloc(60, 97)] })).rejects.toMatchObject({
+      code: "file_too_large",
+    });
     expect(readdirSync(files.directory)).toEqual([]);
   });
 });

@@ -195,7 +195,15 @@ export class FileStore {
         await writeFile(this.reportPathOf(fileId), JSON.stringify(report));
         validation = summarize(report);
       } catch (error) {
-        validation = { ok: false, format: null, examples: 0, validExamples: 0, errorCount: 1, errors: [{ line: null, code: "unreadable", message: (error as Error).message }], warnings: [] };
+        validation = {
+          ok: false,
+          format: null,
+          examples: 0,
+          validExamples: 0,
+          errorCount: 1,
+          errors: [{ line: null, code: "unreadable", message: (error as Error).message }],
+          warnings: [],
+        };
       }
       await this.database
         .updateTable("files")
@@ -219,7 +227,13 @@ export class FileStore {
   /** The whole validation report of a fine-tune file (waits for a validation under way). */
   async report(projectId: string, fileId: string): Promise<StoredReport> {
     const row = await this.row(projectId, fileId, "file_id");
-    if (row.purpose !== "fine-tune") throw new TunekitError(`file \`${fileId}\` has purpose \`${row.purpose}\`: only fine-tune files are validated`, { kind: "usage", code: "invalid_file_purpose", field: "file_id", fix: "ask for the report of a training or validation file" });
+    if (row.purpose !== "fine-tune")
+      throw new TunekitError(`file \`${fileId}\` has purpose \`${row.purpose}\`: only fine-tune files are validated`, {
+        kind: "usage",
+        code: "invalid_file_purpose",
+        field: "file_id",
+        fix: "ask for the report of a training or validation file",
+      });
     await this.whenValidated(row.id);
     try {
       return JSON.parse(await readFile(this.reportPathOf(row.id), "utf8")) as StoredReport;
@@ -263,11 +277,16 @@ export class FileStore {
     if (purpose) query = query.where("purpose", "=", purpose);
     if (page.after) {
       const cursor = await this.row(projectId, page.after, "after");
-      query = page.order === "desc"
-        ? query.where((where) => where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]))
-        : query.where((where) => where.or([where("created_at", ">", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", ">", cursor.id)])]));
+      query =
+        page.order === "desc"
+          ? query.where((where) => where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]))
+          : query.where((where) => where.or([where("created_at", ">", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", ">", cursor.id)])]));
     }
-    const rows = await query.orderBy("created_at", page.order).orderBy("id", page.order).limit(page.limit + 1).execute();
+    const rows = await query
+      .orderBy("created_at", page.order)
+      .orderBy("id", page.order)
+      .limit(page.limit + 1)
+      .execute();
     const { data, hasMore } = slicePage(rows.map(toFileObject), page.limit);
     return { object: "list", data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
   }
@@ -363,7 +382,6 @@ export function describeProblems(validation: StoredValidation): string {
     .join("; ");
   return `${validation.errorCount} problem${validation.errorCount === 1 ? "" : "s"} found${first ? `: ${first}` : ""}`;
 }
-
 
 function formatMegabytes(bytes: number): string {
   return `${Math.round((bytes / (1 << 20)) * 100) / 100} MiB`;

@@ -37,7 +37,8 @@ export class FileWorkbench {
     const report: StoredReport = await this.files.report(projectId, fileId);
     const counts: FileReportView["counts"] = {};
     const codeCounts = { ...report.stats.codes };
-    for (const [code, count] of Object.entries(report.stats.validation?.codes ?? {})) codeCounts[code as keyof typeof codeCounts] = (codeCounts[code as keyof typeof codeCounts] ?? 0) + (count ?? 0);
+    for (const [code, count] of Object.entries(report.stats.validation?.codes ?? {}))
+      codeCounts[code as keyof typeof codeCounts] = (codeCounts[code as keyof typeof codeCounts] ?? 0) + (count ?? 0);
     for (const [code, count] of Object.entries(codeCounts)) {
       const known = PROBLEM_CODES[code as keyof typeof PROBLEM_CODES];
       counts[code] = { count: count ?? 0, severity: known ? severityOf(code as keyof typeof PROBLEM_CODES) : "error", title: known?.title ?? code };
@@ -73,8 +74,15 @@ export class FileWorkbench {
 
   /** Lines `start` .. `start + count - 1` (1-based) of a stored file, as text. */
   async lines(projectId: string, fileId: string, start: number, count: number): Promise<{ start: number; lines: string[]; end_of_file: boolean }> {
-    if (!Number.isInteger(start) || start < 1) throw new TunekitError("`start` must be a line number >= 1", { kind: "usage", code: "invalid_request", field: "start", fix: "pass e.g. `start=1`" });
-    if (!Number.isInteger(count) || count < 1 || count > MAX_LINES_PER_READ) throw new TunekitError(`\`count\` must be 1 to ${MAX_LINES_PER_READ}`, { kind: "usage", code: "invalid_request", field: "count", fix: `read at most ${MAX_LINES_PER_READ} lines at a time` });
+    if (!Number.isInteger(start) || start < 1)
+      throw new TunekitError("`start` must be a line number >= 1", { kind: "usage", code: "invalid_request", field: "start", fix: "pass e.g. `start=1`" });
+    if (!Number.isInteger(count) || count < 1 || count > MAX_LINES_PER_READ)
+      throw new TunekitError(`\`count\` must be 1 to ${MAX_LINES_PER_READ}`, {
+        kind: "usage",
+        code: "invalid_request",
+        field: "count",
+        fix: `read at most ${MAX_LINES_PER_READ} lines at a time`,
+      });
     const { path } = await this.files.contentPath(projectId, fileId);
     const lines: string[] = [];
     let endOfFile = true;
@@ -90,7 +98,10 @@ export class FileWorkbench {
   }
 
   /** The columns of a table (CSV, TSV, Parquet, JSON array), its first records, and a suggested mapping. */
-  async columns(projectId: string, fileId: string): Promise<{ source_format: RecordFileFormat; columns: string[]; rows: Array<Record<string, unknown>>; suggested: RecordMapping }> {
+  async columns(
+    projectId: string,
+    fileId: string,
+  ): Promise<{ source_format: RecordFileFormat; columns: string[]; rows: Array<Record<string, unknown>>; suggested: RecordMapping }> {
     const container = await this.container(projectId, fileId);
     const { path } = await this.files.contentPath(projectId, fileId);
     const reader = await openRecords(path, container);
@@ -104,7 +115,11 @@ export class FileWorkbench {
   }
 
   /** The chat examples a mapping makes of the first records, with each record's problems. */
-  async preview(projectId: string, fileId: string, mapping: RecordMapping): Promise<{ examples: Array<{ row: number; example: ChatExample | null; problems: Array<{ message: string; fix: string }> }> }> {
+  async preview(
+    projectId: string,
+    fileId: string,
+    mapping: RecordMapping,
+  ): Promise<{ examples: Array<{ row: number; example: ChatExample | null; problems: Array<{ message: string; fix: string }> }> }> {
     const container = await this.container(projectId, fileId);
     const { path } = await this.files.contentPath(projectId, fileId);
     const columns = checkedColumns(mapping);
@@ -123,7 +138,11 @@ export class FileWorkbench {
   }
 
   /** A new chat JSONL file from a table with a mapping; the original stays as it is. */
-  async convert(projectId: string, fileId: string, mapping: RecordMapping): Promise<{ file: FileObject; report: Pick<ConvertReport, "written" | "skipped" | "problems" | "problems_omitted"> }> {
+  async convert(
+    projectId: string,
+    fileId: string,
+    mapping: RecordMapping,
+  ): Promise<{ file: FileObject; report: Pick<ConvertReport, "written" | "skipped" | "problems" | "problems_omitted"> }> {
     const source = await this.files.get(projectId, fileId);
     const container = await this.container(projectId, fileId);
     const columns = checkedColumns(mapping);
@@ -146,7 +165,15 @@ export class FileWorkbench {
         });
       }
       const file = await this.files.adopt(projectId, scratch, { filename: derivedName(source.object.filename, "chat"), purpose: "fine-tune" });
-      return { file, report: { written: report.written, skipped: report.skipped, problems: report.problems.slice(0, 100), problems_omitted: report.problems_omitted + Math.max(0, report.problems.length - 100) } };
+      return {
+        file,
+        report: {
+          written: report.written,
+          skipped: report.skipped,
+          problems: report.problems.slice(0, 100),
+          problems_omitted: report.problems_omitted + Math.max(0, report.problems.length - 100),
+        },
+      };
     } finally {
       await rm(scratch, { force: true });
     }
@@ -156,16 +183,32 @@ export class FileWorkbench {
   async fix(projectId: string, fileId: string, options: FixRequest): Promise<{ file: FileObject; report: Omit<FixReport, "input" | "output"> }> {
     const source = await this.files.get(projectId, fileId);
     if (source.validation?.sourceFormat && source.validation.sourceFormat !== "jsonl") {
-      throw new TunekitError(`\`${source.object.filename}\` is ${source.validation.sourceFormat}: convert it to JSONL before fixing lines`, { kind: "usage", code: "needs_conversion", field: "file_id", fix: PROBLEM_CODES.needs_conversion.fix });
+      throw new TunekitError(`\`${source.object.filename}\` is ${source.validation.sourceFormat}: convert it to JSONL before fixing lines`, {
+        kind: "usage",
+        code: "needs_conversion",
+        field: "file_id",
+        fix: PROBLEM_CODES.needs_conversion.fix,
+      });
     }
     if (!Object.values(options).some((value) => value !== false && value !== null && value !== undefined)) {
-      throw new TunekitError("no fix chosen", { kind: "usage", code: "invalid_request", field: "body", fix: "set at least one of `drop_invalid`, `drop_duplicates`, `drop_near_duplicates`, `drop_over_context`, `remove_overlap_with`, `strip_bom`" });
+      throw new TunekitError("no fix chosen", {
+        kind: "usage",
+        code: "invalid_request",
+        field: "body",
+        fix: "set at least one of `drop_invalid`, `drop_duplicates`, `drop_near_duplicates`, `drop_over_context`, `remove_overlap_with`, `strip_bom`",
+      });
     }
     let contextLimit: { counter: DatasetTokenCounter; maxTokens: number } | null = null;
     if (options.drop_over_context) {
       const counter = await this.counter(options.drop_over_context.model);
       const maxTokens = options.drop_over_context.max_tokens ?? counter.contextLength;
-      if (!maxTokens) throw new TunekitError(`the context length of \`${options.drop_over_context.model}\` is unknown`, { kind: "usage", code: "unknown_context_length", field: "drop_over_context.max_tokens", fix: "pass `max_tokens`, e.g. the job's `data.max_seq_len`" });
+      if (!maxTokens)
+        throw new TunekitError(`the context length of \`${options.drop_over_context.model}\` is unknown`, {
+          kind: "usage",
+          code: "unknown_context_length",
+          field: "drop_over_context.max_tokens",
+          fix: "pass `max_tokens`, e.g. the job's `data.max_seq_len`",
+        });
       contextLimit = { counter, maxTokens };
     }
     const overlapPath = options.remove_overlap_with ? (await this.files.contentPath(projectId, options.remove_overlap_with)).path : null;
@@ -182,7 +225,12 @@ export class FileWorkbench {
         stripBom: options.strip_bom,
       });
       if (report.kept === 0) {
-        throw new TunekitError(`the fixes would remove every line of \`${source.object.filename}\``, { kind: "data", code: "nothing_left", field: "body", fix: "choose fewer fixes, or correct the lines the report lists" });
+        throw new TunekitError(`the fixes would remove every line of \`${source.object.filename}\``, {
+          kind: "data",
+          code: "nothing_left",
+          field: "body",
+          fix: "choose fewer fixes, or correct the lines the report lists",
+        });
       }
       const file = await this.files.adopt(projectId, scratch, { filename: derivedName(source.object.filename, "fixed"), purpose: "fine-tune" });
       const { input: _input, output: _output, ...rest } = report;
@@ -193,7 +241,11 @@ export class FileWorkbench {
   }
 
   /** Deterministic train/validation split of a file into two new files. */
-  async split(projectId: string, fileId: string, options: { validation: number; seed: number }): Promise<{ train: FileObject; validation: FileObject; report: Pick<SplitReport, "examples" | "groups" | "warnings"> }> {
+  async split(
+    projectId: string,
+    fileId: string,
+    options: { validation: number; seed: number },
+  ): Promise<{ train: FileObject; validation: FileObject; report: Pick<SplitReport, "examples" | "groups" | "warnings"> }> {
     const source = await this.files.get(projectId, fileId);
     const folder = this.files.scratchPath("split");
     await mkdir(folder, { recursive: true });
@@ -204,7 +256,12 @@ export class FileWorkbench {
       await copyFile(path, input);
       const report = await splitDataset({ file: input, validation: options.validation, test: 0, seed: options.seed, outDir: folder });
       if (!report.splits.train.file || !report.splits.validation.file || report.splits.validation.examples === 0 || report.splits.train.examples === 0) {
-        throw new TunekitError(`a ${Math.round(options.validation * 100)} % split of ${report.examples} examples leaves one side empty`, { kind: "usage", code: "invalid_ratio", field: "validation", fix: "use a larger file or another fraction" });
+        throw new TunekitError(`a ${Math.round(options.validation * 100)} % split of ${report.examples} examples leaves one side empty`, {
+          kind: "usage",
+          code: "invalid_ratio",
+          field: "validation",
+          fix: "use a larger file or another fraction",
+        });
       }
       const trainScratch = this.files.scratchPath("train.jsonl");
       const validationScratch = this.files.scratchPath("validation.jsonl");
@@ -250,7 +307,13 @@ function checkedColumns(mapping: RecordMapping): ColumnMapping | null {
   if (mapping.layout !== "mapped") return null;
   const columns: ColumnMapping = { system: mapping.columns?.system ?? [], user: mapping.columns?.user ?? [], assistant: mapping.columns?.assistant ?? [] };
   for (const field of ["user", "assistant"] as const) {
-    if (columns[field].length === 0) throw new TunekitError(`no column is mapped to \`${field}\``, { kind: "usage", code: "missing_field", field: `columns.${field}`, fix: `pick the column that holds the ${field === "user" ? "question or instruction" : "answer"}` });
+    if (columns[field].length === 0)
+      throw new TunekitError(`no column is mapped to \`${field}\``, {
+        kind: "usage",
+        code: "missing_field",
+        field: `columns.${field}`,
+        fix: `pick the column that holds the ${field === "user" ? "question or instruction" : "answer"}`,
+      });
   }
   return columns;
 }

@@ -38,7 +38,12 @@ export class HostedJobs {
     const found = this.providers.find((hosted) => hosted.name === name);
     if (!found) {
       const known = this.providers.map((hosted) => `\`${hosted.name}\``).join(", ");
-      throw new TunekitError(`no hosted provider \`${name}\` on this server`, { kind: "not_found", code: "provider_not_found", field: "provider", fix: known ? `use ${known}` : "start the server with `--hosted openai` (or azure) to fine-tune on a hosted provider" });
+      throw new TunekitError(`no hosted provider \`${name}\` on this server`, {
+        kind: "not_found",
+        code: "provider_not_found",
+        field: "provider",
+        fix: known ? `use ${known}` : "start the server with `--hosted openai` (or azure) to fine-tune on a hosted provider",
+      });
     }
     return found;
   }
@@ -47,11 +52,21 @@ export class HostedJobs {
   async create(project: Project, name: string, body: unknown): Promise<FineTuningJob> {
     const hosted = this.provider(name);
     if (body && typeof body === "object" && "tunekit" in body) {
-      throw new TunekitError("`tunekit` settings (LoRA rank, max steps ...) do not apply to hosted fine-tuning", { kind: "usage", code: "invalid_request", field: "tunekit", fix: "send OpenAI's own parameters only (`method`, `suffix`, `seed`, `validation_file`)" });
+      throw new TunekitError("`tunekit` settings (LoRA rank, max steps ...) do not apply to hosted fine-tuning", {
+        kind: "usage",
+        code: "invalid_request",
+        field: "tunekit",
+        fix: "send OpenAI's own parameters only (`method`, `suffix`, `seed`, `validation_file`)",
+      });
     }
     const input = parseCreateJobParams(body);
     if (!hosted.models.includes(input.model)) {
-      throw new TunekitError(`\`${input.model}\` is not a model ${hosted.label} fine-tunes here`, { kind: "usage", code: "model_not_available", field: "model", fix: `use one of ${hosted.models.map((model) => `\`${model}\``).join(", ")}` });
+      throw new TunekitError(`\`${input.model}\` is not a model ${hosted.label} fine-tunes here`, {
+        kind: "usage",
+        code: "model_not_available",
+        field: "model",
+        fix: `use one of ${hosted.models.map((model) => `\`${model}\``).join(", ")}`,
+      });
     }
     const trainingFile = await this.remoteFile(project, hosted, input.trainingFile, "training_file");
     const validationFile = input.validationFile ? await this.remoteFile(project, hosted, input.validationFile, "validation_file") : null;
@@ -62,9 +77,22 @@ export class HostedJobs {
       ...(validationFile ? { validation_file: validationFile } : {}),
       ...(input.suffix ? { suffix: input.suffix } : {}),
       ...(input.seed !== null ? { seed: input.seed } : {}),
-      method: input.methodType === "dpo" ? { type: "dpo", dpo: { hyperparameters } } : { type: "supervised", supervised: { hyperparameters: { batch_size: hyperparameters.batch_size, learning_rate_multiplier: hyperparameters.learning_rate_multiplier, n_epochs: hyperparameters.n_epochs } } },
+      method:
+        input.methodType === "dpo"
+          ? { type: "dpo", dpo: { hyperparameters } }
+          : {
+              type: "supervised",
+              supervised: {
+                hyperparameters: { batch_size: hyperparameters.batch_size, learning_rate_multiplier: hyperparameters.learning_rate_multiplier, n_epochs: hyperparameters.n_epochs },
+              },
+            },
       // the project (for isolation) and this server's file ids (a duplicate starts from them)
-      metadata: { ...(input.metadata ?? {}), [PROJECT_METADATA_KEY]: project.id, tunekit_training_file: input.trainingFile, ...(input.validationFile ? { tunekit_validation_file: input.validationFile } : {}) },
+      metadata: {
+        ...(input.metadata ?? {}),
+        [PROJECT_METADATA_KEY]: project.id,
+        tunekit_training_file: input.trainingFile,
+        ...(input.validationFile ? { tunekit_validation_file: input.validationFile } : {}),
+      },
     };
     return hosted.provider.createJob(params);
   }
@@ -105,7 +133,13 @@ export class HostedJobs {
     const examples = validated.validation?.validExamples ?? 0;
     const epochs = resolveEpochs(Math.max(1, examples), input.hyperparameters.n_epochs);
     const encoding = openAiEncodingFor(input.model) ?? "o200k_base";
-    const estimate = await estimateTraining({ file: this.files.pathOf(file.object.id), model: input.model, counter: new TiktokenCounter(encoding, null), epochs, prices: defaultPriceTable() });
+    const estimate = await estimateTraining({
+      file: this.files.pathOf(file.object.id),
+      model: input.model,
+      counter: new TiktokenCounter(encoding, null),
+      epochs,
+      prices: defaultPriceTable(),
+    });
     const price = estimate.hosted.find((entry) => entry.selected) ?? null;
     return {
       provider: hosted.name,
@@ -115,7 +149,9 @@ export class HostedJobs {
       billed_tokens: price?.billedTokens ?? null,
       cost: price?.cost ?? null,
       currency: price?.currency ?? "USD",
-      basis: price ? `${price.pricePerMillion} ${price.currency} per 1M training tokens (price table as of ${price.asOf}); the provider decides batch size and steps` : `no price for \`${input.model}\` in the price table: the provider's own price applies`,
+      basis: price
+        ? `${price.pricePerMillion} ${price.currency} per 1M training tokens (price table as of ${price.asOf}); the provider decides batch size and steps`
+        : `no price for \`${input.model}\` in the price table: the provider's own price applies`,
     };
   }
 
@@ -128,7 +164,12 @@ export class HostedJobs {
     if (!hosted.chat) throw new TunekitError(`${hosted.label} serves no chat models through this server`, { kind: "usage", code: "chat_not_available", field: "model" });
     const model = typeof body.model === "string" ? body.model : "";
     if (!hosted.models.includes(model) && !(await this.ownsModel(project, hosted, model))) {
-      throw new TunekitError(`no model \`${model}\` of ${hosted.label} in this project`, { kind: "not_found", code: "model_not_found", field: "model", fix: "use a base model of the provider or a model of this project's hosted jobs" });
+      throw new TunekitError(`no model \`${model}\` of ${hosted.label} in this project`, {
+        kind: "not_found",
+        code: "model_not_found",
+        field: "model",
+        fix: "use a base model of the provider or a model of this project's hosted jobs",
+      });
     }
     return hosted.chat(body, signal);
   }
@@ -152,12 +193,19 @@ export class HostedJobs {
     await this.files.whenValidated(file.object.id);
     const validated = await this.files.get(project.id, fileId, field);
     if (!validated.validation?.ok) {
-      throw new TunekitError(`file \`${fileId}\` (${file.object.filename}) has errors: a hosted provider would refuse it too`, { kind: "usage", code: `invalid_${field}`, field, fix: "fix it in the Data screen (GET /v1/tunekit/files/{id}/report)" });
+      throw new TunekitError(`file \`${fileId}\` (${file.object.filename}) has errors: a hosted provider would refuse it too`, {
+        kind: "usage",
+        code: `invalid_${field}`,
+        field,
+        fix: "fix it in the Data screen (GET /v1/tunekit/files/{id}/report)",
+      });
     }
     const key = `${hosted.name}:${fileId}`;
     let pending = this.uploads.get(key);
     if (!pending) {
-      pending = hosted.provider.uploadFile({ filename: file.object.filename, purpose: "fine-tune", content: createReadStream(this.files.pathOf(fileId)) }).then((remote) => remote.id);
+      pending = hosted.provider
+        .uploadFile({ filename: file.object.filename, purpose: "fine-tune", content: createReadStream(this.files.pathOf(fileId)) })
+        .then((remote) => remote.id);
       pending.catch(() => this.uploads.delete(key));
       this.uploads.set(key, pending);
     }
@@ -166,5 +214,10 @@ export class HostedJobs {
 }
 
 function notThisProject(jobId: string): TunekitError {
-  return new TunekitError(`no hosted fine-tuning job \`${jobId}\` in this project`, { kind: "not_found", code: "job_not_found", field: "fine_tuning_job_id", fix: "list this project's hosted jobs (GET /v1/tunekit/hosted/{provider}/jobs)" });
+  return new TunekitError(`no hosted fine-tuning job \`${jobId}\` in this project`, {
+    kind: "not_found",
+    code: "job_not_found",
+    field: "fine_tuning_job_id",
+    fix: "list this project's hosted jobs (GET /v1/tunekit/hosted/{provider}/jobs)",
+  });
 }

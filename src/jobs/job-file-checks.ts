@@ -7,7 +7,12 @@ type FileProblem = { code: string; message: string; param: string };
 /** At job creation: refuse (400) a file of another purpose, or one whose finished validation found errors. */
 export function assertUsable(file: StoredFile, field: FileField): void {
   if (file.object.purpose !== "fine-tune") {
-    throw new TunekitError(`file \`${file.object.id}\` has purpose \`${file.object.purpose}\`, not \`fine-tune\``, { kind: "usage", code: "invalid_file_purpose", field, fix: "upload the data again with `purpose=fine-tune`" });
+    throw new TunekitError(`file \`${file.object.id}\` has purpose \`${file.object.purpose}\`, not \`fine-tune\``, {
+      kind: "usage",
+      code: "invalid_file_purpose",
+      field,
+      fix: "upload the data again with `purpose=fine-tune`",
+    });
   }
   // one still being validated is checked when its validation ends (fileProblem)
   const problem = file.object.status === "error" ? validationProblem(file, field) : null;
@@ -16,7 +21,13 @@ export function assertUsable(file: StoredFile, field: FileField): void {
     kind: "data",
     code: problem.code,
     field,
-    problems: (file.validation?.errors ?? []).map((error) => ({ code: error.code, message: error.message, field, ...(error.line !== null && { line: error.line }), file: file.object.filename })),
+    problems: (file.validation?.errors ?? []).map((error) => ({
+      code: error.code,
+      message: error.message,
+      field,
+      ...(error.line !== null && { line: error.line }),
+      file: file.object.filename,
+    })),
     fix: `see every problem with \`tunekit files show ${file.object.id}\` (GET /v1/tunekit/files/${file.object.id}/report), write a cleaned copy with \`tunekit data fix\`, upload it and create the job with the new file id`,
   });
 }
@@ -30,7 +41,11 @@ export function fileProblem(file: StoredFile | null, param: FileField, methodTyp
   const invalid = validationProblem(file, param);
   if (invalid) return invalid;
   if (methodType === "dpo" && report.format !== "preference") {
-    return { code: `invalid_${label}_file`, message: `DPO needs preference data (input, preferred_output, non_preferred_output); ${label} file \`${file.object.id}\` is in \`${report.format}\` format`, param };
+    return {
+      code: `invalid_${label}_file`,
+      message: `DPO needs preference data (input, preferred_output, non_preferred_output); ${label} file \`${file.object.id}\` is in \`${report.format}\` format`,
+      param,
+    };
   }
   if (methodType === "supervised" && report.format === "preference") {
     return { code: `invalid_${label}_file`, message: `${label} file \`${file.object.id}\` holds preference pairs; use \`method: {type: "dpo"}\` for them`, param };

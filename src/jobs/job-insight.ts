@@ -38,7 +38,13 @@ export class JobInsight {
 
   async list(project: Project, page: Page, statuses?: JobStatus[]): Promise<{ object: "list"; data: Array<FineTuningJob & { tunekit: JobSummary }>; has_more: boolean }> {
     for (const status of statuses ?? []) {
-      if (!JOB_STATUSES.includes(status)) throw new TunekitError(`\`status\` ${status} is not a job status`, { kind: "usage", code: "invalid_request", field: "status", fix: `use one of ${JOB_STATUSES.join(", ")}` });
+      if (!JOB_STATUSES.includes(status))
+        throw new TunekitError(`\`status\` ${status} is not a job status`, {
+          kind: "usage",
+          code: "invalid_request",
+          field: "status",
+          fix: `use one of ${JOB_STATUSES.join(", ")}`,
+        });
     }
     const { rows, hasMore } = await this.store.listJobs(project.id, page, undefined, statuses);
     const queue = await this.store.queueOrder();
@@ -51,10 +57,20 @@ export class JobInsight {
     const resolved = await this.store.latestEventData(row.id, "resolved");
     const dataSummary = await this.store.latestEventData(row.id, "steps_per_epoch");
     const files: JobDetail["files"] = [];
-    for (const [role, id] of [["training", row.training_file], ["validation", row.validation_file]] as const) {
+    for (const [role, id] of [
+      ["training", row.training_file],
+      ["validation", row.validation_file],
+    ] as const) {
       if (!id) continue;
       const stored = await this.files.get(project.id, id).catch(() => null);
-      files.push({ role, id, filename: stored?.object.filename ?? null, bytes: stored?.object.bytes ?? null, sha256: stored ? await this.fingerprint(id) : null, examples: stored?.validation?.validExamples ?? null });
+      files.push({
+        role,
+        id,
+        filename: stored?.object.filename ?? null,
+        bytes: stored?.object.bytes ?? null,
+        sha256: stored ? await this.fingerprint(id) : null,
+        examples: stored?.validation?.validExamples ?? null,
+      });
     }
     const log = row.run_dir ? this.options.logFileOf(row.run_dir) : null;
     return {
@@ -73,13 +89,25 @@ export class JobInsight {
    * everything is sent (or only what is there now when `follow` is false), or `signal` aborts.
    */
   async *log(project: Project, jobId: string, offset: number, follow: boolean, signal: AbortSignal, pollMs = 250): AsyncGenerator<Buffer> {
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new TunekitError("`offset` must be a byte count >= 0", { kind: "usage", code: "invalid_request", field: "offset", fix: "pass the number of bytes of the log already read" });
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new TunekitError("`offset` must be a byte count >= 0", {
+        kind: "usage",
+        code: "invalid_request",
+        field: "offset",
+        fix: "pass the number of bytes of the log already read",
+      });
     let position = offset;
     while (!signal.aborted) {
       const row = await this.store.getJob(project.id, jobId);
       const path = row.run_dir ? this.options.logFileOf(row.run_dir) : null;
       const size = path && existsSync(path) ? statSync(path).size : 0;
-      if (position > size) throw new TunekitError(`\`offset\` ${position} is past the end of the log (${size} bytes)`, { kind: "usage", code: "invalid_request", field: "offset", fix: "read from 0, or from the bytes already received" });
+      if (position > size)
+        throw new TunekitError(`\`offset\` ${position} is past the end of the log (${size} bytes)`, {
+          kind: "usage",
+          code: "invalid_request",
+          field: "offset",
+          fix: "read from 0, or from the bytes already received",
+        });
       if (path && size > position) {
         const handle = await open(path, "r");
         try {

@@ -53,9 +53,18 @@ export class JobOutcomes {
     await write({
       to: "succeeded",
       event: { message: `New fine-tuned model created: ${model}` },
-      patch: { fine_tuned_model: model, finished_at: Date.now(), trained_tokens: result.trainedTokens, adapter_path: result.adapterPath ?? result.mergedPath, estimated_finish: null, heartbeat_at: null },
+      patch: {
+        fine_tuned_model: model,
+        finished_at: Date.now(),
+        trained_tokens: result.trainedTokens,
+        adapter_path: result.adapterPath ?? result.mergedPath,
+        estimated_finish: null,
+        heartbeat_at: null,
+      },
     });
-    await this.writeResultFile(job).catch((error: unknown) => this.store.addEvent(job.id, { level: "warn", message: `could not write the result file: ${(error as Error).message}` }));
+    await this.writeResultFile(job).catch((error: unknown) =>
+      this.store.addEvent(job.id, { level: "warn", message: `could not write the result file: ${(error as Error).message}` }),
+    );
     await this.store.addEvent(job.id, { message: "The job has successfully completed" });
   }
 

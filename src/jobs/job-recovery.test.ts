@@ -49,10 +49,33 @@ async function orphanedJob(id: string): Promise<JobRow> {
   mkdirSync(runDir, { recursive: true });
   writeFileSync(join(runDir, "owner.json"), JSON.stringify({ hostname: hostname(), pid: 2 ** 22 + 1, instance: "dead", since: 0 }));
   const row: JobRow = {
-    id, project_id: projectId, model: "tiny-base", training_file: "file-aaaaaaaaaaaaaaaa", validation_file: null, status: "running",
-    hyperparameters: "{}", resolved_hyperparameters: null, method: JSON.stringify({ type: "supervised" }), suffix: null, seed: 1, metadata: null,
-    fine_tuned_model: null, error: null, created_at: Date.now(), started_at: Date.now(), finished_at: null, trained_tokens: null, estimated_finish: null,
-    result_files: "[]", heartbeat_at: Date.now(), run_dir: runDir, last_checkpoint_path: null, adapter_path: null, options: null, integrations: null, model_deleted_at: null,
+    id,
+    project_id: projectId,
+    model: "tiny-base",
+    training_file: "file-aaaaaaaaaaaaaaaa",
+    validation_file: null,
+    status: "running",
+    hyperparameters: "{}",
+    resolved_hyperparameters: null,
+    method: JSON.stringify({ type: "supervised" }),
+    suffix: null,
+    seed: 1,
+    metadata: null,
+    fine_tuned_model: null,
+    error: null,
+    created_at: Date.now(),
+    started_at: Date.now(),
+    finished_at: null,
+    trained_tokens: null,
+    estimated_finish: null,
+    result_files: "[]",
+    heartbeat_at: Date.now(),
+    run_dir: runDir,
+    last_checkpoint_path: null,
+    adapter_path: null,
+    options: null,
+    integrations: null,
+    model_deleted_at: null,
   };
   return store.insertJob(row, { message: "created" });
 }
@@ -86,7 +109,11 @@ describe("JobRecovery", () => {
     const failed = await store.getJob(null, "ftjob-later0000000000");
     expect(JSON.parse(failed.error!)).toMatchObject({ code: "server_restarted" });
     const events = (await store.listEvents(projectId, failed.id, { after: null, limit: 10, order: "desc" })).data;
-    expect(events[0]).toMatchObject({ level: "error", message: "Job failed: the server stopped while this job ran and no checkpoint had been written", data: { code: "server_restarted" } });
+    expect(events[0]).toMatchObject({
+      level: "error",
+      message: "Job failed: the server stopped while this job ran and no checkpoint had been written",
+      data: { code: "server_restarted" },
+    });
 
     await recovery.stop();
     await orphanedJob("ftjob-afterstop000000");
@@ -143,11 +170,20 @@ describe("JobRecovery", () => {
     const byScheduler = await orphanedJob("ftjob-byscheduler0000");
     const byRecovery = await orphanedJob("ftjob-byrecovery00000");
     await outcomes.succeed(byScheduler, result);
-    await outcomes.succeed(byRecovery, result, (outcome) => store.applyRecovery(byRecovery.id, { imports: [], notes: [], deleteEventIds: [], deleteCheckpointIds: [], to: outcome.to, event: outcome.event, patch: outcome.patch }));
+    await outcomes.succeed(byRecovery, result, (outcome) =>
+      store.applyRecovery(byRecovery.id, { imports: [], notes: [], deleteEventIds: [], deleteCheckpointIds: [], to: outcome.to, event: outcome.event, patch: outcome.patch }),
+    );
     const view = async (id: string) => {
       const job = await store.getJob(null, id);
       const events = (await store.listEvents(projectId, id, { after: null, limit: 10, order: "asc" })).data.map((event) => event.message.replace(id.slice(-8), "<tail>"));
-      return { status: job.status, trained_tokens: job.trained_tokens, adapter_path: job.adapter_path, heartbeat_at: job.heartbeat_at, results: JSON.parse(job.result_files).length, events };
+      return {
+        status: job.status,
+        trained_tokens: job.trained_tokens,
+        adapter_path: job.adapter_path,
+        heartbeat_at: job.heartbeat_at,
+        results: JSON.parse(job.result_files).length,
+        events,
+      };
     };
     const expected = await view(byScheduler.id);
     expect(expected).toMatchObject({ status: "succeeded", trained_tokens: 40, adapter_path: "/runs/adapter", heartbeat_at: null, results: 1 });

@@ -176,12 +176,23 @@ export class JobRecovery {
     const baseLearningRate = this.options.baseLearningRate ?? BASE_LEARNING_RATE.adapter;
     const plan = planRecovery({
       journal: journal.events,
-      storedEvents: (await this.store.jobEvents(job.id)).map((row) => ({ id: row.id, type: row.type, level: row.level, message: row.message, data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null })),
+      storedEvents: (await this.store.jobEvents(job.id)).map((row) => ({
+        id: row.id,
+        type: row.type,
+        level: row.level,
+        message: row.message,
+        data: row.data ? (JSON.parse(row.data) as Record<string, unknown>) : null,
+      })),
       storedCheckpoints: await this.store.checkpointRows(job.id),
       diskCheckpoints: runDir ? completeCheckpoints(runDir) : [],
       toJobEvent: (event) => mapWorkerEvent(event, baseLearningRate).event,
     });
-    const toRow = (checkpoint: DiskCheckpoint): NewCheckpoint => ({ step: checkpoint.step, path: checkpoint.path, metrics: checkpoint.metrics, fineTunedModelCheckpoint: checkpointModelId(job, checkpoint.step) });
+    const toRow = (checkpoint: DiskCheckpoint): NewCheckpoint => ({
+      step: checkpoint.step,
+      path: checkpoint.path,
+      metrics: checkpoint.metrics,
+      fineTunedModelCheckpoint: checkpointModelId(job, checkpoint.step),
+    });
     const pending = new Map(plan.checkpoints.map((checkpoint) => [checkpoint.step, checkpoint]));
     const patch: JobPatch = { heartbeat_at: null, estimated_finish: null };
     const imports: RecoveryWrite["imports"] = [];
@@ -232,7 +243,15 @@ export class JobRecovery {
       const resumeFrom = plan.resumeFrom ? { last_checkpoint_path: plan.resumeFrom.path } : {};
       const result = { trainedTokens: plan.finished.summary.trained_tokens, adapterPath: plan.finished.adapter_path, mergedPath: plan.finished.merged_path };
       await this.outcomes.succeed(job, result, async (outcome) => {
-        await this.store.applyRecovery(job.id, { imports, notes, deleteEventIds: [], deleteCheckpointIds: [], to: outcome.to, event: outcome.event, patch: { ...patch, ...outcome.patch, ...resumeFrom } });
+        await this.store.applyRecovery(job.id, {
+          imports,
+          notes,
+          deleteEventIds: [],
+          deleteCheckpointIds: [],
+          to: outcome.to,
+          event: outcome.event,
+          patch: { ...patch, ...outcome.patch, ...resumeFrom },
+        });
         retire();
       });
       return "completed";
@@ -244,14 +263,28 @@ export class JobRecovery {
         deleteEventIds: plan.dropEventIds,
         deleteCheckpointIds: plan.dropCheckpointIds,
         to: "queued",
-        event: { level: "warn", message: `The server stopped while this job ran; queued to resume from its checkpoint at step ${plan.resumeFrom.step}`, data: { step: plan.resumeFrom.step } },
+        event: {
+          level: "warn",
+          message: `The server stopped while this job ran; queued to resume from its checkpoint at step ${plan.resumeFrom.step}`,
+          data: { step: plan.resumeFrom.step },
+        },
         patch: { ...patch, last_checkpoint_path: plan.resumeFrom.path },
       });
       retire();
       return "resumed";
     }
     const error = { code: "server_restarted", message: "the server stopped while this job ran and no checkpoint had been written", param: null };
-    await this.outcomes.fail(job.id, error, (outcome) => this.store.applyRecovery(job.id, { imports, notes, deleteEventIds: [], deleteCheckpointIds: [], to: outcome.to, event: outcome.event, patch: { ...patch, ...outcome.patch } }));
+    await this.outcomes.fail(job.id, error, (outcome) =>
+      this.store.applyRecovery(job.id, {
+        imports,
+        notes,
+        deleteEventIds: [],
+        deleteCheckpointIds: [],
+        to: outcome.to,
+        event: outcome.event,
+        patch: { ...patch, ...outcome.patch },
+      }),
+    );
     retire();
     return "failed";
   }

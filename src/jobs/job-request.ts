@@ -68,12 +68,21 @@ export function checkJobConfig(input: { yaml?: string; config?: Record<string, u
     const lineCounter = new LineCounter();
     const document = parseDocument(input.yaml, { lineCounter });
     if (document.errors.length > 0) {
-      const problems: ConfigProblem[] = document.errors.slice(0, 20).map((error) => ({ code: "invalid_yaml", severity: "error", line: error.linePos?.[0].line, message: error.message.split("\n")[0] ?? error.message }));
+      const problems: ConfigProblem[] = document.errors
+        .slice(0, 20)
+        .map((error) => ({ code: "invalid_yaml", severity: "error", line: error.linePos?.[0].line, message: error.message.split("\n")[0] ?? error.message }));
       return { ok: false, problems, config: {}, request: null, ...endpoints, commands: null };
     }
     const value = document.toJS() as unknown;
     if (value !== null && value !== undefined && (typeof value !== "object" || Array.isArray(value))) {
-      return { ok: false, problems: [{ code: "invalid_config", severity: "error", line: 1, message: "the YAML must be a mapping of config fields (model, data, training, output)" }], config: {}, request: null, ...endpoints, commands: null };
+      return {
+        ok: false,
+        problems: [{ code: "invalid_config", severity: "error", line: 1, message: "the YAML must be a mapping of config fields (model, data, training, output)" }],
+        config: {},
+        request: null,
+        ...endpoints,
+        commands: null,
+      };
     }
     raw = (value as Record<string, unknown> | null) ?? {};
     lineOf = (keyPath) => {
@@ -92,38 +101,72 @@ export function checkJobConfig(input: { yaml?: string; config?: Record<string, u
   const requireFileId = (field: "train" | "validation", required: boolean) => {
     const value = data[field];
     if (value === undefined || value === null || value === "") {
-      if (required) problems.push({ code: "missing_file", severity: "error", field: `data.${field}`, line: lineOf?.(["data"]), message: "`data.train`: pick a validated training file (an uploaded file's id, `file-...`)" });
+      if (required)
+        problems.push({
+          code: "missing_file",
+          severity: "error",
+          field: `data.${field}`,
+          line: lineOf?.(["data"]),
+          message: "`data.train`: pick a validated training file (an uploaded file's id, `file-...`)",
+        });
       return;
     }
     if (typeof value === "string" && !/^file-[A-Za-z0-9]+$/.test(value)) {
-      problems.push({ code: "not_a_file_id", severity: "error", field: `data.${field}`, line: lineOf?.(["data", field]), message: `\`data.${field}\`: a server job reads uploaded files: \`${value}\` is a path, not a file id; upload it first (POST /v1/files) and use its \`file-...\` id` });
+      problems.push({
+        code: "not_a_file_id",
+        severity: "error",
+        field: `data.${field}`,
+        line: lineOf?.(["data", field]),
+        message: `\`data.${field}\`: a server job reads uploaded files: \`${value}\` is a path, not a file id; upload it first (POST /v1/files) and use its \`file-...\` id`,
+      });
     }
   };
   requireFileId("train", true);
   requireFileId("validation", false);
-  if (typeof raw.model !== "string" || raw.model === "") problems.push({ code: "missing_model", severity: "error", field: "model", line: lineOf?.(["model"]), message: "`model`: pick a base model (GET /v1/tunekit/models)" });
+  if (typeof raw.model !== "string" || raw.model === "")
+    problems.push({ code: "missing_model", severity: "error", field: "model", line: lineOf?.(["model"]), message: "`model`: pick a base model (GET /v1/tunekit/models)" });
   // `provider: openai` (or azure): the job goes to that hosted provider through this server
   const provider = typeof raw.provider === "string" && raw.provider !== "local" ? raw.provider : null;
   if (provider !== null) {
     if (!(server.hosted ?? []).includes(provider)) {
-      problems.push({ code: "provider_not_available", severity: "error", field: "provider", line: lineOf?.(["provider"]), message: `\`provider\`: this server does not fine-tune on \`${provider}\`; start it with \`--hosted ${provider}\`, or use \`provider: local\`` });
+      problems.push({
+        code: "provider_not_available",
+        severity: "error",
+        field: "provider",
+        line: lineOf?.(["provider"]),
+        message: `\`provider\`: this server does not fine-tune on \`${provider}\`; start it with \`--hosted ${provider}\`, or use \`provider: local\``,
+      });
     } else {
       endpoints.endpoint = `/v1/tunekit/hosted/${provider}/jobs`;
       endpoints.estimate_endpoint = `/v1/tunekit/hosted/${provider}/estimate`;
       for (const key of Object.keys(section(raw, "training"))) {
         if (!(key in OPENAI_OWNED_TRAINING_FIELDS) && !(key === "method" && ["dpo", "lora"].includes(String(section(raw, "training").method)))) {
-          problems.push({ code: "unused_field", severity: "warning", field: `training.${key}`, line: lineOf?.(["training", key]), message: `\`training.${key}\` is not used by hosted fine-tuning: ${provider} takes epochs, batch size, learning-rate multiplier and seed only` });
+          problems.push({
+            code: "unused_field",
+            severity: "warning",
+            field: `training.${key}`,
+            line: lineOf?.(["training", key]),
+            message: `\`training.${key}\` is not used by hosted fine-tuning: ${provider} takes epochs, batch size, learning-rate multiplier and seed only`,
+          });
         }
       }
       for (const key of ["max_seq_len", "chat_template"]) {
-        if (section(raw, "data")[key] !== undefined) problems.push({ code: "unused_field", severity: "warning", field: `data.${key}`, line: lineOf?.(["data", key]), message: `\`data.${key}\` is not used by hosted fine-tuning` });
+        if (section(raw, "data")[key] !== undefined)
+          problems.push({
+            code: "unused_field",
+            severity: "warning",
+            field: `data.${key}`,
+            line: lineOf?.(["data", key]),
+            message: `\`data.${key}\` is not used by hosted fine-tuning`,
+          });
       }
     }
   }
   for (const [path, why] of Object.entries(UNUSED_BY_SERVER_JOBS)) {
     const [head, tail] = path.split(".") as [string, string | undefined];
     const present = tail === undefined ? raw[head] !== undefined : section(raw, head)[tail] !== undefined;
-    if (present && why) problems.push({ code: "unused_field", severity: "warning", field: path, line: lineOf?.(path.split(".")), message: `\`${path}\` is not used by a server job: ${why}` });
+    if (present && why)
+      problems.push({ code: "unused_field", severity: "warning", field: path, line: lineOf?.(path.split(".")), message: `\`${path}\` is not used by a server job: ${why}` });
   }
   const ok = problems.every((problem) => problem.severity !== "error");
   if (!ok) return { ok, problems, config: raw, request: null, ...endpoints, commands: null };
@@ -190,7 +233,12 @@ export function jobCommands(request: JobRequestBody, config: Record<string, unkn
     ...sets.filter((assignment) => !assignment.startsWith("training.seed=")).map((assignment) => `--set ${shellQuote(assignment)}`),
   ].join(" \\\n  ");
   const json = JSON.stringify(request, null, 2);
-  const curl = [`curl -sS ${shellQuote(`${serverUrl}/v1${path}`)}`, '-H "Authorization: Bearer $TUNEKIT_API_KEY"', '-H "Content-Type: application/json"', `-d ${shellQuote(json)}`].join(" \\\n  ");
+  const curl = [
+    `curl -sS ${shellQuote(`${serverUrl}/v1${path}`)}`,
+    '-H "Authorization: Bearer $TUNEKIT_API_KEY"',
+    '-H "Content-Type: application/json"',
+    `-d ${shellQuote(json)}`,
+  ].join(" \\\n  ");
   const node = [
     'import OpenAI from "openai";',
     "",
@@ -199,7 +247,10 @@ export function jobCommands(request: JobRequestBody, config: Record<string, unkn
     `const params = ${json};`,
     ...(provider === null
       ? ["const job = await client.fineTuning.jobs.create(params as OpenAI.FineTuning.JobCreateParams);"]
-      : [`// the job goes to ${provider} through this server, from files uploaded here`, `const job = await client.post<OpenAI.FineTuning.FineTuningJob>(${JSON.stringify(path)}, { body: params });`]),
+      : [
+          `// the job goes to ${provider} through this server, from files uploaded here`,
+          `const job = await client.post<OpenAI.FineTuning.FineTuningJob>(${JSON.stringify(path)}, { body: params });`,
+        ]),
     "console.log(job.id, job.status);",
   ].join("\n");
   const python = [

@@ -121,7 +121,13 @@ export class JobService {
     let sequence = 0;
     if (afterId) {
       const found = await this.store.eventSequence(jobId, afterId);
-      if (found === null) throw new TunekitError(`no event \`${afterId}\` in job \`${jobId}\``, { kind: "not_found", code: "event_not_found", field: "after", fix: "pass the id of an event of this job" });
+      if (found === null)
+        throw new TunekitError(`no event \`${afterId}\` in job \`${jobId}\``, {
+          kind: "not_found",
+          code: "event_not_found",
+          field: "after",
+          fix: "pass the id of an event of this job",
+        });
       sequence = found;
     }
     while (!signal.aborted) {
@@ -152,7 +158,9 @@ export class JobService {
 
   async resume(project: Project, jobId: string): Promise<FineTuningJob> {
     const job = await this.store.getJob(project.id, jobId);
-    const updated = await this.store.transition(job.id, "queued", { message: job.last_checkpoint_path ? "Resumed: queued to continue from the last checkpoint" : "Resumed: queued to train from the start (no checkpoint was written)" });
+    const updated = await this.store.transition(job.id, "queued", {
+      message: job.last_checkpoint_path ? "Resumed: queued to continue from the last checkpoint" : "Resumed: queued to train from the start (no checkpoint was written)",
+    });
     void this.queue.wake();
     return toJobObject(updated, project.id);
   }
@@ -172,7 +180,12 @@ export class JobService {
     const job = await this.store.jobOfModel(project.id, modelId);
     if (!job) {
       if (this.catalog.resolve(modelId)) {
-        throw new TunekitError(`\`${modelId}\` is a base model of this server: only fine-tuned models can be deleted`, { kind: "forbidden", code: "model_not_deletable", field: "model", fix: "delete one of your `ft:` models (GET /v1/models)" });
+        throw new TunekitError(`\`${modelId}\` is a base model of this server: only fine-tuned models can be deleted`, {
+          kind: "forbidden",
+          code: "model_not_deletable",
+          field: "model",
+          fix: "delete one of your `ft:` models (GET /v1/models)",
+        });
       }
       throw new TunekitError(`no model \`${modelId}\``, { kind: "not_found", code: "model_not_found", field: "model", fix: "list models with GET /v1/models" });
     }

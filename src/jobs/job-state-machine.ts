@@ -48,6 +48,7 @@ export function assertTransition(jobId: string, from: JobStatus, to: JobStatus):
     kind: "conflict",
     code: "invalid_state_transition",
     field: "status",
-    fix: allowed.length === 0 ? "the job has finished; create a new job instead" : `from \`${from}\` the job can only become ${allowed.map((status) => `\`${status}\``).join(", ")}`,
+    fix:
+      allowed.length === 0 ? "the job has finished; create a new job instead" : `from \`${from}\` the job can only become ${allowed.map((status) => `\`${status}\``).join(", ")}`,
   });
 }

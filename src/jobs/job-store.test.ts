@@ -72,7 +72,12 @@ describe("job store", () => {
     const store = new JobStore(database);
     const job = await store.insertJob(jobRow(project.id, "ftjob-reopen00000000"), { message: "created" });
     await store.addEvent(job.id, { message: "second" });
-    await store.addCheckpoint(job, { step: 3, path: "/runs/x/checkpoint-3", metrics: { step: 3, train_loss: 1.5 }, fineTunedModelCheckpoint: "ft:tiny-base::00000000:ckpt-step-3" });
+    await store.addCheckpoint(job, {
+      step: 3,
+      path: "/runs/x/checkpoint-3",
+      metrics: { step: 3, train_loss: 1.5 },
+      fineTunedModelCheckpoint: "ft:tiny-base::00000000:ckpt-step-3",
+    });
     await database.destroy();
 
     database = await openDatabase(dataDir);
@@ -119,7 +124,9 @@ describe("job store", () => {
     const file = await files.upload(project.id, { filename: "t.jsonl", purpose: "fine-tune", content: [Buffer.from('{"text": "hello"}\n')] });
     const runDir = join(dataDir, "runs", "ftjob-withcheckpoint0");
     const checkpoint = writeCompleteCheckpoint(runDir, 10);
-    await store.insertJob(jobRow(project.id, "ftjob-withcheckpoint0", { heartbeat_at: old, run_dir: runDir, last_checkpoint_path: checkpoint, training_file: file.id }), { message: "created" });
+    await store.insertJob(jobRow(project.id, "ftjob-withcheckpoint0", { heartbeat_at: old, run_dir: runDir, last_checkpoint_path: checkpoint, training_file: file.id }), {
+      message: "created",
+    });
     await store.insertJob(jobRow(project.id, "ftjob-nocheckpoint000", { heartbeat_at: old }), { message: "created" });
     await store.insertJob(jobRow(project.id, "ftjob-stillalive00000", { heartbeat_at: Date.now() }), { message: "created" });
 

@@ -73,7 +73,12 @@ export class JobStore implements FineTunedModelLookup {
       row = await query.executeTakeFirst();
     }
     if (!row) {
-      throw new TunekitError(`no fine-tuning job \`${jobId}\``, { kind: "not_found", code: "job_not_found", field, fix: "list your jobs with `tunekit jobs list` (GET /v1/fine_tuning/jobs)" });
+      throw new TunekitError(`no fine-tuning job \`${jobId}\``, {
+        kind: "not_found",
+        code: "job_not_found",
+        field,
+        fix: "list your jobs with `tunekit jobs list` (GET /v1/fine_tuning/jobs)",
+      });
     }
     return row;
   }
@@ -84,7 +89,9 @@ export class JobStore implements FineTunedModelLookup {
     if (statuses && statuses.length > 0) query = query.where("status", "in", [...statuses]);
     if (page.after) {
       const cursor = await this.getJob(projectId, page.after, "after");
-      query = query.where((where) => where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]));
+      query = query.where((where) =>
+        where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]),
+      );
     }
     let rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").execute();
     if (metadata && Object.keys(metadata).length > 0) {
@@ -114,7 +121,11 @@ export class JobStore implements FineTunedModelLookup {
     return this.database.transaction().execute(async (transaction) => {
       const row = await transaction.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow();
       assertTransition(jobId, row.status as JobStatus, to);
-      await transaction.updateTable("jobs").set({ ...patch, status: to }).where("id", "=", jobId).execute();
+      await transaction
+        .updateTable("jobs")
+        .set({ ...patch, status: to })
+        .where("id", "=", jobId)
+        .execute();
       await insertEvent(transaction, jobId, event);
       return { ...row, ...patch, status: to };
     });
@@ -131,17 +142,33 @@ export class JobStore implements FineTunedModelLookup {
     let query = this.database.selectFrom("job_events").selectAll().where("job_id", "=", jobId);
     if (page.after) {
       const cursor = await this.database.selectFrom("job_events").select("sequence").where("job_id", "=", jobId).where("id", "=", page.after).executeTakeFirst();
-      if (!cursor) throw new TunekitError(`no event \`${page.after}\` in job \`${jobId}\``, { kind: "not_found", code: "event_not_found", field: "after", fix: "pass the id of an event of this job" });
+      if (!cursor)
+        throw new TunekitError(`no event \`${page.after}\` in job \`${jobId}\``, {
+          kind: "not_found",
+          code: "event_not_found",
+          field: "after",
+          fix: "pass the id of an event of this job",
+        });
       query = page.order === "desc" ? query.where("sequence", "<", cursor.sequence) : query.where("sequence", ">", cursor.sequence);
     }
-    const rows = await query.orderBy("sequence", page.order).limit(page.limit + 1).execute();
+    const rows = await query
+      .orderBy("sequence", page.order)
+      .limit(page.limit + 1)
+      .execute();
     const { data, hasMore } = slicePage(rows.map(toEventObject), page.limit);
     return { object: "list", data, has_more: hasMore };
   }
 
   /** Events with a sequence above `sequence`, oldest first (for streaming). */
   async eventsSince(jobId: string, sequence: number): Promise<Array<{ sequence: number; event: FineTuningJobEvent }>> {
-    const rows = await this.database.selectFrom("job_events").selectAll().where("job_id", "=", jobId).where("sequence", ">", sequence).orderBy("sequence", "asc").limit(500).execute();
+    const rows = await this.database
+      .selectFrom("job_events")
+      .selectAll()
+      .where("job_id", "=", jobId)
+      .where("sequence", ">", sequence)
+      .orderBy("sequence", "asc")
+      .limit(500)
+      .execute();
     return rows.map((row) => ({ sequence: row.sequence, event: toEventObject(row) }));
   }
 
@@ -186,7 +213,12 @@ export class JobStore implements FineTunedModelLookup {
       }
       for (const note of write.notes) await insertEvent(transaction, jobId, note);
       const status = write.to ?? row.status;
-      if (Object.keys(write.patch).length > 0 || write.to) await transaction.updateTable("jobs").set({ ...write.patch, status }).where("id", "=", jobId).execute();
+      if (Object.keys(write.patch).length > 0 || write.to)
+        await transaction
+          .updateTable("jobs")
+          .set({ ...write.patch, status })
+          .where("id", "=", jobId)
+          .execute();
       if (write.event) await insertEvent(transaction, jobId, write.event);
       return { ...row, ...write.patch, status };
     });
@@ -198,10 +230,22 @@ export class JobStore implements FineTunedModelLookup {
     let query = this.database.selectFrom("checkpoints").selectAll().where("job_id", "=", jobId);
     if (page.after) {
       const cursor = await this.database.selectFrom("checkpoints").select(["created_at", "id"]).where("job_id", "=", jobId).where("id", "=", page.after).executeTakeFirst();
-      if (!cursor) throw new TunekitError(`no checkpoint \`${page.after}\` in job \`${jobId}\``, { kind: "not_found", code: "checkpoint_not_found", field: "after", fix: "pass the id of a checkpoint of this job" });
-      query = query.where((where) => where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]));
+      if (!cursor)
+        throw new TunekitError(`no checkpoint \`${page.after}\` in job \`${jobId}\``, {
+          kind: "not_found",
+          code: "checkpoint_not_found",
+          field: "after",
+          fix: "pass the id of a checkpoint of this job",
+        });
+      query = query.where((where) =>
+        where.or([where("created_at", "<", cursor.created_at), where.and([where("created_at", "=", cursor.created_at), where("id", "<", cursor.id)])]),
+      );
     }
-    const rows = await query.orderBy("created_at", "desc").orderBy("id", "desc").limit(page.limit + 1).execute();
+    const rows = await query
+      .orderBy("created_at", "desc")
+      .orderBy("id", "desc")
+      .limit(page.limit + 1)
+      .execute();
     const { data, hasMore } = slicePage(rows.map(toCheckpointObject), page.limit);
     return { object: "list", data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
   }
@@ -263,12 +307,22 @@ export class JobStore implements FineTunedModelLookup {
       .where("checkpoints.fine_tuned_model_checkpoint", "=", id);
     if (projectId !== null) checkpoints = checkpoints.where("jobs.project_id", "=", projectId);
     const checkpoint = await checkpoints.executeTakeFirst();
-    return checkpoint ? { id, jobId: checkpoint.job_id, status: checkpoint.status, baseModel: checkpoint.model, runDir: checkpoint.run_dir, checkpointPath: checkpoint.path } : null;
+    return checkpoint
+      ? { id, jobId: checkpoint.job_id, status: checkpoint.status, baseModel: checkpoint.model, runDir: checkpoint.run_dir, checkpointPath: checkpoint.path }
+      : null;
   }
 
   /** The project's job whose fine-tuned model is `modelId` (and not deleted), or null. */
   async jobOfModel(projectId: string, modelId: string): Promise<JobRow | null> {
-    return (await this.database.selectFrom("jobs").selectAll().where("project_id", "=", projectId).where("fine_tuned_model", "=", modelId).where("model_deleted_at", "is", null).executeTakeFirst()) ?? null;
+    return (
+      (await this.database
+        .selectFrom("jobs")
+        .selectAll()
+        .where("project_id", "=", projectId)
+        .where("fine_tuned_model", "=", modelId)
+        .where("model_deleted_at", "is", null)
+        .executeTakeFirst()) ?? null
+    );
   }
 
   /** Fine-tuned models of the project's succeeded jobs, newest first. */

@@ -30,7 +30,16 @@ export class LocalJobRunner implements JobRunner {
         root ??= environment.workerRoot;
       } catch (error) {
         const message = error instanceof TunekitError ? `${error.message}${error.fix ? `; ${error.fix}` : ""}` : String(error);
-        const outcome: JobRunOutcome = { status: "failed", message, errorCode: "worker_environment", retryable: false, checkpointPath: null, adapterPath: null, mergedPath: null, trainedTokens: null };
+        const outcome: JobRunOutcome = {
+          status: "failed",
+          message,
+          errorCode: "worker_environment",
+          retryable: false,
+          checkpointPath: null,
+          adapterPath: null,
+          mergedPath: null,
+          trainedTokens: null,
+        };
         const finished = Promise.resolve(outcome);
         return { finished, cancel: () => finished, pause: () => finished };
       }

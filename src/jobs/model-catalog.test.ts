@@ -21,7 +21,12 @@ describe("model catalog", () => {
     writeFileSync(join(folder, "elsewhere", "my-model", "config.json"), "{}");
 
     const catalog = new ModelCatalog({ models: [join(folder, "elsewhere", "my-model"), "HuggingFaceTB/SmolLM2-135M-Instruct"], modelsDir: join(folder, "models") });
-    expect(catalog.baseModels().map((model) => model.id).sort()).toEqual(["HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1", "my-model", "tiny-llama"]);
+    expect(
+      catalog
+        .baseModels()
+        .map((model) => model.id)
+        .sort(),
+    ).toEqual(["HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1", "my-model", "tiny-llama"]);
     expect(catalog.resolve("SmolLM2-135M-Instruct.Q4_1")?.source).toBe(join(folder, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"));
     expect(catalog.resolve("my-model")?.source).toBe(join(folder, "elsewhere", "my-model"));
     expect(catalog.resolve("HuggingFaceTB/SmolLM2-135M-Instruct")?.source).toBe("HuggingFaceTB/SmolLM2-135M-Instruct");

@@ -17,13 +17,29 @@ export async function describeModel(model: BaseModel): Promise<ModelInfo> {
   const stamp = existsSync(model.source) ? statSync(model.source).mtimeMs : 0;
   const cached = cache.get(model.source);
   if (cached && cached.mtimeMs === stamp) return { ...cached.info, id: model.id };
-  const info = await readModelInfo(model).catch((): ModelInfo => ({ ...unknownModel(model), kind: existsSync(model.source) ? (model.source.endsWith(".gguf") ? "gguf" : "hf-folder") : "hub" }));
+  const info = await readModelInfo(model).catch((): ModelInfo => ({
+    ...unknownModel(model),
+    kind: existsSync(model.source) ? (model.source.endsWith(".gguf") ? "gguf" : "hf-folder") : "hub",
+  }));
   cache.set(model.source, { mtimeMs: stamp, info });
   return info;
 }
 
 function unknownModel(model: BaseModel): ModelInfo {
-  return { id: model.id, source: model.source, kind: "hub", architecture: null, parameters: null, bytes: null, context_length: null, hidden_size: null, layers: null, vocab_size: null, weights: null, created: model.created };
+  return {
+    id: model.id,
+    source: model.source,
+    kind: "hub",
+    architecture: null,
+    parameters: null,
+    bytes: null,
+    context_length: null,
+    hidden_size: null,
+    layers: null,
+    vocab_size: null,
+    weights: null,
+    created: model.created,
+  };
 }
 
 async function readModelInfo(model: BaseModel): Promise<ModelInfo> {
@@ -37,7 +53,12 @@ async function readGgufInfo(model: BaseModel, file: string): Promise<ModelInfo> 
   const { metadata, tensorInfos, parameterCount } = await gguf(file, { allowLocalFile: true, computeParametersCount: true });
   const values = metadata as unknown as Record<string, unknown>;
   const architecture = typeof values["general.architecture"] === "string" ? (values["general.architecture"] as string) : null;
-  const number = (key: string) => (typeof values[`${architecture}.${key}`] === "number" ? (values[`${architecture}.${key}`] as number) : typeof values[`${architecture}.${key}`] === "bigint" ? Number(values[`${architecture}.${key}`]) : null);
+  const number = (key: string) =>
+    typeof values[`${architecture}.${key}`] === "number"
+      ? (values[`${architecture}.${key}`] as number)
+      : typeof values[`${architecture}.${key}`] === "bigint"
+        ? Number(values[`${architecture}.${key}`])
+        : null;
   const tokens = values["tokenizer.ggml.tokens"];
   const fileType = values["general.file_type"];
   return {
@@ -120,4 +141,22 @@ function singleGguf(folder: string): string | null {
 }
 
 /** llama.cpp's `general.file_type` values (LLAMA_FTYPE_*). */
-const GGUF_FILE_TYPES: Record<number, string> = { 0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16" };
+const GGUF_FILE_TYPES: Record<number, string> = {
+  0: "F32",
+  1: "F16",
+  2: "Q4_0",
+  3: "Q4_1",
+  7: "Q8_0",
+  8: "Q5_0",
+  9: "Q5_1",
+  10: "Q2_K",
+  11: "Q3_K_S",
+  12: "Q3_K_M",
+  13: "Q3_K_L",
+  14: "Q4_K_S",
+  15: "Q4_K_M",
+  16: "Q5_K_S",
+  17: "Q5_K_M",
+  18: "Q6_K",
+  32: "BF16",
+};

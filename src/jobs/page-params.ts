@@ -29,7 +29,12 @@ export function parsePageParams(query: Record<string, unknown> | undefined, defa
   let order = defaults.order ?? "desc";
   if (source.order !== undefined) {
     if (source.order !== "asc" && source.order !== "desc") {
-      throw new TunekitError(`\`order\` must be \`asc\` or \`desc\`, got \`${String(source.order)}\``, { kind: "usage", code: "invalid_order", field: "order", fix: "pass `order=asc` or `order=desc`" });
+      throw new TunekitError(`\`order\` must be \`asc\` or \`desc\`, got \`${String(source.order)}\``, {
+        kind: "usage",
+        code: "invalid_order",
+        field: "order",
+        fix: "pass `order=asc` or `order=desc`",
+      });
     }
     order = source.order;
   }

@@ -30,7 +30,11 @@ export class RunPreparer implements RunPreparation {
     const base = this.catalog.resolve(job.model);
     if (!base) throw new TunekitError(`model \`${job.model}\` is no longer available on this server`, { kind: "usage", code: "model_not_available", field: "model" });
     const training = await this.files.get(job.project_id, job.training_file, "training_file");
-    const method = JSON.parse(job.method) as { type: "supervised" | "dpo"; supervised?: { hyperparameters?: SupervisedHyperparameters }; dpo?: { hyperparameters?: DpoHyperparameters } };
+    const method = JSON.parse(job.method) as {
+      type: "supervised" | "dpo";
+      supervised?: { hyperparameters?: SupervisedHyperparameters };
+      dpo?: { hyperparameters?: DpoHyperparameters };
+    };
     const hyperparameters = JSON.parse(job.hyperparameters) as SupervisedHyperparameters;
     const runDir = job.run_dir ?? join(this.options.dataDir, "runs", job.id);
     const checkpoint = job.last_checkpoint_path ?? (await this.store.latestCheckpoint(job.id))?.path ?? null;

@@ -90,9 +90,11 @@ export class Scheduler {
 
   /** Look at the queue again (after a job was queued or a slot freed). */
   wake(): Promise<void> {
-    this.ticking = this.ticking.then(() => this.fill()).catch((error: unknown) => {
-      process.emitWarning(`scheduler: ${(error as Error).message}`);
-    });
+    this.ticking = this.ticking
+      .then(() => this.fill())
+      .catch((error: unknown) => {
+        process.emitWarning(`scheduler: ${(error as Error).message}`);
+      });
     return this.ticking;
   }
 
@@ -145,7 +147,12 @@ export class Scheduler {
         retireJournal(queued.run_dir);
       }
       const resuming = queued.last_checkpoint_path !== null;
-      job = await this.store.transition(queued.id, "running", { message: resuming ? LAUNCH_MESSAGES.resumed : LAUNCH_MESSAGES.started }, { started_at: queued.started_at ?? Date.now(), heartbeat_at: Date.now() });
+      job = await this.store.transition(
+        queued.id,
+        "running",
+        { message: resuming ? LAUNCH_MESSAGES.resumed : LAUNCH_MESSAGES.started },
+        { started_at: queued.started_at ?? Date.now(), heartbeat_at: Date.now() },
+      );
     } catch (error) {
       this.running.delete(queued.id);
       // cancelled between the queue read and the start: not an error, look at the next job
@@ -203,12 +210,17 @@ export class Scheduler {
     if (entry.stopping === "shutdown") {
       // stays `running` without a heartbeat: recovery resumes it on the next start
       await this.store.updateJob(jobId, { heartbeat_at: null });
-      await this.store.addEvent(jobId, { message: `Server stopped; the job resumes from ${outcome.checkpointPath ? "its last checkpoint" : "the start"} when the server starts again` });
+      await this.store.addEvent(jobId, {
+        message: `Server stopped; the job resumes from ${outcome.checkpointPath ? "its last checkpoint" : "the start"} when the server starts again`,
+      });
       return;
     }
     if (entry.stopping === "pause" && !isTerminal(status)) {
       // paused (or already resumed and queued again): the next start continues from this checkpoint
-      await this.store.addEvent(jobId, { level: outcome.checkpointPath ? "info" : "warn", message: outcome.checkpointPath ? "Paused after writing a checkpoint; resume continues from it" : "Paused without a checkpoint; resume starts the training again" });
+      await this.store.addEvent(jobId, {
+        level: outcome.checkpointPath ? "info" : "warn",
+        message: outcome.checkpointPath ? "Paused after writing a checkpoint; resume continues from it" : "Paused without a checkpoint; resume starts the training again",
+      });
       return;
     }
     // cancelled (or otherwise moved) while the worker was stopping: nothing left to decide

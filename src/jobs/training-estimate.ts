@@ -41,13 +41,23 @@ export class TrainingEstimator {
     const input = parseCreateJobParams(body);
     const base = this.catalog.resolve(input.model);
     if (!base) {
-      throw new TunekitError(`model \`${input.model}\` is not available for fine-tuning on this server`, { kind: "usage", code: "model_not_available", field: "model", fix: "pick one of GET /v1/tunekit/models" });
+      throw new TunekitError(`model \`${input.model}\` is not available for fine-tuning on this server`, {
+        kind: "usage",
+        code: "model_not_available",
+        field: "model",
+        fix: "pick one of GET /v1/tunekit/models",
+      });
     }
     const training = await this.files.get(projectId, input.trainingFile, "training_file");
     await this.files.whenValidated(training.object.id);
     const validated = await this.files.get(projectId, input.trainingFile, "training_file");
     if (!validated.validation?.ok) {
-      throw new TunekitError(`training file \`${training.object.id}\` has errors: fix them before estimating`, { kind: "usage", code: "invalid_training_file", field: "training_file", fix: "open the file in the Data screen (GET /v1/tunekit/files/{id}/report)" });
+      throw new TunekitError(`training file \`${training.object.id}\` has errors: fix them before estimating`, {
+        kind: "usage",
+        code: "invalid_training_file",
+        field: "training_file",
+        fix: "open the file in the Data screen (GET /v1/tunekit/files/{id}/report)",
+      });
     }
     const validation = input.validationFile ? await this.files.get(projectId, input.validationFile, "validation_file") : null;
     const options = { training: input.options.training, data: input.options.data };
@@ -90,10 +100,24 @@ export class TrainingEstimator {
       learning_rate: plan.resolved.learning_rate,
       parameters: plan.parameter_count,
       trainable_parameters: plan.trainable_parameter_count,
-      tokens: { per_epoch: plan.train_tokens, trained_per_epoch: plan.trained_tokens, trained_total: Math.round(trainedTotal), truncated_examples: plan.truncated_examples, max_seq_len: plan.resolved.max_seq_len },
+      tokens: {
+        per_epoch: plan.train_tokens,
+        trained_per_epoch: plan.trained_tokens,
+        trained_total: Math.round(trainedTotal),
+        truncated_examples: plan.truncated_examples,
+        max_seq_len: plan.resolved.max_seq_len,
+      },
       time: throughput
-        ? { seconds: Math.round(trainedTotal / throughput.tokensPerSecond), tokens_per_second: Math.round(throughput.tokensPerSecond * 10) / 10, basis: `measured: ${Math.round(throughput.tokensPerSecond)} trained tokens/s in job ${throughput.jobId} (${plan.resolved.method}) on this server` }
-        : { seconds: null, tokens_per_second: null, basis: `no ${plan.resolved.method} training of \`${input.model}\` measured on this server yet: the first job's progress bar gives the time` },
+        ? {
+            seconds: Math.round(trainedTotal / throughput.tokensPerSecond),
+            tokens_per_second: Math.round(throughput.tokensPerSecond * 10) / 10,
+            basis: `measured: ${Math.round(throughput.tokensPerSecond)} trained tokens/s in job ${throughput.jobId} (${plan.resolved.method}) on this server`,
+          }
+        : {
+            seconds: null,
+            tokens_per_second: null,
+            basis: `no ${plan.resolved.method} training of \`${input.model}\` measured on this server yet: the first job's progress bar gives the time`,
+          },
       memory: {
         device: plan.memory.device,
         peak_bytes: plan.memory.peak_bytes,

@@ -20,7 +20,14 @@ function round(value: number): number {
 
 /** Keep only the metric names OpenAI's checkpoint object has. */
 export function checkpointMetrics(step: number, metrics: Record<string, number>): CheckpointMetrics {
-  const keys: Array<keyof CheckpointMetrics> = ["train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy"];
+  const keys: Array<keyof CheckpointMetrics> = [
+    "train_loss",
+    "train_mean_token_accuracy",
+    "valid_loss",
+    "valid_mean_token_accuracy",
+    "full_valid_loss",
+    "full_valid_mean_token_accuracy",
+  ];
   const result: CheckpointMetrics = { step };
   for (const key of keys) {
     const value = metrics[key];
@@ -47,7 +54,12 @@ export function mapWorkerEvent(event: WorkerEvent, baseLearningRate: number | nu
     case "started":
       return {
         ...NONE,
-        event: { message: event.resumed_from ? `Resumed training from checkpoint on ${event.device}` : `Training started on ${event.device}${event.world_size > 1 ? ` with ${event.world_size} processes` : ""}`, data: { device: event.device, world_size: event.world_size, resumed_from: event.resumed_from } },
+        event: {
+          message: event.resumed_from
+            ? `Resumed training from checkpoint on ${event.device}`
+            : `Training started on ${event.device}${event.world_size > 1 ? ` with ${event.world_size} processes` : ""}`,
+          data: { device: event.device, world_size: event.world_size, resumed_from: event.resumed_from },
+        },
       };
     case "config": {
       const training = (event.resolved.training ?? {}) as Record<string, unknown>;
@@ -56,7 +68,18 @@ export function mapWorkerEvent(event: WorkerEvent, baseLearningRate: number | nu
       if (typeof training.epochs === "number") resolved.n_epochs = training.epochs;
       const multiplier = resolvedMultiplier(training, event.resolved.parameter_count, baseLearningRate);
       if (multiplier !== null) resolved.learning_rate_multiplier = round(multiplier);
-      return { ...NONE, resolvedHyperparameters: resolved, event: { message: `Hyperparameters: ${Object.entries(resolved).map(([key, value]) => `${key}=${value}`).join(", ") || "resolved"}`, data: { resolved: event.resolved } } };
+      return {
+        ...NONE,
+        resolvedHyperparameters: resolved,
+        event: {
+          message: `Hyperparameters: ${
+            Object.entries(resolved)
+              .map(([key, value]) => `${key}=${value}`)
+              .join(", ") || "resolved"
+          }`,
+          data: { resolved: event.resolved },
+        },
+      };
     }
     case "data":
       return {
@@ -73,7 +96,15 @@ export function mapWorkerEvent(event: WorkerEvent, baseLearningRate: number | nu
         event: {
           type: "metrics",
           message: `Step ${event.step}/${event.total_steps}: training loss=${event.train_loss.toFixed(4)}`,
-          data: { step: event.step, total_steps: event.total_steps, train_loss: event.train_loss, train_mean_token_accuracy: event.train_mean_token_accuracy, learning_rate: event.learning_rate, epoch: event.epoch, tokens_per_second: event.tokens_per_second },
+          data: {
+            step: event.step,
+            total_steps: event.total_steps,
+            train_loss: event.train_loss,
+            train_mean_token_accuracy: event.train_mean_token_accuracy,
+            learning_rate: event.learning_rate,
+            epoch: event.epoch,
+            tokens_per_second: event.tokens_per_second,
+          },
         },
       };
     case "eval": {
@@ -99,8 +130,17 @@ export function mapWorkerEvent(event: WorkerEvent, baseLearningRate: number | nu
     case "error":
       return { ...NONE, event: { level: "error", message: event.message, data: { code: event.code, ...(event.field ? { field: event.field } : {}) } } };
     case "cancelled":
-      return { ...NONE, event: { message: `Worker stopped at step ${event.step}${event.checkpoint_path ? " after writing a checkpoint" : " without a checkpoint"}`, data: { step: event.step } } };
+      return {
+        ...NONE,
+        event: { message: `Worker stopped at step ${event.step}${event.checkpoint_path ? " after writing a checkpoint" : " without a checkpoint"}`, data: { step: event.step } },
+      };
     case "done":
-      return { ...NONE, event: { message: `Training finished: ${event.summary.steps} steps, ${event.summary.trained_tokens} trained tokens${event.summary.final_train_loss !== null ? `, final training loss ${event.summary.final_train_loss.toFixed(4)}` : ""}`, data: { ...event.summary } } };
+      return {
+        ...NONE,
+        event: {
+          message: `Training finished: ${event.summary.steps} steps, ${event.summary.trained_tokens} trained tokens${event.summary.final_train_loss !== null ? `, final training loss ${event.summary.final_train_loss.toFixed(4)}` : ""}`,
+          data: { ...event.summary },
+        },
+      };
   }
 }

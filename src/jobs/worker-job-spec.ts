@@ -16,9 +16,7 @@ interface AutoHyperparameterTable {
   dpo_learning_rate_divisor: number;
 }
 
-export const AUTO_HYPERPARAMETERS = JSON.parse(
-  readFileSync(new URL("../../worker/tunekit_worker/auto_hyperparameters.json", import.meta.url), "utf8"),
-) as AutoHyperparameterTable;
+export const AUTO_HYPERPARAMETERS = JSON.parse(readFileSync(new URL("../../worker/tunekit_worker/auto_hyperparameters.json", import.meta.url), "utf8")) as AutoHyperparameterTable;
 
 /** The learning rate `learning_rate_multiplier` 1 means: the worker's `auto` rate for this method and model size. */
 export function baseLearningRate(method: string, parameterCount: number): number {

@@ -16,9 +16,19 @@ export type HostedProviderName = (typeof HOSTED_PROVIDERS)[number];
  */
 export function createHostedProvider(name: string, config: TunekitConfig, environment: NodeJS.ProcessEnv = process.env, models?: readonly string[]): HostedProvider {
   if (!HOSTED_PROVIDERS.includes(name as HostedProviderName)) {
-    throw new TunekitError(`\`--hosted ${name}\` is not a hosted provider`, { kind: "usage", code: "invalid_option", field: "--hosted", fix: `use one of ${HOSTED_PROVIDERS.join(", ")}` });
+    throw new TunekitError(`\`--hosted ${name}\` is not a hosted provider`, {
+      kind: "usage",
+      code: "invalid_option",
+      field: "--hosted",
+      fix: `use one of ${HOSTED_PROVIDERS.join(", ")}`,
+    });
   }
-  const offered = models && models.length > 0 ? [...models] : defaultPriceTable().models.filter((entry) => entry.provider === "openai").map((entry) => entry.model);
+  const offered =
+    models && models.length > 0
+      ? [...models]
+      : defaultPriceTable()
+          .models.filter((entry) => entry.provider === "openai")
+          .map((entry) => entry.model);
   if (name === "openai") {
     const provider = createOpenAIProvider(config, environment);
     const baseURL = (config.openai.base_url ?? OPENAI_BASE_URL).replace(/\/+$/, "");
@@ -28,7 +38,13 @@ export function createHostedProvider(name: string, config: TunekitConfig, enviro
       label: `OpenAI (${new URL(baseURL).host})`,
       provider,
       models: offered,
-      chat: (body, signal) => fetch(`${baseURL}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify(body), signal }),
+      chat: (body, signal) =>
+        fetch(`${baseURL}/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+          signal,
+        }),
     };
   }
   const provider = createAzureProvider(config, environment);

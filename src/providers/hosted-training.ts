@@ -56,7 +56,11 @@ export type HostedUpdate = { type: "event"; event: FineTuningJobEvent } | { type
  * the job whenever its status changes; ends after the job reaches a final status and its last
  * events were read, or when `signal` aborts.
  */
-export async function* followHostedJob(provider: FineTuneProvider, jobId: string, options: { pollMs: number; signal?: AbortSignal }): AsyncGenerator<HostedUpdate, FineTuningJob | null> {
+export async function* followHostedJob(
+  provider: FineTuneProvider,
+  jobId: string,
+  options: { pollMs: number; signal?: AbortSignal },
+): AsyncGenerator<HostedUpdate, FineTuningJob | null> {
   const seen = new Set<string>();
   let newestSeen: string | null = null;
   let lastStatus: string | null = null;

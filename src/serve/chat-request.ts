@@ -12,7 +12,10 @@ const message = z.object({
 const responseFormat = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text") }),
   z.object({ type: z.literal("json_object") }),
-  z.object({ type: z.literal("json_schema"), json_schema: z.object({ name: z.string().default("response"), schema: z.record(z.string(), z.unknown()).default({}), strict: z.boolean().nullish() }) }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({ name: z.string().default("response"), schema: z.record(z.string(), z.unknown()).default({}), strict: z.boolean().nullish() }),
+  }),
 ]);
 
 /** The body of POST /v1/chat/completions (also the OpenAPI document's request schema). */
@@ -30,8 +33,13 @@ export const chatRequestBodySchema = z.object({
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   response_format: responseFormat.nullish(),
   // refused rather than ignored: an answer without the tool calls or log-probabilities asked for would be wrong
-  tools: z.array(z.unknown()).max(0, "tool calls are not supported by this server's models; send no `tools`, or constrain the answer with `response_format` (json_schema)").nullish(),
-  tool_choice: z.union([z.literal("none"), z.literal("auto")], { message: "`tool_choice` needs tools, which this server's models do not call; send `none` or leave it out" }).nullish(),
+  tools: z
+    .array(z.unknown())
+    .max(0, "tool calls are not supported by this server's models; send no `tools`, or constrain the answer with `response_format` (json_schema)")
+    .nullish(),
+  tool_choice: z
+    .union([z.literal("none"), z.literal("auto")], { message: "`tool_choice` needs tools, which this server's models do not call; send `none` or leave it out" })
+    .nullish(),
   logprobs: z.literal(false, { message: "log-probabilities are not returned by this server; leave `logprobs` out" }).nullish(),
   top_logprobs: z.literal(0, { message: "log-probabilities are not returned by this server; leave `top_logprobs` out" }).nullish(),
 });

@@ -91,7 +91,16 @@ export class ChatService {
       run: (runSignal, onText) =>
         engine.generate(
           served,
-          { messages: request.messages, maxTokens: request.maxTokens, temperature: request.temperature, topP: request.topP, seed: request.seed, stop: request.stop, responseFormat: request.responseFormat, signal: runSignal },
+          {
+            messages: request.messages,
+            maxTokens: request.maxTokens,
+            temperature: request.temperature,
+            topP: request.topP,
+            seed: request.seed,
+            stop: request.stop,
+            responseFormat: request.responseFormat,
+            signal: runSignal,
+          },
           onText,
         ),
       release,
@@ -123,7 +132,15 @@ export class ChatService {
   }
 
   usageChunk(admitted: AdmittedChat, result: GenerationResult): ChatCompletionChunk {
-    return { id: admitted.id, object: "chat.completion.chunk", created: admitted.created, model: admitted.served.id, system_fingerprint: `tunekit-${this.options.engine.name}`, choices: [], usage: usageOf(result) };
+    return {
+      id: admitted.id,
+      object: "chat.completion.chunk",
+      created: admitted.created,
+      model: admitted.served.id,
+      system_fingerprint: `tunekit-${this.options.engine.name}`,
+      choices: [],
+      usage: usageOf(result),
+    };
   }
 
   /** The prompt text `messages` become for `model` (the playground's "Show prompt"). */
@@ -132,7 +149,12 @@ export class ChatService {
     const served = await this.options.registry.resolve(projectId, request.model);
     const engine = this.options.engine;
     if (!engine.renderPrompt) {
-      throw new TunekitError(`the ${engine.name} engine applies the chat template itself and does not show the prompt`, { kind: "usage", code: "prompt_not_available", field: "model", fix: "start the server with the llama-cpp engine (the default) to see prompts" });
+      throw new TunekitError(`the ${engine.name} engine applies the chat template itself and does not show the prompt`, {
+        kind: "usage",
+        code: "prompt_not_available",
+        field: "model",
+        fix: "start the server with the llama-cpp engine (the default) to see prompts",
+      });
     }
     const { prompt, promptTokens } = await engine.renderPrompt(served, request.messages);
     return { model: served.id, prompt, prompt_tokens: promptTokens };

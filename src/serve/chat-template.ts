@@ -33,13 +33,28 @@ export class ChatTemplate {
       const model = this.model === null ? "the model's chat template" : `the chat template of \`${this.model}\``;
       const tool = messages.findIndex((message) => message.role === "tool");
       if (tool >= 0) {
-        throw new TunekitError(`${model} does not support tool calls: it failed on \`messages[${tool}]\` (role \`tool\`; the template said: ${raw})`, { kind: "usage", code: "template_without_tools", field: `messages[${tool}]`, fix: "send the conversation without tool turns, or serve a model whose chat template renders tool calls" });
+        throw new TunekitError(`${model} does not support tool calls: it failed on \`messages[${tool}]\` (role \`tool\`; the template said: ${raw})`, {
+          kind: "usage",
+          code: "template_without_tools",
+          field: `messages[${tool}]`,
+          fix: "send the conversation without tool turns, or serve a model whose chat template renders tool calls",
+        });
       }
       const empty = messages.findIndex((message) => message.content === "");
       if (empty >= 0) {
-        throw new TunekitError(`${model} does not support messages without content: \`messages[${empty}].content\` is empty or null (the template said: ${raw})`, { kind: "usage", code: "template_without_empty_content", field: `messages[${empty}].content`, fix: "give every message some text content, or drop the empty message" });
+        throw new TunekitError(`${model} does not support messages without content: \`messages[${empty}].content\` is empty or null (the template said: ${raw})`, {
+          kind: "usage",
+          code: "template_without_empty_content",
+          field: `messages[${empty}].content`,
+          fix: "give every message some text content, or drop the empty message",
+        });
       }
-      throw new TunekitError(`${model} cannot render these messages: ${raw}`, { kind: "usage", code: "invalid_messages", field: "messages", fix: "check the roles and their order (some templates need alternating user/assistant turns)" });
+      throw new TunekitError(`${model} cannot render these messages: ${raw}`, {
+        kind: "usage",
+        code: "invalid_messages",
+        field: "messages",
+        fix: "check the roles and their order (some templates need alternating user/assistant turns)",
+      });
     }
   }
 }

@@ -67,12 +67,18 @@ export class LlamaCppEngine implements InferenceEngine {
     try {
       const context = await entry.context;
       const sequence = entry.free.pop() ?? (context.sequencesLeft > 0 ? context.getSequence() : null);
-      if (!sequence) throw new TunekitError(`no free sequence for \`${served.id}\`: more requests than \`--parallelism\` reached the engine`, { kind: "internal", code: "no_free_sequence" });
+      if (!sequence)
+        throw new TunekitError(`no free sequence for \`${served.id}\`: more requests than \`--parallelism\` reached the engine`, { kind: "internal", code: "no_free_sequence" });
       try {
         const prompt = base.template.render(request.messages);
         const tokens = base.model.tokenize(prompt, true);
         if (tokens.length >= context.contextSize) {
-          throw new TunekitError(`the prompt is ${tokens.length} tokens; the context holds ${context.contextSize}`, { kind: "usage", code: "context_length_exceeded", field: "messages", fix: "shorten the messages or start the server with a larger `--context-size`" });
+          throw new TunekitError(`the prompt is ${tokens.length} tokens; the context holds ${context.contextSize}`, {
+            kind: "usage",
+            code: "context_length_exceeded",
+            field: "messages",
+            fix: "shorten the messages or start the server with a larger `--context-size`",
+          });
         }
         const grammar = await this.grammar(request.responseFormat);
         const room = context.contextSize - tokens.length;
@@ -144,7 +150,12 @@ export class LlamaCppEngine implements InferenceEngine {
     if (!loaded) {
       loaded = (async () => {
         if (!path.endsWith(".gguf") || !existsSync(path)) {
-          throw new TunekitError(`the llama-cpp engine needs a .gguf file, got \`${path}\``, { kind: "usage", code: "model_not_gguf", field: "model", fix: "export the model with `tunekit export ... --format gguf` or use `--engine python`" });
+          throw new TunekitError(`the llama-cpp engine needs a .gguf file, got \`${path}\``, {
+            kind: "usage",
+            code: "model_not_gguf",
+            field: "model",
+            fix: "export the model with `tunekit export ... --format gguf` or use `--engine python`",
+          });
         }
         const llama = await this.getLlama();
         const model = await llama.loadModel({ modelPath: path });
@@ -207,7 +218,12 @@ export class LlamaCppEngine implements InferenceEngine {
         try {
           return await llama.createGrammarForJsonSchema(format.schema as never);
         } catch (error) {
-          throw new TunekitError(`\`response_format.json_schema.schema\` is not supported for constrained decoding: ${(error as Error).message}`, { kind: "usage", code: "invalid_json_schema", field: "response_format", fix: "use the JSON Schema subset node-llama-cpp supports (objects, arrays, strings, numbers, enums, const, oneOf)" });
+          throw new TunekitError(`\`response_format.json_schema.schema\` is not supported for constrained decoding: ${(error as Error).message}`, {
+            kind: "usage",
+            code: "invalid_json_schema",
+            field: "response_format",
+            fix: "use the JSON Schema subset node-llama-cpp supports (objects, arrays, strings, numbers, enums, const, oneOf)",
+          });
         }
       })();
       grammar.catch(() => this.grammars.delete(key));

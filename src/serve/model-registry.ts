@@ -51,10 +51,21 @@ export class ModelRegistry {
     const record = await this.options.fineTuned?.find(projectId, id);
     if (!record) throw notFound(id);
     const base = this.options.catalog?.resolve(record.baseModel);
-    if (!base) throw new TunekitError(`the base model \`${record.baseModel}\` of \`${id}\` is no longer on this server`, { kind: "not_found", code: "model_not_found", field: "model", fix: "start the server with that base model (`--model`)" });
+    if (!base)
+      throw new TunekitError(`the base model \`${record.baseModel}\` of \`${id}\` is no longer on this server`, {
+        kind: "not_found",
+        code: "model_not_found",
+        field: "model",
+        fix: "start the server with that base model (`--model`)",
+      });
     if (record.checkpointPath) return this.fromCheckpoint(id, record.checkpointPath, base.source);
     if (record.status !== "succeeded" || !record.runDir) {
-      throw new TunekitError(`model \`${id}\` is not ready: its job ${record.jobId} is ${record.status}`, { kind: "not_found", code: "model_not_found", field: "model", fix: "wait for the job to succeed (`tunekit jobs show`)" });
+      throw new TunekitError(`model \`${id}\` is not ready: its job ${record.jobId} is ${record.status}`, {
+        kind: "not_found",
+        code: "model_not_found",
+        field: "model",
+        fix: "wait for the job to succeed (`tunekit jobs show`)",
+      });
     }
     return this.fromRun(id, record.runDir, base.source);
   }
@@ -65,7 +76,12 @@ export class ModelRegistry {
    */
   async fromCheckpoint(id: string, checkpointPath: string, baseSource: string): Promise<ServedModel> {
     if (!existsSync(join(checkpointPath, ADAPTER_CONFIG_FILE))) {
-      throw new TunekitError(`checkpoint \`${id}\` holds full weights, not an adapter: only LoRA checkpoints are served`, { kind: "not_found", code: "model_not_found", field: "model", fix: "serve the job's final model, or export the checkpoint with `tunekit export`" });
+      throw new TunekitError(`checkpoint \`${id}\` holds full weights, not an adapter: only LoRA checkpoints are served`, {
+        kind: "not_found",
+        code: "model_not_found",
+        field: "model",
+        fix: "serve the job's final model, or export the checkpoint with `tunekit export`",
+      });
     }
     if (this.options.engine !== "llama-cpp") return { id, base: baseSource, adapter: checkpointPath };
     const folder = join(checkpointPath, "..", "..", RUN_FOLDERS.export, `serve-${basename(checkpointPath)}`);
@@ -74,7 +90,9 @@ export class ModelRegistry {
       mkdirSync(run, { recursive: true });
       symlinkSync(resolve(checkpointPath), join(run, RUN_FOLDERS.adapter), "dir");
     }
-    const adapter = await this.once(join(folder, "adapter.gguf"), () => this.options.exporter.exportRun(run, "gguf-adapter", folder, { model: baseSource }).then((result) => result.adapter_gguf!));
+    const adapter = await this.once(join(folder, "adapter.gguf"), () =>
+      this.options.exporter.exportRun(run, "gguf-adapter", folder, { model: baseSource }).then((result) => result.adapter_gguf!),
+    );
     return { id, base: await this.baseFor(baseSource), adapter };
   }
 
@@ -88,12 +106,15 @@ export class ModelRegistry {
     }
     if (!hasAdapter) {
       const merged = join(runDir, RUN_FOLDERS.merged);
-      if (!existsSync(join(merged, "config.json"))) throw new TunekitError(`run folder \`${runDir}\` has no adapter or merged model`, { kind: "not_found", code: "model_not_found", field: "model" });
+      if (!existsSync(join(merged, "config.json")))
+        throw new TunekitError(`run folder \`${runDir}\` has no adapter or merged model`, { kind: "not_found", code: "model_not_found", field: "model" });
       const out = join(runDir, RUN_FOLDERS.export, "serve", "model-f16.gguf");
       return { id, base: await this.once(out, () => this.options.exporter.convertToGguf(merged, out, "f16").then((result) => result.merged_gguf!)), adapter: null };
     }
     const out = join(runDir, RUN_FOLDERS.export, "serve");
-    const adapter = await this.once(join(out, "adapter.gguf"), () => this.options.exporter.exportRun(runDir, "gguf-adapter", out, { model: baseSource }).then((result) => result.adapter_gguf!));
+    const adapter = await this.once(join(out, "adapter.gguf"), () =>
+      this.options.exporter.exportRun(runDir, "gguf-adapter", out, { model: baseSource }).then((result) => result.adapter_gguf!),
+    );
     return { id, base: await this.baseFor(baseSource), adapter };
   }
 

@@ -90,13 +90,19 @@ export class PythonWorkerEngine implements InferenceEngine {
       python ??= environment.python;
       root ??= environment.workerRoot;
     }
-    const child = spawn(python, ["-m", "tunekit_worker", "serve"], { shell: false, env: { ...(this.options.environment ?? process.env), PYTHONPATH: root, TOKENIZERS_PARALLELISM: "false" } });
+    const child = spawn(python, ["-m", "tunekit_worker", "serve"], {
+      shell: false,
+      env: { ...(this.options.environment ?? process.env), PYTHONPATH: root, TOKENIZERS_PARALLELISM: "false" },
+    });
     this.child = child;
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (this.stderrTail = (this.stderrTail + chunk).slice(-4000)));
     createInterface({ input: child.stdout }).on("line", (line) => this.onLine(line));
     child.on("close", (code) => {
       if (this.child === child) this.child = null;
-      const error = new TunekitError(`the Python serving worker exited (code ${code}): ${this.stderrTail.trim().split("\n").slice(-3).join(" | ")}`, { kind: "worker", code: "worker_exited" });
+      const error = new TunekitError(`the Python serving worker exited (code ${code}): ${this.stderrTail.trim().split("\n").slice(-3).join(" | ")}`, {
+        kind: "worker",
+        code: "worker_exited",
+      });
       for (const entry of this.pending.values()) entry.reject(error);
       this.pending.clear();
     });

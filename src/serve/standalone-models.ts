@@ -22,7 +22,12 @@ export function runBaseModel(runDir: string): string {
     const model = (JSON.parse(readFileSync(adapterConfig, "utf8")) as { base_model_name_or_path?: string }).base_model_name_or_path;
     if (model) return model;
   }
-  throw new TunekitError(`cannot tell the base model of run \`${runDir}\``, { kind: "usage", code: "unknown_base_model", field: "MODEL", fix: "pass the base model as MODEL and the run as `--adapter NAME=RUN_DIR`" });
+  throw new TunekitError(`cannot tell the base model of run \`${runDir}\``, {
+    kind: "usage",
+    code: "unknown_base_model",
+    field: "MODEL",
+    fix: "pass the base model as MODEL and the run as `--adapter NAME=RUN_DIR`",
+  });
 }
 
 /** The id a model file or folder is served as: `SmolLM2-135M-Instruct.Q4_1.gguf` -> `SmolLM2-135M-Instruct.Q4_1`. */
@@ -36,7 +41,13 @@ export function servedIdOf(path: string): string {
  * finished run folder; each adapter is a run folder or (llama-cpp) a GGUF LoRA file, served as NAME on
  * MODEL's base.
  */
-export async function standaloneModels(registry: ModelRegistry, engine: string, model: string, adapters: Array<{ name: string; path: string }>, name?: string): Promise<ServedModel[]> {
+export async function standaloneModels(
+  registry: ModelRegistry,
+  engine: string,
+  model: string,
+  adapters: Array<{ name: string; path: string }>,
+  name?: string,
+): Promise<ServedModel[]> {
   const served: ServedModel[] = [];
   let base: string;
   const modelPath = resolve(model);
@@ -60,7 +71,12 @@ export async function standaloneModels(registry: ModelRegistry, engine: string, 
     } else if (existsSync(join(path, ADAPTER_CONFIG_FILE)) && engine !== "llama-cpp") {
       served.push({ id: adapter.name, base, adapter: path });
     } else {
-      throw new TunekitError(`\`--adapter ${adapter.name}=${adapter.path}\` is not a run folder${engine === "llama-cpp" ? " or a GGUF LoRA file" : " or a PEFT adapter folder"}`, { kind: "usage", code: "bad_adapter", field: "--adapter", fix: "pass a finished run folder (it holds adapter/ and summary.json)" });
+      throw new TunekitError(`\`--adapter ${adapter.name}=${adapter.path}\` is not a run folder${engine === "llama-cpp" ? " or a GGUF LoRA file" : " or a PEFT adapter folder"}`, {
+        kind: "usage",
+        code: "bad_adapter",
+        field: "--adapter",
+        fix: "pass a finished run folder (it holds adapter/ and summary.json)",
+      });
     }
   }
   return served;

@@ -20,7 +20,20 @@ describe("vLLM engine without vLLM", () => {
 
   it("a generate call surfaces the same message instead of hanging", async () => {
     const engine = new VllmEngine({ command: "vllm-command-that-does-not-exist" });
-    const answer = engine.generate({ id: "m", base: "some/model", adapter: null }, { messages: [{ role: "user", content: "hi" }], maxTokens: 4, temperature: 0, topP: 1, seed: null, stop: [], responseFormat: { type: "text" }, signal: new AbortController().signal }, () => {});
+    const answer = engine.generate(
+      { id: "m", base: "some/model", adapter: null },
+      {
+        messages: [{ role: "user", content: "hi" }],
+        maxTokens: 4,
+        temperature: 0,
+        topP: 1,
+        seed: null,
+        stop: [],
+        responseFormat: { type: "text" },
+        signal: new AbortController().signal,
+      },
+      () => {},
+    );
     await expect(answer).rejects.toThrow(/vLLM is not installed/);
     await engine.close();
   });

@@ -60,7 +60,9 @@ export class VllmEngine implements InferenceEngine {
       stream: true,
       stream_options: { include_usage: true },
       ...(request.responseFormat.type === "json_object" ? { response_format: { type: "json_object" } } : {}),
-      ...(request.responseFormat.type === "json_schema" ? { response_format: { type: "json_schema", json_schema: { name: request.responseFormat.name, schema: request.responseFormat.schema } } } : {}),
+      ...(request.responseFormat.type === "json_schema"
+        ? { response_format: { type: "json_schema", json_schema: { name: request.responseFormat.name, schema: request.responseFormat.schema } } }
+        : {}),
     };
     const response = await this.fetch(server.url, "/v1/chat/completions", body, request.signal);
     let text = "";
@@ -95,7 +97,9 @@ export class VllmEngine implements InferenceEngine {
     const key = this.options.url ? "url" : base;
     let server = this.servers.get(key);
     if (!server) {
-      server = this.options.url ? Promise.resolve({ url: this.options.url.replace(/\/+$/, "").replace(/\/v1$/, ""), process: null, adapters: new Set<string>() }) : this.start(base);
+      server = this.options.url
+        ? Promise.resolve({ url: this.options.url.replace(/\/+$/, "").replace(/\/v1$/, ""), process: null, adapters: new Set<string>() })
+        : this.start(base);
       server.catch(() => this.servers.delete(key));
       this.servers.set(key, server);
     }
@@ -108,13 +112,31 @@ export class VllmEngine implements InferenceEngine {
     const port = await freePort();
     const child = spawn(
       command,
-      ["serve", base, "--host", "127.0.0.1", "--port", String(port), "--enable-lora", "--max-loras", String(this.options.maxLoras ?? 8), "--max-lora-rank", String(this.options.maxLoraRank ?? 64)],
+      [
+        "serve",
+        base,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--enable-lora",
+        "--max-loras",
+        String(this.options.maxLoras ?? 8),
+        "--max-lora-rank",
+        String(this.options.maxLoraRank ?? 64),
+      ],
       { shell: false, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, VLLM_ALLOW_RUNTIME_LORA_UPDATING: "True" } },
     );
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 600_000);
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new TunekitError(`\`vllm serve ${base}\` exited with code ${child.exitCode} before it was ready`, { kind: "environment", code: "vllm_failed", field: "model", fix: "run the command by hand to see vLLM's error (it needs a supported GPU)" });
+      if (child.exitCode !== null)
+        throw new TunekitError(`\`vllm serve ${base}\` exited with code ${child.exitCode} before it was ready`, {
+          kind: "environment",
+          code: "vllm_failed",
+          field: "model",
+          fix: "run the command by hand to see vLLM's error (it needs a supported GPU)",
+        });
       try {
         if ((await fetch(`${url}/health`)).ok) return { url, process: child, adapters: new Set() };
       } catch {
@@ -136,11 +158,20 @@ export class VllmEngine implements InferenceEngine {
       response = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal });
     } catch (error) {
       if (signal.aborted) throw error;
-      throw new TunekitError(`cannot reach vLLM at ${url}: ${(error as Error).message}`, { kind: "environment", code: "vllm_unreachable", field: "--vllm-url", fix: "check that vLLM is running there" });
+      throw new TunekitError(`cannot reach vLLM at ${url}: ${(error as Error).message}`, {
+        kind: "environment",
+        code: "vllm_unreachable",
+        field: "--vllm-url",
+        fix: "check that vLLM is running there",
+      });
     }
     if (!response.ok) {
       const text = await response.text();
-      throw new TunekitError(`vLLM answered ${response.status} to ${path}: ${text.slice(0, 500)}`, { kind: response.status < 500 ? "usage" : "worker", code: "vllm_error", field: "model" });
+      throw new TunekitError(`vLLM answered ${response.status} to ${path}: ${text.slice(0, 500)}`, {
+        kind: response.status < 500 ? "usage" : "worker",
+        code: "vllm_error",
+        field: "model",
+      });
     }
     return response;
   }

@@ -69,7 +69,11 @@ export async function buildServer(options: BuildServerOptions): Promise<FastifyI
   registerTunekitJobsRoutes(app, services);
   registerTunekitHostedRoutes(app, services);
   const jobDefaults = options.jobDefaults ?? { training: {}, data: {} };
-  registerTunekitServerRoutes(app, services, { auth: options.noAuthProject === null, defaultMethod: typeof jobDefaults.training.method === "string" ? jobDefaults.training.method : "lora", defaults: jobDefaults });
+  registerTunekitServerRoutes(app, services, {
+    auth: options.noAuthProject === null,
+    defaultMethod: typeof jobDefaults.training.method === "string" ? jobDefaults.training.method : "lora",
+    defaults: jobDefaults,
+  });
   if (services.chat) registerChatCompletionsRoutes(app, services.chat, (request) => projectOf(request).id);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   finishHttpApp(app, serveApp);

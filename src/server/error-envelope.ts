@@ -35,7 +35,16 @@ export function toErrorAnswer(error: unknown): HttpErrorAnswer {
   if (typeof fastifyError.statusCode === "number" && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     const status = fastifyError.statusCode;
     // a JSON body over the limit (uploads over theirs are TunekitErrors with `file_too_large`)
-    if (status === 413) return { status, body: envelope(status, "the request body is larger than the server's 10 MiB limit for JSON bodies; fix: send less (files go through POST /v1/files)", "body", "request_too_large") };
+    if (status === 413)
+      return {
+        status,
+        body: envelope(
+          status,
+          "the request body is larger than the server's 10 MiB limit for JSON bodies; fix: send less (files go through POST /v1/files)",
+          "body",
+          "request_too_large",
+        ),
+      };
     return { status, body: envelope(status, fastifyError.message ?? "bad request", null, fastifyError.code ?? null) };
   }
   return { status: 500, body: envelope(500, `internal server error: ${error instanceof Error ? error.message : String(error)}`, null, "internal_error") };

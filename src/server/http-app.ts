@@ -36,7 +36,16 @@ export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
     // errors the framework answers before any route (a malformed URL): OpenAI's envelope too
     frameworkErrors: (error, _request, reply) => {
       const status = typeof (error as { statusCode?: number }).statusCode === "number" ? (error as { statusCode: number }).statusCode : 400;
-      void (reply as unknown as FastifyReply).code(status).send(envelope(status, error.code === "FST_ERR_BAD_URL" ? "the URL is not valid: a percent-encoded part does not decode to UTF-8" : error.message, null, error.code === "FST_ERR_BAD_URL" ? "invalid_url" : (error.code ?? null)));
+      void (reply as unknown as FastifyReply)
+        .code(status)
+        .send(
+          envelope(
+            status,
+            error.code === "FST_ERR_BAD_URL" ? "the URL is not valid: a percent-encoded part does not decode to UTF-8" : error.message,
+            null,
+            error.code === "FST_ERR_BAD_URL" ? "invalid_url" : (error.code ?? null),
+          ),
+        );
     },
     // errors Node's HTTP parser raises before Fastify sees a request (a URL and headers over the
     // 16 KiB header limit: 431, bytes that are not HTTP: 400): OpenAI's envelope instead of Fastify's own body
@@ -49,7 +58,10 @@ export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
             ? [408, "the request did not arrive in time", "request_timeout"]
             : [400, "the request is not valid HTTP", "invalid_http"];
       const body = JSON.stringify(envelope(status, message, null, code));
-      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+        );
       socket.destroy(error);
     },
   });
@@ -65,14 +77,27 @@ export function createHttpApp(options: HttpAppOptions = {}): FastifyInstance {
     try {
       done(null, JSON.parse(text));
     } catch (error) {
-      done(new TunekitError(`the request body is not valid JSON: ${(error as Error).message}`, { kind: "usage", code: "invalid_json", field: "body", fix: "send one JSON object, with `content-type: application/json`" }), undefined);
+      done(
+        new TunekitError(`the request body is not valid JSON: ${(error as Error).message}`, {
+          kind: "usage",
+          code: "invalid_json",
+          field: "body",
+          fix: "send one JSON object, with `content-type: application/json`",
+        }),
+        undefined,
+      );
     }
   });
   const routeMethods: Array<{ pattern: RegExp; methods: string[] }> = [];
   routeMethodsOf.set(app, routeMethods);
   app.addHook("onRoute", (route) => {
     if (!route.url.startsWith("/v1")) return;
-    const pattern = new RegExp(`^${route.url.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/:[A-Za-z_]+/g, "[^/]+")}$`);
+    const pattern = new RegExp(
+      `^${route.url
+        .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/:[A-Za-z_]+/g, "[^/]+")}$`,
+    );
     routeMethods.push({ pattern, methods: (Array.isArray(route.method) ? route.method : [route.method]).map(String) });
   });
   // the services validate (zod, with messages naming the parameter); route schemas document the API

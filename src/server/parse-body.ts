@@ -13,6 +13,12 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown, fix: st
 export function integerParameter(value: unknown, name: string, fallback: number): number {
   if (value === undefined || value === "") return fallback;
   const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed)) throw new TunekitError(`\`${name}\` must be a whole number, got \`${String(value)}\``, { kind: "usage", code: "invalid_request", field: name, fix: `pass e.g. \`${name}=${fallback}\`` });
+  if (!Number.isSafeInteger(parsed))
+    throw new TunekitError(`\`${name}\` must be a whole number, got \`${String(value)}\``, {
+      kind: "usage",
+      code: "invalid_request",
+      field: name,
+      fix: `pass e.g. \`${name}=${fallback}\``,
+    });
   return parsed;
 }

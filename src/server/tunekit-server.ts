@@ -82,7 +82,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
   }
   const maxUploadMb = options.maxUploadMb ?? 512;
-  if (!(maxUploadMb > 0)) throw new TunekitError("`--max-upload-mb` must be a positive number", { kind: "usage", code: "invalid_option", field: "--max-upload-mb", fix: "pass e.g. `--max-upload-mb 512`" });
+  if (!(maxUploadMb > 0))
+    throw new TunekitError("`--max-upload-mb` must be a positive number", {
+      kind: "usage",
+      code: "invalid_option",
+      field: "--max-upload-mb",
+      fix: "pass e.g. `--max-upload-mb 512`",
+    });
   const dataDir = resolve(options.dataDir ?? ".tunekit");
   const database = await openDatabase(dataDir);
   const keys = new ApiKeyStore(database);
@@ -92,13 +98,26 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const catalog = new ModelCatalog({ models: bundled ? [bundled] : (options.models ?? []), modelsDir: options.modelsDir ?? join(dataDir, "models") });
   const runs = new RunPreparer(store, files, catalog, { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
   const outcomes = new JobOutcomes(store, files);
-  const scheduler = new Scheduler(store, options.runner ?? new LocalJobRunner(), { maxConcurrentJobs: options.maxConcurrentJobs ?? 1, heartbeatMs: options.heartbeatMs, runs, outcomes });
+  const scheduler = new Scheduler(store, options.runner ?? new LocalJobRunner(), {
+    maxConcurrentJobs: options.maxConcurrentJobs ?? 1,
+    heartbeatMs: options.heartbeatMs,
+    runs,
+    outcomes,
+  });
   const jobs = new JobService(store, files, catalog, scheduler, outcomes);
-  const recovery = new JobRecovery(store, scheduler, outcomes, { staleHeartbeatMs: options.staleHeartbeatMs, sweepMs: options.heartbeatMs, baseLearningRate: runs.baseLearningRate() });
+  const recovery = new JobRecovery(store, scheduler, outcomes, {
+    staleHeartbeatMs: options.staleHeartbeatMs,
+    sweepMs: options.heartbeatMs,
+    baseLearningRate: runs.baseLearningRate(),
+  });
   const chat = createChatService({ ...options.serve, catalog, fineTuned: store, cacheDir: join(dataDir, "serve-cache") });
   const workbench = new FileWorkbench(files, catalog);
   const insight = new JobInsight(store, files, { defaultMethod: options.trainingDefaults?.method, logFileOf: (runDir) => join(runDir, RUN_FILES.workerLog) });
-  const estimator = new TrainingEstimator(files, catalog, store, options.planner ?? localTrainingPlanner(), { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
+  const estimator = new TrainingEstimator(files, catalog, store, options.planner ?? localTrainingPlanner(), {
+    dataDir,
+    trainingDefaults: options.trainingDefaults,
+    maxSeqLen: options.maxSeqLen,
+  });
   const hosted = new HostedJobs(files, options.hosted ?? []);
   const services: Services = { keys, files, jobs, chat, workbench, insight, estimator, hosted };
   const noAuthProject = options.noAuth ? await keys.ensureProject(DEFAULT_PROJECT) : null;
@@ -114,7 +133,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     await recovery.stop();
     await scheduler.close();
     await database.destroy();
-    throw new TunekitError(`cannot listen on ${host}:${options.port ?? 8000}: ${(error as Error).message}`, { kind: "environment", code: "listen_failed", field: "--port", fix: "pick another `--port` or stop the process using it", cause: error });
+    throw new TunekitError(`cannot listen on ${host}:${options.port ?? 8000}: ${(error as Error).message}`, {
+      kind: "environment",
+      code: "listen_failed",
+      field: "--port",
+      fix: "pick another `--port` or stop the process using it",
+      cause: error,
+    });
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : options.port;

@@ -42,7 +42,12 @@ export async function registerWebUi(app: FastifyInstance, webRoot: string): Prom
     const path = request.url.split("?")[0] ?? "";
     // an app route (no file extension) asked for as a page; a missing asset stays a 404
     const isAppRoute = !/\.[A-Za-z0-9]+$/.test(path.split("/").pop() ?? "");
-    if ((request.method === "GET" || request.method === "HEAD") && !isApiPath(request.url) && isAppRoute && (accepts.includes("text/html") || accepts.includes("*/*") || accepts === "")) {
+    if (
+      (request.method === "GET" || request.method === "HEAD") &&
+      !isApiPath(request.url) &&
+      isAppRoute &&
+      (accepts.includes("text/html") || accepts.includes("*/*") || accepts === "")
+    ) {
       void reply.header("cache-control", "no-cache").sendFile("index.html");
       return true;
     }

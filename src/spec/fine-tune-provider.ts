@@ -1,11 +1,4 @@
-import type {
-  FileObject,
-  FineTuningJob,
-  FineTuningJobCheckpoint,
-  FineTuningJobCreateParams,
-  FineTuningJobEvent,
-  ListPage,
-} from "./openai-wire.js";
+import type { FileObject, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobCreateParams, FineTuningJobEvent, ListPage } from "./openai-wire.js";
 
 /**
  * What every training backend offers (Tunekit's own job service, OpenAI, Azure OpenAI), in

@@ -152,7 +152,9 @@ export interface FineTuningJobCreateParams {
 export const errorEnvelopeSchema = z.object({
   error: z.object({
     message: z.string(),
-    type: z.enum(["invalid_request_error", "requests", "server_error"]).describe("`invalid_request_error` for 4xx (as OpenAI answers), `requests` for a chat model's full queue (429, as OpenAI's rate limits), `server_error` for 5xx"),
+    type: z
+      .enum(["invalid_request_error", "requests", "server_error"])
+      .describe("`invalid_request_error` for 4xx (as OpenAI answers), `requests` for a chat model's full queue (429, as OpenAI's rate limits), `server_error` for 5xx"),
     param: z.string().nullable(),
     code: z.string().nullable(),
   }),

@@ -82,7 +82,12 @@ export const recordMappingSchema = z.strictObject({
 });
 export type RecordMapping = z.infer<typeof recordMappingSchema>;
 
-export const fileColumnsSchema = z.object({ source_format: recordFormat, columns: z.array(z.string()), rows: z.array(z.record(z.string(), z.unknown())), suggested: recordMappingSchema });
+export const fileColumnsSchema = z.object({
+  source_format: recordFormat,
+  columns: z.array(z.string()),
+  rows: z.array(z.record(z.string(), z.unknown())),
+  suggested: recordMappingSchema,
+});
 
 const chatExampleSchema = z.object({ messages: z.array(z.object({ role: z.string(), content: z.unknown() })) }).loose();
 export const mappingPreviewSchema = z.object({
@@ -94,7 +99,9 @@ export const conversionSchema = z.object({
   report: z.object({
     written: z.number().int(),
     skipped: z.number().int(),
-    problems: z.array(z.object({ row: z.number().int(), line: z.number().int().optional(), column: z.string().optional(), code: z.string(), message: z.string(), fix: z.string() }).loose()),
+    problems: z.array(
+      z.object({ row: z.number().int(), line: z.number().int().optional(), column: z.string().optional(), code: z.string(), message: z.string(), fix: z.string() }).loose(),
+    ),
     problems_omitted: z.number().int(),
   }),
 });
@@ -113,17 +120,34 @@ export const fixRequestSchema = z.strictObject({
 });
 export type FixRequest = z.infer<typeof fixRequestSchema>;
 
-const fixReasons = z.object({ invalid: z.number().int(), blank: z.number().int(), duplicate: z.number().int(), near_duplicate: z.number().int(), over_context: z.number().int(), validation_overlap: z.number().int() });
+const fixReasons = z.object({
+  invalid: z.number().int(),
+  blank: z.number().int(),
+  duplicate: z.number().int(),
+  near_duplicate: z.number().int(),
+  over_context: z.number().int(),
+  validation_overlap: z.number().int(),
+});
 export const fixResultSchema = z.object({
   file: fileObjectSchema,
-  report: z.object({ lines: z.number().int(), kept: z.number().int(), removed: fixReasons, removedLines: z.array(z.object({ line: z.number().int(), reason: z.string() })), bomStripped: z.boolean() }),
+  report: z.object({
+    lines: z.number().int(),
+    kept: z.number().int(),
+    removed: fixReasons,
+    removedLines: z.array(z.object({ line: z.number().int(), reason: z.string() })),
+    bomStripped: z.boolean(),
+  }),
 });
 
 export const splitRequestSchema = z.strictObject({
   validation: z.number().gt(0).lt(1).default(0.1).describe("fraction of examples for the validation file"),
   seed: z.number().int().min(0).default(42),
 });
-export const splitResultSchema = z.object({ train: fileObjectSchema, validation: fileObjectSchema, report: z.object({ examples: z.number().int(), groups: z.number().int(), warnings: z.array(z.string()) }) });
+export const splitResultSchema = z.object({
+  train: fileObjectSchema,
+  validation: fileObjectSchema,
+  report: z.object({ examples: z.number().int(), groups: z.number().int(), warnings: z.array(z.string()) }),
+});
 
 const distribution = z.object({ min: z.number(), max: z.number(), mean: z.number(), median: z.number(), p10: z.number(), p90: z.number() }).nullable();
 export const datasetStatsSchema = z.object({
@@ -133,7 +157,11 @@ export const datasetStatsSchema = z.object({
   contextLength: z.number().int().nullable(),
   examples: z.number().int(),
   formats: z.record(z.string(), z.number().int()),
-  skipped: z.object({ count: z.number().int(), lines: z.array(z.object({ line: z.number().int(), reason: z.string(), code: z.string().optional(), fix: z.string().optional() })), hint: z.string().nullable() }),
+  skipped: z.object({
+    count: z.number().int(),
+    lines: z.array(z.object({ line: z.number().int(), reason: z.string(), code: z.string().optional(), fix: z.string().optional() })),
+    hint: z.string().nullable(),
+  }),
   messagesPerExample: distribution,
   tokensPerExample: distribution,
   trainedTokensPerExample: distribution,
@@ -163,7 +191,16 @@ export const jobDetailSchema = jobSummarySchema.extend({
   options: z.object({ training: z.record(z.string(), z.unknown()), data: z.record(z.string(), z.unknown()) }).describe("the request's `tunekit` extension"),
   resolved: z.record(z.string(), z.unknown()).nullable().describe("the worker's fully resolved job spec, null before training starts"),
   data_summary: z.record(z.string(), z.unknown()).nullable(),
-  files: z.array(z.object({ role: z.enum(["training", "validation"]), id: z.string(), filename: z.string().nullable(), bytes: z.number().int().nullable(), sha256: z.string().nullable(), examples: z.number().int().nullable() })),
+  files: z.array(
+    z.object({
+      role: z.enum(["training", "validation"]),
+      id: z.string(),
+      filename: z.string().nullable(),
+      bytes: z.number().int().nullable(),
+      sha256: z.string().nullable(),
+      examples: z.number().int().nullable(),
+    }),
+  ),
   log_bytes: z.number().int(),
 });
 export type JobDetail = z.infer<typeof jobDetailSchema>;
@@ -181,10 +218,20 @@ export const trainingEstimateSchema = z.object({
   learning_rate: z.number(),
   parameters: z.number().int(),
   trainable_parameters: z.number().int(),
-  tokens: z.object({ per_epoch: z.number().int(), trained_per_epoch: z.number().int(), trained_total: z.number().int(), truncated_examples: z.number().int(), max_seq_len: z.number().int() }),
-  time: z.object({ seconds: z.number().nullable(), tokens_per_second: z.number().nullable(), basis: z.string() }).describe("from throughput measured by earlier jobs of this base model on this server"),
+  tokens: z.object({
+    per_epoch: z.number().int(),
+    trained_per_epoch: z.number().int(),
+    trained_total: z.number().int(),
+    truncated_examples: z.number().int(),
+    max_seq_len: z.number().int(),
+  }),
+  time: z
+    .object({ seconds: z.number().nullable(), tokens_per_second: z.number().nullable(), basis: z.string() })
+    .describe("from throughput measured by earlier jobs of this base model on this server"),
   memory: z.object({ device: z.string(), peak_bytes: z.number().int(), available_bytes: z.number().int(), fits: z.boolean(), basis: z.string() }),
-  hosted: z.array(z.object({ model: z.string(), cost: z.number(), currency: z.string(), billed_tokens: z.number().int() })).describe("the same data on hosted fine-tuning, for comparison"),
+  hosted: z
+    .array(z.object({ model: z.string(), cost: z.number(), currency: z.string(), billed_tokens: z.number().int() }))
+    .describe("the same data on hosted fine-tuning, for comparison"),
 });
 export type TrainingEstimateView = z.infer<typeof trainingEstimateSchema>;
 
@@ -195,7 +242,16 @@ export const configCheckRequestSchema = z.strictObject({
 
 export const configCheckSchema = z.object({
   ok: z.boolean(),
-  problems: z.array(z.object({ code: z.string(), severity, message: z.string(), field: z.string().optional(), line: z.number().int().optional(), fix: z.string().optional().describe("how to write the value") })),
+  problems: z.array(
+    z.object({
+      code: z.string(),
+      severity,
+      message: z.string(),
+      field: z.string().optional(),
+      line: z.number().int().optional(),
+      fix: z.string().optional().describe("how to write the value"),
+    }),
+  ),
   config: z.record(z.string(), z.unknown()),
   request: z.record(z.string(), z.unknown()).nullable().describe("the create-job body for this config; null while it has errors"),
   endpoint: z.string().describe("where the body goes: /v1/fine_tuning/jobs, or /v1/tunekit/hosted/{provider}/jobs for `provider: openai`"),

@@ -20,8 +20,27 @@ export interface WorkerPlan {
   total_steps: number;
   epochs: number;
   max_steps: number | null;
-  resolved: { method: string; batch_size: number; micro_batch_size: number; learning_rate: number; max_seq_len: number; packing: boolean; device: string; precision: string; num_processes: number };
-  memory: { device: string; precision: string; peak_bytes: number; weights_bytes: number; optimizer_bytes: number; activation_bytes: number; available_bytes: number | null; basis: string };
+  resolved: {
+    method: string;
+    batch_size: number;
+    micro_batch_size: number;
+    learning_rate: number;
+    max_seq_len: number;
+    packing: boolean;
+    device: string;
+    precision: string;
+    num_processes: number;
+  };
+  memory: {
+    device: string;
+    precision: string;
+    peak_bytes: number;
+    weights_bytes: number;
+    optimizer_bytes: number;
+    activation_bytes: number;
+    available_bytes: number | null;
+    basis: string;
+  };
 }
 
 /** Plans a worker job spec (the local worker's `plan` command, wired by the composition root). */

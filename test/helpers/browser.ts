@@ -47,7 +47,11 @@ export interface GuardedPage {
  * provokes on purpose, matched by `expected`), an uncaught exception, or a request to another origin
  * (aborted before it leaves). `apiKey` is put in sessionStorage before the app loads.
  */
-export async function guardedPage(browser: Browser, origin: string, options: { apiKey?: string; expected?: RegExp[]; viewport?: { width: number; height: number } } = {}): Promise<GuardedPage> {
+export async function guardedPage(
+  browser: Browser,
+  origin: string,
+  options: { apiKey?: string; expected?: RegExp[]; viewport?: { width: number; height: number } } = {},
+): Promise<GuardedPage> {
   const context = await browser.newContext({ viewport: options.viewport ?? { width: 1400, height: 1000 } });
   if (options.apiKey) await context.addInitScript((key) => sessionStorage.setItem("tunekit.apiKey", key), options.apiKey);
   const errors: string[] = [];
@@ -92,9 +96,18 @@ export interface AxeViolation {
 export async function seriousAccessibilityViolations(page: Page): Promise<AxeViolation[]> {
   await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe;
+    const axe = (
+      globalThis as unknown as {
+        axe: { run(context: Document, options: unknown): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }> }> };
+      }
+    ).axe;
     const result = await axe.run(document, { resultTypes: ["violations"] });
-    return result.violations.map((violation) => ({ id: violation.id, impact: violation.impact, help: violation.help, targets: violation.nodes.slice(0, 5).map((node) => node.target.join(" ")) }));
+    return result.violations.map((violation) => ({
+      id: violation.id,
+      impact: violation.impact,
+      help: violation.help,
+      targets: violation.nodes.slice(0, 5).map((node) => node.target.join(" ")),
+    }));
   });
   return violations.filter((violation) => violation.impact === "serious" || violation.impact === "critical");
 }

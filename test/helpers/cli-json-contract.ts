@@ -34,7 +34,7 @@ export function expectJsonOutput<T = Record<string, unknown>>(name: string, stdo
   try {
     value = JSON.parse(stdout);
   } catch (error) {
-    throw new Error(`\`${name} --json\` did not print one JSON document (${(error as Error).message}):\n${stdout.slice(0, 500)}`);
+    throw new Error(`\`${name} --json\` did not print one JSON document (${(error as Error).message}):\n${stdout.slice(0, 500)}`, { cause: error });
   }
   expectMatchesSchema(value !== null && typeof value === "object" && "error" in value && Object.keys(value).length === 1 ? "error" : name, value);
   return value as T;
@@ -55,7 +55,8 @@ export function problemsWithoutFix(value: unknown, where = ""): string[] {
   if (Array.isArray(value)) return value.flatMap((item, index) => problemsWithoutFix(item, `${where}[${index}]`));
   if (value === null || typeof value !== "object") return [];
   const record = value as Record<string, unknown>;
-  const own = typeof record.code === "string" && typeof record.message === "string" && !(typeof record.fix === "string" && record.fix !== "") ? [`${where || "(root)"} ${record.code}`] : [];
+  const own =
+    typeof record.code === "string" && typeof record.message === "string" && !(typeof record.fix === "string" && record.fix !== "") ? [`${where || "(root)"} ${record.code}`] : [];
   return [...own, ...Object.entries(record).flatMap(([key, entry]) => problemsWithoutFix(entry, `${where}.${key}`))];
 }
 
@@ -70,8 +71,6 @@ export function expectMatchesSchema(name: string, value: unknown): void {
     return;
   }
   const validate = validator(name);
-  const problems = validate(value)
-    ? []
-    : (validate.errors ?? []).map((error) => `${error.instancePath || "(root)"} ${error.message} ${JSON.stringify(error.params)}`);
+  const problems = validate(value) ? [] : (validate.errors ?? []).map((error) => `${error.instancePath || "(root)"} ${error.message} ${JSON.stringify(error.params)}`);
   expect(problems, `${name}: ${JSON.stringify(value).slice(0, 400)}`).toEqual([]);
 }

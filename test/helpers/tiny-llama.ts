@@ -12,7 +12,16 @@ export const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tun
 export const TINY_LLAMA_SHARED_VARIABLE = "TUNEKIT_TEST_TINY_LLAMA_SHARED";
 
 function buildInto(folder: string): void {
-  execFileSync(python, ["-c", "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))", join(workerRoot, "tests"), folder], { stdio: "ignore" });
+  execFileSync(
+    python,
+    [
+      "-c",
+      "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from conftest import build_tiny_model; build_tiny_model(Path(sys.argv[2]))",
+      join(workerRoot, "tests"),
+      folder,
+    ],
+    { stdio: "ignore" },
+  );
 }
 
 /**

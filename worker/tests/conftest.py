@@ -72,10 +72,7 @@ def build_tiny_model(folder: Path, chat_template: str | None = CHATML_TEMPLATE) 
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
-    sentences = [
-        json.dumps(example) + " user assistant system What color is the Hello there how can I help Be brief"
-        for example in chat_examples(48) + multi_turn_examples()
-    ]
+    sentences = [json.dumps(example) + " user assistant system What color is the Hello there how can I help Be brief" for example in chat_examples(48) + multi_turn_examples()]
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -85,9 +82,7 @@ def build_tiny_model(folder: Path, chat_template: str | None = CHATML_TEMPLATE) 
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tokenizer.train_from_iterator(sentences, trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None
-    )
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None)
     if chat_template:
         fast.chat_template = chat_template
     fast.save_pretrained(folder)

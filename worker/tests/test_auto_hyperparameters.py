@@ -11,8 +11,16 @@ from tunekit_worker.schedule import learning_rate_multiplier
 def resolve(method="lora", parameters=135_000_000, examples=1000, device="cpu", packing=True, **given):
     values = {"batch_size": "auto", "micro_batch_size": "auto", "learning_rate": "auto", "learning_rate_multiplier": "auto", **given}
     return resolve_hyperparameters(
-        method, parameters, examples, values["batch_size"], values["micro_batch_size"], values["learning_rate"],
-        device, packing, 1024, values["learning_rate_multiplier"],
+        method,
+        parameters,
+        examples,
+        values["batch_size"],
+        values["micro_batch_size"],
+        values["learning_rate"],
+        device,
+        packing,
+        1024,
+        values["learning_rate_multiplier"],
     )
 
 

@@ -8,9 +8,8 @@ import sys
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import events_of, make_spec, parse_events, run_worker_in_process, worker_environment, write_spec
+from safetensors.torch import load_file
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
@@ -26,9 +25,12 @@ def test_two_processes_on_gloo_match_one_process(tmp_path, chat_data, tiny_model
 
     spec_path = write_spec(make_spec(tiny_model, train, tmp_path / "two", valid, num_processes=2, distributed=strategy, merge=True, **settings), tmp_path / "two.json")
     completed = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "tunekit_worker", "train", str(spec_path)],
-        capture_output=True, text=True, timeout=180, env=worker_environment(), cwd=tmp_path,
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "tunekit_worker", "train", str(spec_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=worker_environment(),
+        cwd=tmp_path,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     double = parse_events(completed.stdout)  # only rank 0 writes events
@@ -39,9 +41,7 @@ def test_two_processes_on_gloo_match_one_process(tmp_path, chat_data, tiny_model
     double_losses = [event["train_loss"] for event in events_of(double, "metrics")]
     assert len(single_losses) == 8
     assert double_losses == pytest.approx(single_losses, rel=1e-5)
-    assert [event["trained_tokens_seen"] for event in events_of(double, "metrics")] == [
-        event["trained_tokens_seen"] for event in events_of(single, "metrics")
-    ]
+    assert [event["trained_tokens_seen"] for event in events_of(double, "metrics")] == [event["trained_tokens_seen"] for event in events_of(single, "metrics")]
     valid_single = [event["valid_loss"] for event in events_of(single, "eval")]
     valid_double = [event["valid_loss"] for event in events_of(double, "eval")]
     assert valid_double == pytest.approx(valid_single, rel=1e-5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from conftest import events_of, make_spec, preference_examples, run_worker_in_process, write_jsonl
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import time
 from pathlib import Path
 
 from conftest import make_spec, worker_environment, write_spec
+
 from tunekit_worker.events import JOURNAL_FILE, EventWriter, parse_event_line
 
 
@@ -41,8 +41,19 @@ def test_every_event_goes_to_stdout_and_the_journal_and_the_journal_outlives_a_b
     writer = EventWriter(stream)
     writer.emit("log", level="info", message="before the journal")  # not journaled: no run dir yet
     writer.open_journal(tmp_path)
-    writer.emit("metrics", step=1, total_steps=3, epoch=0.3, train_loss=2.5, train_mean_token_accuracy=0.1,
-                learning_rate=1e-3, grad_norm=1.0, tokens_per_second=10.0, trained_tokens_seen=12, elapsed_s=0.5)
+    writer.emit(
+        "metrics",
+        step=1,
+        total_steps=3,
+        epoch=0.3,
+        train_loss=2.5,
+        train_mean_token_accuracy=0.1,
+        learning_rate=1e-3,
+        grad_norm=1.0,
+        tokens_per_second=10.0,
+        trained_tokens_seen=12,
+        elapsed_s=0.5,
+    )
     writer.emit("checkpoint", step=1, epoch=0.3, path=str(tmp_path / "checkpoints" / "step-000001"), metrics={"train_loss": 2.5})
     writer.emit("cancelled", step=1, checkpoint_path=str(tmp_path / "checkpoints" / "step-000001"))
     writer.close()
@@ -98,7 +109,9 @@ def test_after_the_supervisor_is_killed_the_worker_checkpoints_exits_and_journal
     spec = make_spec(tiny_model, train, run_dir, epochs=50, checkpoint_every=100, eval_every=100)
     supervisor = subprocess.Popen(
         [sys.executable, "-c", SUPERVISOR, str(write_spec(spec, tmp_path / "job.json"))],
-        stdout=subprocess.PIPE, text=True, env=worker_environment(),
+        stdout=subprocess.PIPE,
+        text=True,
+        env=worker_environment(),
     )
     worker_pid = int(supervisor.stdout.readline())
     supervisor.wait(timeout=120)

@@ -7,8 +7,8 @@ import io
 import json
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from tunekit_worker.events import EVENT_FIELDS, EventWriter, InvalidEvent, parse_event_line
 
 FIXTURES = REPO_ROOT / "test" / "fixtures"

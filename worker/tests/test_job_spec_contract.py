@@ -13,17 +13,23 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
 from conftest import WORKER_ROOT
+
 from tunekit_worker.errors import BadConfig
 from tunekit_worker.job_spec import DataSpec, JobSpec, LoraSpec, TrainingSpec, parse_job_spec
 
 SCHEMA = json.loads((WORKER_ROOT / "tunekit_worker" / "schemas" / "job-spec.v1.schema.json").read_text())
 SAFE_INTEGER = 2**53 - 1  # zod writes this bound for every int(); it means "no bound"
-SECTIONS = {"": (SCHEMA, JobSpec), "data": (SCHEMA["properties"]["data"], DataSpec), "training": (SCHEMA["properties"]["training"], TrainingSpec), "training.lora": (SCHEMA["properties"]["training"]["properties"]["lora"], LoraSpec)}
+SECTIONS = {
+    "": (SCHEMA, JobSpec),
+    "data": (SCHEMA["properties"]["data"], DataSpec),
+    "training": (SCHEMA["properties"]["training"], TrainingSpec),
+    "training.lora": (SCHEMA["properties"]["training"]["properties"]["lora"], LoraSpec),
+}
 
 
 def minimal_spec() -> dict[str, Any]:

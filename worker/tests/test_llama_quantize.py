@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import build_tiny_model, chat_examples, make_spec, run_worker, worker_environment, write_jsonl
+
 from tunekit_worker import llama_quantize
 
 LIBRARY_FOLDER = llama_quantize.library_folder()

@@ -63,9 +63,7 @@ def test_padded_batch_matches_examples_alone() -> None:
     parts = examples([9, 4])
     batch = pad(parts, pad_token_id=0)
     with torch.no_grad():
-        logits = model(
-            input_ids=batch.input_ids, position_ids=batch.position_ids, attention_mask=batch.attention_mask, use_cache=False
-        ).logits
+        logits = model(input_ids=batch.input_ids, position_ids=batch.position_ids, attention_mask=batch.attention_mask, use_cache=False).logits
         for row, part in enumerate(parts):
             alone = model(input_ids=torch.tensor([part.input_ids]), use_cache=False).logits[0]
             torch.testing.assert_close(logits[row, : len(part.input_ids)], alone, atol=1e-5, rtol=1e-5)

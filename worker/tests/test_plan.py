@@ -54,7 +54,9 @@ def test_plan_estimates_memory_and_counts_full_fine_tuning_as_all_parameters(tmp
 
 def test_plan_refuses_what_the_run_refuses(tmp_path, tiny_model) -> None:
     missing = make_spec(tiny_model, tmp_path / "nope.jsonl", tmp_path / "run")
-    result = subprocess.run([sys.executable, "-m", "tunekit_worker", "plan", str(write_spec(missing, tmp_path / "spec.json"))], capture_output=True, text=True, env=worker_environment(), timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "tunekit_worker", "plan", str(write_spec(missing, tmp_path / "spec.json"))], capture_output=True, text=True, env=worker_environment(), timeout=120
+    )
     assert result.returncode == 2
     error = json.loads(result.stdout.strip().splitlines()[-1])
     assert error["type"] == "error" and error["field"] == "data.train"

@@ -20,6 +20,7 @@ def test_only_complete_checkpoints_count(tmp_path: Path) -> None:
     write_checkpoint(run_folder.checkpoint_path(tmp_path, 3), 3)
     write_checkpoint(run_folder.checkpoint_path(tmp_path, 5), 5)
     write_checkpoint(tmp_path / "checkpoints" / "step-000007.tmp", 7)
+
     def state_of(step: int) -> Path:
         return write_checkpoint(run_folder.checkpoint_path(tmp_path, step), step) / run_folder.TRAINER_STATE
 

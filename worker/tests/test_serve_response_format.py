@@ -11,14 +11,19 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import worker_environment
+
 from tunekit_worker.json_constraint import START, JsonRecognizer, ResponseRules, UnsupportedSchema, object_rules, token_constraint
 
 ANY_OBJECT = JsonRecognizer(ResponseRules())
 SCHEMA = {
     "type": "object",
-    "properties": {"color": {"enum": ["red", "blue", "green"]}, "bright": {"type": "boolean"}, "count": {"type": "integer"}, "note": {"type": ["string", "null"], "description": "free text"}},
+    "properties": {
+        "color": {"enum": ["red", "blue", "green"]},
+        "bright": {"type": "boolean"},
+        "count": {"type": "integer"},
+        "note": {"type": ["string", "null"], "description": "free text"},
+    },
     "required": ["color", "bright"],
     "additionalProperties": False,
 }
@@ -113,7 +118,12 @@ NESTED = {
         "team": {"type": "string"},
         "people": {
             "type": "array",
-            "items": {"type": "object", "properties": {"name": {"type": "string"}, "role": {"enum": ["dev", "ops"]}, "age": {"type": "integer"}}, "required": ["name", "role"], "additionalProperties": False},
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "role": {"enum": ["dev", "ops"]}, "age": {"type": "integer"}},
+                "required": ["name", "role"],
+                "additionalProperties": False,
+            },
         },
         "meta": {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "boolean"}}}, "required": ["tags"]},
     },
@@ -124,7 +134,11 @@ NESTED = {
 
 def test_nested_objects_and_array_items_are_enforced_at_every_depth():
     recognizer = JsonRecognizer(object_rules(NESTED))
-    accepted = ['{"people": []}', '{"team": "x", "people": [{"name": "a", "role": "dev"}, {"age": 3, "role": "ops", "name": "b"}]}', '{"people": [], "meta": {"tags": [true, false], "other": {"any": [1]}}}']
+    accepted = [
+        '{"people": []}',
+        '{"team": "x", "people": [{"name": "a", "role": "dev"}, {"age": 3, "role": "ops", "name": "b"}]}',
+        '{"people": [], "meta": {"tags": [true, false], "other": {"any": [1]}}}',
+    ]
     refused = [
         '{"people": [{"name": "a"}',  # `role` is required in every item: the item cannot close
         '{"people": [{"nick',  # items have closed keys
@@ -186,7 +200,14 @@ def test_cached_token_masks_equal_checking_every_token(tiny_model):
 
 
 def serve(requests: list[dict]) -> dict[str, dict]:
-    completed = subprocess.run([sys.executable, "-m", "tunekit_worker", "serve"], input="".join(json.dumps(request) + "\n" for request in requests), capture_output=True, text=True, timeout=300, env=worker_environment())
+    completed = subprocess.run(
+        [sys.executable, "-m", "tunekit_worker", "serve"],
+        input="".join(json.dumps(request) + "\n" for request in requests),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=worker_environment(),
+    )
     answers: dict[str, dict] = {}
     for line in completed.stdout.splitlines():
         message = json.loads(line)
@@ -199,12 +220,29 @@ def serve(requests: list[dict]) -> dict[str, dict]:
 
 def generate_request(request_id: str, model, response_format: dict, temperature: float, seed: int, max_tokens: int = 150) -> dict:
     messages = [{"role": "user", "content": "What color is the sky?"}]
-    return {"type": "generate", "id": request_id, "model": str(model), "adapter": None, "messages": messages, "max_tokens": max_tokens, "temperature": temperature, "top_p": 0.95, "seed": seed, "stop": [], "response_format": response_format}
+    return {
+        "type": "generate",
+        "id": request_id,
+        "model": str(model),
+        "adapter": None,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "top_p": 0.95,
+        "seed": seed,
+        "stop": [],
+        "response_format": response_format,
+    }
 
 
 def test_serve_answers_json_that_parses_and_fits_the_schema_even_from_random_weights(tiny_model):
     # closed keys, enum, booleans and whitespace caps bound the answer: a random model must finish it
-    bounded = {"type": "object", "properties": {"color": {"enum": ["red", "blue", "green"]}, "bright": {"type": "boolean"}}, "required": ["color", "bright"], "additionalProperties": False}
+    bounded = {
+        "type": "object",
+        "properties": {"color": {"enum": ["red", "blue", "green"]}, "bright": {"type": "boolean"}},
+        "required": ["color", "bright"],
+        "additionalProperties": False,
+    }
     requests = [generate_request(f"schema-{seed}", tiny_model, {"type": "json_schema", "name": "c", "schema": bounded}, 0.0 if seed == 0 else 1.0, seed) for seed in range(4)]
     requests += [generate_request(f"object-{seed}", tiny_model, {"type": "json_object"}, 1.0, seed, max_tokens=60) for seed in range(3)]
     requests.append(generate_request("unsupported", tiny_model, {"type": "json_schema", "name": "a", "schema": {"type": "array"}}, 0.0, 0))

@@ -9,20 +9,18 @@ import sys
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import (
     chat_examples,
     events_of,
     make_spec,
     multi_turn_examples,
     parse_events,
-    run_worker,
     run_worker_in_process,
     worker_environment,
     write_jsonl,
     write_spec,
 )
+from safetensors.torch import load_file
 
 
 def losses(events) -> list[float]:
@@ -149,15 +147,16 @@ def test_sigterm_checkpoints_exits_3_and_resume_is_exact(tmp_path, chat_data, ti
     settings = dict(epochs=10, learning_rate=1e-2, warmup_ratio=0.1, checkpoint_every=100, eval_every=7)
     settings["lora"] = {"r": 8, "alpha": 16, "dropout": 0.1, "target_modules": "all-linear"}
 
-    exit_code, full_events = run_worker_in_process(
-        make_spec(tiny_model, train, tmp_path / "full", valid, **settings), tmp_path / "full.json", capsys
-    )
+    exit_code, full_events = run_worker_in_process(make_spec(tiny_model, train, tmp_path / "full", valid, **settings), tmp_path / "full.json", capsys)
     assert exit_code == 0
 
     spec = make_spec(tiny_model, train, tmp_path / "stopped", valid, **settings)
     process = subprocess.Popen(
         [sys.executable, "-m", "tunekit_worker", "train", str(write_spec(spec, tmp_path / "stopped.json"))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=worker_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=worker_environment(),
     )
     lines = []
     for line in process.stdout:

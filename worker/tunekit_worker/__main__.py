@@ -1,12 +1,12 @@
 """Entry points (PYTHONPATH=<repo>/worker):
 
-    python -m tunekit_worker train SPEC.json
-    python -m tunekit_worker count-tokens MODEL DATA.jsonl [MAX_SEQ_LEN]
-    python -m tunekit_worker generate MODEL DATA.jsonl [--adapter DIR] [--limit N]
-    python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--quant f16]
-    python -m tunekit_worker convert-gguf MODEL OUT.gguf [--quant f32]
-    python -m tunekit_worker serve            (JSON Lines requests on stdin)
-    python -m tunekit_worker plan SPEC.json   (data, resolved hyperparameters, steps, memory: no training)
+python -m tunekit_worker train SPEC.json
+python -m tunekit_worker count-tokens MODEL DATA.jsonl [MAX_SEQ_LEN]
+python -m tunekit_worker generate MODEL DATA.jsonl [--adapter DIR] [--limit N]
+python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--quant f16]
+python -m tunekit_worker convert-gguf MODEL OUT.gguf [--quant f32]
+python -m tunekit_worker serve            (JSON Lines requests on stdin)
+python -m tunekit_worker plan SPEC.json   (data, resolved hyperparameters, steps, memory: no training)
 """
 
 from __future__ import annotations

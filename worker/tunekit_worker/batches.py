@@ -52,9 +52,7 @@ def loss_token_count(example: TokenizedExample) -> int:
     return sum(example.trained_mask[1:])
 
 
-def group_micro_batches(
-    indices: list[int], examples: list[Any], micro_batch_size: int, token_budget: int | None
-) -> list[list[int]]:
+def group_micro_batches(indices: list[int], examples: list[Any], micro_batch_size: int, token_budget: int | None) -> list[list[int]]:
     """Greedy grouping in order: a new micro-batch starts when the next example would exceed
     `micro_batch_size` examples or `token_budget` tokens (None: no token budget)."""
     groups: list[list[int]] = []
@@ -98,7 +96,7 @@ class MicroBatch:
             return self.input_ids.numel()
         return int(self.attention_mask.sum())
 
-    def to(self, device: torch.device | str) -> "MicroBatch":
+    def to(self, device: torch.device | str) -> MicroBatch:
         return MicroBatch(
             self.input_ids.to(device),
             self.position_ids.to(device),

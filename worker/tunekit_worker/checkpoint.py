@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy
 import torch
@@ -89,14 +90,10 @@ def load_trainable_weights(model: Any, path: str | Path, is_peft: bool) -> None:
     tied = set(getattr(model, "_tied_weights_keys", None) or [])
     missing = [key for key in result.missing_keys if key not in tied and not key.endswith("lm_head.weight")]
     if result.unexpected_keys or missing:
-        raise RuntimeError(
-            f"checkpoint {path} does not match the model: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
-        )
+        raise RuntimeError(f"checkpoint {path} does not match the model: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}")
 
 
-def load_training_state(
-    path: str | Path, load_optimizer: Callable[[dict[str, Any]], None], scheduler: Any, rank: int
-) -> None:
+def load_training_state(path: str | Path, load_optimizer: Callable[[dict[str, Any]], None], scheduler: Any, rank: int) -> None:
     """`load_optimizer` puts the saved (unsharded) optimizer state in (the topology's hook)."""
     path = Path(path)
     load_optimizer(torch.load(path / OPTIMIZER_STATE, weights_only=True))

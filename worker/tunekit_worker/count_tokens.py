@@ -23,10 +23,7 @@ def count_tokens(model: str, data_path: str, max_seq_len: int = 1_048_576) -> di
         "trained_tokens": sum(example.trained_before_truncation for example in examples),
         "trained_tokens_after_truncation": sum(example.trained_tokens for example in examples),
         "truncated_examples": sum(example.truncated for example in examples),
-        "per_example": [
-            {"tokens": example.tokens_before_truncation, "trained": example.trained_before_truncation}
-            for example in examples
-        ],
+        "per_example": [{"tokens": example.tokens_before_truncation, "trained": example.trained_before_truncation} for example in examples],
     }
 
 

@@ -10,12 +10,13 @@ infinity are not numbers). The contract test feeds the shared fixtures to this f
 from __future__ import annotations
 
 import json
-import os
 import math
+import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from . import run_folder
 

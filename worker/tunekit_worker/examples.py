@@ -119,8 +119,7 @@ def resolve_format(examples: list[dict[str, Any]], declared: str, path: str, fie
     data_format = declared if declared != "auto" else detect_format(examples[0])
     if data_format is None:
         raise BadConfig(
-            f"cannot detect the format of {path} line 1: expected `messages`, `prompt`+`completion` or `text`; "
-            "set `data.format`",
+            f"cannot detect the format of {path} line 1: expected `messages`, `prompt`+`completion` or `text`; set `data.format`",
             field="data.format",
         )
     for index, example in enumerate(examples):
@@ -182,8 +181,7 @@ class ExampleTokenizer:
     def render(self, messages: list[dict[str, Any]], tools: Any, add_generation_prompt: bool) -> str:
         if not self.chat_template:
             raise BadConfig(
-                "the model's tokenizer has no chat template, so chat data cannot be rendered; set "
-                "`data.chat_template` to a Jinja template (for example ChatML)",
+                "the model's tokenizer has no chat template, so chat data cannot be rendered; set `data.chat_template` to a Jinja template (for example ChatML)",
                 field="data.chat_template",
             )
         return self.tokenizer.apply_chat_template(
@@ -248,12 +246,8 @@ class ExampleTokenizer:
         raise BadConfig(f"the local worker cannot train on `{data_format}` data yet", field="data.format")
 
 
-def load_examples(
-    path: str, field_name: str, declared_format: str, example_tokenizer: ExampleTokenizer
-) -> tuple[str, list[TokenizedExample]]:
+def load_examples(path: str, field_name: str, declared_format: str, example_tokenizer: ExampleTokenizer) -> tuple[str, list[TokenizedExample]]:
     raw = read_jsonl(path, field_name)
     data_format = resolve_format(raw, declared_format, path, field_name)
-    tokenized = [
-        example_tokenizer(example, data_format, where=f"{path} example {index + 1}") for index, example in enumerate(raw)
-    ]
+    tokenized = [example_tokenizer(example, data_format, where=f"{path} example {index + 1}") for index, example in enumerate(raw)]
     return data_format, tokenized

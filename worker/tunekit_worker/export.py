@@ -24,8 +24,9 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import WorkerError
 from .events import ExitCode
@@ -159,7 +160,13 @@ def export_gguf(info: dict[str, Any], out: Path, quant: str, keep_f16: bool = Fa
         else:
             model, tokenizer, _ = load_hf(str(info["merged"]), None)
             pre = _gguf_pre_of(base_gguf)
-            kept = write_in_quant(merged_path, quant, lambda path, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, info["merged"], path, kind, info["name"], pre=pre), keep_f16, threads)
+            kept = write_in_quant(
+                merged_path,
+                quant,
+                lambda path, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, info["merged"], path, kind, info["name"], pre=pre),
+                keep_f16,
+                threads,
+            )
         record_f16("merged_f16_gguf", kept)
         result["merged_gguf"] = str(merged_path)
         return result
@@ -167,7 +174,13 @@ def export_gguf(info: dict[str, Any], out: Path, quant: str, keep_f16: bool = Fa
     if info["adapter"] is not None:
         base_model, base_tokenizer, base_tokenizer_dir = load_hf(base, None)
         base_path = out / f"base-{quant}.gguf"
-        kept = write_in_quant(base_path, quant, lambda path, kind: write_model_gguf(base_model.state_dict(), base_model.config, base_tokenizer, base_tokenizer_dir, path, kind, Path(base).name), keep_f16, threads)
+        kept = write_in_quant(
+            base_path,
+            quant,
+            lambda path, kind: write_model_gguf(base_model.state_dict(), base_model.config, base_tokenizer, base_tokenizer_dir, path, kind, Path(base).name),
+            keep_f16,
+            threads,
+        )
         record_f16("base_f16_gguf", kept)
         result["base_gguf"] = str(base_path)
         config = base_model.config
@@ -178,7 +191,9 @@ def export_gguf(info: dict[str, Any], out: Path, quant: str, keep_f16: bool = Fa
     else:
         result["base_gguf"] = None
         model, tokenizer, tokenizer_dir = load_hf(str(info["merged"]), None)
-    kept = write_in_quant(merged_path, quant, lambda path, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, tokenizer_dir, path, kind, info["name"]), keep_f16, threads)
+    kept = write_in_quant(
+        merged_path, quant, lambda path, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, tokenizer_dir, path, kind, info["name"]), keep_f16, threads
+    )
     record_f16("merged_f16_gguf", kept)
     result["merged_gguf"] = str(merged_path)
     return result
@@ -189,7 +204,12 @@ def export_adapter_only(info: dict[str, Any], out: Path, quant: str = "f16") -> 
     from .export_gguf import gguf_base_heads, write_lora_gguf
 
     if quant not in ("f16", "f32"):
-        raise WorkerError("bad_config", f"a LoRA adapter GGUF is not quantized (`--quant {quant}`): its small A/B matrices stay f32 and apply to a quantized base; quantize the base or export `--format gguf` for a quantized merged model", "--quant", ExitCode.BAD_CONFIG)
+        raise WorkerError(
+            "bad_config",
+            f"a LoRA adapter GGUF is not quantized (`--quant {quant}`): its small A/B matrices stay f32 and apply to a quantized base; quantize the base or export `--format gguf` for a quantized merged model",
+            "--quant",
+            ExitCode.BAD_CONFIG,
+        )
     if info["adapter"] is None:
         raise WorkerError("bad_config", "this run trained the full model (no LoRA adapter); export it with `--format gguf`", "run", ExitCode.BAD_CONFIG)
     base = info["base"]
@@ -256,7 +276,12 @@ def convert_main(argv: list[str]) -> int:
         check_llama_cpp(args.quant)
         model, tokenizer, tokenizer_dir = load_hf(args.model, None)
         path = Path(args.out).resolve()
-        write_in_quant(path, args.quant, lambda target, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, tokenizer_dir, target, kind, Path(args.model).name), threads=args.threads)
+        write_in_quant(
+            path,
+            args.quant,
+            lambda target, kind: write_model_gguf(model.state_dict(), model.config, tokenizer, tokenizer_dir, target, kind, Path(args.model).name),
+            threads=args.threads,
+        )
         return {"format": "gguf", "quant": args.quant, "merged_gguf": str(path)}
 
     return _answer(work)
@@ -268,7 +293,7 @@ def _answer(work: Any) -> int:
     except WorkerError as error:
         print(json.dumps({"error": {"code": error.code, "message": error.message, "field": error.field}}), flush=True)
         return error.exit_code
-    except Exception as error:  # noqa: BLE001 - the caller reads one JSON answer whatever happens
+    except Exception as error:
         print(json.dumps({"error": {"code": "internal", "message": f"{type(error).__name__}: {error}", "field": None}}), flush=True)
         raise
     print(json.dumps(result), flush=True)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -322,7 +323,9 @@ def write_merged_from_gguf(base_gguf: Path, adapter_dir: Path | None, out_path: 
         data = dequantized(tensor)
         if tensor.name in deltas:
             if deltas[tensor.name].shape != data.shape:
-                raise BadConfig(f"adapter tensor for `{tensor.name}` has shape {deltas[tensor.name].shape}, the base has {data.shape}: the adapter was trained on another model", "run")
+                raise BadConfig(
+                    f"adapter tensor for `{tensor.name}` has shape {deltas[tensor.name].shape}, the base has {data.shape}: the adapter was trained on another model", "run"
+                )
             data = data + deltas[tensor.name]
             missing.discard(tensor.name)
         encoded, raw_dtype = encode_tensor(data, quant)

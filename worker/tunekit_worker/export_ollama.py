@@ -9,14 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-CHATML_TEMPLATE = (
-    "{{- range .Messages }}<|im_start|>{{ .Role }}\n"
-    "{{ .Content }}<|im_end|>\n"
-    "{{ end }}<|im_start|>assistant\n"
-)
+CHATML_TEMPLATE = "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
 LLAMA3_TEMPLATE = (
-    "<|begin_of_text|>{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n"
-    "{{ .Content }}<|eot_id|>{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n"
+    "<|begin_of_text|>{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n"
 )
 FAMILIES = {
     "chatml": (CHATML_TEMPLATE, ["<|im_start|>", "<|im_end|>"]),
@@ -40,10 +35,8 @@ def default_system_prompt(chat_template: str, eos_token: str) -> str | None:
         import jinja2
 
         environment = jinja2.Environment(loader=jinja2.BaseLoader())
-        rendered = environment.from_string(chat_template).render(
-            messages=[{"role": "user", "content": "__user__"}], add_generation_prompt=False, bos_token="", eos_token=eos_token
-        )
-    except Exception:  # noqa: BLE001 - a template that cannot render here gets no SYSTEM line
+        rendered = environment.from_string(chat_template).render(messages=[{"role": "user", "content": "__user__"}], add_generation_prompt=False, bos_token="", eos_token=eos_token)
+    except Exception:
         return None
     for marker, end in (("<|im_start|>system\n", "<|im_end|>"), ("<|start_header_id|>system<|end_header_id|>\n\n", "<|eot_id|>")):
         start = rendered.find(marker)

@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from .errors import BadConfig
 from .run_folder import TRAINER_STATE, checkpoint_step, read_complete_checkpoint
@@ -26,17 +26,17 @@ class LoraSpec:
     r: int = 16
     alpha: float = 32.0
     dropout: float = 0.05
-    target_modules: Union[str, list[str]] = "all-linear"
+    target_modules: str | list[str] = "all-linear"
 
 
 @dataclass
 class TrainingSpec:
     epochs: int
     method: str = "lora"
-    batch_size: Union[int, Auto] = "auto"
-    micro_batch_size: Union[int, Auto] = "auto"
-    learning_rate: Union[float, Auto] = "auto"
-    learning_rate_multiplier: Union[float, Auto] = "auto"  # scales the `auto` learning rate (auto_hyperparameters.py)
+    batch_size: int | Auto = "auto"
+    micro_batch_size: int | Auto = "auto"
+    learning_rate: float | Auto = "auto"
+    learning_rate_multiplier: float | Auto = "auto"  # scales the `auto` learning rate (auto_hyperparameters.py)
     dpo_beta: float = 0.1
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.03
@@ -194,8 +194,7 @@ def parse_job_spec(raw: Any, check_files: bool = True, cuda_available: bool | No
     target_modules = lora_reader.get(
         "target_modules",
         "all-linear",
-        lambda value: value == "all-linear"
-        or (isinstance(value, list) and len(value) > 0 and all(_is_str(item) and item for item in value)),
+        lambda value: value == "all-linear" or (isinstance(value, list) and len(value) > 0 and all(_is_str(item) and item for item in value)),
         '"all-linear" or a list of module names',
     )
     lora = LoraSpec(
@@ -208,12 +207,8 @@ def parse_job_spec(raw: Any, check_files: bool = True, cuda_available: bool | No
         method=reader.get("method", "lora", _one_of(*ALL_METHODS), "one of " + ", ".join(ALL_METHODS)),
         epochs=reader.get("epochs", 1, _int_in(1, 100), "an integer in 1..100 (the supervisor resolves `auto`)"),
         batch_size=reader.get("batch_size", "auto", _int_in(1, 4096), "an integer in 1..4096 or auto", allow_auto=True),
-        micro_batch_size=reader.get(
-            "micro_batch_size", "auto", _int_in(1, 4096), "an integer in 1..4096 or auto", allow_auto=True
-        ),
-        learning_rate=reader.get(
-            "learning_rate", "auto", _number_in(0, 1, exclusive_low=True), "a number in (0, 1] or auto", allow_auto=True
-        ),
+        micro_batch_size=reader.get("micro_batch_size", "auto", _int_in(1, 4096), "an integer in 1..4096 or auto", allow_auto=True),
+        learning_rate=reader.get("learning_rate", "auto", _number_in(0, 1, exclusive_low=True), "a number in (0, 1] or auto", allow_auto=True),
         learning_rate_multiplier=reader.get(
             "learning_rate_multiplier",
             "auto",
@@ -252,13 +247,7 @@ def parse_job_spec(raw: Any, check_files: bool = True, cuda_available: bool | No
 
 def looks_like_local_path(model: str) -> bool:
     """A hub id is `name` or `org/name`; anything else (absolute, ./, ~, .gguf, existing) is a path."""
-    return (
-        os.path.isabs(model)
-        or model.startswith((".", "~"))
-        or model.endswith(".gguf")
-        or model.count("/") > 1
-        or os.path.exists(model)
-    )
+    return os.path.isabs(model) or model.startswith((".", "~")) or model.endswith(".gguf") or model.count("/") > 1 or os.path.exists(model)
 
 
 def _check_runnable(spec: JobSpec, problems: _Problems, check_files: bool, cuda_available: bool | None) -> None:
@@ -278,8 +267,7 @@ def _check_runnable(spec: JobSpec, problems: _Problems, check_files: bool, cuda_
         if not uses_cuda:
             problems.add(
                 "training.method",
-                "`qlora` quantizes the base model to 4 bits with bitsandbytes, which needs a CUDA GPU; this run is on "
-                "CPU: use `lora` instead",
+                "`qlora` quantizes the base model to 4 bits with bitsandbytes, which needs a CUDA GPU; this run is on CPU: use `lora` instead",
             )
         else:
             try:
@@ -294,8 +282,7 @@ def _check_runnable(spec: JobSpec, problems: _Problems, check_files: bool, cuda_
         if training.micro_batch_size > training.batch_size:
             problems.add(
                 "training.micro_batch_size",
-                f"{training.micro_batch_size} is larger than `training.batch_size` ({training.batch_size}); "
-                "lower it or set it to auto",
+                f"{training.micro_batch_size} is larger than `training.batch_size` ({training.batch_size}); lower it or set it to auto",
             )
     if not spec.run_dir or not os.path.isabs(spec.run_dir):
         problems.add("run_dir", f"must be an absolute path, got {json.dumps(spec.run_dir)}")

@@ -304,7 +304,15 @@ class JsonRecognizer:
         integer = self.rule(self.value_rule(stack)).integer
         following = None
         if character in DIGITS:
-            following = {MINUS: ZERO if character == "0" else INTEGER, INTEGER: INTEGER, DOT: FRACTION, FRACTION: FRACTION, EXPONENT_MARK: EXPONENT, EXPONENT_SIGN: EXPONENT, EXPONENT: EXPONENT}.get(sub)
+            following = {
+                MINUS: ZERO if character == "0" else INTEGER,
+                INTEGER: INTEGER,
+                DOT: FRACTION,
+                FRACTION: FRACTION,
+                EXPONENT_MARK: EXPONENT,
+                EXPONENT_SIGN: EXPONENT,
+                EXPONENT: EXPONENT,
+            }.get(sub)
         elif character == "." and sub in (ZERO, INTEGER) and not integer:
             following = DOT
         elif character in "eE" and sub in (ZERO, INTEGER, FRACTION) and not integer:
@@ -326,7 +334,9 @@ class TokenConstraint:
         self.texts = texts
         self.end_ids = end_ids
         self.blocked = blocked | set(end_ids)
-        self.plain = [index for index, text in enumerate(texts) if text and index not in self.blocked and not any(character in '"\\' or ord(character) < 0x20 for character in text)]
+        self.plain = [
+            index for index, text in enumerate(texts) if text and index not in self.blocked and not any(character in '"\\' or ord(character) < 0x20 for character in text)
+        ]
         self.plain_set = set(self.plain)
         self.by_first: dict[str, list[int]] = {}
         for index, text in enumerate(texts):
@@ -370,7 +380,7 @@ class TokenConstraint:
         return result
 
 
-_texts_by_tokenizer: "weakref.WeakKeyDictionary[Any, list[str]]" = weakref.WeakKeyDictionary()
+_texts_by_tokenizer: weakref.WeakKeyDictionary[Any, list[str]] = weakref.WeakKeyDictionary()
 
 
 def token_texts(tokenizer: Any) -> list[str]:

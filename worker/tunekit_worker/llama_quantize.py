@@ -148,7 +148,7 @@ def default_params(library: LlamaLibrary) -> QuantizeParams:
     """The library's defaults, checked against the values the header documents, so a release whose
     struct layout moved is refused instead of being handed a misread struct."""
     params = library.llama.llama_model_quantize_default_params()
-    expected = (params.nthread == 0 and params.ftype == LLAMA_FTYPE_MOSTLY_Q8_0 and params.quantize_output_tensor and not params.allow_requantize and not params.dry_run)
+    expected = params.nthread == 0 and params.ftype == LLAMA_FTYPE_MOSTLY_Q8_0 and params.quantize_output_tensor and not params.allow_requantize and not params.dry_run
     if not expected or params.max_buf_size != DEFAULT_MAX_BUFFER_SIZE:
         raise WorkerError(
             "llama_cpp_mismatch",
@@ -176,8 +176,7 @@ def quantize_gguf(source: Path, target: Path, quant: str = "q4_k_m", threads: in
         target.unlink(missing_ok=True)
         raise WorkerError(
             "quantize_failed",
-            f"llama.cpp could not quantize `{source.name}` to {quant} (status {status}; its log above on stderr says why); "
-            "export with `--quant f16` or `--quant q8_0` instead",
+            f"llama.cpp could not quantize `{source.name}` to {quant} (status {status}; its log above on stderr says why); export with `--quant f16` or `--quant q8_0` instead",
             "--quant",
         )
     return target

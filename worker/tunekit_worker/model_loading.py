@@ -37,7 +37,7 @@ def load_tokenizer(spec: JobSpec) -> Any:
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=spec.training.trust_remote_code, **extra)
     except (OSError, ValueError) as error:
-        raise WorkerError("model_load_failed", f"cannot load the tokenizer of `model` {spec.model}: {error}", "model")
+        raise WorkerError("model_load_failed", f"cannot load the tokenizer of `model` {spec.model}: {error}", "model") from error
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if spec.data.chat_template:
@@ -68,7 +68,7 @@ def load_model(spec: JobSpec, device: torch.device, dtype: torch.dtype) -> Any:
     try:
         model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as error:
-        raise WorkerError("model_load_failed", f"cannot load `model` {spec.model}: {error}", "model")
+        raise WorkerError("model_load_failed", f"cannot load `model` {spec.model}: {error}", "model") from error
     if spec.training.method != "qlora":
         model.to(device)
     model.config.use_cache = False

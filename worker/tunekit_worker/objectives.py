@@ -8,8 +8,9 @@ term is the summed log-probability of an answer's trained tokens and the referen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as functional
@@ -35,14 +36,14 @@ class Sums:
     tokens: float = 0.0
     trained: float = 0.0
 
-    def add(self, other: "Sums") -> None:
+    def add(self, other: Sums) -> None:
         self.loss += other.loss
         self.units += other.units
         self.correct += other.correct
         self.tokens += other.tokens
         self.trained += other.trained
 
-    def reduced(self, all_reduce_sum: Callable[[list[float]], list[float]]) -> "Sums":
+    def reduced(self, all_reduce_sum: Callable[[list[float]], list[float]]) -> Sums:
         return Sums(*all_reduce_sum([self.loss, self.units, self.correct, self.tokens, self.trained]))
 
 
@@ -76,9 +77,7 @@ def forward_token_sums(model: Any, micro_batch: batching.MicroBatch, autocast: A
     return loss_sum, correct, int(targets.numel())
 
 
-def sequence_log_probs(
-    model: Any, micro_batch: batching.MicroBatch, autocast: Autocast
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def sequence_log_probs(model: Any, micro_batch: batching.MicroBatch, autocast: Autocast) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per example of the micro-batch: summed log-probability of its trained tokens, correct
     next-token predictions among them, and their number."""
     logits, targets, keep = trained_logits(model, micro_batch, autocast)
@@ -197,18 +196,14 @@ class PreferenceObjective:
         pass
 
 
-def choose_objective(
-    method: str, data_format: str, batcher: MicroBatcher, autocast: Autocast, dpo_beta: float, max_seq_len: int
-) -> Objective:
+def choose_objective(method: str, data_format: str, batcher: MicroBatcher, autocast: Autocast, dpo_beta: float, max_seq_len: int) -> Objective:
     """DPO for `training.method: dpo`, SFT otherwise; the data must be of the objective's kind."""
     dpo = method == "dpo"
     if dpo != (data_format == "preference"):
         raise BadConfig(
-            f"`training.method: {method}` cannot train on `{data_format}` data: DPO needs "
-            "preference pairs and preference pairs need DPO",
+            f"`training.method: {method}` cannot train on `{data_format}` data: DPO needs preference pairs and preference pairs need DPO",
             field="data.format" if dpo else "training.method",
         )
     if dpo:
         return PreferenceObjective(batcher, autocast, dpo_beta, max_seq_len)
     return SupervisedObjective(batcher, autocast)
-

@@ -38,7 +38,7 @@ _write_lock = threading.Lock()
 UNSUPPORTED_MESSAGE = (
     "`response_format.json_schema.schema` is outside what the python engine enforces ({problem}); it enforces an object "
     "schema built from `type`, string `enum`, `properties`, `required`, `additionalProperties` (true/false) and `items`, at any depth. "
-    "Simplify the schema, use `{{\"type\": \"json_object\"}}`, or serve a GGUF with the node-llama-cpp engine (`--engine llama-cpp`) for full JSON Schema"
+    'Simplify the schema, use `{{"type": "json_object"}}`, or serve a GGUF with the node-llama-cpp engine (`--engine llama-cpp`) for full JSON Schema'
 )
 
 
@@ -74,7 +74,9 @@ def choose(logits: torch.Tensor, temperature: float, top_p: float, generator: to
     return int(torch.multinomial(probabilities, 1, generator=generator))
 
 
-def choose_constrained(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator, constraint: TokenConstraint, state: State, banned: frozenset[int]) -> int | None:
+def choose_constrained(
+    logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator, constraint: TokenConstraint, state: State, banned: frozenset[int]
+) -> int | None:
     """`choose` over the tokens the constraint allows (None when none is allowed). Greedy looks at the
     most likely tokens first and only builds the full mask when none of them fits."""
     if temperature <= 0:
@@ -221,10 +223,20 @@ def main(argv: list[str]) -> int:
         try:
             run_request(models, request, cancelled)
         except UnsupportedSchema as error:
-            send({"id": request.get("id"), "type": "error", "code": "unsupported_response_format", "message": UNSUPPORTED_MESSAGE.format(problem=error), "field": "response_format"})
+            send(
+                {"id": request.get("id"), "type": "error", "code": "unsupported_response_format", "message": UNSUPPORTED_MESSAGE.format(problem=error), "field": "response_format"}
+            )
         except (OSError, ValueError, KeyError, TypeError) as error:
-            send({"id": request.get("id"), "type": "error", "code": "bad_request" if isinstance(error, (KeyError, TypeError)) else "model_load_failed", "message": f"{type(error).__name__}: {error}", "field": "model"})
-        except Exception as error:  # noqa: BLE001 - one failed request must not end the server
+            send(
+                {
+                    "id": request.get("id"),
+                    "type": "error",
+                    "code": "bad_request" if isinstance(error, (KeyError, TypeError)) else "model_load_failed",
+                    "message": f"{type(error).__name__}: {error}",
+                    "field": "model",
+                }
+            )
+        except Exception as error:
             send({"id": request.get("id"), "type": "error", "code": "internal", "message": f"{type(error).__name__}: {error}"})
         finally:
             cancelled.discard(request.get("id"))

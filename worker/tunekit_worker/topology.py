@@ -10,7 +10,8 @@ model the loop trains), `gradient_sync` (around the forward and backward of a mi
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import torch
 

@@ -22,9 +22,10 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy
 import torch
@@ -119,14 +120,10 @@ class Run:
         spec = self.spec
         self.tokenizer = load_tokenizer(spec)
         example_tokenizer = ExampleTokenizer(self.tokenizer, spec.data.max_seq_len, spec.data.chat_template)
-        self.data_format, self.train_examples = load_examples(
-            spec.data.train, "data.train", spec.data.format, example_tokenizer
-        )
+        self.data_format, self.train_examples = load_examples(spec.data.train, "data.train", spec.data.format, example_tokenizer)
         self.valid_examples: list[TokenizedExample] = []
         if spec.data.validation:
-            _, self.valid_examples = load_examples(
-                spec.data.validation, "data.validation", self.data_format, example_tokenizer
-            )
+            _, self.valid_examples = load_examples(spec.data.validation, "data.validation", self.data_format, example_tokenizer)
         # SFT or DPO: chosen once; the loop asks it for the loss of a micro-batch (objectives.py)
         batcher = MicroBatcher(
             {"train": self.train_examples, "valid": self.valid_examples},
@@ -134,9 +131,7 @@ class Run:
             self.tokenizer.pad_token_id,
             self.device,
         )
-        self.objective = choose_objective(
-            spec.training.method, self.data_format, batcher, self.autocast, spec.training.dpo_beta, spec.data.max_seq_len
-        )
+        self.objective = choose_objective(spec.training.method, self.data_format, batcher, self.autocast, spec.training.dpo_beta, spec.data.max_seq_len)
 
     def prepare_model(self) -> None:
         spec = self.spec
@@ -243,8 +238,7 @@ class Run:
         if truncated:
             self.events.log(
                 "warn",
-                f"{truncated} training examples are longer than `data.max_seq_len` "
-                f"({self.spec.data.max_seq_len}) and were truncated",
+                f"{truncated} training examples are longer than `data.max_seq_len` ({self.spec.data.max_seq_len}) and were truncated",
             )
 
     # -- one optimizer step --
@@ -330,14 +324,10 @@ class Run:
         model_state = topology.full_model_state(self.model)  # collective: every rank; None unless sharded
         optimizer_state = topology.optimizer_state(self.model, self.optimizer)
         if self.context.is_main:
-            save_checkpoint(
-                path, self.model, optimizer_state, self.scheduler, rng_states, self.trainer_state(), model_state
-            )
+            save_checkpoint(path, self.model, optimizer_state, self.scheduler, rng_states, self.trainer_state(), model_state)
             metrics = {**(self.state.history[-1] if self.state.history else {}), **self.state.last_eval}
             metrics = {key: value for key, value in metrics.items() if key.startswith(("train_", "valid_"))}
-            self.events.emit(
-                "checkpoint", step=self.state.step, epoch=self.state.step / self.steps_per_epoch, path=str(path), metrics=metrics
-            )
+            self.events.emit("checkpoint", step=self.state.step, epoch=self.state.step / self.steps_per_epoch, path=str(path), metrics=metrics)
         topology.barrier()
         return str(path)
 

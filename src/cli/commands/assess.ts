@@ -25,7 +25,9 @@ export function registerAssess(program: Command): void {
         if (options.json) printJson(report);
         else {
           const readiness = report.readiness as { ok: boolean; errors: number; warnings: number };
-          process.stdout.write(`data: ${readiness.ok ? "ready" : "NOT ready"} (${readiness.errors} errors, ${readiness.warnings} warnings; \`tunekit data validate ${file}\` lists them)\n`);
+          process.stdout.write(
+            `data: ${readiness.ok ? "ready" : "NOT ready"} (${readiness.errors} errors, ${readiness.warnings} warnings; \`tunekit data validate ${file}\` lists them)\n`,
+          );
           process.stdout.write(`${report.recommendation.headline}\n${report.recommendation.cost}\n\nreport: ${files.html}\n`);
         }
         return 0;

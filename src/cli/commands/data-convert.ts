@@ -15,9 +15,7 @@ export function registerDataConvert(parent: Command): void {
   const command = parent.command("convert");
   addReaderOptions(command);
   command
-    .description(
-      "convert csv, tsv, json, jsonl, parquet, Alpaca, ShareGPT or preference-pair data to chat JSONL ({\"messages\": [...]} a line) or preference JSONL",
-    )
+    .description('convert csv, tsv, json, jsonl, parquet, Alpaca, ShareGPT or preference-pair data to chat JSONL ({"messages": [...]} a line) or preference JSONL')
     .argument("<in>", "source file")
     .argument("<out>", "JSONL file to write")
     .option("--from <format>", `source format: ${CONVERT_FROM_FORMATS.join(", ")} (default: the file type from the extension of IN, the layout detected from its first records)`)
@@ -64,32 +62,45 @@ row converts, no output file is written.
 Exit status: 0 all rows converted, 1 some rows skipped (or none converted), 2 usage or input error.`,
     )
     .action(
-      action(async (input: string, output: string, options: { from?: string; to?: string; map: string[]; system?: string; force: boolean; maxProblems: string; json: boolean } & ReaderCommandOptions) => {
-        const reader = readerOptions(options);
-        const maxProblems = Number(options.maxProblems);
-        if (!Number.isInteger(maxProblems) || maxProblems < 0) {
-          throw new TunekitError(`\`--max-problems\` must be a whole number, 0 or more, got ${JSON.stringify(options.maxProblems)}`, { kind: "usage", code: "invalid_option", field: "--max-problems", fix: "pass e.g. --max-problems 100, or 0 to list every skipped row" });
-        }
-        refuseToOverwrite([output], options.force);
-        const report = await convertDataset({
-          input,
-          output,
-          from: options.from,
-          to: options.to,
-          map: options.map,
-          system: options.system,
-          reader,
-          maxProblems: maxProblems === 0 ? Number.POSITIVE_INFINITY : maxProblems,
-          onDetect: (layout, description) => {
-            if (layout === "alpaca" || layout === "sharegpt" || layout === "preference") {
-              process.stderr.write(`detected ${description} in ${input}; converting them to ${options.to ?? (layout === "preference" ? "preference" : "chat")} JSONL (pass --from or --map to read them otherwise)\n`);
-            }
-          },
-        });
-        if (options.json) printJson(report);
-        else printReport(report);
-        return report.skipped > 0 || report.written === 0 ? 1 : 0;
-      }),
+      action(
+        async (
+          input: string,
+          output: string,
+          options: { from?: string; to?: string; map: string[]; system?: string; force: boolean; maxProblems: string; json: boolean } & ReaderCommandOptions,
+        ) => {
+          const reader = readerOptions(options);
+          const maxProblems = Number(options.maxProblems);
+          if (!Number.isInteger(maxProblems) || maxProblems < 0) {
+            throw new TunekitError(`\`--max-problems\` must be a whole number, 0 or more, got ${JSON.stringify(options.maxProblems)}`, {
+              kind: "usage",
+              code: "invalid_option",
+              field: "--max-problems",
+              fix: "pass e.g. --max-problems 100, or 0 to list every skipped row",
+            });
+          }
+          refuseToOverwrite([output], options.force);
+          const report = await convertDataset({
+            input,
+            output,
+            from: options.from,
+            to: options.to,
+            map: options.map,
+            system: options.system,
+            reader,
+            maxProblems: maxProblems === 0 ? Number.POSITIVE_INFINITY : maxProblems,
+            onDetect: (layout, description) => {
+              if (layout === "alpaca" || layout === "sharegpt" || layout === "preference") {
+                process.stderr.write(
+                  `detected ${description} in ${input}; converting them to ${options.to ?? (layout === "preference" ? "preference" : "chat")} JSONL (pass --from or --map to read them otherwise)\n`,
+                );
+              }
+            },
+          });
+          if (options.json) printJson(report);
+          else printReport(report);
+          return report.skipped > 0 || report.written === 0 ? 1 : 0;
+        },
+      ),
     );
 }
 

@@ -36,7 +36,12 @@ function collect(value: string, previous: string[]): string[] {
 function wholeNumber(flag: string, value: string, minimum: number, example: string): number {
   const parsed = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < minimum) {
-    throw new TunekitError(`\`${flag}\` must be a whole number >= ${minimum}; got \`${value}\``, { kind: "usage", code: "invalid_number", field: flag, fix: `pass e.g. ${flag} ${example}` });
+    throw new TunekitError(`\`${flag}\` must be a whole number >= ${minimum}; got \`${value}\``, {
+      kind: "usage",
+      code: "invalid_number",
+      field: flag,
+      fix: `pass e.g. ${flag} ${example}`,
+    });
   }
   return parsed;
 }
@@ -59,7 +64,7 @@ export function registerDataDistill(parent: Command): void {
     .command("distill")
     .description("have a teacher model behind any OpenAI-compatible endpoint answer prompts, and write its answers as chat training data (resumable)")
     .requiredOption("--teacher <model>", "the model that answers: an OpenAI model, an `ft:` model about to be retired, a Tunekit or vLLM model id, an Azure deployment")
-    .requiredOption("--prompts <file>", "prompts: chat rows (the last assistant turn is replaced), {\"prompt\": ...} rows, or csv/tsv/json/parquet records")
+    .requiredOption("--prompts <file>", 'prompts: chat rows (the last assistant turn is replaced), {"prompt": ...} rows, or csv/tsv/json/parquet records')
     .requiredOption("--out <file>", "chat JSONL to write; rerunning the same command resumes it")
     .option("--from <format>", `format of --prompts: ${CONVERT_SOURCE_FORMATS.join(", ")} (default: from its extension)`)
     .addOption(
@@ -68,8 +73,15 @@ export function registerDataDistill(parent: Command): void {
         .default([], "the columns named prompt or user, and system"),
     )
     .option("--base-url <url>", "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 for `tunekit server` (default: https://api.openai.com/v1)")
-    .addOption(new Option("--api <api>", "openai: the OpenAI SDK against --base-url; azure: AzureOpenAI, --base-url the resource endpoint, --teacher the deployment").choices(["openai", "azure"]).default("openai"))
-    .option("--api-key-env <name>", "environment variable holding the key (default: OPENAI_API_KEY, or AZURE_OPENAI_API_KEY with --api azure); a local server without keys needs none")
+    .addOption(
+      new Option("--api <api>", "openai: the OpenAI SDK against --base-url; azure: AzureOpenAI, --base-url the resource endpoint, --teacher the deployment")
+        .choices(["openai", "azure"])
+        .default("openai"),
+    )
+    .option(
+      "--api-key-env <name>",
+      "environment variable holding the key (default: OPENAI_API_KEY, or AZURE_OPENAI_API_KEY with --api azure); a local server without keys needs none",
+    )
     .option("--azure-api-version <version>", "Azure OpenAI API version (default: 2024-10-21)")
     .option("--concurrency <n>", "requests in flight at most; lowered by itself while the teacher answers 429", "4")
     .option("--max-tokens <n>", "max_tokens of each answer (default: the teacher's own)")
@@ -167,7 +179,11 @@ class ProgressPrinter {
     const payload = { failed: event.failed, limited: event.rate_limited, inflight: event.concurrency };
     if (this.tty) {
       if (this.bar === null) {
-        this.bar = new SingleBar({ format: "distill [{bar}] {value}/{total} prompts | {failed} failed | {limited} x 429 | concurrency {inflight}", stream: process.stderr, hideCursor: true });
+        this.bar = new SingleBar({
+          format: "distill [{bar}] {value}/{total} prompts | {failed} failed | {limited} x 429 | concurrency {inflight}",
+          stream: process.stderr,
+          hideCursor: true,
+        });
         this.bar.start(event.total, event.done, payload);
       }
       this.bar.update(event.done, payload);
@@ -198,9 +214,7 @@ function printSummary(summary: DistillSummary): void {
   ];
   if (summary.truncated > 0) lines.push(`  warning: ${summary.truncated} answers stopped at --max-tokens (finish_reason length); raise it for whole answers`);
   if (summary.failed + summary.rejected > 0) {
-    lines.push(
-      `  ${summary.failed} failed, ${summary.rejected} rejected (invalid rows); first: ${summary.problems[0]?.message ?? "?"}; rerun the same command to retry them`,
-    );
+    lines.push(`  ${summary.failed} failed, ${summary.rejected} rejected (invalid rows); first: ${summary.problems[0]?.message ?? "?"}; rerun the same command to retry them`);
   }
   if (summary.interrupted) lines.push("  interrupted: rerun the same command to resume");
   lines.push(`  summary: ${summary.summary_file}`);

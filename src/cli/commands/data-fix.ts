@@ -59,7 +59,12 @@ was dropped; OUT is not written), 2 usage or input error (IN missing or not JSON
         await refuseNonJsonl(input);
         const maxTokens = options.maxTokens === undefined ? undefined : positiveWhole(options.maxTokens, "--max-tokens");
         if (maxTokens !== undefined && options.model === undefined) {
-          throw new TunekitError("`--max-tokens` needs `--model`: the model's tokenizer counts the tokens", { kind: "usage", code: "invalid_option", field: "--max-tokens", fix: "add --model <model>, e.g. --model gpt-4o-mini or --model ./models/<folder>" });
+          throw new TunekitError("`--max-tokens` needs `--model`: the model's tokenizer counts the tokens", {
+            kind: "usage",
+            code: "invalid_option",
+            field: "--max-tokens",
+            fix: "add --model <model>, e.g. --model gpt-4o-mini or --model ./models/<folder>",
+          });
         }
         refuseToOverwrite([output], options.force);
 
@@ -68,7 +73,12 @@ was dropped; OUT is not written), 2 usage or input error (IN missing or not JSON
           const counter = await loadCounter(options.model);
           const limit = maxTokens ?? counter.contextLength;
           if (!limit) {
-            throw new TunekitError(`the context length of \`${options.model}\` is unknown`, { kind: "usage", code: "unknown_context_length", field: "--model", fix: "pass `--max-tokens N` (e.g. your `data.max_seq_len`)" });
+            throw new TunekitError(`the context length of \`${options.model}\` is unknown`, {
+              kind: "usage",
+              code: "unknown_context_length",
+              field: "--model",
+              fix: "pass `--max-tokens N` (e.g. your `data.max_seq_len`)",
+            });
           }
           contextLimit = { counter, maxTokens: limit };
         }
@@ -168,15 +178,32 @@ async function refuseNonJsonl(input: string): Promise<void> {
     });
   }
   if (sniffed.kind === "empty") {
-    throw new TunekitError(`\`${input}\` is empty (0 bytes): there is nothing to fix`, { kind: "usage", code: "empty_file", file: input, field: "<in>", fix: "export the dataset again" });
+    throw new TunekitError(`\`${input}\` is empty (0 bytes): there is nothing to fix`, {
+      kind: "usage",
+      code: "empty_file",
+      file: input,
+      field: "<in>",
+      fix: "export the dataset again",
+    });
   }
-  throw new TunekitError(`\`${input}\` is not a text dataset: ${sniffed.reason}`, { kind: "usage", code: "binary_file", file: input, field: "<in>", fix: "pass a UTF-8 JSONL file" });
+  throw new TunekitError(`\`${input}\` is not a text dataset: ${sniffed.reason}`, {
+    kind: "usage",
+    code: "binary_file",
+    file: input,
+    field: "<in>",
+    fix: "pass a UTF-8 JSONL file",
+  });
 }
 
 function positiveWhole(value: string, flag: string): number {
   const parsed = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < 1) {
-    throw new TunekitError(`\`${flag}\` must be a whole number of tokens >= 1, got \`${value}\``, { kind: "usage", code: "invalid_option", field: flag, fix: `pass e.g. ${flag} 2048` });
+    throw new TunekitError(`\`${flag}\` must be a whole number of tokens >= 1, got \`${value}\``, {
+      kind: "usage",
+      code: "invalid_option",
+      field: flag,
+      fix: `pass e.g. ${flag} 2048`,
+    });
   }
   return parsed;
 }
@@ -201,7 +228,9 @@ export function formatFixReport(report: FixReport, written: boolean, maxTokens: 
   const dropped = report.lines - report.kept;
   const out: string[] = [];
   if (written) {
-    out.push(`wrote ${report.output}: kept ${report.kept} of ${report.lines} line${report.lines === 1 ? "" : "s"}, dropped ${dropped}${report.bomStripped ? ", stripped the byte order mark" : ""}`);
+    out.push(
+      `wrote ${report.output}: kept ${report.kept} of ${report.lines} line${report.lines === 1 ? "" : "s"}, dropped ${dropped}${report.bomStripped ? ", stripped the byte order mark" : ""}`,
+    );
   } else {
     out.push(`nothing could be kept: all ${report.lines} line${report.lines === 1 ? "" : "s"} of ${report.input} were dropped; ${report.output} was not written`);
   }

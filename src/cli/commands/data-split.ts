@@ -52,33 +52,38 @@ convert the splits with \`tunekit data convert\` and the same --map. A JSON arra
 written as JSONL splits, one record a line. A line that is not UTF-8 stops the split (exit 2).`,
     )
     .action(
-      action(async (file: string, options: { validation: string; test: string; seed: string; outDir?: string; groupBy: string; force: boolean; json: boolean } & ReaderCommandOptions) => {
-        const reader = readerOptions(options);
-        if (options.groupBy !== "prompt" && options.groupBy !== "example") {
-          throw new TunekitError(`\`--group-by\` must be prompt or example; got \`${options.groupBy}\``, {
-            kind: "usage",
-            code: "invalid_group_by",
-            field: "--group-by",
-            fix: "pass --group-by example (default) or --group-by prompt",
+      action(
+        async (
+          file: string,
+          options: { validation: string; test: string; seed: string; outDir?: string; groupBy: string; force: boolean; json: boolean } & ReaderCommandOptions,
+        ) => {
+          const reader = readerOptions(options);
+          if (options.groupBy !== "prompt" && options.groupBy !== "example") {
+            throw new TunekitError(`\`--group-by\` must be prompt or example; got \`${options.groupBy}\``, {
+              kind: "usage",
+              code: "invalid_group_by",
+              field: "--group-by",
+              fix: "pass --group-by example (default) or --group-by prompt",
+            });
+          }
+          const validation = fraction("--validation")(options.validation);
+          const test = fraction("--test")(options.test);
+          const outputs = await splitOutputPathsFor(file, options.outDir, reader);
+          refuseToOverwrite([outputs.train, ...(validation > 0 ? [outputs.validation] : []), ...(test > 0 ? [outputs.test] : [])], options.force);
+          const report = await splitDataset({
+            file,
+            validation,
+            test,
+            seed: wholeNumber(options.seed),
+            outDir: options.outDir,
+            groupBy: options.groupBy as SplitGrouping,
+            reader,
           });
-        }
-        const validation = fraction("--validation")(options.validation);
-        const test = fraction("--test")(options.test);
-        const outputs = await splitOutputPathsFor(file, options.outDir, reader);
-        refuseToOverwrite([outputs.train, ...(validation > 0 ? [outputs.validation] : []), ...(test > 0 ? [outputs.test] : [])], options.force);
-        const report = await splitDataset({
-          file,
-          validation,
-          test,
-          seed: wholeNumber(options.seed),
-          outDir: options.outDir,
-          groupBy: options.groupBy as SplitGrouping,
-          reader,
-        });
-        if (options.json) printJson(report);
-        else printReport(report);
-        return 0;
-      }),
+          if (options.json) printJson(report);
+          else printReport(report);
+          return 0;
+        },
+      ),
     );
 }
 

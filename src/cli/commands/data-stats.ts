@@ -43,31 +43,30 @@ export function registerDataStats(parent: Command): void {
     .option("--chat-template <file>", "Jinja chat template overriding the model's own")
     .option("--json", "print the statistics as JSON", false)
     .option("--map <column=field>", "map a column to a message field (user, assistant, system), as `data convert` does; repeatable", repeatable, []);
-  addReaderOptions(command)
-    .action(
-      action(async (file: string, options: ReaderCommandOptions & { model: string; format: string; chatTemplate?: string; json: boolean; map: string[] }) => {
-        const reader = { ...readerOptions(options), map: options.map };
-        const format = parseFormatOption(options.format);
-        // tokenizers load on use: `tunekit --help` and the other commands stay light
-        const [{ computeDatasetStats, formatDatasetStats }, { loadTokenCounter }] = await Promise.all([
-          import("../../data/stats/dataset-stats.js"),
-          import("../../data/tokens/load-token-counter.js"),
-        ]);
-        const counter = await loadTokenCounter(options.model, { chatTemplate: await readChatTemplateOption(options.chatTemplate) });
-        const { defaultPriceTable, unknownHostedModelWarning } = await import("../../data/estimate/price-table.js");
-        const unknownModel = unknownHostedModelWarning(defaultPriceTable(), options.model);
-        if (unknownModel) process.stderr.write(`warning: ${unknownModel}\n`);
-        const progress = new CountProgress("data stats: counting tokens");
-        let stats;
-        try {
-          stats = await computeDatasetStats(file, counter, { model: options.model, format, onProgress: progress.update, reader });
-        } finally {
-          progress.stop();
-        }
-        if (stats.examples === 0) throw noUsableExamples(file, stats.skipped);
-        if (options.json) printJson(stats);
-        else process.stdout.write(`${formatDatasetStats(stats)}\n`);
-        return 0;
-      }),
-    );
+  addReaderOptions(command).action(
+    action(async (file: string, options: ReaderCommandOptions & { model: string; format: string; chatTemplate?: string; json: boolean; map: string[] }) => {
+      const reader = { ...readerOptions(options), map: options.map };
+      const format = parseFormatOption(options.format);
+      // tokenizers load on use: `tunekit --help` and the other commands stay light
+      const [{ computeDatasetStats, formatDatasetStats }, { loadTokenCounter }] = await Promise.all([
+        import("../../data/stats/dataset-stats.js"),
+        import("../../data/tokens/load-token-counter.js"),
+      ]);
+      const counter = await loadTokenCounter(options.model, { chatTemplate: await readChatTemplateOption(options.chatTemplate) });
+      const { defaultPriceTable, unknownHostedModelWarning } = await import("../../data/estimate/price-table.js");
+      const unknownModel = unknownHostedModelWarning(defaultPriceTable(), options.model);
+      if (unknownModel) process.stderr.write(`warning: ${unknownModel}\n`);
+      const progress = new CountProgress("data stats: counting tokens");
+      let stats;
+      try {
+        stats = await computeDatasetStats(file, counter, { model: options.model, format, onProgress: progress.update, reader });
+      } finally {
+        progress.stop();
+      }
+      if (stats.examples === 0) throw noUsableExamples(file, stats.skipped);
+      if (options.json) printJson(stats);
+      else process.stdout.write(`${formatDatasetStats(stats)}\n`);
+      return 0;
+    }),
+  );
 }

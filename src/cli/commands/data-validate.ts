@@ -147,7 +147,10 @@ const WARNING_LINES_LISTED = 5;
 
 /** "lines 1, 2, 3, 4, 5 and 21 more (`--json` lists every one)" */
 function linesOf(problems: ValidationProblem[], count: number): string {
-  const lines = problems.filter((problem) => problem.line !== null).slice(0, WARNING_LINES_LISTED).map((problem) => problem.line);
+  const lines = problems
+    .filter((problem) => problem.line !== null)
+    .slice(0, WARNING_LINES_LISTED)
+    .map((problem) => problem.line);
   const files = problems.length - problems.filter((problem) => problem.line !== null).length;
   const more = count - lines.length - files;
   const listed = lines.length === 0 ? "the whole file" : `line${lines.length === 1 ? "" : "s"} ${lines.join(", ")}`;

@@ -38,14 +38,24 @@ async function deploy(options: DeployOptions): Promise<number> {
   const { config } = loadConfig(configPath, overrides);
   const provider = options.provider ?? config.provider;
   if (!["azure", "openai", "local"].includes(provider)) {
-    throw new TunekitError(`unknown \`--provider ${provider}\`: deploy knows azure (openai and local need no deployment)`, { kind: "usage", code: "unknown_provider", field: "--provider", fix: "use `--provider azure` for Azure OpenAI" });
+    throw new TunekitError(`unknown \`--provider ${provider}\`: deploy knows azure (openai and local need no deployment)`, {
+      kind: "usage",
+      code: "unknown_provider",
+      field: "--provider",
+      fix: "use `--provider azure` for Azure OpenAI",
+    });
   }
   if (provider !== "azure") {
     const why =
       provider === "openai"
         ? "OpenAI serves a fine-tuned model as soon as its job succeeds: call it by its `ft:` id"
         : "a Tunekit server serves every fine-tuned model it trained at /v1/chat/completions (`tunekit server`, or `tunekit serve <model>`)";
-    throw new TunekitError(`\`--provider ${provider}\` needs no deployment: ${why}`, { kind: "usage", code: "no_deployment_needed", field: "--provider", fix: "use `--provider azure` for Azure OpenAI" });
+    throw new TunekitError(`\`--provider ${provider}\` needs no deployment: ${why}`, {
+      kind: "usage",
+      code: "no_deployment_needed",
+      field: "--provider",
+      fix: "use `--provider azure` for Azure OpenAI",
+    });
   }
   const target = azureDeploymentTarget(config);
   const name = options.name ?? config.azure.deployment.name ?? deploymentNameFor(options.model);
@@ -58,7 +68,13 @@ async function deploy(options: DeployOptions): Promise<number> {
   if (options.wait) {
     let last = created.properties?.provisioningState ?? "";
     const seconds = Number(options.pollInterval);
-    if (!(seconds > 0)) throw new TunekitError(`\`--poll-interval\` must be a positive number of seconds, got \`${options.pollInterval}\``, { kind: "usage", code: "bad_option", field: "--poll-interval", fix: "pass e.g. --poll-interval 10" });
+    if (!(seconds > 0))
+      throw new TunekitError(`\`--poll-interval\` must be a positive number of seconds, got \`${options.pollInterval}\``, {
+        kind: "usage",
+        code: "bad_option",
+        field: "--poll-interval",
+        fix: "pass e.g. --poll-interval 10",
+      });
     final = await waitForAzureDeployment(target, name, {
       intervalMs: seconds * 1000,
       maxRetries: config.azure.max_retries,
@@ -69,7 +85,15 @@ async function deploy(options: DeployOptions): Promise<number> {
     });
   }
   if (options.json) {
-    printJson({ provider: "azure", name, model: options.model, sku: settings.sku, capacity: settings.capacity, provisioning_state: final.properties?.provisioningState ?? null, deployment: final });
+    printJson({
+      provider: "azure",
+      name,
+      model: options.model,
+      sku: settings.sku,
+      capacity: settings.capacity,
+      provisioning_state: final.properties?.provisioningState ?? null,
+      deployment: final,
+    });
   } else {
     process.stdout.write(`${name}\n`);
     say(`call it with AzureOpenAI({ endpoint, apiVersion, apiKey }).chat.completions.create({ model: "${name}", messages })`);
@@ -94,6 +118,9 @@ export function registerDeploy(program: Command): void {
     .option("-c, --config <file>", "run config holding the `azure:` settings (optional)", "tunekit.yaml")
     .option("--set <key=value>", "override a config field, e.g. --set azure.deployment.management_endpoint=https://... (repeatable)", repeatable, [] as string[])
     .option("--json", "print the deployment as JSON", false)
-    .addHelpText("after", "\nThe management token comes from the variable named by `azure.deployment.token_env` (AZURE_MANAGEMENT_TOKEN):\n  export AZURE_MANAGEMENT_TOKEN=$(az account get-access-token --query accessToken -o tsv)\n")
+    .addHelpText(
+      "after",
+      "\nThe management token comes from the variable named by `azure.deployment.token_env` (AZURE_MANAGEMENT_TOKEN):\n  export AZURE_MANAGEMENT_TOKEN=$(az account get-access-token --query accessToken -o tsv)\n",
+    )
     .action(action(deploy));
 }

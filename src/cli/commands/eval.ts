@@ -16,7 +16,10 @@ const STRATEGIES: readonly StrategyName[] = ["zero-shot", "few-shot", "rag", "fi
 /** `--strategies zero-shot,rag` -> the list, in the order given; names checked. */
 export function parseStrategiesOption(value: string | undefined, allowed: readonly StrategyName[] = STRATEGIES): StrategyName[] | undefined {
   if (value === undefined) return undefined;
-  const names = value.split(",").map((name) => name.trim()).filter((name) => name.length > 0);
+  const names = value
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
   const unknown = names.filter((name) => !allowed.includes(name as StrategyName));
   if (names.length === 0 || unknown.length > 0) {
     throw new TunekitError(`\`--strategies\` has ${unknown.length > 0 ? `unknown ${unknown.map((name) => `\`${name}\``).join(", ")}` : "no strategy"}`, {
@@ -46,7 +49,11 @@ export async function serveLocalModels(loaded: LoadedConfig, strategies: readonl
   const base = path.isAbsolute(config.model) ? config.model : resolveConfigPath(loaded, config.model);
   const baseIsLocal = existsSync(base);
   const needsBase =
-    strategies.some((strategy) => strategy !== "fine-tuned") && evalConfig.base.base_url === null && evalConfig.base.model === null && baseIsLocal && resolveHosting(config.model, evalConfig.base) === "local";
+    strategies.some((strategy) => strategy !== "fine-tuned") &&
+    evalConfig.base.base_url === null &&
+    evalConfig.base.model === null &&
+    baseIsLocal &&
+    resolveHosting(config.model, evalConfig.base) === "local";
   const runDir = evalConfig.fine_tuned.run_dir === null ? null : resolveConfigPath(loaded, evalConfig.fine_tuned.run_dir);
   const needsFineTuned = strategies.includes("fine-tuned") && evalConfig.fine_tuned.endpoint.base_url === null && runDir !== null && baseIsLocal;
   if (!needsBase && !needsFineTuned) return { loaded, close: async () => {} };

@@ -20,9 +20,15 @@ interface ExportCommandOptions {
 async function runDirOf(jobOrRun: string, dataDir: string): Promise<string> {
   if (existsSync(jobOrRun)) return resolve(jobOrRun);
   if (!jobOrRun.startsWith("ftjob-") && !jobOrRun.startsWith("ft:")) {
-    throw new TunekitError(`\`${jobOrRun}\` is neither a run folder nor a job or fine-tuned model id`, { kind: "usage", code: "not_found", field: "JOB_OR_RUN", fix: "pass a run folder (e.g. runs/my-run) or an id from `tunekit jobs list`" });
+    throw new TunekitError(`\`${jobOrRun}\` is neither a run folder nor a job or fine-tuned model id`, {
+      kind: "usage",
+      code: "not_found",
+      field: "JOB_OR_RUN",
+      fix: "pass a run folder (e.g. runs/my-run) or an id from `tunekit jobs list`",
+    });
   }
-  if (!existsSync(resolve(dataDir))) throw new TunekitError(`data dir \`${dataDir}\` does not exist`, { kind: "usage", code: "not_found", field: "--data-dir", fix: "pass the server's `--data-dir`" });
+  if (!existsSync(resolve(dataDir)))
+    throw new TunekitError(`data dir \`${dataDir}\` does not exist`, { kind: "usage", code: "not_found", field: "--data-dir", fix: "pass the server's `--data-dir`" });
   const { openDatabase } = await import("../../jobs/store/database.js");
   const database = await openDatabase(resolve(dataDir));
   try {
@@ -31,8 +37,15 @@ async function runDirOf(jobOrRun: string, dataDir: string): Promise<string> {
       .select(["id", "run_dir", "status"])
       .where(jobOrRun.startsWith("ft:") ? "fine_tuned_model" : "id", "=", jobOrRun)
       .executeTakeFirst();
-    if (!row) throw new TunekitError(`no job or model \`${jobOrRun}\` in ${dataDir}`, { kind: "not_found", code: "job_not_found", field: "JOB_OR_RUN", fix: "list jobs with `tunekit jobs list`" });
-    if (row.status !== "succeeded" || !row.run_dir) throw new TunekitError(`job ${row.id} is ${row.status}; only a succeeded job can be exported`, { kind: "usage", code: "job_not_finished", field: "JOB_OR_RUN" });
+    if (!row)
+      throw new TunekitError(`no job or model \`${jobOrRun}\` in ${dataDir}`, {
+        kind: "not_found",
+        code: "job_not_found",
+        field: "JOB_OR_RUN",
+        fix: "list jobs with `tunekit jobs list`",
+      });
+    if (row.status !== "succeeded" || !row.run_dir)
+      throw new TunekitError(`job ${row.id} is ${row.status}; only a succeeded job can be exported`, { kind: "usage", code: "job_not_finished", field: "JOB_OR_RUN" });
     return row.run_dir;
   } finally {
     await database.destroy();
@@ -53,23 +66,44 @@ export function registerExport(program: Command): void {
     .option("--json", "print the written paths as JSON", false)
     .action(
       action(async (jobOrRun: string, options: ExportCommandOptions) => {
-        if (!["hf", "gguf", "ollama"].includes(options.format)) throw new TunekitError(`unknown \`--format\` ${options.format}`, { kind: "usage", code: "invalid_option", field: "--format", fix: "use hf, gguf or ollama" });
-        if (!["f32", "f16", "q8_0", "q4_k_m"].includes(options.quant)) throw new TunekitError(`unknown \`--quant\` ${options.quant}`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "use f16, q8_0, q4_k_m or f32" });
-        if (options.format === "hf" && options.quant !== "f16") throw new TunekitError(`\`--quant ${options.quant}\` applies to GGUF files; \`--format hf\` writes safetensors in float32`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "drop `--quant`, or export `--format gguf` or `--format ollama`" });
+        if (!["hf", "gguf", "ollama"].includes(options.format))
+          throw new TunekitError(`unknown \`--format\` ${options.format}`, { kind: "usage", code: "invalid_option", field: "--format", fix: "use hf, gguf or ollama" });
+        if (!["f32", "f16", "q8_0", "q4_k_m"].includes(options.quant))
+          throw new TunekitError(`unknown \`--quant\` ${options.quant}`, { kind: "usage", code: "invalid_option", field: "--quant", fix: "use f16, q8_0, q4_k_m or f32" });
+        if (options.format === "hf" && options.quant !== "f16")
+          throw new TunekitError(`\`--quant ${options.quant}\` applies to GGUF files; \`--format hf\` writes safetensors in float32`, {
+            kind: "usage",
+            code: "invalid_option",
+            field: "--quant",
+            fix: "drop `--quant`, or export `--format gguf` or `--format ollama`",
+          });
         const runDir = await runDirOf(jobOrRun, options.dataDir);
         const out = resolve(options.out ?? join(runDir, RUN_FOLDERS.export, options.format));
         const { WorkerExporter } = await import("../../serve/worker-exporter.js");
-        const result = await new WorkerExporter().exportRun(runDir, options.format as "hf" | "gguf" | "ollama", out, { quant: options.quant as ExportQuant, model: options.model, keepF16: options.keepF16 });
+        const result = await new WorkerExporter().exportRun(runDir, options.format as "hf" | "gguf" | "ollama", out, {
+          quant: options.quant as ExportQuant,
+          model: options.model,
+          keepF16: options.keepF16,
+        });
         if (options.json) {
           printJson(result);
           return;
         }
         process.stdout.write(`exported ${runDir} as ${options.format} to ${out}\n`);
-        for (const [label, path] of [["merged model", result.model_dir ?? result.merged_gguf], ["merged model (f16 source)", result.merged_f16_gguf], ["base GGUF", result.base_gguf], ["base GGUF (f16 source)", result.base_f16_gguf], ["LoRA adapter GGUF (f32)", result.adapter_gguf], ["Modelfile", result.modelfile], ["Modelfile (base + ADAPTER)", result.modelfile_adapter]] as const) {
+        for (const [label, path] of [
+          ["merged model", result.model_dir ?? result.merged_gguf],
+          ["merged model (f16 source)", result.merged_f16_gguf],
+          ["base GGUF", result.base_gguf],
+          ["base GGUF (f16 source)", result.base_f16_gguf],
+          ["LoRA adapter GGUF (f32)", result.adapter_gguf],
+          ["Modelfile", result.modelfile],
+          ["Modelfile (base + ADAPTER)", result.modelfile_adapter],
+        ] as const) {
           if (path) process.stdout.write(`  ${label}: ${path}\n`);
         }
         if (options.format === "ollama") process.stdout.write(`  run it: cd ${out} && ollama create my-model -f Modelfile && ollama run my-model\n`);
-        if (options.format === "gguf") process.stdout.write(`  serve it: tunekit serve ${result.base_gguf ?? result.merged_gguf}${result.adapter_gguf ? ` --adapter tuned=${result.adapter_gguf}` : ""}\n`);
+        if (options.format === "gguf")
+          process.stdout.write(`  serve it: tunekit serve ${result.base_gguf ?? result.merged_gguf}${result.adapter_gguf ? ` --adapter tuned=${result.adapter_gguf}` : ""}\n`);
       }),
     );
 }

@@ -51,7 +51,13 @@ async function callForFile<T>(options: ClientFlags, fileId: string, run: (provid
     if (isTunekitError(error) && error.kind === "not_found") {
       const server = await serverOf(options);
       const flag = options.server ? ` --server ${options.server}` : "";
-      throw new TunekitError(`no file \`${fileId}\` on ${server}`, { kind: "usage", code: "file_not_found", field: "<file-id>", fix: `list the files there with \`tunekit files list${flag}\` (ids look like file-...)`, cause: error });
+      throw new TunekitError(`no file \`${fileId}\` on ${server}`, {
+        kind: "usage",
+        code: "file_not_found",
+        field: "<file-id>",
+        fix: `list the files there with \`tunekit files list${flag}\` (ids look like file-...)`,
+        cause: error,
+      });
     }
     throw error;
   }
@@ -86,7 +92,12 @@ export function registerFiles(program: Command): void {
       }),
     );
 
-  withClientOptions(files.command("show").description("a file's metadata and, for fine-tune files, the server's validation status and problems").argument("<file-id>", "file-... (see `tunekit files list`)")).action(
+  withClientOptions(
+    files
+      .command("show")
+      .description("a file's metadata and, for fine-tune files, the server's validation status and problems")
+      .argument("<file-id>", "file-... (see `tunekit files list`)"),
+  ).action(
     action(async (fileId: string, options: ClientFlags) => {
       const file = await callForFile(options, fileId, (provider) => provider.getFile(fileId));
       const report = await fileReport(options, file);
@@ -101,11 +112,21 @@ export function registerFiles(program: Command): void {
     .action(
       action(async (fileId: string, options: ClientFlags & { output?: string; force: boolean }) => {
         if (options.json && options.output === undefined) {
-          throw new TunekitError("`files content --json` needs `-o OUT`: without it stdout carries the file's bytes", { kind: "usage", code: "invalid_option", field: "--json", fix: `pass -o <path> with --json, or drop --json to print the bytes` });
+          throw new TunekitError("`files content --json` needs `-o OUT`: without it stdout carries the file's bytes", {
+            kind: "usage",
+            code: "invalid_option",
+            field: "--json",
+            fix: `pass -o <path> with --json, or drop --json to print the bytes`,
+          });
         }
         if (options.output !== undefined) refuseToOverwrite([options.output], options.force);
         const response = await callForFile(options, fileId, (provider) => provider.openFile(fileId));
-        if (!response.body) throw new TunekitError(`the server sent no content for \`${fileId}\``, { kind: "internal", code: "empty_response", fix: "try again; `tunekit files show` checks the file" });
+        if (!response.body)
+          throw new TunekitError(`the server sent no content for \`${fileId}\``, {
+            kind: "internal",
+            code: "empty_response",
+            fix: "try again; `tunekit files show` checks the file",
+          });
         const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
         if (options.output === undefined) {
           await pipeline(body, process.stdout, { end: false });
@@ -170,7 +191,10 @@ function fileDetails(file: FileObject, report: FileReportView | null): string {
     if (warningGroups.size > 0) lines.push("  warnings:");
     for (const [code, group] of warningGroups) {
       const count = report.counts[code]?.count ?? group.length;
-      const where = group.slice(0, 10).map((problem) => problem.line ?? "file").join(", ");
+      const where = group
+        .slice(0, 10)
+        .map((problem) => problem.line ?? "file")
+        .join(", ");
       lines.push(`    ${code} (${count}x): ${report.counts[code]?.title ?? group[0]?.message}; line${group.length === 1 ? "" : "s"} ${where}${count > 10 ? ", ..." : ""}`);
       lines.push(`      fix: ${group[0]?.fix}`);
     }

@@ -72,7 +72,9 @@ export function registerInit(program: Command): void {
         else {
           const show = options.output === "tunekit.yaml" ? "tunekit config show" : `tunekit config show -c ${options.output}`;
           const hosted = provider !== "local" ? ` (provider: ${provider}, since \`${options.model}\` is a hosted model)` : "";
-          process.stdout.write(`wrote ${target}${hosted}\nwrote ${schemaPath}\nnext: edit the model and data paths, then \`${show}\` checks the files, the model and the provider before any compute\n`);
+          process.stdout.write(
+            `wrote ${target}${hosted}\nwrote ${schemaPath}\nnext: edit the model and data paths, then \`${show}\` checks the files, the model and the provider before any compute\n`,
+          );
         }
       }),
     );

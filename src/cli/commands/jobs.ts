@@ -50,11 +50,20 @@ async function followEvents(options: ClientFlags, jobId: string, onEvent: (event
   try {
     response = await fetch(`${baseURL}/fine_tuning/jobs/${encodeURIComponent(jobId)}/events?stream=true`, { headers: { authorization: `Bearer ${apiKey}` } });
   } catch (error) {
-    throw new TunekitError(`cannot reach the Tunekit server at ${baseURL}: ${(error as Error).message}`, { kind: "environment", code: "server_unreachable", field: "--server", fix: "start it with `tunekit server`, or pass `--server URL`" });
+    throw new TunekitError(`cannot reach the Tunekit server at ${baseURL}: ${(error as Error).message}`, {
+      kind: "environment",
+      code: "server_unreachable",
+      field: "--server",
+      fix: "start it with `tunekit server`, or pass `--server URL`",
+    });
   }
   if (!response.ok || !response.body) {
     const body = (await response.json().catch(() => null)) as { error?: { message?: string; param?: string; code?: string } } | null;
-    throw new TunekitError(body?.error?.message ?? `the server answered ${response.status}`, { kind: response.status === 404 ? "not_found" : "usage", code: body?.error?.code ?? `http_${response.status}`, field: body?.error?.param ?? undefined });
+    throw new TunekitError(body?.error?.message ?? `the server answered ${response.status}`, {
+      kind: response.status === 404 ? "not_found" : "usage",
+      code: body?.error?.code ?? `http_${response.status}`,
+      field: body?.error?.param ?? undefined,
+    });
   }
   const decoder = new TextDecoder();
   let buffer = "";
@@ -79,7 +88,12 @@ async function followEvents(options: ClientFlags, jobId: string, onEvent: (event
 function pageLimit(value: string): number {
   const limit = Number(value);
   if (!/^\d+$/.test(value.trim()) || limit < 1 || limit > 100) {
-    throw new TunekitError(`\`--limit\` must be a whole number from 1 to 100, got \`${value}\``, { kind: "usage", code: "invalid_option", field: "--limit", fix: "pass e.g. --limit 20" });
+    throw new TunekitError(`\`--limit\` must be a whole number from 1 to 100, got \`${value}\``, {
+      kind: "usage",
+      code: "invalid_option",
+      field: "--limit",
+      fix: "pass e.g. --limit 20",
+    });
   }
   return limit;
 }
@@ -87,16 +101,31 @@ function pageLimit(value: string): number {
 /** `--seed` and `--suffix` by the API's own rules (POST /v1/fine_tuning/jobs), named by their flags. */
 function checkSeedAndSuffix(options: { seed?: string; suffix?: string; hosted?: string }): void {
   if (options.seed !== undefined && (!/^\d+$/.test(options.seed.trim()) || Number(options.seed) > 2_147_483_647)) {
-    throw new TunekitError(`\`--seed\` must be a whole number from 0 to 2147483647, got \`${options.seed}\``, { kind: "usage", code: "invalid_option", field: "--seed", fix: "pass e.g. --seed 42 (the same seed and data train the same way)" });
+    throw new TunekitError(`\`--seed\` must be a whole number from 0 to 2147483647, got \`${options.seed}\``, {
+      kind: "usage",
+      code: "invalid_option",
+      field: "--seed",
+      fix: "pass e.g. --seed 42 (the same seed and data train the same way)",
+    });
   }
   if (options.suffix !== undefined) {
     const { suffix } = options;
     if (suffix.length === 0 || suffix.length > 64) {
-      throw new TunekitError(`\`--suffix\` takes 1 to 64 characters, got ${suffix.length}`, { kind: "usage", code: "invalid_option", field: "--suffix", fix: `shorten it, e.g. --suffix ${suffix.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, "-") || "support-v1"} (it goes into the model id ft:<base>:<suffix>:<id>)` });
+      throw new TunekitError(`\`--suffix\` takes 1 to 64 characters, got ${suffix.length}`, {
+        kind: "usage",
+        code: "invalid_option",
+        field: "--suffix",
+        fix: `shorten it, e.g. --suffix ${suffix.slice(0, 64).replace(/[^A-Za-z0-9_.-]/g, "-") || "support-v1"} (it goes into the model id ft:<base>:<suffix>:<id>)`,
+      });
     }
     // a Tunekit server's rule (the id is a path segment); a hosted provider checks its own
     if (!options.hosted && !/^[A-Za-z0-9_.-]+$/.test(suffix)) {
-      throw new TunekitError(`\`--suffix ${suffix}\` may hold only letters, digits, \`-\`, \`_\` and \`.\``, { kind: "usage", code: "invalid_option", field: "--suffix", fix: `pass e.g. --suffix ${suffix.replace(/[^A-Za-z0-9_.-]/g, "-")}` });
+      throw new TunekitError(`\`--suffix ${suffix}\` may hold only letters, digits, \`-\`, \`_\` and \`.\``, {
+        kind: "usage",
+        code: "invalid_option",
+        field: "--suffix",
+        fix: `pass e.g. --suffix ${suffix.replace(/[^A-Za-z0-9_.-]/g, "-")}`,
+      });
     }
   }
 }
@@ -120,13 +149,21 @@ async function refusedFile(error: unknown, options: ClientFlags & { trainingFile
   const listed = errors.slice(0, REFUSED_PROBLEMS_LISTED);
   const unlisted = count > listed.length ? `; the first ${listed.length} are listed, \`tunekit files show ${fileId} --json\` lists every one` : "";
   throw new TunekitError(
-    report ? `\`${flag} ${fileId}\`${name} was refused: the server's validation found ${count} error${count === 1 ? "" : "s"} in it${unlisted}` : error.message.replace(/; fix: .*$/, ""),
+    report
+      ? `\`${flag} ${fileId}\`${name} was refused: the server's validation found ${count} error${count === 1 ? "" : "s"} in it${unlisted}`
+      : error.message.replace(/; fix: .*$/, ""),
     {
       kind: "data",
       code: error.code,
       field: flag,
       file: file?.filename,
-      problems: listed.map((problem) => ({ code: problem.code, message: problem.message, fix: problem.fix, ...(problem.line !== null && { line: problem.line }), ...(file && { file: file.filename }) })),
+      problems: listed.map((problem) => ({
+        code: problem.code,
+        message: problem.message,
+        fix: problem.fix,
+        ...(problem.line !== null && { line: problem.line }),
+        ...(file && { file: file.filename }),
+      })),
       fix: `fix the data (\`tunekit data fix ${file?.filename ?? "IN"} OUT\` writes a cleaned copy; \`tunekit files show ${fileId}\` shows this report), upload it with \`tunekit files upload\` and pass the new id to ${flag}`,
       cause: error,
     },
@@ -149,51 +186,98 @@ export function registerJobs(program: Command): void {
     .option("--metadata <key=value>", "a metadata pair, as the API's `metadata` (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option("--seed <n>", "random seed, 0 to 2147483647 (default: the server draws one and reports it)")
     .option("-c, --config <tunekit.yaml>", "take `training` and `data.max_seq_len` from a run config")
-    .option("--set <path=value>", "a run-config value, e.g. training.lora.r=8 (repeatable; wins over -c)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option(
+      "--set <path=value>",
+      "a run-config value, e.g. training.lora.r=8 (repeatable; wins over -c)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option("--hosted <provider>", "make the job on the server's hosted provider (openai, azure) from files uploaded to the server")
     .action(
-      action(async (options: ClientFlags & { model: string; trainingFile: string; validationFile?: string; suffix?: string; epochs: string; method: string; batchSize?: string; learningRateMultiplier?: string; beta?: string; metadata: string[]; seed?: string; config?: string; set: string[]; hosted?: string }) => {
-        const METHODS = ["supervised", "dpo", "lora", "qlora", "full"];
-        if (!METHODS.includes(options.method)) {
-          throw new TunekitError(`unknown \`--method ${options.method}\``, { kind: "usage", code: "invalid_option", field: "--method", fix: `use one of ${METHODS.join(", ")} (supervised trains the server's default adapter method)` });
-        }
-        if (options.beta !== undefined && options.method !== "dpo") {
-          throw new TunekitError("`--beta` is DPO's: it needs `--method dpo`", { kind: "usage", code: "invalid_option", field: "--beta", fix: "add --method dpo, or drop --beta" });
-        }
-        checkSeedAndSuffix(options);
-        const metadata: Record<string, string> = {};
-        for (const pair of options.metadata) {
-          const split = pair.indexOf("=");
-          if (split <= 0) throw new TunekitError(`\`--metadata ${pair}\` is not KEY=VALUE`, { kind: "usage", code: "invalid_option", field: "--metadata", fix: "pass e.g. --metadata team=support" });
-          metadata[pair.slice(0, split)] = pair.slice(split + 1);
-        }
-        const { readConfigObject, applyOverrides } = await import("../../core/config-load.js");
-        const { checkJobConfig } = await import("../../jobs/job-request.js");
-        const raw = options.config ? readConfigObject(options.config) : {};
-        const flags = [`model=${options.model}`, `data.train=${options.trainingFile}`];
-        if (options.validationFile) flags.push(`data.validation=${options.validationFile}`);
-        if (options.suffix) flags.push(`output.suffix=${options.suffix}`);
-        if (options.epochs !== "auto") flags.push(`training.epochs=${options.epochs}`);
-        if (options.method !== "supervised") flags.push(`training.method=${options.method}`);
-        if (options.seed !== undefined) flags.push(`training.seed=${options.seed}`);
-        if (options.batchSize !== undefined) flags.push(`training.batch_size=${options.batchSize}`);
-        if (options.learningRateMultiplier !== undefined) flags.push(`training.learning_rate_multiplier=${options.learningRateMultiplier}`);
-        if (options.beta !== undefined) flags.push(`training.dpo_beta=${options.beta}`);
-        if (options.hosted) flags.push(`provider=${options.hosted}`);
-        applyOverrides(raw, [...flags, ...options.set]);
-        const { provider, baseURL } = await serverProvider(options);
-        const checked = checkJobConfig({ config: raw }, { url: baseURL.replace(/\/v1\/?$/, ""), hosted: options.hosted ? [options.hosted] : [] });
-        if (!checked.ok || !checked.request) {
-          const problems = checked.problems.filter((problem) => problem.severity === "error");
-          throw new TunekitError(`the job has ${problems.length} problem${problems.length === 1 ? "" : "s"}`, { kind: "config", code: "invalid_config", problems, fix: "correct the flags or the config; `tunekit config schema` lists every field" });
-        }
-        for (const warning of checked.problems.filter((problem) => problem.severity === "warning")) process.stderr.write(`warning: ${warning.message}\n`);
-        const request = Object.keys(metadata).length > 0 ? { ...checked.request, metadata } : checked.request;
-        const created = options.hosted ? provider.request((client) => client.post<FineTuningJob>(checked.endpoint.replace(/^\/v1/, ""), { body: request })) : provider.createJob(request as never);
-        const job = await created.catch((error: unknown) => refusedFile(error, options));
-        if (options.json) return printJson(job);
-        process.stdout.write(`${jobLine(job)}\nfollow it with: tunekit jobs events ${job.id} --follow\n`);
-      }),
+      action(
+        async (
+          options: ClientFlags & {
+            model: string;
+            trainingFile: string;
+            validationFile?: string;
+            suffix?: string;
+            epochs: string;
+            method: string;
+            batchSize?: string;
+            learningRateMultiplier?: string;
+            beta?: string;
+            metadata: string[];
+            seed?: string;
+            config?: string;
+            set: string[];
+            hosted?: string;
+          },
+        ) => {
+          const METHODS = ["supervised", "dpo", "lora", "qlora", "full"];
+          if (!METHODS.includes(options.method)) {
+            throw new TunekitError(`unknown \`--method ${options.method}\``, {
+              kind: "usage",
+              code: "invalid_option",
+              field: "--method",
+              fix: `use one of ${METHODS.join(", ")} (supervised trains the server's default adapter method)`,
+            });
+          }
+          if (options.beta !== undefined && options.method !== "dpo") {
+            throw new TunekitError("`--beta` is DPO's: it needs `--method dpo`", {
+              kind: "usage",
+              code: "invalid_option",
+              field: "--beta",
+              fix: "add --method dpo, or drop --beta",
+            });
+          }
+          checkSeedAndSuffix(options);
+          const metadata: Record<string, string> = {};
+          for (const pair of options.metadata) {
+            const split = pair.indexOf("=");
+            if (split <= 0)
+              throw new TunekitError(`\`--metadata ${pair}\` is not KEY=VALUE`, {
+                kind: "usage",
+                code: "invalid_option",
+                field: "--metadata",
+                fix: "pass e.g. --metadata team=support",
+              });
+            metadata[pair.slice(0, split)] = pair.slice(split + 1);
+          }
+          const { readConfigObject, applyOverrides } = await import("../../core/config-load.js");
+          const { checkJobConfig } = await import("../../jobs/job-request.js");
+          const raw = options.config ? readConfigObject(options.config) : {};
+          const flags = [`model=${options.model}`, `data.train=${options.trainingFile}`];
+          if (options.validationFile) flags.push(`data.validation=${options.validationFile}`);
+          if (options.suffix) flags.push(`output.suffix=${options.suffix}`);
+          if (options.epochs !== "auto") flags.push(`training.epochs=${options.epochs}`);
+          if (options.method !== "supervised") flags.push(`training.method=${options.method}`);
+          if (options.seed !== undefined) flags.push(`training.seed=${options.seed}`);
+          if (options.batchSize !== undefined) flags.push(`training.batch_size=${options.batchSize}`);
+          if (options.learningRateMultiplier !== undefined) flags.push(`training.learning_rate_multiplier=${options.learningRateMultiplier}`);
+          if (options.beta !== undefined) flags.push(`training.dpo_beta=${options.beta}`);
+          if (options.hosted) flags.push(`provider=${options.hosted}`);
+          applyOverrides(raw, [...flags, ...options.set]);
+          const { provider, baseURL } = await serverProvider(options);
+          const checked = checkJobConfig({ config: raw }, { url: baseURL.replace(/\/v1\/?$/, ""), hosted: options.hosted ? [options.hosted] : [] });
+          if (!checked.ok || !checked.request) {
+            const problems = checked.problems.filter((problem) => problem.severity === "error");
+            throw new TunekitError(`the job has ${problems.length} problem${problems.length === 1 ? "" : "s"}`, {
+              kind: "config",
+              code: "invalid_config",
+              problems,
+              fix: "correct the flags or the config; `tunekit config schema` lists every field",
+            });
+          }
+          for (const warning of checked.problems.filter((problem) => problem.severity === "warning")) process.stderr.write(`warning: ${warning.message}\n`);
+          const request = Object.keys(metadata).length > 0 ? { ...checked.request, metadata } : checked.request;
+          const created = options.hosted
+            ? provider.request((client) => client.post<FineTuningJob>(checked.endpoint.replace(/^\/v1/, ""), { body: request }))
+            : provider.createJob(request as never);
+          const job = await created.catch((error: unknown) => refusedFile(error, options));
+          if (options.json) return printJson(job);
+          process.stdout.write(`${jobLine(job)}\nfollow it with: tunekit jobs events ${job.id} --follow\n`);
+        },
+      ),
     );
 
   withClientOptions(jobs.command("list").description("list jobs, newest first"))

@@ -60,7 +60,9 @@ export function registerKeys(program: Command): void {
         if (options.json) return printJson({ object: "list", data: records.map(keyJson) });
         if (records.length === 0) return void process.stdout.write("no keys; create one with `tunekit keys create`\n");
         for (const record of records) {
-          process.stdout.write(`${record.id}  ${record.prefix}...  project=${record.projectName}  created=${date(record.createdAt)}  last used=${date(record.lastUsedAt)}${record.revokedAt !== null ? `  REVOKED ${date(record.revokedAt)}` : ""}${record.name ? `  ${record.name}` : ""}\n`);
+          process.stdout.write(
+            `${record.id}  ${record.prefix}...  project=${record.projectName}  created=${date(record.createdAt)}  last used=${date(record.lastUsedAt)}${record.revokedAt !== null ? `  REVOKED ${date(record.revokedAt)}` : ""}${record.name ? `  ${record.name}` : ""}\n`,
+          );
         }
       }),
     );

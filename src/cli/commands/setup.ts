@@ -17,7 +17,15 @@ export function registerSetup(program: Command): void {
           onOutput: (line) => process.stderr.write(`${line}\n`),
         });
         if (options.json) {
-          printJson({ venv: result.venv, python: result.python.path, python_version: result.python.version, created: result.created, action: result.action, dev: result.dev, stamp: result.stamp });
+          printJson({
+            venv: result.venv,
+            python: result.python.path,
+            python_version: result.python.version,
+            created: result.created,
+            action: result.action,
+            dev: result.dev,
+            stamp: result.stamp,
+          });
           return;
         }
         const what = { reused: "is up to date", adopted: "already had every pinned requirement (stamp written)", installed: "is ready" }[result.action];

@@ -28,7 +28,8 @@ function providerFor(loaded: LoadedConfig, options: HostedTrainOptions): { provi
     const provider = createOpenAIProvider(config, process.env, { baseURL, apiKey });
     return { provider, pollMs: pollMs(options, 1), where: `Tunekit server ${server}` };
   }
-  if (config.provider === "openai") return { provider: createOpenAIProvider(config), pollMs: pollMs(options, config.openai.poll_interval_s), where: config.openai.base_url ?? "OpenAI" };
+  if (config.provider === "openai")
+    return { provider: createOpenAIProvider(config), pollMs: pollMs(options, config.openai.poll_interval_s), where: config.openai.base_url ?? "OpenAI" };
   if (config.provider === "azure") return { provider: createAzureProvider(config), pollMs: pollMs(options, config.azure.poll_interval_s), where: "Azure OpenAI" };
   throw new TunekitError("`provider: local` trains on this machine", { kind: "internal" });
 }
@@ -36,7 +37,13 @@ function providerFor(loaded: LoadedConfig, options: HostedTrainOptions): { provi
 function pollMs(options: HostedTrainOptions, defaultSeconds: number): number {
   if (options.pollInterval === undefined) return defaultSeconds * 1000;
   const seconds = Number(options.pollInterval);
-  if (!(seconds > 0)) throw new TunekitError(`\`--poll-interval\` must be a positive number of seconds, got \`${options.pollInterval}\``, { kind: "usage", code: "bad_option", field: "--poll-interval", fix: "pass e.g. --poll-interval 5" });
+  if (!(seconds > 0))
+    throw new TunekitError(`\`--poll-interval\` must be a positive number of seconds, got \`${options.pollInterval}\``, {
+      kind: "usage",
+      code: "bad_option",
+      field: "--poll-interval",
+      fix: "pass e.g. --poll-interval 5",
+    });
   return seconds * 1000;
 }
 
@@ -55,8 +62,11 @@ export async function trainHosted(loaded: LoadedConfig, options: HostedTrainOpti
 
   const emit = (record: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(record)}\n`);
   const say = (text: string) => process.stderr.write(`${text}\n`);
-  if (!options.json) say(`data ok: ${data.trainExamples} training examples${data.validationExamples !== null ? `, ${data.validationExamples} validation examples` : ""}; submitting to ${where}`);
-  const submitted = await submitHostedJob(provider, { config, model: config.model, trainPath, validationPath }, (file) => (options.json ? emit({ type: "file", file }) : say(`uploaded ${file.filename} as ${file.id} (${file.bytes} bytes)`)));
+  if (!options.json)
+    say(`data ok: ${data.trainExamples} training examples${data.validationExamples !== null ? `, ${data.validationExamples} validation examples` : ""}; submitting to ${where}`);
+  const submitted = await submitHostedJob(provider, { config, model: config.model, trainPath, validationPath }, (file) =>
+    options.json ? emit({ type: "file", file }) : say(`uploaded ${file.filename} as ${file.id} (${file.bytes} bytes)`),
+  );
   const { job } = submitted;
   if (options.json) emit({ type: "job", job });
   else say(`created ${job.id} (${job.status}) for ${job.model}`);
@@ -70,7 +80,7 @@ export async function trainHosted(loaded: LoadedConfig, options: HostedTrainOpti
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   const progress = new HostedProgress(options.json ? null : say);
-  let final: FineTuningJob | null = null;
+  let final: FineTuningJob | null;
   try {
     const updates = followHostedJob(provider, job.id, { pollMs: interval, signal: aborter.signal });
     for (;;) {
@@ -96,7 +106,10 @@ export async function trainHosted(loaded: LoadedConfig, options: HostedTrainOpti
   }
   if (options.json) emit({ type: "result", status: final.status, job: final });
   else if (final.status === "succeeded") process.stdout.write(`job ${final.id} succeeded: ${final.fine_tuned_model}\n  trained tokens: ${final.trained_tokens ?? "-"}\n`);
-  else process.stderr.write(`job ${final.id} ${final.status}${final.error ? `: ${final.error.code}: ${final.error.message}${final.error.param ? ` (\`${final.error.param}\`)` : ""}` : ""}\n`);
+  else
+    process.stderr.write(
+      `job ${final.id} ${final.status}${final.error ? `: ${final.error.code}: ${final.error.message}${final.error.param ? ` (\`${final.error.param}\`)` : ""}` : ""}\n`,
+    );
   return EXIT[final.status as keyof typeof EXIT] ?? 1;
 }
 

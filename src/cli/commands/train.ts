@@ -50,7 +50,10 @@ class HumanReporter {
   private barFields: Record<string, string | number> = {};
   private readonly tty = Boolean(process.stderr.isTTY);
 
-  constructor(private readonly progressEvery: number | null, private readonly verbose: boolean) {}
+  constructor(
+    private readonly progressEvery: number | null,
+    private readonly verbose: boolean,
+  ) {}
 
   line(text: string): void {
     if (this.bars) {
@@ -67,7 +70,9 @@ class HumanReporter {
   event(event: WorkerEvent): void {
     switch (event.type) {
       case "started":
-        this.line(`worker ${event.pid} on ${event.device}${event.world_size > 1 ? ` x${event.world_size}` : ""}${event.resumed_from ? `, resuming from ${event.resumed_from}` : ""}`);
+        this.line(
+          `worker ${event.pid} on ${event.device}${event.world_size > 1 ? ` x${event.world_size}` : ""}${event.resumed_from ? `, resuming from ${event.resumed_from}` : ""}`,
+        );
         break;
       case "config": {
         const training = (event.resolved.training ?? {}) as Record<string, unknown>;
@@ -88,7 +93,9 @@ class HumanReporter {
       case "eval":
         this.lastEvalLoss = event.valid_loss;
         if (this.bar) this.bar.update({ ...this.barFields, val_loss: number(event.valid_loss) });
-        this.line(`eval step ${event.step}${event.full ? " (full)" : ""}: valid_loss ${number(event.valid_loss)}, valid_mean_token_accuracy ${number(event.valid_mean_token_accuracy, 3)}`);
+        this.line(
+          `eval step ${event.step}${event.full ? " (full)" : ""}: valid_loss ${number(event.valid_loss)}, valid_mean_token_accuracy ${number(event.valid_mean_token_accuracy, 3)}`,
+        );
         break;
       case "checkpoint":
         this.line(`checkpoint step ${event.step} (epoch ${number(event.epoch, 2)}): ${event.path}`);
@@ -161,7 +168,10 @@ class HumanReporter {
 function warningSummary(warnings: ReadonlyArray<{ code: string }>): string {
   const counts = new Map<string, number>();
   for (const warning of warnings) counts.set(warning.code, (counts.get(warning.code) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([code, count]) => `${count} ${code}`).join(", ");
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, count]) => `${count} ${code}`)
+    .join(", ");
 }
 
 function resumeCommand(runDir: string): string {
@@ -196,8 +206,12 @@ function printHumanResult(prepared: PreparedRun, outcome: WorkerOutcome): void {
   }
   if (outcome.status === "done" && outcome.done) {
     const { summary } = outcome.done;
-    out(`training finished: ${summary.steps} steps in ${formatDuration(summary.train_runtime_s)}, ${summary.trained_tokens} trained tokens (${Math.round(summary.tokens_per_second)} tokens/s)`);
-    out(`  final train_loss ${number(summary.final_train_loss)}, valid_loss ${number(summary.final_valid_loss)}, valid_mean_token_accuracy ${number(summary.final_valid_mean_token_accuracy, 3)}`);
+    out(
+      `training finished: ${summary.steps} steps in ${formatDuration(summary.train_runtime_s)}, ${summary.trained_tokens} trained tokens (${Math.round(summary.tokens_per_second)} tokens/s)`,
+    );
+    out(
+      `  final train_loss ${number(summary.final_train_loss)}, valid_loss ${number(summary.final_valid_loss)}, valid_mean_token_accuracy ${number(summary.final_valid_mean_token_accuracy, 3)}`,
+    );
     if (outcome.done.adapter_path) out(`  adapter: ${outcome.done.adapter_path}`);
     if (outcome.done.merged_path) out(`  merged model: ${outcome.done.merged_path}`);
     out(`  run folder: ${prepared.runDir} (summary.json, events.jsonl, worker.log)`);
@@ -211,7 +225,12 @@ function printHumanResult(prepared: PreparedRun, outcome: WorkerOutcome): void {
   }
   process.stderr.write(`error: ${outcome.message}\n`);
   if (outcome.stderrTail.length > 0) {
-    process.stderr.write(`last worker output (${prepared.runDir}/worker.log):\n${outcome.stderrTail.slice(-20).map((line) => `  ${line}`).join("\n")}\n`);
+    process.stderr.write(
+      `last worker output (${prepared.runDir}/worker.log):\n${outcome.stderrTail
+        .slice(-20)
+        .map((line) => `  ${line}`)
+        .join("\n")}\n`,
+    );
   }
   const fix =
     outcome.status === "bad_config"
@@ -250,11 +269,21 @@ async function supervise(worker: WorkerProcess, onFirstInterrupt: () => void, on
 async function train(options: TrainOptions): Promise<number> {
   const progressEvery = options.progressEvery === undefined ? null : Number(options.progressEvery);
   if (progressEvery !== null && (!Number.isInteger(progressEvery) || progressEvery < 1)) {
-    throw new TunekitError(`\`--progress-every\` must be a whole number >= 1, got \`${options.progressEvery}\``, { kind: "usage", code: "bad_option", field: "--progress-every", fix: "pass e.g. --progress-every 10" });
+    throw new TunekitError(`\`--progress-every\` must be a whole number >= 1, got \`${options.progressEvery}\``, {
+      kind: "usage",
+      code: "bad_option",
+      field: "--progress-every",
+      fix: "pass e.g. --progress-every 10",
+    });
   }
   let prepared: PreparedRun;
   if (options.resume && options.server !== undefined) {
-    throw new TunekitError("`--resume` continues a local run; a job on a server resumes there", { kind: "usage", code: "bad_option", field: "--resume", fix: "use `tunekit jobs resume <job-id> --server URL` for a paused server job" });
+    throw new TunekitError("`--resume` continues a local run; a job on a server resumes there", {
+      kind: "usage",
+      code: "bad_option",
+      field: "--resume",
+      fix: "use `tunekit jobs resume <job-id> --server URL` for a paused server job",
+    });
   }
   if (options.resume) {
     if (options.set.length > 0) {
@@ -277,7 +306,13 @@ async function train(options: TrainOptions): Promise<number> {
   const reporter = json ? null : new HumanReporter(progressEvery, options.verbose);
   const emit = (record: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(record)}\n`);
   if (json) {
-    emit({ type: "run", run_dir: prepared.runDir, resumed_from: prepared.resumedFrom, epochs: prepared.epochs, data: prepared.data && { train_examples: prepared.data.trainExamples, validation_examples: prepared.data.validationExamples, warnings: prepared.data.warnings.length } });
+    emit({
+      type: "run",
+      run_dir: prepared.runDir,
+      resumed_from: prepared.resumedFrom,
+      epochs: prepared.epochs,
+      data: prepared.data && { train_examples: prepared.data.trainExamples, validation_examples: prepared.data.validationExamples, warnings: prepared.data.warnings.length },
+    });
   } else {
     process.stderr.write(`run folder: ${prepared.runDir}\n`);
     if (prepared.resumedFrom) process.stderr.write(`resuming from ${prepared.resumedFrom}\n`);
@@ -330,7 +365,7 @@ export function registerTrain(program: Command): void {
     .option("-c, --config <file>", "run config", "tunekit.yaml")
     .option("--set <key=value>", "override a config field, e.g. --set training.max_steps=20 (repeatable)", repeatable, [] as string[])
     .option("--resume <run_dir>", "continue the run in RUN_DIR from its latest checkpoint (uses RUN_DIR/job.json)")
-    .option("--json", "one JSON event per line on stdout, ending with a {\"type\":\"result\"} line; no progress bar", false)
+    .option("--json", 'one JSON event per line on stdout, ending with a {"type":"result"} line; no progress bar', false)
     .option("--progress-every <steps>", "print a progress line every N steps instead of a progress bar")
     .option("-v, --verbose", "also show the worker's own log lines (always saved to RUN_DIR/worker.log)", false)
     .option("--server <url>", "submit to this Tunekit server over its OpenAI fine-tuning API instead of training here (`model` must be one of its base models)")
@@ -344,9 +379,7 @@ export function registerTrain(program: Command): void {
         try {
           return await train(options);
         } catch (error) {
-          const tunekitError = isTunekitError(error)
-            ? error
-            : new TunekitError(error instanceof Error ? error.message : String(error), { kind: "internal", cause: error });
+          const tunekitError = isTunekitError(error) ? error : new TunekitError(error instanceof Error ? error.message : String(error), { kind: "internal", cause: error });
           process.stdout.write(`${JSON.stringify({ type: "result", status: tunekitError.kind === "data" ? "invalid_data" : "error", ...tunekitError.toJSON() })}\n`);
           return tunekitError.exitCode;
         }

@@ -41,7 +41,13 @@ export function parseColumnMapping(entries: readonly string[]): ColumnMapping | 
   for (const entry of entries) {
     const separator = entry.lastIndexOf("=");
     const column = separator === -1 ? "" : entry.slice(0, separator).trim();
-    const fieldName = separator === -1 ? "" : entry.slice(separator + 1).trim().toLowerCase();
+    const fieldName =
+      separator === -1
+        ? ""
+        : entry
+            .slice(separator + 1)
+            .trim()
+            .toLowerCase();
     if (separator === -1 || column === "" || fieldName === "") {
       problems.push({
         code: "invalid_map",

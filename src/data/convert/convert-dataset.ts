@@ -281,25 +281,31 @@ async function peek(source: AsyncIterable<SourceRecord>, count: number): Promise
 /** No mapping and no known layout: one error for the file, naming its columns and the --map to write. */
 function unknownLayout(input: string, output: string, samples: readonly (readonly string[])[]): TunekitError {
   const columns = [...new Set(samples.flat())];
-  const shown = columns.slice(0, 12).map((column) => `\`${column}\``).join(", ") + (columns.length > 12 ? `, … (${columns.length} in all)` : "");
+  const shown =
+    columns
+      .slice(0, 12)
+      .map((column) => `\`${column}\``)
+      .join(", ") + (columns.length > 12 ? `, … (${columns.length} in all)` : "");
   const map = suggestMap(columns);
-  return new TunekitError(
-    `\`${input}\` is in no layout Tunekit knows (columns: ${shown}): say which columns feed the messages with ${map}`,
-    {
-      kind: "usage",
-      code: "unmapped_field",
-      field: "--map",
-      file: input,
-      fix: `tunekit data convert ${input} ${output} ${map} (fields: user, assistant, system; chosen and rejected for preference pairs); known layouts without --map: Alpaca, ShareGPT, prompt/chosen/rejected, prompt/completion, messages`,
-    },
-  );
+  return new TunekitError(`\`${input}\` is in no layout Tunekit knows (columns: ${shown}): say which columns feed the messages with ${map}`, {
+    kind: "usage",
+    code: "unmapped_field",
+    field: "--map",
+    file: input,
+    fix: `tunekit data convert ${input} ${output} ${map} (fields: user, assistant, system; chosen and rejected for preference pairs); known layouts without --map: Alpaca, ShareGPT, prompt/chosen/rejected, prompt/completion, messages`,
+  });
 }
 
 function resolveTarget(to: string | undefined, pairs: boolean, layout: string): ConvertTarget {
   if (to === undefined) return pairs ? "preference" : "chat";
   const normalised = to.toLowerCase();
   if (!(CONVERT_TARGETS as readonly string[]).includes(normalised)) {
-    throw new TunekitError(`\`--to ${to}\` is not a format Tunekit writes`, { kind: "usage", code: "unknown_target", field: "--to", fix: `use one of ${CONVERT_TARGETS.join(", ")}` });
+    throw new TunekitError(`\`--to ${to}\` is not a format Tunekit writes`, {
+      kind: "usage",
+      code: "unknown_target",
+      field: "--to",
+      fix: `use one of ${CONVERT_TARGETS.join(", ")}`,
+    });
   }
   if (normalised === "preference" && !pairs) {
     throw new TunekitError(`\`--to preference\` needs two answers a row, chosen and rejected; these ${layout} records have one`, {

@@ -6,14 +6,25 @@ describe("convertPreferenceRecord", () => {
   it("takes a repeated prompt off the answers and keeps Tunekit's own shape", () => {
     const prompt = [{ role: "user", content: "Q" }];
     const result = convertPreferenceRecord({ prompt, chosen: [...prompt, { role: "assistant", content: "A" }], rejected: [...prompt, { role: "assistant", content: "B" }] });
-    expect(result.example).toEqual({ input: { messages: prompt }, preferred_output: [{ role: "assistant", content: "A" }], non_preferred_output: [{ role: "assistant", content: "B" }] });
+    expect(result.example).toEqual({
+      input: { messages: prompt },
+      preferred_output: [{ role: "assistant", content: "A" }],
+      non_preferred_output: [{ role: "assistant", content: "B" }],
+    });
     const own = { input: { messages: prompt }, preferred_output: [{ role: "assistant", content: "A" }], non_preferred_output: [{ role: "assistant", content: "B" }] };
     expect(convertPreferenceRecord(own).example).toEqual(own);
   });
 
   it("names the column and the fix: an empty answer, a multi-turn answer, no prompt to share", () => {
     expect(convertPreferenceRecord({ prompt: "Q", chosen: "", rejected: "B" }).problems?.[0]).toMatchObject({ code: "empty_value", column: "chosen" });
-    const multi = convertPreferenceRecord({ prompt: "Q", chosen: [{ role: "assistant", content: "A" }, { role: "user", content: "more" }], rejected: "B" });
+    const multi = convertPreferenceRecord({
+      prompt: "Q",
+      chosen: [
+        { role: "assistant", content: "A" },
+        { role: "user", content: "more" },
+      ],
+      rejected: "B",
+    });
     expect(multi.problems?.[0]).toMatchObject({ code: "multi_turn_answer", column: "chosen" });
     const noPrompt = convertPreferenceRecord({ chosen: [{ role: "assistant", content: "A" }], rejected: [{ role: "assistant", content: "B" }] });
     expect(noPrompt.problems?.[0]).toMatchObject({ code: "missing_column", column: "prompt" });

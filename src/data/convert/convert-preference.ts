@@ -27,11 +27,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** One message from {role, content} or ShareGPT's {from, value}; null with a problem pushed when it is neither. */
 function toMessage(value: unknown, at: string, problems: FieldProblem[]): ChatMessage | null {
   if (!isRecord(value)) {
-    problems.push({ code: "invalid_value", column: at, message: `\`${at}\` is not a message`, fix: 'write each message as {"role": "user", "content": "..."} (or ShareGPT\'s {"from": "human", "value": "..."})' });
+    problems.push({
+      code: "invalid_value",
+      column: at,
+      message: `\`${at}\` is not a message`,
+      fix: 'write each message as {"role": "user", "content": "..."} (or ShareGPT\'s {"from": "human", "value": "..."})',
+    });
     return null;
   }
   const from = value.role ?? value.from;
-  const role: Role | undefined = typeof from === "string" ? SHAREGPT_ROLES[from.toLowerCase()] ?? (from === "developer" ? "developer" : undefined) : undefined;
+  const role: Role | undefined = typeof from === "string" ? (SHAREGPT_ROLES[from.toLowerCase()] ?? (from === "developer" ? "developer" : undefined)) : undefined;
   if (role === undefined) {
     problems.push({
       code: "unknown_role",
@@ -64,7 +69,13 @@ function promptMessages(record: Record<string, unknown>, problems: FieldProblem[
     if (Array.isArray(record.prompt)) return toMessages(record.prompt, "prompt", problems) ?? undefined;
     const text = cellText(record.prompt);
     if (text === null) {
-      problems.push({ code: "empty_value", column: "prompt", field: "user", message: "`prompt` is empty, so the pair has no question", fix: "fill in `prompt`, or drop this record" });
+      problems.push({
+        code: "empty_value",
+        column: "prompt",
+        field: "user",
+        message: "`prompt` is empty, so the pair has no question",
+        fix: "fill in `prompt`, or drop this record",
+      });
       return undefined;
     }
     return [{ role: "user", content: text }];
@@ -73,7 +84,8 @@ function promptMessages(record: Record<string, unknown>, problems: FieldProblem[
     if (record[column] === undefined) continue;
     const messages = toMessages(record[column], column, problems);
     if (messages === null) {
-      if (!Array.isArray(record[column])) problems.push({ code: "invalid_value", column, message: `\`${column}\` is not a list of turns`, fix: `write \`${column}\` as a list of messages` });
+      if (!Array.isArray(record[column]))
+        problems.push({ code: "invalid_value", column, message: `\`${column}\` is not a list of turns`, fix: `write \`${column}\` as a list of messages` });
       return undefined;
     }
     return messages;
@@ -81,7 +93,13 @@ function promptMessages(record: Record<string, unknown>, problems: FieldProblem[
   if ("instruction" in record || "input" in record) {
     const user = [cellText(record.instruction), cellText(record.input)].filter((part): part is string => part !== null).join("\n\n");
     if (user === "") {
-      problems.push({ code: "empty_value", column: "instruction", field: "user", message: "`instruction` and `input` are both empty, so the pair has no question", fix: "fill in `instruction`, or drop this record" });
+      problems.push({
+        code: "empty_value",
+        column: "instruction",
+        field: "user",
+        message: "`instruction` and `input` are both empty, so the pair has no question",
+        fix: "fill in `instruction`, or drop this record",
+      });
       return undefined;
     }
     return [{ role: "user", content: user }];
@@ -125,7 +143,15 @@ function oneAssistant(messages: ChatMessage[], column: string, problems: FieldPr
 
 export function convertPreferenceRecord(value: unknown, options: { system?: string } = {}): PreferenceConversion {
   if (!isRecord(value)) {
-    return { problems: [{ code: "not_an_object", message: `the record is ${Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`}, not an object`, fix: "each record must be a JSON object with named fields" }] };
+    return {
+      problems: [
+        {
+          code: "not_an_object",
+          message: `the record is ${Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`}, not an object`,
+          fix: "each record must be a JSON object with named fields",
+        },
+      ],
+    };
   }
   if ("preferred_output" in value || "non_preferred_output" in value) {
     return { example: withSystem(value as unknown as PreferenceExample, options.system) };
@@ -136,7 +162,11 @@ export function convertPreferenceRecord(value: unknown, options: { system?: stri
       problems: [
         {
           code: "not_a_pair",
-          message: `the record has no \`chosen\` or \`rejected\` answer (it has ${Object.keys(value).map((key) => `\`${key}\``).join(", ") || "no columns"})`,
+          message: `the record has no \`chosen\` or \`rejected\` answer (it has ${
+            Object.keys(value)
+              .map((key) => `\`${key}\``)
+              .join(", ") || "no columns"
+          })`,
           fix: "preference records hold a prompt and two answers, `chosen` and `rejected`; for one answer convert to chat (--to chat)",
         },
       ],
@@ -147,8 +177,8 @@ export function convertPreferenceRecord(value: unknown, options: { system?: stri
   const rejected = answerMessages(value.rejected, "rejected", problems);
   if (prompt === undefined || chosen === undefined || rejected === undefined) return { problems };
   let input: ChatMessage[];
-  let chosenAnswer = chosen;
-  let rejectedAnswer = rejected;
+  let chosenAnswer: ChatMessage[];
+  let rejectedAnswer: ChatMessage[];
   if (prompt === null) {
     // implicit prompt: the turns both conversations share, all but the last
     let shared = 0;
@@ -176,7 +206,13 @@ export function convertPreferenceRecord(value: unknown, options: { system?: stri
   const preferred = oneAssistant(chosenAnswer, "chosen", problems);
   const nonPreferred = oneAssistant(rejectedAnswer, "rejected", problems);
   if (!input.some((message) => message.role === "user")) {
-    problems.push({ code: "missing_user_message", column: "prompt", field: "user", message: "the prompt has no user message", fix: "give the question both answers reply to as a user message" });
+    problems.push({
+      code: "missing_user_message",
+      column: "prompt",
+      field: "user",
+      message: "the prompt has no user message",
+      fix: "give the question both answers reply to as a user message",
+    });
   }
   if (problems.length > 0 || preferred === undefined || nonPreferred === undefined) return { problems };
   const system = cellText(value.system);
@@ -218,7 +254,12 @@ export function convertMappedPair(value: unknown, mapping: ColumnMapping, option
     if (text !== null) texts[field] = text;
     else if (field !== "system" && columns.every((column) => column in value)) {
       const named = columns.map((column) => `\`${column}\``).join(", ");
-      problems.push({ code: "empty_value", column: columns[0], message: `${named} ${columns.length > 1 ? "are" : "is"} empty, so the pair has no ${field === "user" ? "question" : `${field} answer`}`, fix: `fill in ${named}, or drop this row` });
+      problems.push({
+        code: "empty_value",
+        column: columns[0],
+        message: `${named} ${columns.length > 1 ? "are" : "is"} empty, so the pair has no ${field === "user" ? "question" : `${field} answer`}`,
+        fix: `fill in ${named}, or drop this row`,
+      });
     }
   }
   if (problems.length > 0) return { problems };

@@ -42,9 +42,7 @@ describe("convertMappedRecord", () => {
 
   it("names the column, the field and the fix when a mapped column is missing or empty", () => {
     const missing = convertMappedRecord({ question: "Who wrote Hamlet?" }, qa);
-    expect(missing.problems).toEqual([
-      expect.objectContaining({ code: "missing_column", column: "answer", field: "assistant", fix: expect.stringContaining("--map") }),
-    ]);
+    expect(missing.problems).toEqual([expect.objectContaining({ code: "missing_column", column: "answer", field: "assistant", fix: expect.stringContaining("--map") })]);
     const empty = convertMappedRecord({ question: "", answer: "x" }, qa);
     expect(empty.problems).toEqual([expect.objectContaining({ code: "empty_value", column: "question", field: "user" })]);
     expect(empty.problems?.[0]?.message).toContain("`question`");
@@ -55,15 +53,17 @@ describe("convertMappedRecord", () => {
       { role: "user", content: "p" },
       { role: "assistant", content: "c" },
     ]);
-    expect(convertMappedRecord({ user: "u", assistant: "a", system: "s" }, null).example?.messages.map((message) => message.role)).toEqual([
-      "system",
-      "user",
-      "assistant",
-    ]);
+    expect(convertMappedRecord({ user: "u", assistant: "a", system: "s" }, null).example?.messages.map((message) => message.role)).toEqual(["system", "user", "assistant"]);
   });
 
   it("keeps records already in chat format, adding only the --system message", () => {
-    const record = { messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }], tools: [] };
+    const record = {
+      messages: [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "hello" },
+      ],
+      tools: [],
+    };
     expect(convertMappedRecord(record, null, { system: "S" }).example).toEqual({
       messages: [{ role: "system", content: "S" }, ...record.messages],
       tools: [],
@@ -128,9 +128,19 @@ describe("convertSharegptRecord", () => {
   });
 
   it("names the turn of an unknown role and refuses function_call turns", () => {
-    const unknown = convertSharegptRecord({ conversations: [{ from: "human", value: "q" }, { from: "narrator", value: "a" }] });
+    const unknown = convertSharegptRecord({
+      conversations: [
+        { from: "human", value: "q" },
+        { from: "narrator", value: "a" },
+      ],
+    });
     expect(unknown.problems).toEqual([expect.objectContaining({ code: "unknown_role", column: "conversations[1].from" })]);
-    const call = convertSharegptRecord({ conversations: [{ from: "human", value: "q" }, { from: "function_call", value: "{}" }] });
+    const call = convertSharegptRecord({
+      conversations: [
+        { from: "human", value: "q" },
+        { from: "function_call", value: "{}" },
+      ],
+    });
     expect(call.problems?.[0]?.code).toBe("unsupported_turn");
   });
 

@@ -172,8 +172,7 @@ export function convertAlpacaRecord(value: unknown, options: RecordConvertOption
   if (system !== null) messages.push({ role: "system", content: system });
   if (value.history !== undefined && value.history !== null) {
     const history = value.history;
-    const valid =
-      Array.isArray(history) && history.every((pair) => Array.isArray(pair) && pair.length === 2 && cellText(pair[0]) !== null && cellText(pair[1]) !== null);
+    const valid = Array.isArray(history) && history.every((pair) => Array.isArray(pair) && pair.length === 2 && cellText(pair[0]) !== null && cellText(pair[1]) !== null);
     if (!valid) {
       problems.push({
         code: "invalid_value",
@@ -225,7 +224,7 @@ export function convertSharegptRecord(value: unknown, options: RecordConvertOpti
           code: conversations === undefined ? "missing_column" : "invalid_value",
           column: "conversations",
           message: conversations === undefined ? `the record has no \`conversations\` (it has ${describeKeys(value)})${hint}` : "`conversations` is not a list of turns",
-          fix: "ShareGPT records hold `conversations: [{\"from\": \"human\", \"value\": \"...\"}, {\"from\": \"gpt\", \"value\": \"...\"}]`",
+          fix: 'ShareGPT records hold `conversations: [{"from": "human", "value": "..."}, {"from": "gpt", "value": "..."}]`',
         },
       ],
     };
@@ -248,9 +247,7 @@ export function convertSharegptRecord(value: unknown, options: RecordConvertOpti
         message: functionCall
           ? `\`${at}.from\` is \`function_call\`, which has no faithful chat equivalent here (OpenAI needs structured tool_calls)`
           : `\`${at}.from\` is ${from === undefined ? "missing" : `\`${String(from)}\`, not a ShareGPT role`}`,
-        fix: functionCall
-          ? "write this example in chat format by hand with assistant `tool_calls`, or drop it"
-          : `use one of ${Object.keys(SHAREGPT_ROLES).join(", ")}`,
+        fix: functionCall ? "write this example in chat format by hand with assistant `tool_calls`, or drop it" : `use one of ${Object.keys(SHAREGPT_ROLES).join(", ")}`,
       });
       return;
     }
@@ -273,7 +270,7 @@ export function convertSharegptRecord(value: unknown, options: RecordConvertOpti
       column: "conversations",
       field: "assistant",
       message: "the conversation has no gpt/assistant turn, so there is nothing to train on",
-      fix: "add the assistant's answer as a {\"from\": \"gpt\"} turn, or drop this record",
+      fix: 'add the assistant\'s answer as a {"from": "gpt"} turn, or drop this record',
     });
   }
   if (problems.length > 0) return { problems };

@@ -44,13 +44,16 @@ export async function openDatasetRecords(path: string, options: DatasetRecordsOp
     if (reader.columns !== null) {
       const missing = mappedColumns(mapping).filter((column) => !(reader.columns as string[]).includes(column));
       if (missing.length > 0) {
-        throw new TunekitError(`\`--map\` names the column${missing.length === 1 ? "" : "s"} ${missing.map((name) => `\`${name}\``).join(", ")}, which \`${path}\` does not have; its columns are ${reader.columns.map((name) => `\`${name}\``).join(", ")}`, {
-          kind: "usage",
-          code: "unknown_column",
-          field: "--map",
-          file: path,
-          fix: `map columns the file has${mappingExample(reader.columns)}`,
-        });
+        throw new TunekitError(
+          `\`--map\` names the column${missing.length === 1 ? "" : "s"} ${missing.map((name) => `\`${name}\``).join(", ")}, which \`${path}\` does not have; its columns are ${reader.columns.map((name) => `\`${name}\``).join(", ")}`,
+          {
+            kind: "usage",
+            code: "unknown_column",
+            field: "--map",
+            file: path,
+            fix: `map columns the file has${mappingExample(reader.columns)}`,
+          },
+        );
       }
     }
     return { ...reader, mapping, records: mapped(reader.records, mapping) };

@@ -14,8 +14,18 @@ const file = path.join(folder, "train.jsonl");
 writeFileSync(
   file,
   [
-    { messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hello" }] },
-    { messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hello hello" }] },
+    {
+      messages: [
+        { role: "user", content: "hello" },
+        { role: "assistant", content: "hello" },
+      ],
+    },
+    {
+      messages: [
+        { role: "user", content: "hello" },
+        { role: "assistant", content: "hello hello" },
+      ],
+    },
   ]
     .map((example) => JSON.stringify(example))
     .join("\n"),
@@ -25,8 +35,28 @@ const table: PriceTable = {
   currency: "USD",
   unit: "per 1M training tokens",
   models: [
-    { provider: "openai", model: "gpt-4o-mini-2024-07-18", aliases: ["gpt-4o-mini"], training_per_million: 3, max_training_context: 65536, as_of: "2026-01-01", source: "https://example.test/a", fine_tuning_ends: "2027-01-06", shutdown: "2027-01-14" },
-    { provider: "openai", model: "gpt-4.1-nano-2025-04-14", aliases: [], training_per_million: 1_000_000, max_training_context: 13, as_of: "2026-01-01", source: "https://example.test/b", fine_tuning_ends: null, shutdown: null },
+    {
+      provider: "openai",
+      model: "gpt-4o-mini-2024-07-18",
+      aliases: ["gpt-4o-mini"],
+      training_per_million: 3,
+      max_training_context: 65536,
+      as_of: "2026-01-01",
+      source: "https://example.test/a",
+      fine_tuning_ends: "2027-01-06",
+      shutdown: "2027-01-14",
+    },
+    {
+      provider: "openai",
+      model: "gpt-4.1-nano-2025-04-14",
+      aliases: [],
+      training_per_million: 1_000_000,
+      max_training_context: 13,
+      as_of: "2026-01-01",
+      source: "https://example.test/b",
+      fine_tuning_ends: null,
+      shutdown: null,
+    },
   ],
 };
 

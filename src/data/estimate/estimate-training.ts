@@ -194,7 +194,9 @@ export async function estimateTraining(options: EstimateOptions): Promise<Traini
     if (options.trainingMethod === "dpo" && !isDpo && counts.examples > 0) {
       warnings.push("`training.method: dpo` trains on preference pairs, and this file has none: the worker will refuse it (use `lora` or `full`, or a preference file)");
     } else if (isDpo && options.trainingMethod && options.trainingMethod !== "dpo") {
-      warnings.push(`preference pairs train with \`training.method: dpo\`, not \`${options.trainingMethod}\`: the worker will refuse this config (set \`training.method: dpo\`); estimated as DPO`);
+      warnings.push(
+        `preference pairs train with \`training.method: dpo\`, not \`${options.trainingMethod}\`: the worker will refuse this config (set \`training.method: dpo\`); estimated as DPO`,
+      );
     }
     // DPO's reference: the worker computes the base model's log-probabilities of both answers once,
     // before training (forward only), and reuses them every epoch
@@ -251,7 +253,11 @@ export async function estimateTraining(options: EstimateOptions): Promise<Traini
     hosted,
     local,
     today,
-    warnings: [...(hosted.find((row) => row.selected)?.lifecycle.warnings ?? []), ...[unknownHostedModelWarning(options.prices, options.model)].filter((warning) => warning !== null), ...warnings],
+    warnings: [
+      ...(hosted.find((row) => row.selected)?.lifecycle.warnings ?? []),
+      ...[unknownHostedModelWarning(options.prices, options.model)].filter((warning) => warning !== null),
+      ...warnings,
+    ],
     priceNote: `Hosted prices from the price table (${options.prices.unit}, ${options.prices.currency}); billed tokens = epochs x sum(min(max training context, tokens per example)), tokens counted with tiktoken and the cookbook rule. The cap is each model's max training context from the table (65,536 for the gpt-4o and gpt-4.1 families per OpenAI's fine-tuning docs; the cookbook used 16,385, gpt-3.5-turbo's). Check each entry's source before you rely on it.`,
   };
 }
@@ -294,14 +300,14 @@ export function formatTrainingEstimate(estimate: TrainingEstimate): string {
   const selected = estimate.hosted.find((row) => row.selected && row.chosenTokensPerEpoch !== null);
   if (estimate.hosted.some((row) => row.chosenTokensPerEpoch !== null)) {
     lines.push("  (preference pairs: billed tokens count the prompt with the preferred and with the non-preferred answer, each epoch)");
-    if (selected) lines.push(`  ${selected.model}: ${selected.chosenTokensPerEpoch} with the preferred + ${selected.rejectedTokensPerEpoch} with the non-preferred answer per epoch`);
+    if (selected)
+      lines.push(`  ${selected.model}: ${selected.chosenTokensPerEpoch} with the preferred + ${selected.rejectedTokensPerEpoch} with the non-preferred answer per epoch`);
   }
   if (estimate.local) {
     const local = estimate.local;
-    const caps = [
-      local.contextLength === null ? null : `context length ${local.contextLength}`,
-      local.maxSeqLen === null ? null : `data.max_seq_len ${local.maxSeqLen}`,
-    ].filter((part) => part !== null);
+    const caps = [local.contextLength === null ? null : `context length ${local.contextLength}`, local.maxSeqLen === null ? null : `data.max_seq_len ${local.maxSeqLen}`].filter(
+      (part) => part !== null,
+    );
     lines.push(
       "",
       `local training with ${estimate.model}${local.trainingMethod ? ` (${local.trainingMethod})` : ""}:`,
@@ -319,7 +325,9 @@ export function formatTrainingEstimate(estimate: TrainingEstimate): string {
       );
     }
     if (local.batchSize !== null) {
-      lines.push(`  batch size ${local.batchSize}${local.stepsPerEpoch !== null ? `: ${local.stepsPerEpoch} steps per epoch, ${local.totalSteps} steps` : " (the worker picks it from the model size)"}`);
+      lines.push(
+        `  batch size ${local.batchSize}${local.stepsPerEpoch !== null ? `: ${local.stepsPerEpoch} steps per epoch, ${local.totalSteps} steps` : " (the worker picks it from the model size)"}`,
+      );
     }
     lines.push(`  time: ${local.seconds === null ? "unknown" : formatDuration(local.seconds)} (${local.note})`);
   }

@@ -53,7 +53,10 @@ export function modelLifecycle(entry: HostedPrice, options: { today: string; nee
   }
   if (shutdown !== null) {
     if (!answers) warnings.push(`\`${name}\` no longer answers: ${entry.provider} shut \`${entry.model}\` and its fine-tunes down on ${shutdown}${checked}.`);
-    else if (options.neededUntil && options.neededUntil >= shutdown) warnings.push(`\`${name}\` stops answering on ${shutdown}, before ${options.neededUntil} (the day you need it until): \`${entry.model}\` and its fine-tunes shut down then${checked}.`);
+    else if (options.neededUntil && options.neededUntil >= shutdown)
+      warnings.push(
+        `\`${name}\` stops answering on ${shutdown}, before ${options.neededUntil} (the day you need it until): \`${entry.model}\` and its fine-tunes shut down then${checked}.`,
+      );
     else warnings.push(`\`${name}\` stops answering on ${shutdown} (${inDays(daysBetween(today, shutdown))}): \`${entry.model}\` and its fine-tunes shut down then${checked}.`);
   }
   return { model: entry.model, canFineTune, answers, fineTuningEnds: ends, shutdown, source: entry.lifecycle_source ?? null, checked: entry.lifecycle_checked ?? null, warnings };

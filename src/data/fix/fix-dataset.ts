@@ -84,7 +84,12 @@ const LISTED_REMOVALS = 1000;
 
 export async function fixDataset(options: FixDatasetOptions): Promise<FixReport> {
   if (resolve(options.input) === resolve(options.output)) {
-    throw new TunekitError("a fix writes a new file: the output is the input", { kind: "usage", code: "output_is_input", field: "output", fix: "write the fixed dataset to another path" });
+    throw new TunekitError("a fix writes a new file: the output is the input", {
+      kind: "usage",
+      code: "output_is_input",
+      field: "output",
+      fix: "write the fixed dataset to another path",
+    });
   }
   const detected = await detectFileFormat(options.input);
   const format: DatasetFormat | null = detected?.format ?? null;

@@ -9,7 +9,12 @@ const scratch = mkdtempSync(join(tmpdir(), "tunekit-split-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function chat(user: string, assistant: string): string {
-  return JSON.stringify({ messages: [{ role: "user", content: user }, { role: "assistant", content: assistant }] });
+  return JSON.stringify({
+    messages: [
+      { role: "user", content: user },
+      { role: "assistant", content: assistant },
+    ],
+  });
 }
 
 let folders = 0;
@@ -27,7 +32,9 @@ function write(name: string, lines: string[]): string {
 function readSplits(outDir: string, stem: string): Record<"train" | "validation" | "test", string[]> {
   const read = (name: string): string[] => {
     try {
-      return readFileSync(join(outDir, `${stem}.${name}.jsonl`), "utf8").split("\n").filter(Boolean);
+      return readFileSync(join(outDir, `${stem}.${name}.jsonl`), "utf8")
+        .split("\n")
+        .filter(Boolean);
     } catch {
       return [];
     }
@@ -82,7 +89,14 @@ describe("splitDataset", () => {
     const duplicated = [...distinct];
     for (let index = 0; index < 40; index += 4) {
       duplicated.push(distinct[index] as string);
-      duplicated.push(JSON.stringify({ messages: [{ content: `question number ${index}`, role: "user" }, { content: `answer ${index}`, role: "assistant" }] }));
+      duplicated.push(
+        JSON.stringify({
+          messages: [
+            { content: `question number ${index}`, role: "user" },
+            { content: `answer ${index}`, role: "assistant" },
+          ],
+        }),
+      );
     }
     const file = write("duplicates.jsonl", duplicated);
     const { report, outDir } = await run(file);
@@ -100,8 +114,7 @@ describe("splitDataset", () => {
     const { report, outDir } = await run(file, { groupBy: "prompt" });
     expect(report.groups).toBe(200);
     const splits = readSplits(outDir, "same-prompt");
-    const promptsOf = (name: "train" | "validation" | "test") =>
-      new Set(splits[name].map((line) => (JSON.parse(line).messages[0].content as string).trim().toLowerCase()));
+    const promptsOf = (name: "train" | "validation" | "test") => new Set(splits[name].map((line) => (JSON.parse(line).messages[0].content as string).trim().toLowerCase()));
     const train = promptsOf("train");
     for (const prompt of [...promptsOf("validation"), ...promptsOf("test")]) expect(train.has(prompt)).toBe(false);
     expect(report.splits.test.examples % 2).toBe(0);
@@ -116,7 +129,10 @@ describe("splitDataset", () => {
   });
 
   it("warns when one group is large (a fixed instruction grouped by prompt)", async () => {
-    const file = write("fixed-instruction.jsonl", distinct.slice(0, 50).map((_, index) => chat("Summarize.", `summary ${index}`)));
+    const file = write(
+      "fixed-instruction.jsonl",
+      distinct.slice(0, 50).map((_, index) => chat("Summarize.", `summary ${index}`)),
+    );
     const { report } = await run(file, { groupBy: "prompt" });
     expect(report.groups).toBe(1);
     expect(report.splits.train.examples).toBe(50);
@@ -143,7 +159,19 @@ describe("splitDataset", () => {
 describe("splitGroupKey", () => {
   it("ignores key order, JSON spacing, case and whitespace runs", () => {
     const a = splitGroupKey(chat("Hello  World", "x"), "example").key;
-    const b = splitGroupKey(JSON.stringify({ messages: [{ content: "hello world", role: "user" }, { content: "x", role: "assistant" }] }, null, 1).replace(/\n/g, " "), "example").key;
+    const b = splitGroupKey(
+      JSON.stringify(
+        {
+          messages: [
+            { content: "hello world", role: "user" },
+            { content: "x", role: "assistant" },
+          ],
+        },
+        null,
+        1,
+      ).replace(/\n/g, " "),
+      "example",
+    ).key;
     expect(b).toEqual(a);
     expect(splitGroupKey(chat("Hello World", "y"), "example").key).not.toEqual(a);
     expect(splitGroupKey(chat("Hello World", "y"), "prompt").key).toEqual(splitGroupKey(chat("hello world", "x"), "prompt").key);

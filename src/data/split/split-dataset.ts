@@ -278,7 +278,12 @@ async function* exampleLines(file: string, format: SplitInputFormat, options: Re
     const reader = await openRecords(file, format, options);
     for await (const record of reader.records) {
       if (record.problem !== undefined) {
-        throw new TunekitError(`\`${file}\` record ${record.row}: ${record.problem.message}; nothing was written`, { kind: "data", code: record.problem.code, file, fix: record.problem.fix });
+        throw new TunekitError(`\`${file}\` record ${record.row}: ${record.problem.message}; nothing was written`, {
+          kind: "data",
+          code: record.problem.code,
+          file,
+          fix: record.problem.fix,
+        });
       }
       const text = JSON.stringify(record.value);
       if (text.includes(REPLACEMENT)) throw notUtf8(file, record.line, record.row);
@@ -367,7 +372,9 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
     ["test", options.test, TEST],
   ] as const) {
     if (ratio > 0 && filled[split] === 0) {
-      warnings.push(`the ${name} split is empty: ${examples} examples × ${ratio} rounds to ${targets[split]}${(targets[split] as number) > 0 ? " and every group left was larger" : ""}`);
+      warnings.push(
+        `the ${name} split is empty: ${examples} examples × ${ratio} rounds to ${targets[split]}${(targets[split] as number) > 0 ? " and every group left was larger" : ""}`,
+      );
     } else if (ratio > 0 && filled[split] !== targets[split]) {
       warnings.push(`the ${name} split holds ${filled[split]} examples, not ${targets[split]}: groups of duplicates are never cut apart`);
     }
@@ -376,7 +383,9 @@ export async function splitDataset(options: SplitDatasetOptions): Promise<SplitR
     warnings.push(`one group holds ${table.largest} of the ${examples} examples (grouped by ${groupBy}); it stays whole in one split`);
   }
   if (counted.unparsable > 0) {
-    warnings.push(`${counted.unparsable} line${counted.unparsable === 1 ? " is" : "s are"} not a JSON example of a known format; they were split by their text (run \`tunekit data validate\` on the file)`);
+    warnings.push(
+      `${counted.unparsable} line${counted.unparsable === 1 ? " is" : "s are"} not a JSON example of a known format; they were split by their text (run \`tunekit data validate\` on the file)`,
+    );
   }
   return {
     input: options.file,
@@ -466,7 +475,10 @@ async function countCsv(file: string, format: "csv" | "tsv", table: GroupTable, 
   let header = true;
   let lastLine = 0;
   try {
-    const records = Readable.from(utf8Bytes(file, { encoding: reader.encoding })).pipe(csvParser(format)) as AsyncIterable<{ record: string[]; info: { bytes: number; lines: number; empty_lines: number } }>;
+    const records = Readable.from(utf8Bytes(file, { encoding: reader.encoding })).pipe(csvParser(format)) as AsyncIterable<{
+      record: string[];
+      info: { bytes: number; lines: number; empty_lines: number };
+    }>;
     for await (const { record, info } of records) {
       lastLine = info.lines;
       count.blankLines = info.empty_lines;
@@ -489,7 +501,7 @@ async function countCsv(file: string, format: "csv" | "tsv", table: GroupTable, 
       code: "invalid_csv",
       file,
       line: details.lines ?? lastLine + 1,
-      fix: "close every quoted field; fields holding the delimiter, quotes or line breaks must be quoted with `\"` (and quotes inside doubled `\"\"`)",
+      fix: 'close every quoted field; fields holding the delimiter, quotes or line breaks must be quoted with `"` (and quotes inside doubled `""`)',
     });
   }
   return count;

@@ -14,7 +14,13 @@ function write(name: string, lines: string[]): string {
   return file;
 }
 
-const chat = (user: string, assistant: string) => JSON.stringify({ messages: [{ role: "user", content: user }, { role: "assistant", content: assistant }] });
+const chat = (user: string, assistant: string) =>
+  JSON.stringify({
+    messages: [
+      { role: "user", content: user },
+      { role: "assistant", content: assistant },
+    ],
+  });
 
 describe("computeDatasetStats", () => {
   it("summarizes messages, tokens and trained tokens, skipping and counting bad lines", async () => {
@@ -49,11 +55,7 @@ describe("computeDatasetStats", () => {
   });
 
   it("counts prompt-completion and text lines, and skips lines of another format when --format is set", async () => {
-    const file = write("formats.jsonl", [
-      JSON.stringify({ prompt: "hello", completion: "hello hello" }),
-      JSON.stringify({ text: "hello" }),
-      chat("hello", "hello"),
-    ]);
+    const file = write("formats.jsonl", [JSON.stringify({ prompt: "hello", completion: "hello hello" }), JSON.stringify({ text: "hello" }), chat("hello", "hello")]);
     const counter = new TiktokenCounter("o200k_base");
     const all = await computeDatasetStats(file, counter, { model: "gpt-4o" });
     expect(all.formats).toEqual({ "prompt-completion": 1, text: 1, chat: 1 });

@@ -12,11 +12,14 @@ export interface SkippedSummary {
  */
 export function noUsableExamples(file: string, skipped: SkippedSummary): TunekitError {
   const first = skipped.lines[0];
-  return new TunekitError(`\`${file}\` has no usable example${skipped.count ? `: all ${skipped.count} line(s) were skipped (line ${first?.line}: ${first?.reason})` : ": it is empty"}`, {
-    kind: "data",
-    code: "no_examples",
-    file,
-    ...(first && { line: first.line }),
-    fix: first?.fix ?? `run \`tunekit data validate ${file}\` to see what each line needs`,
-  });
+  return new TunekitError(
+    `\`${file}\` has no usable example${skipped.count ? `: all ${skipped.count} line(s) were skipped (line ${first?.line}: ${first?.reason})` : ": it is empty"}`,
+    {
+      kind: "data",
+      code: "no_examples",
+      file,
+      ...(first && { line: first.line }),
+      fix: first?.fix ?? `run \`tunekit data validate ${file}\` to see what each line needs`,
+    },
+  );
 }

@@ -5,9 +5,7 @@ import { openDatasetRecords, type DatasetRecordsOptions } from "../decode/datase
  * One record of a dataset: a parsed example of a known format, or the reason it was skipped.
  * `line` is the 1-based line (JSONL, CSV) or, for JSON arrays and Parquet, the record's position.
  */
-export type DatasetLine =
-  | { line: number; ok: true; format: DatasetFormat; example: Record<string, unknown> }
-  | { line: number; ok: false; reason: string };
+export type DatasetLine = { line: number; ok: true; format: DatasetFormat; example: Record<string, unknown> } | { line: number; ok: false; reason: string };
 
 /**
  * Stream a dataset record by record (every format the one reader reads: JSONL, CSV/TSV, JSON
@@ -46,8 +44,7 @@ export async function* readDatasetExamples(file: string, format: DatasetFormat |
 
 /** The minimum shape token counting needs; full validation is `tunekit data validate`'s job. */
 function shapeProblem(format: DatasetFormat, example: Record<string, unknown>): string | null {
-  const messagesOk = (value: unknown) =>
-    Array.isArray(value) && value.every((message) => message !== null && typeof message === "object" && typeof message.role === "string");
+  const messagesOk = (value: unknown) => Array.isArray(value) && value.every((message) => message !== null && typeof message === "object" && typeof message.role === "string");
   switch (format) {
     case "chat":
       return messagesOk(example.messages) && (example.messages as unknown[]).length > 0 ? null : "`messages` is not a list of messages with a `role`";

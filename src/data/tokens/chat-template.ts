@@ -90,7 +90,9 @@ export function templateFailure(input: Pick<ChatTemplateRenderInput, "messages" 
   const toolMessage = messages.findIndex(hasToolCalls);
   const hasTools = Boolean(input.tools && input.tools.length > 0);
   if (hasTools || toolMessage >= 0) {
-    const what = [hasTools ? "`tools`" : null, toolMessage >= 0 ? `\`${messages[toolMessage]!.role === "tool" ? "tool" : "tool_calls"}\` (message ${toolMessage + 1})` : null].filter(Boolean).join(" and ");
+    const what = [hasTools ? "`tools`" : null, toolMessage >= 0 ? `\`${messages[toolMessage]!.role === "tool" ? "tool" : "tool_calls"}\` (message ${toolMessage + 1})` : null]
+      .filter(Boolean)
+      .join(" and ");
     return {
       code: "template_without_tools",
       field: hasTools ? "tools" : `messages[${toolMessage}]`,
@@ -123,8 +125,7 @@ export function pickChatTemplate(value: unknown): string | null {
   if (typeof value === "string" && value.length > 0) return value;
   if (Array.isArray(value)) {
     const named = value.filter(
-      (entry): entry is { name: string; template: string } =>
-        entry !== null && typeof entry === "object" && typeof (entry as { template?: unknown }).template === "string",
+      (entry): entry is { name: string; template: string } => entry !== null && typeof entry === "object" && typeof (entry as { template?: unknown }).template === "string",
     );
     const chosen = named.find((entry) => entry.name === "default") ?? named[0];
     return chosen ? chosen.template : null;

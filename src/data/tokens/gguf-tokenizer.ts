@@ -23,12 +23,9 @@ export function bytesToUnicode(): Map<number, string> {
 
 // Split regexes by `tokenizer.ggml.pre`, the same table transformers uses when it loads a GGUF
 // (integrations/gguf/gguf_tokenizer_mapping.py); other values keep GPT-2's byte-level split.
-const LLAMA3_SPLIT =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const QWEN2_SPLIT =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const QWEN35_SPLIT =
-  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN35_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const GPT4O_SPLIT =
   "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
   "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
@@ -75,9 +72,7 @@ export function byteLevelTokenizerJson(metadata: Metadata): object {
   const inAlphabet = (token: string) => [...token].every((character) => alphabet.has(character));
   const vocab: Record<string, number> = {};
   tokens.forEach((token, index) => {
-    const spelled = inAlphabet(token)
-      ? token
-      : Array.from(encoder.encode(token), (byte) => spelling.get(byte)!).join("");
+    const spelled = inAlphabet(token) ? token : Array.from(encoder.encode(token), (byte) => spelling.get(byte)!).join("");
     vocab[spelled] = index;
   });
   const addedTokens: object[] = [];
@@ -165,14 +160,11 @@ export async function loadGgufTokenizer(file: string, chatTemplateOverride?: str
   const tokenizer = new HuggingFaceTextTokenizer(byteLevelTokenizerJson(metadata), {}, specialTokens.eos_token ?? null);
   const architecture = String(metadata["general.architecture"] ?? "");
   const contextValue = metadata[`${architecture}.context_length`];
-  const templateSource =
-    chatTemplateOverride ?? (typeof metadata["tokenizer.chat_template"] === "string" ? (metadata["tokenizer.chat_template"] as string) : null);
+  const templateSource = chatTemplateOverride ?? (typeof metadata["tokenizer.chat_template"] === "string" ? (metadata["tokenizer.chat_template"] as string) : null);
   return {
     tokenizer,
     chatTemplate:
-      templateSource === null
-        ? null
-        : new ChatTemplate(templateSource, specialTokens, chatTemplateOverride ? "configured chat template" : `chat template in ${file}`, file),
+      templateSource === null ? null : new ChatTemplate(templateSource, specialTokens, chatTemplateOverride ? "configured chat template" : `chat template in ${file}`, file),
     contextLength: typeof contextValue === "number" || typeof contextValue === "bigint" ? Number(contextValue) : null,
     description: `GGUF tokenizer of ${file}`,
   };

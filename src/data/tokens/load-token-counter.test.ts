@@ -36,7 +36,12 @@ function writeTokenizerFolder(folder: string, config: Record<string, unknown>): 
 }
 
 const template = "{% for m in messages %}<|{{ m.role }}|> {{ m.content }} <|end|> {% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}";
-const chat = { messages: [{ role: "user" as const, content: "hello" }, { role: "assistant" as const, content: "hello there" }] };
+const chat = {
+  messages: [
+    { role: "user" as const, content: "hello" },
+    { role: "assistant" as const, content: "hello there" },
+  ],
+};
 
 describe("loadTokenCounter", () => {
   beforeAll(() => {

@@ -30,8 +30,7 @@ async function statOrNull(file: string) {
 
 /** A hub id's snapshot in the local Hugging Face cache, when one was downloaded earlier. */
 async function cachedHubSnapshot(hubId: string): Promise<string | null> {
-  const hubCache =
-    process.env.HF_HUB_CACHE ?? path.join(process.env.HF_HOME ?? path.join(os.homedir(), ".cache", "huggingface"), "hub");
+  const hubCache = process.env.HF_HUB_CACHE ?? path.join(process.env.HF_HOME ?? path.join(os.homedir(), ".cache", "huggingface"), "hub");
   const snapshots = path.join(hubCache, `models--${hubId.replace("/", "--")}`, "snapshots");
   try {
     for (const snapshot of await readdir(snapshots)) {

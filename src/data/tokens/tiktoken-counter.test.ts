@@ -28,7 +28,13 @@ const jargon: ChatExample = {
 function cookbookToyDataset(): ChatExample[] {
   const happy = "You are a happy assistant that puts a positive spin on everything.";
   return [
-    { messages: [{ role: "system", content: happy }, { role: "user", content: "I fell off my bike today." }, { role: "assistant", content: "It's great that you're getting exercise outdoors!" }] },
+    {
+      messages: [
+        { role: "system", content: happy },
+        { role: "user", content: "I fell off my bike today." },
+        { role: "assistant", content: "It's great that you're getting exercise outdoors!" },
+      ],
+    },
     {
       messages: [
         { role: "system", content: happy },
@@ -42,9 +48,25 @@ function cookbookToyDataset(): ChatExample[] {
         { role: "assistant", content: "It's easy to learn!" },
       ],
     },
-    { messages: [{ role: "user", content: "I lost my book today." }, { role: "assistant", content: "You can read everything on ebooks these days!" }] },
-    { messages: [{ role: "system", content: happy }, { role: "assistant", content: "You're great!" }] },
-    { messages: [{ role: "system", content: happy }, { role: "user", content: "I'm hungry." }, { role: "assistant", content: "Eat a banana!".repeat(2000) }] },
+    {
+      messages: [
+        { role: "user", content: "I lost my book today." },
+        { role: "assistant", content: "You can read everything on ebooks these days!" },
+      ],
+    },
+    {
+      messages: [
+        { role: "system", content: happy },
+        { role: "assistant", content: "You're great!" },
+      ],
+    },
+    {
+      messages: [
+        { role: "system", content: happy },
+        { role: "user", content: "I'm hungry." },
+        { role: "assistant", content: "Eat a banana!".repeat(2000) },
+      ],
+    },
   ];
 }
 
@@ -85,8 +107,22 @@ describe("TiktokenCounter (the cookbook rule)", () => {
     // + name "bob" (1 token) + 1 for the name key
     expect(counter.countMessages({ messages: [{ role: "user", content: "hello", name: "bob" }] })).toBe(10);
     // assistant "hello" trained; weight is not a counted value, and weight 0 is not trained
-    expect(counter.count({ messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hello" }] })).toEqual({ total: 13, trained: 1 });
-    expect(counter.count({ messages: [{ role: "user", content: "hello" }, { role: "assistant", content: "hello", weight: 0 }] })).toEqual({ total: 13, trained: 0 });
+    expect(
+      counter.count({
+        messages: [
+          { role: "user", content: "hello" },
+          { role: "assistant", content: "hello" },
+        ],
+      }),
+    ).toEqual({ total: 13, trained: 1 });
+    expect(
+      counter.count({
+        messages: [
+          { role: "user", content: "hello" },
+          { role: "assistant", content: "hello", weight: 0 },
+        ],
+      }),
+    ).toEqual({ total: 13, trained: 0 });
     // special-token text in the data counts as ordinary text instead of throwing
     expect(counter.encode("<|endoftext|>")).toBeGreaterThan(1);
   });

@@ -34,8 +34,7 @@ function wordTokenizer(): HuggingFaceTextTokenizer {
   return new HuggingFaceTextTokenizer(json, {}, "</s>");
 }
 
-const simpleTemplate =
-  "{% for m in messages %}<|{{ m.role }}|> {{ m.content }} <|end|> {% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}";
+const simpleTemplate = "{% for m in messages %}<|{{ m.role }}|> {{ m.content }} <|end|> {% endfor %}{% if add_generation_prompt %}<|assistant|> {% endif %}";
 
 function model(template: string | null = simpleTemplate): LoadedTokenizer {
   return {
@@ -86,14 +85,25 @@ describe("trainedTokenSpans", () => {
         { role: "assistant" as const, content: "hi" },
       ],
     };
-    const plain = { messages: [{ role: "user" as const, content: "hello there" }, { role: "assistant" as const, content: "hi" }] };
+    const plain = {
+      messages: [
+        { role: "user" as const, content: "hello there" },
+        { role: "assistant" as const, content: "hi" },
+      ],
+    };
     expect(trainedTokenSpans(parts, model())).toEqual(trainedTokenSpans(plain, model()));
     const showsWeight = "{% for m in messages %}{% if m.weight is defined %}<|last|> {% endif %}<|{{ m.role }}|> {{ m.content }} <|end|> {% endfor %}";
     expect(trainedTokenSpans({ messages: [{ role: "assistant", content: "hi", weight: 1 }] }, model(showsWeight)).ids).toHaveLength(3);
   });
 
   it("counts trained positions once where spans overlap", () => {
-    expect(countTrained([[2, 5], [4, 8], [10, 11]])).toBe(7);
+    expect(
+      countTrained([
+        [2, 5],
+        [4, 8],
+        [10, 11],
+      ]),
+    ).toBe(7);
     expect(countTrained([])).toBe(0);
   });
 

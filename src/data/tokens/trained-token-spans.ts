@@ -51,11 +51,7 @@ export interface TrainedTokenSpansOptions {
  *   trained = the completion and the eos.
  * Text: ids = tokenize(text) + [eos]; every token trained.
  */
-export function trainedTokenSpans(
-  example: CountableExample,
-  model: TemplatedTokenizer,
-  options: TrainedTokenSpansOptions = {},
-): TokenSpans {
+export function trainedTokenSpans(example: CountableExample, model: TemplatedTokenizer, options: TrainedTokenSpansOptions = {}): TokenSpans {
   const { tokenizer } = model;
   const eos = tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId];
   if ("messages" in example) return chatSpans(example, model, options);

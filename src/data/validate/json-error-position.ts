@@ -64,7 +64,7 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | null {
       }
       position++;
     }
-    throw new Stop(position, "string not closed (missing `\"`)");
+    throw new Stop(position, 'string not closed (missing `"`)');
   };
 
   const parseNumber = (): void => {

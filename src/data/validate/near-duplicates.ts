@@ -20,7 +20,12 @@ export const NEAR_DUPLICATE_METHOD = `one-permutation MinHash of word 3-shingles
 const EMPTY = 0xffffffff;
 
 function isWordCharacter(code: number): boolean {
-  return (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 0xc0 && code !== 0x2028 && code !== 0x2029 && code !== 0x3000 && code !== 0xfeff);
+  return (
+    (code >= 97 && code <= 122) ||
+    (code >= 48 && code <= 57) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 0xc0 && code !== 0x2028 && code !== 0x2029 && code !== 0x3000 && code !== 0xfeff)
+  );
 }
 
 /**

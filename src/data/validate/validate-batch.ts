@@ -76,7 +76,9 @@ export class BatchBuilder {
       const stored = this.storedPerCode.get(problem.code) ?? 0;
       if (stored < this.cap) {
         this.storedPerCode.set(problem.code, stored + 1);
-        this.problems.push(problem.column === undefined ? { line, code: problem.code, message: problem.message } : { line, code: problem.code, message: problem.message, column: problem.column });
+        this.problems.push(
+          problem.column === undefined ? { line, code: problem.code, message: problem.message } : { line, code: problem.code, message: problem.message, column: problem.column },
+        );
       } else {
         this.uncounted[problem.code] = (this.uncounted[problem.code] ?? 0) + 1;
       }
@@ -147,7 +149,5 @@ export function validateBatch(batch: LineBatch, context: LineContext): BatchResu
 
 /** The typed arrays of a batch, to transfer instead of copy between threads. */
 export function transferablesOf(batch: BatchResult): ArrayBuffer[] {
-  return [batch.acceptedLines, batch.flags, batch.exactHashes, batch.promptHashes, batch.signatures, batch.tokens].map(
-    (array) => array.buffer as ArrayBuffer,
-  );
+  return [batch.acceptedLines, batch.flags, batch.exactHashes, batch.promptHashes, batch.signatures, batch.tokens].map((array) => array.buffer as ArrayBuffer);
 }

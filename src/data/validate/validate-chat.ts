@@ -70,10 +70,7 @@ export function validateMessages(messages: unknown[], where: string, report: Rep
     }
     for (const key of Object.keys(message)) {
       if (!RECOGNIZED_MESSAGE_KEYS.has(key)) {
-        report(
-          "message_unrecognized_key",
-          `\`${path}.${key}\` is not a recognised message key; remove it (allowed: ${[...RECOGNIZED_MESSAGE_KEYS].join(", ")})`,
-        );
+        report("message_unrecognized_key", `\`${path}.${key}\` is not a recognised message key; remove it (allowed: ${[...RECOGNIZED_MESSAGE_KEYS].join(", ")})`);
       }
     }
     if ("role" in message && (typeof role !== "string" || !RECOGNIZED_ROLES.has(role))) {
@@ -96,7 +93,10 @@ export function validateMessages(messages: unknown[], where: string, report: Rep
         report("invalid_tool_call", `\`${path}.tool_calls\` is on a ${JSON.stringify(role)} message; only assistant messages make tool calls`);
       }
       if (!Array.isArray(message.tool_calls)) {
-        report("invalid_tool_call", `\`${path}.tool_calls\` is ${describeType(message.tool_calls)}; it must be a list of {"id", "type": "function", "function": {"name", "arguments"}}`);
+        report(
+          "invalid_tool_call",
+          `\`${path}.tool_calls\` is ${describeType(message.tool_calls)}; it must be a list of {"id", "type": "function", "function": {"name", "arguments"}}`,
+        );
       } else {
         message.tool_calls.forEach((call: unknown, callIndex: number) => {
           const callPath = `${path}.tool_calls[${callIndex}]`;
@@ -122,7 +122,10 @@ export function validateMessages(messages: unknown[], where: string, report: Rep
     }
   }
   for (const [id, callPath] of pendingToolCalls) {
-    report("unmatched_tool_call", `\`${callPath}.id\` ${JSON.stringify(id)} has no tool message answering it; add {"role": "tool", "tool_call_id": ${JSON.stringify(id)}, "content": "..."} after the call`);
+    report(
+      "unmatched_tool_call",
+      `\`${callPath}.id\` ${JSON.stringify(id)} has no tool message answering it; add {"role": "tool", "tool_call_id": ${JSON.stringify(id)}, "content": "..."} after the call`,
+    );
   }
   return summary;
 }
@@ -154,7 +157,7 @@ export function validateChatExample(example: Record<string, unknown>, report: Re
     report(
       "missing_messages_list",
       Array.isArray(messages)
-        ? "`messages` is empty; give the conversation as a list of {\"role\", \"content\"} messages"
+        ? '`messages` is empty; give the conversation as a list of {"role", "content"} messages'
         : `\`messages\` is ${messages === undefined ? "missing" : describeType(messages)}; each line needs "messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]`,
     );
     return;
@@ -166,9 +169,12 @@ export function validateChatExample(example: Record<string, unknown>, report: Re
   }
   const summary = validateMessages(messages, "messages", report);
   if (!summary.hasAssistant) {
-    report("example_missing_assistant_message", "the example has no assistant message; add the reply the model should learn as {\"role\": \"assistant\", \"content\": \"...\"}");
+    report("example_missing_assistant_message", 'the example has no assistant message; add the reply the model should learn as {"role": "assistant", "content": "..."}');
   } else if (summary.lastRole !== "assistant") {
-    report("last_message_not_assistant", `the last message is ${JSON.stringify(summary.lastRole)}, not assistant; messages after the last assistant reply are not trained, end with the assistant turn`);
+    report(
+      "last_message_not_assistant",
+      `the last message is ${JSON.stringify(summary.lastRole)}, not assistant; messages after the last assistant reply are not trained, end with the assistant turn`,
+    );
   }
   if (!summary.hasSystem) report("missing_system_message", "the example has no system message; add one if your prompts at inference time have one");
   if (!summary.hasUser) report("missing_user_message", "the example has no user message; add the user turn the assistant answers");

@@ -158,7 +158,7 @@ export async function hostedFormatProblem(model: string, format: DatasetFormat |
   const fix =
     format === "prompt-completion"
       ? `convert it to chat first: \`tunekit data convert ${file} OUT.jsonl\` (the prompt becomes the user message, the completion the assistant's), then validate OUT.jsonl`
-      : "write it as chat examples (`{\"messages\": [...]}`), or train the text on a local model";
+      : 'write it as chat examples (`{"messages": [...]}`), or train the text on a local model';
   return {
     line: null,
     code: "format_not_supported",
@@ -366,7 +366,11 @@ async function scanRecords(path: string, options: ScanOptions): Promise<ScanRepo
     formatSource = `--format ${options.requested}`;
   }
   const described = opened.mapping ? `, mapped with --map` : "";
-  const sourceName = opened.split ? `${opened.format} split \`${opened.split.name}\` of ${opened.split.layout}` : opened.compression ? `${opened.format}, ${opened.compression}` : opened.format;
+  const sourceName = opened.split
+    ? `${opened.format} split \`${opened.split.name}\` of ${opened.split.layout}`
+    : opened.compression
+      ? `${opened.format}, ${opened.compression}`
+      : opened.format;
   formatSource = `${formatSource}; read as ${sourceName}${opened.encoding !== "utf-8" ? `, ${opened.encoding}` : ""}${described}`;
 
   let counter = options.counter;

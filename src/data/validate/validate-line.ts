@@ -57,8 +57,7 @@ export interface LineResult {
   tokens: LineTokens | null;
 }
 
-const FORMAT_KEYS =
-  '"messages" (chat), "prompt" and "completion" (prompt-completion), "input" with "preferred_output" and "non_preferred_output" (preference), or "text" (text)';
+const FORMAT_KEYS = '"messages" (chat), "prompt" and "completion" (prompt-completion), "input" with "preferred_output" and "non_preferred_output" (preference), or "text" (text)';
 
 /**
  * Validates one line of a JSONL dataset on its own: a pure function of the line text, its 1-based
@@ -86,7 +85,11 @@ export function validateLine(rawText: string, line: number, context: LineContext
   }
   if (!validUtf8) {
     const column = text.indexOf("\ufffd") + 1;
-    problems.push({ code: "invalid_utf8", message: `the line is not valid UTF-8${column > 0 ? ` (first bad byte near column ${column})` : ""}; if the file is Windows-1252 or Latin-1, pass \`--encoding windows-1252\` (or \`--encoding latin1\`), else re-save it as UTF-8`, ...(column > 0 ? { column } : {}) });
+    problems.push({
+      code: "invalid_utf8",
+      message: `the line is not valid UTF-8${column > 0 ? ` (first bad byte near column ${column})` : ""}; if the file is Windows-1252 or Latin-1, pass \`--encoding windows-1252\` (or \`--encoding latin1\`), else re-save it as UTF-8`,
+      ...(column > 0 ? { column } : {}),
+    });
     return finish(result);
   }
   if (text.trim() === "") {
@@ -102,7 +105,11 @@ export function validateLine(rawText: string, line: number, context: LineContext
     const syntax = findJsonSyntaxError(text);
     const where = syntax ? `at column ${syntax.offset + 1}: ${syntax.reason}` : `: ${(error as Error).message}`;
     const bomHint = text.charCodeAt(syntax?.offset ?? -1) === 0xfeff ? " (a byte order mark in the middle of the file: remove it)" : "";
-    problems.push({ code: "invalid_json", message: `the line is not valid JSON ${where}${bomHint}; write one complete JSON object per line (no trailing commas, double quotes)`, ...(syntax ? { column: syntax.offset + 1 } : {}) });
+    problems.push({
+      code: "invalid_json",
+      message: `the line is not valid JSON ${where}${bomHint}; write one complete JSON object per line (no trailing commas, double quotes)`,
+      ...(syntax ? { column: syntax.offset + 1 } : {}),
+    });
     return finish(result);
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
@@ -118,7 +125,10 @@ export function validateLine(rawText: string, line: number, context: LineContext
   }
   const detected = detectFormat(example);
   if (detected !== null && detected !== format) {
-    report("format_mismatch", `the example is in ${detected} format but the file is ${format} (${context.formatSource}); convert it with \`tunekit data convert\` or keep one format per file`);
+    report(
+      "format_mismatch",
+      `the example is in ${detected} format but the file is ${format} (${context.formatSource}); convert it with \`tunekit data convert\` or keep one format per file`,
+    );
     return finish(result);
   }
   switch (format) {

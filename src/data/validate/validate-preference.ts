@@ -33,7 +33,10 @@ export function validatePreferenceExample(example: Record<string, unknown>, repo
 function checkOutput(output: unknown, key: string, report: Report): string | null {
   const shape = `\`${key}\` must be a list holding one assistant message, e.g. [{"role": "assistant", "content": "..."}]`;
   if (!Array.isArray(output) || output.length !== 1) {
-    report("invalid_preference_output", `${shape}; it is ${output === undefined ? "missing" : Array.isArray(output) ? `a list of ${output.length}` : JSON.stringify(output)?.slice(0, 40)}`);
+    report(
+      "invalid_preference_output",
+      `${shape}; it is ${output === undefined ? "missing" : Array.isArray(output) ? `a list of ${output.length}` : JSON.stringify(output)?.slice(0, 40)}`,
+    );
     return null;
   }
   const message = output[0] as Record<string, unknown> | null;

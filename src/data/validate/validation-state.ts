@@ -2,16 +2,7 @@ import type { DatasetFormat } from "../../spec/dataset.js";
 import { HashIndex } from "./hash-index.js";
 import { MINHASH_SIZE, NEAR_DUPLICATE_METHOD, NearDuplicateIndex } from "./near-duplicates.js";
 import { severityOf, type ProblemCode, type ValidationProblem } from "./problem-codes.js";
-import {
-  BatchBuilder,
-  HAS_EXACT,
-  HAS_PROMPT,
-  HAS_SIGNATURE,
-  HAS_TOKENS,
-  MAX_STORED_PER_CODE,
-  type BatchProblem,
-  type BatchResult,
-} from "./validate-batch.js";
+import { BatchBuilder, HAS_EXACT, HAS_PROMPT, HAS_SIGNATURE, HAS_TOKENS, MAX_STORED_PER_CODE, type BatchProblem, type BatchResult } from "./validate-batch.js";
 import type { LineResult } from "./validate-line.js";
 
 /** OpenAI requires at least 10 examples for a fine-tuning job. */

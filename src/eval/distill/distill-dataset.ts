@@ -193,20 +193,20 @@ export async function distillDataset(options: DistillOptions): Promise<DistillSu
     const first = problems[0] as PromptProblem;
     const located = /^(line|row) \d+/u.test(first.message) ? first.message : `${first.line !== undefined ? `line ${first.line}` : `row ${first.row}`}: ${first.message}`;
     throw new TunekitError(
-      problemCount === 1 ? `a prompt in \`${options.prompts}\` cannot be sent: ${located}` : `${problemCount} prompts in \`${options.prompts}\` cannot be sent; the first: ${located}`,
+      problemCount === 1
+        ? `a prompt in \`${options.prompts}\` cannot be sent: ${located}`
+        : `${problemCount} prompts in \`${options.prompts}\` cannot be sent; the first: ${located}`,
       {
         kind: "data",
         code: problemCount === 1 ? first.code : "invalid_prompts",
         file: options.prompts,
         ...(first.line !== undefined && { line: first.line }),
-        problems: problems.map(
-          (problem): ProblemDetail => ({
-            code: problem.code,
-            message: problem.line === undefined && !/^row \d+/u.test(problem.message) ? `row ${problem.row}: ${problem.message}` : problem.message,
-            file: options.prompts,
-            ...(problem.line !== undefined && { line: problem.line }),
-          }),
-        ),
+        problems: problems.map((problem): ProblemDetail => ({
+          code: problem.code,
+          message: problem.line === undefined && !/^row \d+/u.test(problem.message) ? `row ${problem.row}: ${problem.message}` : problem.message,
+          file: options.prompts,
+          ...(problem.line !== undefined && { line: problem.line }),
+        })),
         fix: `${first.fix}${problemCount > problems.length ? ` (${problemCount - problems.length} more not listed)` : ""}; nothing was sent to the teacher`,
       },
     );
@@ -261,7 +261,14 @@ export async function distillDataset(options: DistillOptions): Promise<DistillSu
   if (options.signal?.aborted) onSignal();
   options.signal?.addEventListener("abort", onSignal, { once: true });
   const report = (): void =>
-    options.onProgress?.({ total, done: progress.done.size, answered: stats.answered, failed: stats.failed + stats.rejected, rate_limited: stats.rateLimited, concurrency: limit.limit });
+    options.onProgress?.({
+      total,
+      done: progress.done.size,
+      answered: stats.answered,
+      failed: stats.failed + stats.rejected,
+      rate_limited: stats.rateLimited,
+      concurrency: limit.limit,
+    });
 
   const started = performance.now();
   const prompts = source.read();
@@ -347,7 +354,8 @@ export async function distillDataset(options: DistillOptions): Promise<DistillSu
           code: failure.code ?? (failure.kind === "prompt" ? "teacher_refused" : "retries_exhausted"),
           message: `${where}: ${retryable ? `still failing after ${maxRetries} retries: ` : ""}${failure.message}`,
         });
-        if (stats.answered === 0 && stats.failed >= FAILURES_BEFORE_GIVING_UP) give({ ...failure, message: `the first ${stats.failed} prompts all failed; the first: ${listed[0]?.message ?? failure.message}` }, prompt);
+        if (stats.answered === 0 && stats.failed >= FAILURES_BEFORE_GIVING_UP)
+          give({ ...failure, message: `the first ${stats.failed} prompts all failed; the first: ${listed[0]?.message ?? failure.message}` }, prompt);
         report();
         return null;
       }
@@ -475,7 +483,10 @@ export async function distillDataset(options: DistillOptions): Promise<DistillSu
 
 function resolvePrice(options: DistillOptions, endpoint: EndpointConfig): { price: TokenPrice | null; basis: string } {
   if (options.priceInput !== undefined && options.priceOutput !== undefined) {
-    return { price: { input: options.priceInput, output: options.priceOutput, source: "flags" }, basis: `--price-input ${options.priceInput} and --price-output ${options.priceOutput} USD per 1M tokens` };
+    return {
+      price: { input: options.priceInput, output: options.priceOutput, source: "flags" },
+      basis: `--price-input ${options.priceInput} and --price-output ${options.priceOutput} USD per 1M tokens`,
+    };
   }
   const where = endpoint.base_url ?? "api.openai.com";
   if (resolveHosting(options.teacher, endpoint) === "hosted") {

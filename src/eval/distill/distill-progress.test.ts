@@ -11,14 +11,20 @@ const settings: RunSettings = { teacher: "teacher-model", temperature: 0, max_to
 let serial = 0;
 
 function row(index: number): string {
-  return JSON.stringify({ messages: [{ role: "user", content: `q${index}` }, { role: "assistant", content: `a${index}` }] });
+  return JSON.stringify({
+    messages: [
+      { role: "user", content: `q${index}` },
+      { role: "assistant", content: `a${index}` },
+    ],
+  });
 }
 
 /** A run that wrote `rows` rows whole, then stopped. */
 async function written(rows: number): Promise<string> {
   const out = join(folder, `out-${(serial += 1)}.jsonl`);
   const progress = await DistillProgress.open(out, "/prompts.jsonl", settings);
-  for (let index = 1; index <= rows; index++) progress.append(row(index), { row: index, line: index, prompt: `h${index}`, prompt_tokens: 3, completion_tokens: 2, finish_reason: "stop" });
+  for (let index = 1; index <= rows; index++)
+    progress.append(row(index), { row: index, line: index, prompt: `h${index}`, prompt_tokens: 3, completion_tokens: 2, finish_reason: "stop" });
   progress.close();
   return out;
 }
@@ -94,7 +100,9 @@ describe("DistillProgress", () => {
     await expect(DistillProgress.open(foreign, "/prompts.jsonl", settings)).rejects.toMatchObject({ code: "output_not_from_distill" });
 
     const other = await written(1);
-    await expect(DistillProgress.open(other, "/prompts.jsonl", { ...settings, teacher: "another", max_tokens: 32 })).rejects.toThrow(/teacher "teacher-model" \(now "another"\), max_tokens 16 \(now 32\)/);
+    await expect(DistillProgress.open(other, "/prompts.jsonl", { ...settings, teacher: "another", max_tokens: 32 })).rejects.toThrow(
+      /teacher "teacher-model" \(now "another"\), max_tokens 16 \(now 32\)/,
+    );
   });
 
   it("an OUT deleted to start over takes its progress file with it", async () => {

@@ -76,7 +76,6 @@ async function scanLines(path: string, onLine: (line: Buffer, index: number) => 
   const ends: number[] = [];
   let pending: Buffer[] = [];
   let offset = 0;
-  let tailBytes = 0;
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
     let start = 0;
     for (let newline = chunk.indexOf(0x0a); newline !== -1; newline = chunk.indexOf(0x0a, start)) {
@@ -90,13 +89,13 @@ async function scanLines(path: string, onLine: (line: Buffer, index: number) => 
     if (start < chunk.length) pending.push(Buffer.from(chunk.subarray(start)));
     offset += chunk.length;
   }
-  tailBytes = pending.reduce((sum, part) => sum + part.length, 0);
+  const tailBytes = pending.reduce((sum, part) => sum + part.length, 0);
   return { ends, tailBytes };
 }
 
 function writeWhole(fd: number, text: string): void {
   const buffer = Buffer.from(text, "utf8");
-  for (let written = 0; written < buffer.length; ) written += writeSync(fd, buffer, written, buffer.length - written);
+  for (let written = 0; written < buffer.length;) written += writeSync(fd, buffer, written, buffer.length - written);
 }
 
 export class DistillProgress {

@@ -104,7 +104,10 @@ export async function openPromptSource(options: PromptSourceOptions): Promise<Pr
     from === "alpaca"
       ? (value) => convertAlpacaRecord(isObject(value) ? { ...value, output: STAND_IN_ANSWER } : value)
       : from === "sharegpt"
-        ? (value) => convertSharegptRecord(isObject(value) && Array.isArray(value.conversations) ? { ...value, conversations: [...value.conversations, { from: "gpt", value: STAND_IN_ANSWER }] } : value)
+        ? (value) =>
+            convertSharegptRecord(
+              isObject(value) && Array.isArray(value.conversations) ? { ...value, conversations: [...value.conversations, { from: "gpt", value: STAND_IN_ANSWER }] } : value,
+            )
         : (value) => convertTabular(value, mapping);
   let opened: typeof first | null = first;
   return {
@@ -148,7 +151,10 @@ function parseDistillMapping(entries: readonly string[], from: ConvertSourceForm
     });
   }
   for (const entry of entries) {
-    const field = entry.slice(entry.lastIndexOf("=") + 1).trim().toLowerCase();
+    const field = entry
+      .slice(entry.lastIndexOf("=") + 1)
+      .trim()
+      .toLowerCase();
     if (field === "assistant" || field === "completion") {
       throw new TunekitError(`\`--map ${entry}\` maps a column to the answer; distill's answers come from the teacher`, {
         kind: "usage",

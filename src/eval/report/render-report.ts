@@ -39,7 +39,12 @@ function charts(report: EvalReport) {
   const bars = metricBarsChart(
     report.metrics.map((entry) => ({
       metric: entry.name,
-      bars: report.strategies.map((result) => ({ name: result.strategy, mean: result.metrics[entry.name]?.mean ?? Number.NaN, low: result.metrics[entry.name]?.low ?? Number.NaN, high: result.metrics[entry.name]?.high ?? Number.NaN })),
+      bars: report.strategies.map((result) => ({
+        name: result.strategy,
+        mean: result.metrics[entry.name]?.mean ?? Number.NaN,
+        low: result.metrics[entry.name]?.low ?? Number.NaN,
+        high: result.metrics[entry.name]?.high ?? Number.NaN,
+      })),
     })),
     report.settings.confidence,
   );
@@ -66,7 +71,9 @@ export function renderMarkdown(report: EvalReport): string {
   lines.push(`- **Benefit.** ${recommendation.benefit}`, "");
   lines.push("## Strategies", "");
   const metricNames = report.metrics.map((entry) => entry.name);
-  lines.push(`| strategy | model | ${metricNames.map((name) => `${name}${name === metric ? " (primary)" : ""}`).join(" | ")} | prompt tok | completion tok | p50 ms | p95 ms | per 1,000 requests |`);
+  lines.push(
+    `| strategy | model | ${metricNames.map((name) => `${name}${name === metric ? " (primary)" : ""}`).join(" | ")} | prompt tok | completion tok | p50 ms | p95 ms | per 1,000 requests |`,
+  );
   lines.push(`| --- | --- | ${metricNames.map(() => "---").join(" | ")} | --- | --- | --- | --- | --- |`);
   for (const result of report.strategies) {
     const cells = metricNames.map((name) => {
@@ -78,9 +85,14 @@ export function renderMarkdown(report: EvalReport): string {
     );
   }
   lines.push("");
-  lines.push(`Intervals: ${Math.round(report.settings.confidence * 100)}% percentile bootstrap, ${report.settings.bootstrapSamples} resamples, seed ${report.settings.seed}. Same quality = within ${report.settings.tolerance} on \`${metric}\`.`, "");
+  lines.push(
+    `Intervals: ${Math.round(report.settings.confidence * 100)}% percentile bootstrap, ${report.settings.bootstrapSamples} resamples, seed ${report.settings.seed}. Same quality = within ${report.settings.tolerance} on \`${metric}\`.`,
+    "",
+  );
   for (const result of report.strategies) {
-    lines.push(`- **${result.strategy}** (${result.description}${result.selection ? `; ${result.selection}` : ""}): tokens from ${result.tokens.source}; price: ${result.cost.basis}.`);
+    lines.push(
+      `- **${result.strategy}** (${result.description}${result.selection ? `; ${result.selection}` : ""}): tokens from ${result.tokens.source}; price: ${result.cost.basis}.`,
+    );
   }
   lines.push("");
   lines.push("## Fine-tuning cost and break-even", "");
@@ -139,7 +151,10 @@ export function renderHtml(report: EvalReport): string {
   const worst = report.strategies
     .map((result) => {
       const body = worstExamples(result, metric)
-        .map((example) => `<tr><td class="num">${example.line}</td><td class="num">${fmt(example.scores[metric])}</td><td><pre>${e(clip(example.input))}</pre></td><td><pre>${e(clip(example.reference))}</pre></td><td><pre>${e(clip(example.answer))}</pre></td></tr>`)
+        .map(
+          (example) =>
+            `<tr><td class="num">${example.line}</td><td class="num">${fmt(example.scores[metric])}</td><td><pre>${e(clip(example.input))}</pre></td><td><pre>${e(clip(example.reference))}</pre></td><td><pre>${e(clip(example.answer))}</pre></td></tr>`,
+        )
         .join("");
       return `<h3>${e(result.strategy)}</h3><table><thead><tr><th>line</th><th>${e(metric)}</th><th>input</th><th>reference</th><th>answer</th></tr></thead><tbody>${body}</tbody></table>`;
     })

@@ -55,7 +55,9 @@ function axes(frame: Frame, xTicks: number[], yTicks: number[], x: (v: number) =
   parts.push(`<line x1="${frame.left}" x2="${frame.width - frame.right}" y1="${frame.height - frame.bottom}" y2="${frame.height - frame.bottom}" stroke="#374151"/>`);
   parts.push(`<line x1="${frame.left}" x2="${frame.left}" y1="${frame.top}" y2="${frame.height - frame.bottom}" stroke="#374151"/>`);
   parts.push(`<text x="${(frame.left + frame.width - frame.right) / 2}" y="${frame.height - 6}" text-anchor="middle" font-size="12" fill="#111827">${escapeXml(xLabel)}</text>`);
-  parts.push(`<text transform="translate(14 ${(frame.top + frame.height - frame.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12" fill="#111827">${escapeXml(yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(14 ${(frame.top + frame.height - frame.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12" fill="#111827">${escapeXml(yLabel)}</text>`,
+  );
   return parts.join("");
 }
 
@@ -124,11 +126,16 @@ export function metricBarsChart(groups: readonly MetricBars[], confidence: numbe
           `<line x1="${mid - 4}" x2="${mid + 4}" y1="${y(bar.low).toFixed(1)}" y2="${y(bar.low).toFixed(1)}" stroke="#111827"/></g>`,
       );
     });
-    parts.push(`<text x="${start + (strategies * barWidth) / 2}" y="${frame.height - frame.bottom + 16}" text-anchor="middle" font-size="11" fill="#111827">${escapeXml(group.metric)}</text>`);
+    parts.push(
+      `<text x="${start + (strategies * barWidth) / 2}" y="${frame.height - frame.bottom + 16}" text-anchor="middle" font-size="11" fill="#111827">${escapeXml(group.metric)}</text>`,
+    );
   });
   parts.push(`<line x1="${frame.left}" x2="${frame.width - frame.right}" y1="${y(0)}" y2="${y(0)}" stroke="#374151"/>`);
   const legend = (groups[0]?.bars ?? [])
-    .map((bar, index) => `<rect x="${frame.left + index * 110}" y="${frame.height - 24}" width="10" height="10" fill="${color(bar.name)}"/><text x="${frame.left + 14 + index * 110}" y="${frame.height - 15}" font-size="11" fill="#111827">${escapeXml(bar.name)}</text>`)
+    .map(
+      (bar, index) =>
+        `<rect x="${frame.left + index * 110}" y="${frame.height - 24}" width="10" height="10" fill="${color(bar.name)}"/><text x="${frame.left + 14 + index * 110}" y="${frame.height - 15}" font-size="11" fill="#111827">${escapeXml(bar.name)}</text>`,
+    )
     .join("");
   return svg(frame, "Every metric per strategy with bootstrap intervals", parts.join("") + legend);
 }

@@ -13,8 +13,7 @@ export async function readPassageCorpus(file: string): Promise<string[]> {
       if (!record.ok) continue;
       const example = record.example;
       if (typeof example.text === "string") passages.push(example.text);
-      else if (Array.isArray(example.messages))
-        passages.push((example.messages as Array<{ content?: unknown }>).map((message) => String(message.content ?? "")).join("\n"));
+      else if (Array.isArray(example.messages)) passages.push((example.messages as Array<{ content?: unknown }>).map((message) => String(message.content ?? "")).join("\n"));
     }
   } else {
     let text: string;
@@ -25,7 +24,7 @@ export async function readPassageCorpus(file: string): Promise<string[]> {
         kind: "usage",
         code: "corpus_not_found",
         field: "eval.rag.corpus",
-        fix: "Point `eval.rag.corpus` (relative to the config file) at a .jsonl file of {\"text\"} records or a text file of passages separated by blank lines.",
+        fix: 'Point `eval.rag.corpus` (relative to the config file) at a .jsonl file of {"text"} records or a text file of passages separated by blank lines.',
         cause: error,
       });
     }

@@ -102,7 +102,6 @@ export interface CheckpointsTable {
   fine_tuned_model_checkpoint: string;
 }
 
-
 export interface Database {
   projects: ProjectsTable;
   api_keys: ApiKeysTable;

@@ -27,7 +27,14 @@ async function management(answer: (seen: Seen, index: number) => { status: numbe
     request.on("data", (chunk: string) => (text += chunk));
     request.on("end", () => {
       const url = new URL(request.url ?? "/", "http://x");
-      const entry: Seen = { method: request.method ?? "", path: url.pathname, query: url.searchParams, authorization: request.headers.authorization, contentType: request.headers["content-type"], body: text ? JSON.parse(text) : null };
+      const entry: Seen = {
+        method: request.method ?? "",
+        path: url.pathname,
+        query: url.searchParams,
+        authorization: request.headers.authorization,
+        contentType: request.headers["content-type"],
+        body: text ? JSON.parse(text) : null,
+      };
       seen.push(entry);
       const { status, body, headers } = answer(entry, seen.length);
       response.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
@@ -46,7 +53,10 @@ const model = "gpt-4o-mini-2024-07-18.ft-0123456789abcdef";
 const deploymentPath = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.CognitiveServices/accounts/acct-1/deployments/my-deploy";
 
 function target(endpoint: string) {
-  const config = configSchema.parse({ provider: "azure", azure: { deployment: { subscription_id: "sub-1", resource_group: "rg-1", account: "acct-1", management_endpoint: endpoint } } });
+  const config = configSchema.parse({
+    provider: "azure",
+    azure: { deployment: { subscription_id: "sub-1", resource_group: "rg-1", account: "acct-1", management_endpoint: endpoint } },
+  });
   return azureDeploymentTarget(config, { AZURE_MANAGEMENT_TOKEN: "token-123" });
 }
 
@@ -76,9 +86,14 @@ describe("azure deployments (management REST API)", () => {
 
   it("retries 429 with Retry-After, and reports a 403 naming the token setting", async () => {
     const { endpoint, seen } = await management((_request, index) =>
-      index === 1 ? { status: 429, body: { error: { code: "TooManyRequests", message: "slow down" } }, headers: { "retry-after": "0" } } : { status: 403, body: { error: { code: "AuthorizationFailed", message: "no permission" } } },
+      index === 1
+        ? { status: 429, body: { error: { code: "TooManyRequests", message: "slow down" } }, headers: { "retry-after": "0" } }
+        : { status: 403, body: { error: { code: "AuthorizationFailed", message: "no permission" } } },
     );
-    const error = await createAzureDeployment(target(endpoint), { name: "my-deploy", model, sku: "standard", capacity: 1 }, { backoffMs: 5 }).then(() => null, (caught: unknown) => caught);
+    const error = await createAzureDeployment(target(endpoint), { name: "my-deploy", model, sku: "standard", capacity: 1 }, { backoffMs: 5 }).then(
+      () => null,
+      (caught: unknown) => caught,
+    );
     expect(seen).toHaveLength(2);
     expect(isTunekitError(error) && error.code).toBe("AuthorizationFailed");
     expect(isTunekitError(error) && error.field).toBe("azure.deployment.token_env");

@@ -38,7 +38,12 @@ export interface AzureDeploymentOptions {
 
 const required = (value: string | null | undefined, field: string, variable: string): string => {
   if (value) return value;
-  throw new TunekitError(`\`${field}\` is not set`, { kind: "usage", code: "missing_setting", field, fix: `set \`${field}\` in tunekit.yaml, pass its flag to \`tunekit deploy\`, or export ${variable}` });
+  throw new TunekitError(`\`${field}\` is not set`, {
+    kind: "usage",
+    code: "missing_setting",
+    field,
+    fix: `set \`${field}\` in tunekit.yaml, pass its flag to \`tunekit deploy\`, or export ${variable}`,
+  });
 };
 
 /** The management-API target from `azure.deployment` (each field falls back to its env variable). */
@@ -109,7 +114,13 @@ async function managementCall(method: "PUT" | "GET", url: string, target: AzureD
         backoff = Math.min(backoff * 2, 30_000);
         continue;
       }
-      throw new TunekitError(`cannot reach the Azure management API at ${target.managementEndpoint}: ${(error as Error).message}`, { kind: "environment", code: "provider_unreachable", field: "azure.deployment.management_endpoint", fix: "check the network and `azure.deployment.management_endpoint`", cause: error });
+      throw new TunekitError(`cannot reach the Azure management API at ${target.managementEndpoint}: ${(error as Error).message}`, {
+        kind: "environment",
+        code: "provider_unreachable",
+        field: "azure.deployment.management_endpoint",
+        fix: "check the network and `azure.deployment.management_endpoint`",
+        cause: error,
+      });
     }
     const text = await response.text();
     if (response.ok) return (text ? JSON.parse(text) : {}) as AzureDeployment;
@@ -155,7 +166,11 @@ export function getAzureDeployment(target: AzureDeploymentTarget, name: string, 
 }
 
 /** Poll until the deployment's provisioningState is final; a failed one is an error. */
-export async function waitForAzureDeployment(target: AzureDeploymentTarget, name: string, options: AzureDeploymentOptions & { intervalMs?: number; timeoutMs?: number; onState?: (state: string) => void } = {}): Promise<AzureDeployment> {
+export async function waitForAzureDeployment(
+  target: AzureDeploymentTarget,
+  name: string,
+  options: AzureDeploymentOptions & { intervalMs?: number; timeoutMs?: number; onState?: (state: string) => void } = {},
+): Promise<AzureDeployment> {
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
   for (;;) {
     const deployment = await getAzureDeployment(target, name, options);
@@ -163,9 +178,19 @@ export async function waitForAzureDeployment(target: AzureDeploymentTarget, name
     options.onState?.(state);
     if (state === "Succeeded") return deployment;
     if (state === "Failed" || state === "Canceled") {
-      throw new TunekitError(`deployment \`${name}\` ended in provisioningState ${state}`, { kind: "environment", code: "deployment_failed", field: "azure.deployment", fix: "see the deployment in the Azure portal for the reason; check the model id, SKU and quota" });
+      throw new TunekitError(`deployment \`${name}\` ended in provisioningState ${state}`, {
+        kind: "environment",
+        code: "deployment_failed",
+        field: "azure.deployment",
+        fix: "see the deployment in the Azure portal for the reason; check the model id, SKU and quota",
+      });
     }
-    if (Date.now() > deadline) throw new TunekitError(`deployment \`${name}\` is still ${state}`, { kind: "environment", code: "deployment_timeout", fix: "check it later with the Azure portal or `az cognitiveservices account deployment show`" });
+    if (Date.now() > deadline)
+      throw new TunekitError(`deployment \`${name}\` is still ${state}`, {
+        kind: "environment",
+        code: "deployment_timeout",
+        fix: "check it later with the Azure portal or `az cognitiveservices account deployment show`",
+      });
     await sleep(options.intervalMs ?? 10_000);
   }
 }

@@ -29,7 +29,13 @@ export function createAzureProvider(config: TunekitConfig, environment: NodeJS.P
   if (settings.ad_token_env) {
     const variable = settings.ad_token_env;
     const token = environment[variable];
-    if (!token) throw new TunekitError(`no Entra ID token: \`${variable}\` is not set`, { kind: "usage", code: "missing_token", field: "azure.ad_token_env", fix: `export ${variable}=$(az account get-access-token --resource https://cognitiveservices.azure.com --query accessToken -o tsv)` });
+    if (!token)
+      throw new TunekitError(`no Entra ID token: \`${variable}\` is not set`, {
+        kind: "usage",
+        code: "missing_token",
+        field: "azure.ad_token_env",
+        fix: `export ${variable}=$(az account get-access-token --resource https://cognitiveservices.azure.com --query accessToken -o tsv)`,
+      });
     client = new AzureOpenAI({ ...common, azureADTokenProvider: async () => environment[variable] ?? token });
   } else {
     const apiKey = environment[settings.api_key_env];

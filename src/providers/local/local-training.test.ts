@@ -42,7 +42,10 @@ async function rejection(promise: Promise<unknown>): Promise<TunekitError> {
 
 describe("prepareRun", () => {
   it("resolves paths against the config file and epochs with the dataset-size rule", async () => {
-    const config = project("good", Array.from({ length: 20 }, (_, index) => example(index)));
+    const config = project(
+      "good",
+      Array.from({ length: 20 }, (_, index) => example(index)),
+    );
     const loaded = loadConfig(config);
     const prepared = await prepareRun(loaded, dataChecker("auto"), new Date(2026, 10, 24, 9, 30, 0));
     expect(prepared.runDir).toBe(join(scratch, "good", "runs", "model-20261124-093000"));
@@ -91,7 +94,10 @@ describe("prepareResume", () => {
     writeFileSync(train, `${example(1)}\n`);
     writeCompleteCheckpoint(join(runDir, "checkpoints", "step-000010"), 10);
     writeCompleteCheckpoint(join(runDir, "checkpoints", "step-000020"), 20);
-    writeFileSync(join(runDir, "job.json"), JSON.stringify({ v: 1, run_dir: "/old/place", model: "m", data: { train, validation: null }, training: { epochs: 2, num_processes: 1 }, resume_from: null }));
+    writeFileSync(
+      join(runDir, "job.json"),
+      JSON.stringify({ v: 1, run_dir: "/old/place", model: "m", data: { train, validation: null }, training: { epochs: 2, num_processes: 1 }, resume_from: null }),
+    );
     const prepared = prepareResume(runDir);
     expect(prepared.spec.resume_from).toBe(join(runDir, "checkpoints", "step-000020"));
     expect(prepared.spec.run_dir).toBe(runDir);

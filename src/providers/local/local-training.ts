@@ -58,7 +58,10 @@ export async function checkTrainingData(loaded: LoadedConfig, validateData: Data
   const { config } = loaded;
   const train = resolveConfigPath(loaded, config.data.train);
   const validation = config.data.validation === null ? null : resolveConfigPath(loaded, config.data.validation);
-  for (const [field, path] of [["data.train", train], ["data.validation", validation]] as const) {
+  for (const [field, path] of [
+    ["data.train", train],
+    ["data.validation", validation],
+  ] as const) {
     if (path !== null && !existsSync(path)) {
       throw new TunekitError(`\`${field}\` file ${path} does not exist`, {
         kind: "data",
@@ -127,7 +130,10 @@ export function prepareResume(runDirArgument: string): PreparedRun {
       fix: `the run stopped before its first checkpoint; start it again with \`tunekit train -c <config>\` (lower \`training.checkpoint_every\` to checkpoint sooner)`,
     });
   }
-  for (const [field, path] of [["data.train", saved.data.train], ["data.validation", saved.data.validation]] as const) {
+  for (const [field, path] of [
+    ["data.train", saved.data.train],
+    ["data.validation", saved.data.validation],
+  ] as const) {
     if (path !== null && !existsSync(path)) {
       throw new TunekitError(`\`${field}\` file ${path} of the run no longer exists`, {
         kind: "data",

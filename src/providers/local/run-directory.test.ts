@@ -41,7 +41,13 @@ describe("run folders", () => {
   it("resumes from the highest complete step folder, ignoring staging folders", () => {
     const runDir = join(scratch, "resumable");
     expect(latestCheckpoint(runDir)).toBeNull();
-    for (const [name, step] of [["step-000004", 4], ["step-000012", 12], ["step-000008", 8], ["step-000016.tmp", 16]] as const) writeCompleteCheckpoint(join(runDir, "checkpoints", name), step);
+    for (const [name, step] of [
+      ["step-000004", 4],
+      ["step-000012", 12],
+      ["step-000008", 8],
+      ["step-000016.tmp", 16],
+    ] as const)
+      writeCompleteCheckpoint(join(runDir, "checkpoints", name), step);
     mkdirSync(join(runDir, "checkpoints", "notes"), { recursive: true });
     mkdirSync(join(runDir, "checkpoints", "step-000014"), { recursive: true }); // no trainer_state.json: not complete
     writeFileSync(join(runDir, "checkpoints", "step-000099"), "a file, not a checkpoint");

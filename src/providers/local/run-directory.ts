@@ -11,7 +11,10 @@ const JOB_FILE = RUN_FILES.job;
 /** `SmolLM2-135M-Instruct` from a hub id, a folder or a `.gguf` file. */
 export function modelStem(model: string): string {
   const last = basename(model.replace(/[\\/]+$/, "")) || "model";
-  const stem = last.replace(/\.gguf$/i, "").replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+|-+$/g, "");
+  const stem = last
+    .replace(/\.gguf$/i, "")
+    .replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^[-.]+|-+$/g, "");
   return stem || "model";
 }
 
@@ -72,7 +75,14 @@ export function readJobSpec(runDir: string): WorkerJobSpec {
     });
   }
   const record = spec as Partial<WorkerJobSpec> | null;
-  if (!record || typeof record !== "object" || record.v !== 1 || typeof record.model !== "string" || typeof record.data?.train !== "string" || typeof record.training !== "object") {
+  if (
+    !record ||
+    typeof record !== "object" ||
+    record.v !== 1 ||
+    typeof record.model !== "string" ||
+    typeof record.data?.train !== "string" ||
+    typeof record.training !== "object"
+  ) {
     throw new TunekitError(`${path} is not a version 1 job spec`, {
       kind: "usage",
       code: "bad_job_file",

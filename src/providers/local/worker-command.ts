@@ -34,18 +34,29 @@ export function runWorkerJson<T>(args: readonly string[], options: WorkerCommand
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
     child.on("error", (error) => {
       if ((error as { name?: string }).name === "AbortError") reject(new TunekitError(`${options.label} was cancelled`, { kind: "worker", code: `${options.label}_cancelled` }));
-      else reject(new TunekitError(`cannot start the worker's Python ${python}: ${error.message}`, { kind: "environment", code: "worker_env_missing", fix: "run `tunekit setup`" }));
+      else
+        reject(new TunekitError(`cannot start the worker's Python ${python}: ${error.message}`, { kind: "environment", code: "worker_env_missing", fix: "run `tunekit setup`" }));
     });
     child.on("close", (code) => {
       const last = stdout.trim().split("\n").at(-1) ?? "";
-      let answer: { type?: string; code?: string; message?: string; field?: string | null; error?: { code: string; message: string; field: string | null } } & Record<string, unknown>;
+      let answer: { type?: string; code?: string; message?: string; field?: string | null; error?: { code: string; message: string; field: string | null } } & Record<
+        string,
+        unknown
+      >;
       try {
         answer = JSON.parse(last) as typeof answer;
       } catch {
-        reject(new TunekitError(`${options.label} failed (exit ${code}) without an answer: ${stderr.trim().split("\n").slice(-5).join(" | ")}`, { kind: "worker", code: `${options.label}_failed` }));
+        reject(
+          new TunekitError(`${options.label} failed (exit ${code}) without an answer: ${stderr.trim().split("\n").slice(-5).join(" | ")}`, {
+            kind: "worker",
+            code: `${options.label}_failed`,
+          }),
+        );
         return;
       }
-      const problem = answer.error ?? (answer.type === "error" ? { code: answer.code ?? `${options.label}_failed`, message: answer.message ?? `exit ${code}`, field: answer.field ?? null } : null);
+      const problem =
+        answer.error ??
+        (answer.type === "error" ? { code: answer.code ?? `${options.label}_failed`, message: answer.message ?? `exit ${code}`, field: answer.field ?? null } : null);
       if (problem || code !== 0) {
         const reported = problem ?? { code: `${options.label}_failed`, message: `exit ${code}`, field: null };
         reject(new TunekitError(reported.message, { kind: code === 2 ? "usage" : "worker", code: reported.code, field: reported.field ?? undefined }));

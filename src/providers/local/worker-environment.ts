@@ -102,7 +102,13 @@ export function readStamp(venv: string): InstallStamp | null {
   try {
     const value = JSON.parse(readFileSync(path, "utf8")) as Partial<InstallStamp>;
     if (value.v !== 1 || typeof value.requirements !== "string") return null;
-    return { v: 1, requirements: value.requirements, dev_requirements: value.dev_requirements ?? null, python: String(value.python ?? ""), written_at: String(value.written_at ?? "") };
+    return {
+      v: 1,
+      requirements: value.requirements,
+      dev_requirements: value.dev_requirements ?? null,
+      python: String(value.python ?? ""),
+      written_at: String(value.written_at ?? ""),
+    };
   } catch {
     return null;
   }
@@ -340,7 +346,13 @@ export async function setupWorkerEnvironment(options: SetupOptions = {}): Promis
   if (!existsSync(python)) {
     const base = findBasePython(options.python, environment);
     onOutput(`creating ${venv} with ${base.path} (Python ${base.version})`);
-    await run(base.path, ["-m", "venv", venv], onOutput, `creating the virtual environment ${venv}`, "install the venv module (Debian/Ubuntu: `apt-get install python3-venv`), or point `--python` at a full Python 3.10+ install");
+    await run(
+      base.path,
+      ["-m", "venv", venv],
+      onOutput,
+      `creating the virtual environment ${venv}`,
+      "install the venv module (Debian/Ubuntu: `apt-get install python3-venv`), or point `--python` at a full Python 3.10+ install",
+    );
     created = true;
   }
   const info = checkPython(python, "TUNEKIT_VENV");

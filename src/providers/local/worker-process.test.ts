@@ -56,7 +56,15 @@ describe("workerCommand", () => {
   it("runs the worker module directly for one process and through torch.distributed.run for several", () => {
     expect(workerCommand("/venv/bin/python", "/run/job.json")).toEqual({ command: "/venv/bin/python", args: ["-m", "tunekit_worker", "train", "/run/job.json"] });
     expect(workerCommand("/venv/bin/python", "/run/job.json", 4).args).toEqual([
-      "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4", "-m", "tunekit_worker", "train", "/run/job.json",
+      "-m",
+      "torch.distributed.run",
+      "--standalone",
+      "--nproc_per_node",
+      "4",
+      "-m",
+      "tunekit_worker",
+      "train",
+      "/run/job.json",
     ]);
   });
 });
@@ -70,7 +78,10 @@ describe("WorkerProcess against real child processes", () => {
     expect(outcome.done?.summary.steps).toBe(1);
     expect(events.map((event) => event.type)).toEqual(["started", "metrics", "done"]);
     expect(JSON.parse(readFileSync(join(runDir, JOB_FILE), "utf8")).run_dir).toBe(runDir);
-    const logged = readFileSync(join(runDir, EVENTS_FILE), "utf8").trim().split("\n").map((line) => JSON.parse(line).type);
+    const logged = readFileSync(join(runDir, EVENTS_FILE), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line).type);
     expect(logged).toEqual(["started", "metrics", "done"]);
     expect(readFileSync(join(runDir, WORKER_LOG_FILE), "utf8")).toContain("fixture worker starting in mode done");
   });

@@ -7,12 +7,7 @@ import { constants as osConstants } from "node:os";
 import type { WorkerJobSpec } from "../../spec/job-spec.js";
 import { RUN_FILES } from "../../spec/run-folder.js";
 import { workerStatusOf, type WorkerStatus } from "../../spec/worker-exit.js";
-import {
-  WorkerExitCode,
-  parseWorkerEvent,
-  type DoneEvent,
-  type WorkerEvent,
-} from "../../spec/worker-events.js";
+import { WorkerExitCode, parseWorkerEvent, type DoneEvent, type WorkerEvent } from "../../spec/worker-events.js";
 
 /**
  * Runs one worker process (or a torchrun launcher) and turns its stdout into typed events, its
@@ -101,7 +96,9 @@ function describeOutcome(status: WorkerStatus, outcome: Omit<WorkerOutcome, "sta
     case "done":
       return "training finished";
     case "cancelled":
-      return outcome.cancelled?.checkpoint_path ? `cancelled at step ${outcome.cancelled.step}; checkpoint ${outcome.cancelled.checkpoint_path}` : `cancelled${outcome.cancelled ? ` at step ${outcome.cancelled.step}` : ""} without a checkpoint`;
+      return outcome.cancelled?.checkpoint_path
+        ? `cancelled at step ${outcome.cancelled.step}; checkpoint ${outcome.cancelled.checkpoint_path}`
+        : `cancelled${outcome.cancelled ? ` at step ${outcome.cancelled.step}` : ""} without a checkpoint`;
     case "bad_config":
       return `the worker refused the job spec: ${outcome.error?.message ?? `exit ${outcome.exitCode}`}`;
     case "diverged":
@@ -118,7 +115,12 @@ export function classifyExit(
   signal: NodeJS.Signals | null,
   seen: { done: DoneEvent | null; cancelled: WorkerOutcome["cancelled"]; error: WorkerOutcome["error"]; cancelRequested: boolean },
 ): WorkerStatus {
-  return workerStatusOf(exitCode, signal, { done: seen.done !== null, cancelled: seen.cancelled !== null, errorCode: seen.error?.code ?? null, cancelRequested: seen.cancelRequested });
+  return workerStatusOf(exitCode, signal, {
+    done: seen.done !== null,
+    cancelled: seen.cancelled !== null,
+    errorCode: seen.error?.code ?? null,
+    cancelRequested: seen.cancelRequested,
+  });
 }
 
 export class WorkerProcess {

@@ -36,7 +36,10 @@ function provider(url: string, maxRetries: number) {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<TunekitError> {
-  const error = await promise.then(() => null, (caught: unknown) => caught);
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
   if (!isTunekitError(error)) throw new Error(`expected a TunekitError, got ${String(error)}`);
   return error;
 }
@@ -44,8 +47,14 @@ async function rejection(promise: Promise<unknown>): Promise<TunekitError> {
 describe("openai provider: retries with backoff", () => {
   it("retries 429 and 503 answers, waiting the Retry-After the server asks for, then succeeds", async () => {
     const { url, requests } = await endpoint((_request, response, attempt) => {
-      if (attempt === 1) return response.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end(JSON.stringify({ error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded", param: null } }));
-      if (attempt === 2) return response.writeHead(503, { "content-type": "application/json", "retry-after-ms": "50" }).end(JSON.stringify({ error: { message: "overloaded", type: "server_error", param: null, code: null } }));
+      if (attempt === 1)
+        return response
+          .writeHead(429, { "content-type": "application/json", "retry-after": "1" })
+          .end(JSON.stringify({ error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded", param: null } }));
+      if (attempt === 2)
+        return response
+          .writeHead(503, { "content-type": "application/json", "retry-after-ms": "50" })
+          .end(JSON.stringify({ error: { message: "overloaded", type: "server_error", param: null, code: null } }));
       response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(job));
     });
     const found = await provider(url, 3).getJob("ftjob-abc");
@@ -57,7 +66,9 @@ describe("openai provider: retries with backoff", () => {
 
   it("gives up after `max_retries` with an error that names the cause and the fix", async () => {
     const { url, requests } = await endpoint((_request, response) => {
-      response.writeHead(429, { "content-type": "application/json", "retry-after-ms": "10" }).end(JSON.stringify({ error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota", param: null } }));
+      response
+        .writeHead(429, { "content-type": "application/json", "retry-after-ms": "10" })
+        .end(JSON.stringify({ error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota", param: null } }));
     });
     const error = await rejection(provider(url, 2).listJobs());
     expect(requests).toHaveLength(3);
@@ -69,7 +80,9 @@ describe("openai provider: retries with backoff", () => {
 
   it("does not retry a 400 and keeps its `param`", async () => {
     const { url, requests } = await endpoint((_request, response) => {
-      response.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "invalid n_epochs", type: "invalid_request_error", code: "invalid_value", param: "hyperparameters.n_epochs" } }));
+      response
+        .writeHead(400, { "content-type": "application/json" })
+        .end(JSON.stringify({ error: { message: "invalid n_epochs", type: "invalid_request_error", code: "invalid_value", param: "hyperparameters.n_epochs" } }));
     });
     const error = await rejection(provider(url, 3).createJob({ model: "gpt-4o-mini-2024-07-18", training_file: "file-1", hyperparameters: { n_epochs: 0 } }));
     expect(requests).toHaveLength(1);

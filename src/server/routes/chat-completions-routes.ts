@@ -65,10 +65,21 @@ export function registerChatCompletionsRoutes(app: FastifyInstance, chat: ChatSe
       reply.raw.off("close", onClose);
     }
   };
-  app.post("/v1/chat/completions", { schema: { summary: "Create a chat completion (base or `ft:` model), optionally streamed", tags: ["chat"], ...documented } }, (request, reply) => complete(request, reply, request.body));
+  app.post(
+    "/v1/chat/completions",
+    { schema: { summary: "Create a chat completion (base or `ft:` model), optionally streamed", tags: ["chat"], ...documented } },
+    (request, reply) => complete(request, reply, request.body),
+  );
   app.post<{ Params: { deployment: string } }>(
     "/v1/deployments/:deployment/chat/completions",
-    { schema: { summary: "Azure OpenAI shape: a chat completion from the model the deployment names", tags: ["chat"], params: { type: "object", properties: { deployment: { type: "string" } }, required: ["deployment"] }, response: documented.response } },
+    {
+      schema: {
+        summary: "Azure OpenAI shape: a chat completion from the model the deployment names",
+        tags: ["chat"],
+        params: { type: "object", properties: { deployment: { type: "string" } }, required: ["deployment"] },
+        response: documented.response,
+      },
+    },
     (request, reply) => {
       const body = request.body && typeof request.body === "object" ? request.body : {};
       return complete(request, reply, { ...body, model: request.params.deployment });

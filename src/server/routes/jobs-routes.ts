@@ -25,35 +25,69 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
     for (const stream of streams) stream.abort();
   });
 
-  app.post("/v1/fine_tuning/jobs", { schema: { summary: "Create a fine-tuning job", tags: ["fine-tuning"], body: createBody, response: responses(fineTuningJobSchema, "the new job") } }, async (request) => {
-    return jobs.create(projectOf(request), request.body);
-  });
+  app.post(
+    "/v1/fine_tuning/jobs",
+    { schema: { summary: "Create a fine-tuning job", tags: ["fine-tuning"], body: createBody, response: responses(fineTuningJobSchema, "the new job") } },
+    async (request) => {
+      return jobs.create(projectOf(request), request.body);
+    },
+  );
 
   // `metadata[key]=value` filters ride beside `after` and `limit`
-  app.get<{ Querystring: PageQuery & Query }>("/v1/fine_tuning/jobs", { schema: { summary: "List fine-tuning jobs, newest first", tags: ["fine-tuning"], querystring: pageQuery, response: responses(listPageSchema(fineTuningJobSchema), "a page of jobs") } }, async (request) => {
-    const { query } = request;
-    return jobs.list(projectOf(request), parsePageParams(query), metadataFilter(query));
-  });
+  app.get<{ Querystring: PageQuery & Query }>(
+    "/v1/fine_tuning/jobs",
+    {
+      schema: {
+        summary: "List fine-tuning jobs, newest first",
+        tags: ["fine-tuning"],
+        querystring: pageQuery,
+        response: responses(listPageSchema(fineTuningJobSchema), "a page of jobs"),
+      },
+    },
+    async (request) => {
+      const { query } = request;
+      return jobs.list(projectOf(request), parsePageParams(query), metadataFilter(query));
+    },
+  );
 
-  app.get<{ Params: IdParams }>("/v1/fine_tuning/jobs/:id", { schema: { summary: "Retrieve a fine-tuning job", tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job") } }, async (request) => {
-    return jobs.get(projectOf(request), request.params.id);
-  });
+  app.get<{ Params: IdParams }>(
+    "/v1/fine_tuning/jobs/:id",
+    { schema: { summary: "Retrieve a fine-tuning job", tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job") } },
+    async (request) => {
+      return jobs.get(projectOf(request), request.params.id);
+    },
+  );
 
   for (const action of ["cancel", "pause", "resume"] as const) {
-    app.post<{ Params: IdParams }>(`/v1/fine_tuning/jobs/:id/${action}`, { schema: { summary: `${action[0]?.toUpperCase()}${action.slice(1)} a fine-tuning job`, tags: ["fine-tuning"], params: jobIdParams, response: responses(fineTuningJobSchema, "the job after the change") } }, async (request) => {
-      return jobs[action](projectOf(request), request.params.id);
-    });
+    app.post<{ Params: IdParams }>(
+      `/v1/fine_tuning/jobs/:id/${action}`,
+      {
+        schema: {
+          summary: `${action[0]?.toUpperCase()}${action.slice(1)} a fine-tuning job`,
+          tags: ["fine-tuning"],
+          params: jobIdParams,
+          response: responses(fineTuningJobSchema, "the job after the change"),
+        },
+      },
+      async (request) => {
+        return jobs[action](projectOf(request), request.params.id);
+      },
+    );
   }
 
   app.get<{ Params: IdParams; Querystring: PageQuery & { stream?: string | boolean } }>(
     "/v1/fine_tuning/jobs/:id/events",
     {
       schema: {
-        summary: "List a job's events (newest first), or follow them with `stream=true` (server-sent events, oldest first, each with its event `id`; resume with `after` or `Last-Event-ID`)",
+        summary:
+          "List a job's events (newest first), or follow them with `stream=true` (server-sent events, oldest first, each with its event `id`; resume with `after` or `Last-Event-ID`)",
         tags: ["fine-tuning"],
         params: jobIdParams,
         querystring: { ...pageQuery, properties: { ...pageQuery.properties, stream: { type: "boolean" } } },
-        response: responses(listPageSchema(fineTuningJobEventSchema), "a page of events (with `stream=true`: `text/event-stream`, one event per `data:` line, then `data: [DONE]`)"),
+        response: responses(
+          listPageSchema(fineTuningJobEventSchema),
+          "a page of events (with `stream=true`: `text/event-stream`, one event per `data:` line, then `data: [DONE]`)",
+        ),
       },
     },
     async (request, reply) => {
@@ -92,9 +126,21 @@ export function registerJobsRoutes(app: FastifyInstance, services: Services): vo
     },
   );
 
-  app.get<{ Params: IdParams; Querystring: PageQuery }>("/v1/fine_tuning/jobs/:id/checkpoints", { schema: { summary: "List a job's checkpoints, newest first", tags: ["fine-tuning"], params: jobIdParams, querystring: pageQuery, response: responses(listPageSchema(fineTuningJobCheckpointSchema), "a page of checkpoints") } }, async (request) => {
-    return jobs.listCheckpoints(projectOf(request), request.params.id, parsePageParams(request.query, { limit: 10 }));
-  });
+  app.get<{ Params: IdParams; Querystring: PageQuery }>(
+    "/v1/fine_tuning/jobs/:id/checkpoints",
+    {
+      schema: {
+        summary: "List a job's checkpoints, newest first",
+        tags: ["fine-tuning"],
+        params: jobIdParams,
+        querystring: pageQuery,
+        response: responses(listPageSchema(fineTuningJobCheckpointSchema), "a page of checkpoints"),
+      },
+    },
+    async (request) => {
+      return jobs.listCheckpoints(projectOf(request), request.params.id, parsePageParams(request.query, { limit: 10 }));
+    },
+  );
 }
 
 /** `metadata[key]=value` query parameters (OpenAI's list filter). */

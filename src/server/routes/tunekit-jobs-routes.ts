@@ -32,7 +32,10 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
       schema: {
         summary: "Jobs, newest first, each with its method, queue position and duration (`status=running,queued` filters)",
         tags,
-        querystring: { type: "object", properties: { status: { type: "string", description: "comma-separated statuses" }, after: { type: "string" }, limit: { type: "integer", minimum: 1, maximum: 100 } } },
+        querystring: {
+          type: "object",
+          properties: { status: { type: "string", description: "comma-separated statuses" }, after: { type: "string" }, limit: { type: "integer", minimum: 1, maximum: 100 } },
+        },
         response: responses(jobListSchema, "a page of jobs"),
       },
     },
@@ -43,8 +46,17 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
     },
   );
 
-  app.get<{ Params: IdParams }>("/v1/tunekit/jobs/:id", { schema: { summary: "A job with its resolved hyperparameters, data fingerprints and queue position", tags, params: jobIdParams, response: responses(jobDetailSchema, "the job") } }, async (request) =>
-    insight.detail(projectOf(request), request.params.id),
+  app.get<{ Params: IdParams }>(
+    "/v1/tunekit/jobs/:id",
+    {
+      schema: {
+        summary: "A job with its resolved hyperparameters, data fingerprints and queue position",
+        tags,
+        params: jobIdParams,
+        response: responses(jobDetailSchema, "the job"),
+      },
+    },
+    async (request) => insight.detail(projectOf(request), request.params.id),
   );
 
   app.get<{ Params: IdParams; Querystring: { offset?: string; follow?: string | boolean } }>(
@@ -84,20 +96,25 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
     },
   );
 
-  app.get("/v1/tunekit/config/schema", { schema: { summary: "JSON Schema of tunekit.yaml, generated from the zod config schema (the web form is built from it)", tags } }, async () => configJsonSchema());
+  app.get(
+    "/v1/tunekit/config/schema",
+    { schema: { summary: "JSON Schema of tunekit.yaml, generated from the zod config schema (the web form is built from it)", tags } },
+    async () => configJsonSchema(),
+  );
 
   app.post(
     "/v1/tunekit/config/check",
     {
       schema: {
-        summary: "Check a run config (YAML or object) as a server job: problems with field and line, the create-job request, and the same job as a tunekit command, curl and openai SDK code",
+        summary:
+          "Check a run config (YAML or object) as a server job: problems with field and line, the create-job request, and the same job as a tunekit command, curl and openai SDK code",
         tags,
         body: z.toJSONSchema(configCheckRequestSchema, { target: "openapi-3.0", io: "input" }),
         response: responses(configCheckSchema, "the check"),
       },
     },
     async (request) => {
-      const input = parseBody(configCheckRequestSchema, request.body, "send `{\"yaml\": \"...\"}` or `{\"config\": {...}}`");
+      const input = parseBody(configCheckRequestSchema, request.body, 'send `{"yaml": "..."}` or `{"config": {...}}`');
       return checkJobConfig(input, { url: publicUrl(request.headers.host, request.protocol), hosted: services.hosted.list().map((provider) => provider.name) });
     },
   );
@@ -106,7 +123,8 @@ export function registerTunekitJobsRoutes(app: FastifyInstance, services: Servic
     "/v1/tunekit/estimate",
     {
       schema: {
-        summary: "What a create-job request would do on this server before it is made: steps, epochs, tokens, time from measured throughput, memory, and the hosted price of the same data",
+        summary:
+          "What a create-job request would do on this server before it is made: steps, epochs, tokens, time from measured throughput, memory, and the hosted price of the same data",
         tags,
         body: z.toJSONSchema(createJobParamsSchema, { target: "openapi-3.0", io: "input" }),
         response: responses(trainingEstimateSchema, "the estimate"),

@@ -33,8 +33,15 @@ export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: st
   }, [fileId]);
 
   const mapping = (): RecordMapping => {
-    const picked = (role: Role) => Object.entries(roles).filter(([, value]) => value === role).map(([column]) => column);
-    return { layout, ...(layout === "mapped" ? { columns: { system: picked("system"), user: picked("user"), assistant: picked("assistant") } } : {}), ...(system.trim() ? { system } : {}) };
+    const picked = (role: Role) =>
+      Object.entries(roles)
+        .filter(([, value]) => value === role)
+        .map(([column]) => column);
+    return {
+      layout,
+      ...(layout === "mapped" ? { columns: { system: picked("system"), user: picked("user"), assistant: picked("assistant") } } : {}),
+      ...(system.trim() ? { system } : {}),
+    };
   };
   const missing = layout === "mapped" ? (["user", "assistant"] as const).filter((role) => !Object.values(roles).includes(role)) : [];
 
@@ -63,8 +70,13 @@ export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: st
   const convert = async () => {
     setConverting(true);
     try {
-      const answer = await api<{ file: { id: string; filename: string }; report: { written: number; skipped: number } }>(`/v1/tunekit/files/${fileId}/convert`, { body: mapping() });
-      await onConverted(answer.file.id, `Wrote ${answer.file.filename}: ${answer.report.written} chat examples${answer.report.skipped ? `, ${answer.report.skipped} rows skipped` : ""}. The table is unchanged.`);
+      const answer = await api<{ file: { id: string; filename: string }; report: { written: number; skipped: number } }>(`/v1/tunekit/files/${fileId}/convert`, {
+        body: mapping(),
+      });
+      await onConverted(
+        answer.file.id,
+        `Wrote ${answer.file.filename}: ${answer.report.written} chat examples${answer.report.skipped ? `, ${answer.report.skipped} rows skipped` : ""}. The table is unchanged.`,
+      );
     } catch (failure) {
       setError((failure as Error).message);
     } finally {
@@ -76,7 +88,8 @@ export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: st
   return (
     <Section title="Map columns to chat messages" id="mapping">
       <p>
-        This is a {sourceFormat.toUpperCase()} {sourceFormat === "json" ? "array" : "table"}: give each column a role. The preview shows the chat examples the first rows become; converting writes a new JSONL file and keeps this one.
+        This is a {sourceFormat.toUpperCase()} {sourceFormat === "json" ? "array" : "table"}: give each column a role. The preview shows the chat examples the first rows become;
+        converting writes a new JSONL file and keeps this one.
       </p>
       {error ? <Notice>{error}</Notice> : null}
       <div class="field-row">
@@ -106,7 +119,11 @@ export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: st
                   <label class="visually-hidden" for={`role-${column}`}>
                     Role of column {column}
                   </label>
-                  <select id={`role-${column}`} value={roles[column] ?? "ignore"} onChange={(event) => setRoles({ ...roles, [column]: (event.target as HTMLSelectElement).value as Role })}>
+                  <select
+                    id={`role-${column}`}
+                    value={roles[column] ?? "ignore"}
+                    onChange={(event) => setRoles({ ...roles, [column]: (event.target as HTMLSelectElement).value as Role })}
+                  >
                     <option value="ignore">not used</option>
                     <option value="system">system</option>
                     <option value="user">user</option>
@@ -123,7 +140,11 @@ export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: st
         <label for="mapping-system">System prompt (optional, added to examples without one)</label>
         <textarea id="mapping-system" rows={2} value={system} onInput={(event) => setSystem((event.target as HTMLTextAreaElement).value)} />
       </div>
-      {missing.length > 0 ? <Notice kind="warning">Pick a column for the {missing.join(" and ")} message{missing.length > 1 ? "s" : ""}.</Notice> : null}
+      {missing.length > 0 ? (
+        <Notice kind="warning">
+          Pick a column for the {missing.join(" and ")} message{missing.length > 1 ? "s" : ""}.
+        </Notice>
+      ) : null}
       <h3>Preview</h3>
       <div class="preview" aria-live="polite">
         {preview?.examples.map((item) => (
@@ -136,9 +157,7 @@ export function ColumnMapper({ fileId, sourceFormat, onConverted }: { fileId: st
                 </div>
               ))
             ) : (
-              <Notice kind="warning">
-                {item.problems.map((problem) => `${problem.message} (${problem.fix})`).join("; ")}
-              </Notice>
+              <Notice kind="warning">{item.problems.map((problem) => `${problem.message} (${problem.fix})`).join("; ")}</Notice>
             )}
           </div>
         ))}

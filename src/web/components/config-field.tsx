@@ -32,7 +32,9 @@ export function ConfigField({ spec: schemaSpec, value, onChange, problems, files
     <>
       {spec.description}
       {boundsText(spec) ? ` (${boundsText(spec)})` : ""}
-      {spec.default !== undefined && spec.default !== null && typeof spec.default !== "object" ? ` Default${serverDefault === undefined ? "" : " on this server"}: ${String(spec.default)}.` : ""}
+      {spec.default !== undefined && spec.default !== null && typeof spec.default !== "object"
+        ? ` Default${serverDefault === undefined ? "" : " on this server"}: ${String(spec.default)}.`
+        : ""}
     </>
   );
   const commit = (text: string) => {
@@ -45,18 +47,29 @@ export function ConfigField({ spec: schemaSpec, value, onChange, problems, files
   let control;
   if (path === "model") {
     control = (
-      <select id={spec.id} aria-describedby={describedBy} value={typeof value === "string" ? value : ""} onChange={(event) => onChange((event.target as HTMLSelectElement).value || undefined)}>
+      <select
+        id={spec.id}
+        aria-describedby={describedBy}
+        value={typeof value === "string" ? value : ""}
+        onChange={(event) => onChange((event.target as HTMLSelectElement).value || undefined)}
+      >
         <option value="">Pick a base model</option>
         {models.map((model) => (
           <option key={model.id} value={model.id}>
-            {model.id} — {model.parameters ? `${formatCount(model.parameters)} parameters` : "size unknown"}, {model.context_length ? `${formatCount(model.context_length)} context` : "context unknown"}, {formatBytes(model.bytes)}
+            {model.id} — {model.parameters ? `${formatCount(model.parameters)} parameters` : "size unknown"},{" "}
+            {model.context_length ? `${formatCount(model.context_length)} context` : "context unknown"}, {formatBytes(model.bytes)}
           </option>
         ))}
       </select>
     );
   } else if (path === "data.train" || path === "data.validation") {
     control = (
-      <select id={spec.id} aria-describedby={describedBy} value={typeof value === "string" ? value : ""} onChange={(event) => onChange((event.target as HTMLSelectElement).value || undefined)}>
+      <select
+        id={spec.id}
+        aria-describedby={describedBy}
+        value={typeof value === "string" ? value : ""}
+        onChange={(event) => onChange((event.target as HTMLSelectElement).value || undefined)}
+      >
         <option value="">{path === "data.train" ? "Pick a validated training file" : "No validation file"}</option>
         {files.map((file) => (
           <option key={file.id} value={file.id} disabled={file.status !== "processed"}>
@@ -97,7 +110,14 @@ export function ConfigField({ spec: schemaSpec, value, onChange, problems, files
     return (
       <div class={`field check-field${errors.length ? " field-error" : ""}`}>
         <label class="check" for={spec.id}>
-          <input id={spec.id} type="checkbox" aria-describedby={describedBy} checked={Boolean(value ?? spec.default)} onChange={(event) => onChange((event.target as HTMLInputElement).checked)} /> {spec.label}
+          <input
+            id={spec.id}
+            type="checkbox"
+            aria-describedby={describedBy}
+            checked={Boolean(value ?? spec.default)}
+            onChange={(event) => onChange((event.target as HTMLInputElement).checked)}
+          />{" "}
+          {spec.label}
         </label>
         <div class="help" id={`${spec.id}-help`}>
           {help}
@@ -106,7 +126,16 @@ export function ConfigField({ spec: schemaSpec, value, onChange, problems, files
       </div>
     );
   } else if (spec.kind === "string" && path === "data.chat_template") {
-    control = <textarea id={spec.id} rows={3} aria-describedby={describedBy} value={draft} placeholder="the model's own template" onInput={(event) => commit((event.target as HTMLTextAreaElement).value)} />;
+    control = (
+      <textarea
+        id={spec.id}
+        rows={3}
+        aria-describedby={describedBy}
+        value={draft}
+        placeholder="the model's own template"
+        onInput={(event) => commit((event.target as HTMLTextAreaElement).value)}
+      />
+    );
   } else {
     const numeric = spec.kind === "number" || spec.kind === "integer" || spec.kind === "nullable-number" || spec.kind === "literal-or-number";
     control = (
@@ -124,7 +153,12 @@ export function ConfigField({ spec: schemaSpec, value, onChange, problems, files
   return (
     <div class={`field${errors.length || local ? " field-error" : ""}`}>
       <label for={spec.id}>
-        {spec.label} {value !== undefined ? <span class="set-mark" title="set in this config">•</span> : null}
+        {spec.label}{" "}
+        {value !== undefined ? (
+          <span class="set-mark" title="set in this config">
+            •
+          </span>
+        ) : null}
       </label>
       {control}
       <div class="help" id={`${spec.id}-help`}>

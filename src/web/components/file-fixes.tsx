@@ -10,7 +10,17 @@ interface FixAnswer {
 }
 
 /** Fixes that never touch the original: each writes a new file, which opens when it is ready. */
-export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; report: FileReportView; files: FileObject[]; onFixed(id: string, message: string): Promise<void> }) {
+export function FileFixes({
+  fileId,
+  report,
+  files,
+  onFixed,
+}: {
+  fileId: string;
+  report: FileReportView;
+  files: FileObject[];
+  onFixed(id: string, message: string): Promise<void>;
+}) {
   const [dropInvalid, setDropInvalid] = useState(!report.ok);
   const [dropDuplicates, setDropDuplicates] = useState(report.duplicates.exact > 0);
   const [dropNear, setDropNear] = useState(false);
@@ -29,7 +39,9 @@ export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; 
   }, [baseModels.value]);
 
   const count = (code: string) => report.counts[code]?.count ?? 0;
-  const errors = Object.values(report.counts).filter((entry) => entry.severity === "error").reduce((sum, entry) => sum + entry.count, 0);
+  const errors = Object.values(report.counts)
+    .filter((entry) => entry.severity === "error")
+    .reduce((sum, entry) => sum + entry.count, 0);
   const chosen = dropInvalid || dropDuplicates || dropNear || overContext || overlapWith !== "" || stripBom;
   const others = files.filter((file) => file.id !== fileId);
 
@@ -47,8 +59,13 @@ export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; 
           strip_bom: stripBom,
         },
       });
-      const removed = Object.entries(answer.report.removed).filter(([, value]) => value > 0).map(([reason, value]) => `${value} ${reason.replace("_", " ")}`);
-      await onFixed(answer.file.id, `Wrote ${answer.file.filename}: kept ${answer.report.kept} lines${removed.length ? `, removed ${removed.join(", ")}` : ""}. The original is unchanged.`);
+      const removed = Object.entries(answer.report.removed)
+        .filter(([, value]) => value > 0)
+        .map(([reason, value]) => `${value} ${reason.replace("_", " ")}`);
+      await onFixed(
+        answer.file.id,
+        `Wrote ${answer.file.filename}: kept ${answer.report.kept} lines${removed.length ? `, removed ${removed.join(", ")}` : ""}. The original is unchanged.`,
+      );
     } catch (failure) {
       setError((failure as Error).message);
     } finally {
@@ -88,7 +105,15 @@ export function FileFixes({ fileId, report, files, onFixed }: { fileId: string; 
             ))}
           </select>
           <label for="fix-max-tokens">or at most</label>
-          <input id="fix-max-tokens" type="number" min="1" placeholder="tokens" value={maxTokens} disabled={!overContext} onInput={(event) => setMaxTokens((event.target as HTMLInputElement).value)} />
+          <input
+            id="fix-max-tokens"
+            type="number"
+            min="1"
+            placeholder="tokens"
+            value={maxTokens}
+            disabled={!overContext}
+            onInput={(event) => setMaxTokens((event.target as HTMLInputElement).value)}
+          />
         </div>
         <div class="check-with-fields">
           <label for="fix-overlap">Remove prompts also in</label>
@@ -119,7 +144,9 @@ export function FileSplit({ fileId, examples, onSplit }: { fileId: string; examp
     setBusy(true);
     setError(null);
     try {
-      const answer = await api<{ train: FileObject; validation: FileObject; report: { examples: number } }>(`/v1/tunekit/files/${fileId}/split`, { body: { validation: Number(fraction), seed: Number(seed) } });
+      const answer = await api<{ train: FileObject; validation: FileObject; report: { examples: number } }>(`/v1/tunekit/files/${fileId}/split`, {
+        body: { validation: Number(fraction), seed: Number(seed) },
+      });
       await onSplit(answer.train.id, `Wrote ${answer.train.filename} (${answer.train.id}) and ${answer.validation.filename} (${answer.validation.id}); this is the training part.`);
     } catch (failure) {
       setError((failure as Error).message);
@@ -139,7 +166,9 @@ export function FileSplit({ fileId, examples, onSplit }: { fileId: string; examp
         <button type="button" class="button button-plain" disabled={busy} onClick={() => void run()}>
           Split
         </button>
-        <span class="muted">about {validationCount} validation and {Math.max(0, examples - validationCount)} training examples; duplicates stay on one side</span>
+        <span class="muted">
+          about {validationCount} validation and {Math.max(0, examples - validationCount)} training examples; duplicates stay on one side
+        </span>
       </div>
     </Section>
   );

@@ -52,8 +52,16 @@ export function FileStatsPanel({ fileId }: { fileId: string }) {
         <>
           <div class="stats">
             <Stat label="Examples" value={formatCount(stats.examples)} />
-            <Stat label="Tokens per example" value={stats.tokensPerExample ? `median ${formatNumber(stats.tokensPerExample.median, 4)}, max ${formatCount(stats.tokensPerExample.max)}` : "–"} />
-            <Stat label="Trained tokens per example" value={stats.trainedTokensPerExample ? `median ${formatNumber(stats.trainedTokensPerExample.median, 4)}, mean ${formatNumber(stats.trainedTokensPerExample.mean, 4)}` : "–"} />
+            <Stat
+              label="Tokens per example"
+              value={stats.tokensPerExample ? `median ${formatNumber(stats.tokensPerExample.median, 4)}, max ${formatCount(stats.tokensPerExample.max)}` : "–"}
+            />
+            <Stat
+              label="Trained tokens per example"
+              value={
+                stats.trainedTokensPerExample ? `median ${formatNumber(stats.trainedTokensPerExample.median, 4)}, mean ${formatNumber(stats.trainedTokensPerExample.mean, 4)}` : "–"
+              }
+            />
             <Stat label="Total tokens" value={`${formatCount(stats.totalTokens)} (${formatCount(stats.totalTrainedTokens)} trained)`} />
             <Stat label="Over the context" value={stats.overContextLength === null ? "context unknown" : `${stats.overContextLength} of ${stats.contextLength}`} />
           </div>
@@ -79,7 +87,12 @@ function Histogram({ stats }: { stats: DatasetStats }) {
   const xOf = (value: number) => left + ((value - minimum) / Math.max(1, maximum - minimum)) * (width - left - 8);
   const yOf = (count: number) => (height - bottom) * (1 - count / highest);
   return (
-    <svg class="histogram" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`Histogram of tokens per example: ${bins.map((bin) => `${bin.from} to ${bin.to}: ${bin.count}`).join("; ")}${context !== null ? `; context ${context} tokens` : ""}`}>
+    <svg
+      class="histogram"
+      viewBox={`0 0 ${width} ${height}`}
+      role="img"
+      aria-label={`Histogram of tokens per example: ${bins.map((bin) => `${bin.from} to ${bin.to}: ${bin.count}`).join("; ")}${context !== null ? `; context ${context} tokens` : ""}`}
+    >
       {bins.map((bin) => (
         <rect key={bin.from} x={xOf(bin.from) + 1} y={yOf(bin.count)} width={Math.max(1, xOf(bin.to) - xOf(bin.from) - 2)} height={height - bottom - yOf(bin.count)} class="bar" />
       ))}

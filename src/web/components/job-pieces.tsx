@@ -12,7 +12,19 @@ export function ModelIdCell({ id }: { id: string | null }) {
 }
 
 /** The actions a job's status allows (cancel, pause, resume), as buttons that say which job they act on. */
-export function JobActionButtons({ jobId, status, onAction, disabled = false, size }: { jobId: string; status: string; onAction(action: JobAction): void; disabled?: boolean; size: "small" | "large" }) {
+export function JobActionButtons({
+  jobId,
+  status,
+  onAction,
+  disabled = false,
+  size,
+}: {
+  jobId: string;
+  status: string;
+  onAction(action: JobAction): void;
+  disabled?: boolean;
+  size: "small" | "large";
+}) {
   return (
     <>
       {actionsFor(status).map((action) => (

@@ -33,7 +33,13 @@ export function LogPanel({ buffer, version, id, label, height = 320 }: { buffer:
         <label class="visually-hidden" for={`${id}-search`}>
           Search {label}
         </label>
-        <input id={`${id}-search`} type="search" placeholder={`Search ${label.toLowerCase()}`} value={query} onInput={(event) => setQuery((event.target as HTMLInputElement).value)} />
+        <input
+          id={`${id}-search`}
+          type="search"
+          placeholder={`Search ${label.toLowerCase()}`}
+          value={query}
+          onInput={(event) => setQuery((event.target as HTMLInputElement).value)}
+        />
         <label class="check">
           <input type="checkbox" checked={follow} onChange={() => setFollow(!follow)} /> follow
         </label>

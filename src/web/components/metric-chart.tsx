@@ -56,7 +56,13 @@ export function MetricChart({ title, x, xLabel, lines, version, smoothing, logSc
     const series: uPlot.Series[] = [{ label: xLabel }];
     for (const line of lines) {
       // uPlot draws the points themselves only while they are sparse (a few evaluations), never at 20,000
-      series.push({ label: line.smoothable ? `${line.label} (raw)` : line.label, stroke: line.smoothable ? fade(line.color) : line.color, width: 1, spanGaps: true, value: (_chart, value) => formatTick(value) });
+      series.push({
+        label: line.smoothable ? `${line.label} (raw)` : line.label,
+        stroke: line.smoothable ? fade(line.color) : line.color,
+        width: 1,
+        spanGaps: true,
+        value: (_chart, value) => formatTick(value),
+      });
       if (line.smoothable) series.push({ label: line.label, stroke: line.color, width: 2, spanGaps: true, value: (_chart, value) => formatTick(value) });
     }
     const options: uPlot.Options = {
@@ -66,7 +72,10 @@ export function MetricChart({ title, x, xLabel, lines, version, smoothing, logSc
       legend: { show: true, live: true },
       cursor: { sync: { key: syncKey }, drag: { x: true, y: false } },
       scales: { x: { time: false }, y: logScale ? { distr: 3 } : {} },
-      axes: [{ label: xLabel, stroke: "#4a5160", grid: { stroke: "#e3e6ec" }, ticks: { stroke: "#e3e6ec" } }, { stroke: "#4a5160", grid: { stroke: "#e3e6ec" }, ticks: { stroke: "#e3e6ec" }, size: 64, values: (_chart, splits) => splits.map(formatTick) }],
+      axes: [
+        { label: xLabel, stroke: "#4a5160", grid: { stroke: "#e3e6ec" }, ticks: { stroke: "#e3e6ec" } },
+        { stroke: "#4a5160", grid: { stroke: "#e3e6ec" }, ticks: { stroke: "#e3e6ec" }, size: 64, values: (_chart, splits) => splits.map(formatTick) },
+      ],
       hooks: {
         draw: [
           (chart) => {
@@ -121,9 +130,12 @@ export function MetricChart({ title, x, xLabel, lines, version, smoothing, logSc
     });
   }, [version, smoothing, markers.length]);
 
-  useEffect(() => () => {
-    if (frame.current !== null) cancelAnimationFrame(frame.current);
-  }, []);
+  useEffect(
+    () => () => {
+      if (frame.current !== null) cancelAnimationFrame(frame.current);
+    },
+    [],
+  );
 
   const last = lines.map((line) => lastValue(line.values)).find((value) => value !== null);
   return (

@@ -34,7 +34,14 @@ export function ProblemList({ fileId, report }: { fileId: string; report: FileRe
           all <span class="chip-count">{report.problems.length + report.problems_omitted}</span>
         </button>
         {codes.map(([name, count]) => (
-          <button type="button" key={name} class={`chip chip-${count.severity}`} aria-pressed={code === name} onClick={() => setCode(code === name ? null : name)} title={count.title}>
+          <button
+            type="button"
+            key={name}
+            class={`chip chip-${count.severity}`}
+            aria-pressed={code === name}
+            onClick={() => setCode(code === name ? null : name)}
+            title={count.title}
+          >
             {name} <span class="chip-count">{count.count}</span>
           </button>
         ))}
@@ -64,7 +71,9 @@ export function ProblemList({ fileId, report }: { fileId: string; report: FileRe
                   }}
                 >
                   <span class="mono">
-                    <span class="visually-hidden">{problem.severity}, {problem.line === null ? "" : "line "}</span>
+                    <span class="visually-hidden">
+                      {problem.severity}, {problem.line === null ? "" : "line "}
+                    </span>
                     {problem.line ?? "file"}
                   </span>{" "}
                   <span class="mono">{problem.code}</span> <span class="ellipsis">{problem.message}</span>
@@ -101,7 +110,11 @@ export function ProblemList({ fileId, report }: { fileId: string; report: FileRe
               </p>
             </div>
           ) : null}
-          {viewedLine !== null ? <Lines fileId={fileId} line={viewedLine} column={jumpLine === null ? (selected?.column ?? null) : null} /> : <p class="muted">Pick a problem to see its line.</p>}
+          {viewedLine !== null ? (
+            <Lines fileId={fileId} line={viewedLine} column={jumpLine === null ? (selected?.column ?? null) : null} />
+          ) : (
+            <p class="muted">Pick a problem to see its line.</p>
+          )}
         </div>
       </div>
     </Section>

@@ -66,7 +66,15 @@ export function errorFromAnswer(status: number, body: unknown): ApiError {
     authProblem.value = message;
     return new ApiError(message, status, code, param);
   }
-  if (status === 413) return new ApiError(`The file is larger than this server accepts. ${error?.message ? stripFix(error.message) : ""} Split it, or restart the server with a larger \`--max-upload-mb\`.`.replace(/\s+/g, " ").trim(), status, code, param);
+  if (status === 413)
+    return new ApiError(
+      `The file is larger than this server accepts. ${error?.message ? stripFix(error.message) : ""} Split it, or restart the server with a larger \`--max-upload-mb\`.`
+        .replace(/\s+/g, " ")
+        .trim(),
+      status,
+      code,
+      param,
+    );
   return new ApiError(error?.message ?? `The server answered ${status}.`, status, code, param);
 }
 
@@ -127,7 +135,15 @@ export function uploadFile(file: File, onProgress: (fraction: number) => void, s
       if (request.status >= 200 && request.status < 300) resolve(body as { id: string; status: string; filename: string });
       else reject(errorFromAnswer(request.status, body));
     };
-    request.onerror = () => reject(new ApiError(`The connection to the server was lost while uploading \`${file.name}\`; nothing was stored. Check that the server runs and upload it again.`, 0, "upload_interrupted", "file"));
+    request.onerror = () =>
+      reject(
+        new ApiError(
+          `The connection to the server was lost while uploading \`${file.name}\`; nothing was stored. Check that the server runs and upload it again.`,
+          0,
+          "upload_interrupted",
+          "file",
+        ),
+      );
     request.onabort = () => reject(new ApiError(`The upload of \`${file.name}\` was cancelled; nothing was stored.`, 0, "upload_cancelled", "file"));
     signal?.addEventListener("abort", () => request.abort(), { once: true });
     const form = new FormData();

@@ -7,7 +7,15 @@ const schema = configJsonSchema() as JsonSchema;
 
 describe("fields from the config's JSON Schema", () => {
   it("reads kind, bounds, default, choices and their sentences from the schema", () => {
-    expect(fieldSpec(schema, ["training", "epochs"])).toMatchObject({ kind: "literal-or-number", literal: "auto", minimum: 1, maximum: 100, integer: true, default: "auto", label: "Epochs" });
+    expect(fieldSpec(schema, ["training", "epochs"])).toMatchObject({
+      kind: "literal-or-number",
+      literal: "auto",
+      minimum: 1,
+      maximum: 100,
+      integer: true,
+      default: "auto",
+      label: "Epochs",
+    });
     expect(fieldSpec(schema, ["training", "method"])).toMatchObject({ kind: "enum", options: ["lora", "qlora", "full", "dpo"], default: "lora" });
     expect(fieldSpec(schema, ["training", "method"])?.optionDescriptions).toHaveLength(4);
     expect(fieldSpec(schema, ["training", "lora", "alpha"])).toMatchObject({ kind: "number", exclusiveMinimum: 0, default: 32 });

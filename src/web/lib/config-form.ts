@@ -88,7 +88,12 @@ export function fieldSpec(schema: JsonSchema, path: readonly string[]): FieldSpe
     exclusiveMinimum: null,
     default: node.default,
   };
-  const bounds = (source: JsonSchema) => ({ minimum: source.minimum ?? null, maximum: source.maximum ?? source.exclusiveMaximum ?? null, exclusiveMinimum: source.exclusiveMinimum ?? null, integer: source.type === "integer" });
+  const bounds = (source: JsonSchema) => ({
+    minimum: source.minimum ?? null,
+    maximum: source.maximum ?? source.exclusiveMaximum ?? null,
+    exclusiveMinimum: source.exclusiveMinimum ?? null,
+    integer: source.type === "integer",
+  });
   if (node.enum) return { ...base, kind: "enum", options: node.enum.map(String) };
   if (node.anyOf) {
     const literal = node.anyOf.find((branch) => branch.const !== undefined);
@@ -101,7 +106,8 @@ export function fieldSpec(schema: JsonSchema, path: readonly string[]): FieldSpe
   }
   const types = Array.isArray(node.type) ? node.type : [node.type];
   if (types.includes("null") && types.includes("string")) return { ...base, kind: "nullable-string" };
-  if (types.includes("null") && (types.includes("integer") || types.includes("number"))) return { ...base, kind: "nullable-number", ...bounds({ ...node, type: types.includes("integer") ? "integer" : "number" }) };
+  if (types.includes("null") && (types.includes("integer") || types.includes("number")))
+    return { ...base, kind: "nullable-number", ...bounds({ ...node, type: types.includes("integer") ? "integer" : "number" }) };
   if (node.type === "boolean") return { ...base, kind: "boolean" };
   if (node.type === "integer" || node.type === "number") return { ...base, kind: node.type, ...bounds(node) };
   return base;
@@ -155,7 +161,12 @@ export function parseInput(field: FieldSpec, text: string): { value?: unknown; e
     }
     case "literal-or-list":
       if (field.literal !== null && trimmed === field.literal) return { value: field.literal };
-      return { value: trimmed.split(",").map((item) => item.trim()).filter(Boolean) };
+      return {
+        value: trimmed
+          .split(",")
+          .map((item) => item.trim())
+          .filter(Boolean),
+      };
     case "boolean":
       return { value: trimmed === "true" };
     default:
@@ -218,6 +229,9 @@ export class ConfigDocument {
     }
     if (this.document.contents === null) this.document.contents = this.document.createNode({}) as never;
     // lists in flow style (`[q_proj, v_proj]`); a mapping becomes a YAML mapping, so its keys can be read and set one by one
-    this.document.setIn(path as string[], Array.isArray(value) ? this.document.createNode(value, { flow: true }) : value !== null && typeof value === "object" ? this.document.createNode(value) : value);
+    this.document.setIn(
+      path as string[],
+      Array.isArray(value) ? this.document.createNode(value, { flow: true }) : value !== null && typeof value === "object" ? this.document.createNode(value) : value,
+    );
   }
 }

@@ -5,7 +5,7 @@ import { followBytes, followEvents, SseParser } from "./event-stream.js";
 
 describe("SseParser", () => {
   it("parses ids, multi-line data, comments and CRLF, across arbitrary chunk boundaries", () => {
-    const stream = ": keep-alive\r\n\r\nid: ftevent-1\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\nid: ftevent-2\ndata: two\n\ndata: [DONE]\n\n";
+    const stream = ': keep-alive\r\n\r\nid: ftevent-1\r\ndata: {"a":\r\ndata: 1}\r\n\r\nid: ftevent-2\ndata: two\n\ndata: [DONE]\n\n';
     for (const size of [1, 2, 3, 7, stream.length]) {
       const parser = new SseParser();
       const messages = [];
@@ -20,7 +20,11 @@ describe("SseParser", () => {
 });
 
 /** A real HTTP server streaming numbered events; `plan` decides, per connection, after how many events it drops the connection. */
-function eventServer(total: number, plan: (connection: number) => number | null, replay = 0): Promise<{ server: Server; url: string; requests: Array<{ after: string | null; lastEventId: string | undefined }> }> {
+function eventServer(
+  total: number,
+  plan: (connection: number) => number | null,
+  replay = 0,
+): Promise<{ server: Server; url: string; requests: Array<{ after: string | null; lastEventId: string | undefined }> }> {
   const requests: Array<{ after: string | null; lastEventId: string | undefined }> = [];
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
@@ -83,7 +87,14 @@ describe("followEvents", () => {
     const { server, url, requests } = await eventServer(10, (connection) => (connection === 1 ? 3 : null), 2);
     open = server;
     const seen: number[] = [];
-    await followEvents<{ id: string; n: number }>({ url: (after) => `${url}/events${after ? `?after=${after}` : ""}`, headers: () => ({}), after: "ev-4", onEvent: (event) => seen.push(event.n), signal: new AbortController().signal, retryDelayMs: 5 });
+    await followEvents<{ id: string; n: number }>({
+      url: (after) => `${url}/events${after ? `?after=${after}` : ""}`,
+      headers: () => ({}),
+      after: "ev-4",
+      onEvent: (event) => seen.push(event.n),
+      signal: new AbortController().signal,
+      retryDelayMs: 5,
+    });
     // first answer: ev-5..ev-7, then the connection drops; the reconnect after ev-7 replays ev-6, ev-7 first
     expect(seen).toEqual([5, 6, 7, 8, 9, 10]);
     expect(requests.map((request) => request.after)).toEqual(["ev-4", "ev-7"]);
@@ -97,7 +108,15 @@ describe("followEvents", () => {
       if (calls < 3) throw new TypeError("fetch failed");
       return new Response(JSON.stringify({ error: { message: "no job", code: "job_not_found" } }), { status: 404 });
     }) as typeof fetch;
-    const outcome = await followEvents<{ id: string }>({ url: () => "http://127.0.0.1:1/x", headers: () => ({}), after: null, onEvent: (event) => seen.push(event.id), signal: new AbortController().signal, fetch: fetchDown, retryDelayMs: 1 });
+    const outcome = await followEvents<{ id: string }>({
+      url: () => "http://127.0.0.1:1/x",
+      headers: () => ({}),
+      after: null,
+      onEvent: (event) => seen.push(event.id),
+      signal: new AbortController().signal,
+      fetch: fetchDown,
+      retryDelayMs: 1,
+    });
     expect(outcome).toBe("stopped");
     expect(calls).toBe(3);
   });

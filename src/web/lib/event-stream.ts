@@ -84,7 +84,11 @@ export async function followEvents<T extends { id: string }>(options: FollowOpti
     options.onState?.(attempt === 0 ? "connecting" : "reconnecting");
     attempt += 1;
     try {
-      const response = await fetchImpl(options.url(after), { headers: { accept: "text/event-stream", ...options.headers(), ...(after ? { "last-event-id": after } : {}) }, signal: options.signal, cache: "no-store" });
+      const response = await fetchImpl(options.url(after), {
+        headers: { accept: "text/event-stream", ...options.headers(), ...(after ? { "last-event-id": after } : {}) },
+        signal: options.signal,
+        cache: "no-store",
+      });
       if (!response.ok || !response.body) {
         const body = await response.json().catch(() => null);
         if (!(options.onHttpError?.(response.status, body) ?? response.status >= 500)) return "stopped";

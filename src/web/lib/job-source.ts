@@ -40,7 +40,14 @@ export function localJobSource(jobId: string): JobSource {
         onEvent,
       }),
     followLog: (onText, signal, status) =>
-      followBytes({ url: (offset) => `/v1/tunekit/jobs/${id}/log?follow=true&offset=${offset}`, headers: authHeaders, offset: 0, signal, finished: () => isTerminal(status()), onText }),
+      followBytes({
+        url: (offset) => `/v1/tunekit/jobs/${id}/log?follow=true&offset=${offset}`,
+        headers: authHeaders,
+        offset: 0,
+        signal,
+        finished: () => isTerminal(status()),
+        onText,
+      }),
     act: (action) => api<FineTuningJob>(`/v1/fine_tuning/jobs/${id}/${action}`, { method: "POST" }),
     playgroundModels: (job, checkpoint) => [job.model, ...(checkpoint ? [checkpoint] : job.fine_tuned_model ? [job.fine_tuned_model] : [])],
     duplicateHref: (job) => `/jobs/new?from=${job.id}`,
@@ -55,7 +62,10 @@ export function hostedJobSource(provider: string, jobId: string, pollMs = 2000):
       const job = await api<FineTuningJob>(base);
       const files: JobDetail["files"] = [];
       const local = (key: string) => (job.metadata?.[key] ? job.metadata[key] : null);
-      for (const [role, key] of [["training", "tunekit_training_file"], ["validation", "tunekit_validation_file"]] as const) {
+      for (const [role, key] of [
+        ["training", "tunekit_training_file"],
+        ["validation", "tunekit_validation_file"],
+      ] as const) {
         const fileId = local(key);
         if (fileId) files.push({ role, id: fileId, filename: null, bytes: null, sha256: null, examples: null });
       }
@@ -100,22 +110,29 @@ export function hostedJobSource(provider: string, jobId: string, pollMs = 2000):
             onState("done");
             return;
           }
-        } catch (error) {
+        } catch {
           if (signal.aborted) return;
           onState("reconnecting");
         }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, pollMs);
-          signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            resolve();
-          }, { once: true });
+          signal.addEventListener(
+            "abort",
+            () => {
+              clearTimeout(timer);
+              resolve();
+            },
+            { once: true },
+          );
         });
       }
     },
     followLog: null,
     act: (action) => api<FineTuningJob>(`${base}/${action}`, { method: "POST" }),
-    playgroundModels: (job, checkpoint) => [`${provider}:${job.model}`, ...(checkpoint ? [`${provider}:${checkpoint}`] : job.fine_tuned_model ? [`${provider}:${job.fine_tuned_model}`] : [])],
+    playgroundModels: (job, checkpoint) => [
+      `${provider}:${job.model}`,
+      ...(checkpoint ? [`${provider}:${checkpoint}`] : job.fine_tuned_model ? [`${provider}:${job.fine_tuned_model}`] : []),
+    ],
     duplicateHref: (job) => `/jobs/new?hosted=${encodeURIComponent(provider)}&from=${job.id}`,
   };
 }

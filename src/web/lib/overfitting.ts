@@ -37,7 +37,7 @@ export function overfittingHint(evaluations: readonly Evaluation[], checkpoints:
   const bestPoint = points[best] as Evaluation;
   if (since < patience || !(latest.validLoss > bestPoint.validLoss)) return null;
   const withLoss = checkpoints.filter((checkpoint) => typeof checkpoint.validLoss === "number" && Number.isFinite(checkpoint.validLoss));
-  let checkpoint: CheckpointPoint | null = null;
+  let checkpoint: CheckpointPoint | null;
   if (withLoss.length > 0) {
     checkpoint = withLoss.reduce((lowest, current) => ((current.validLoss as number) < (lowest.validLoss as number) ? current : lowest));
   } else {

@@ -3,7 +3,18 @@
  * of the server is bundled). The UI and scripts see the same contract.
  */
 export type { FileObject, FineTuningJob, FineTuningJobCheckpoint, FineTuningJobEvent, ListPage, Model } from "../../spec/openai-wire.js";
-export type { FileReportView, HostedEstimate, HostedProviderInfo, JobDetail, JobSummary, ModelInfo, ProblemView, RecordMapping, ServerInfo, TrainingEstimateView } from "../../spec/tunekit-wire.js";
+export type {
+  FileReportView,
+  HostedEstimate,
+  HostedProviderInfo,
+  JobDetail,
+  JobSummary,
+  ModelInfo,
+  ProblemView,
+  RecordMapping,
+  ServerInfo,
+  TrainingEstimateView,
+} from "../../spec/tunekit-wire.js";
 import type { FineTuningJob } from "../../spec/openai-wire.js";
 import type { JobSummary } from "../../spec/tunekit-wire.js";
 

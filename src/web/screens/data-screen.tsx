@@ -50,7 +50,9 @@ export function DataScreen() {
       return;
     }
     if (limit !== null && file.size > limit) {
-      setError(`\`${file.name}\` is ${formatBytes(file.size)}; this server accepts files up to ${formatBytes(limit)}. Split the dataset, or restart the server with a larger \`--max-upload-mb\`.`);
+      setError(
+        `\`${file.name}\` is ${formatBytes(file.size)}; this server accepts files up to ${formatBytes(limit)}. Split the dataset, or restart the server with a larger \`--max-upload-mb\`.`,
+      );
       return;
     }
     setUpload({ name: file.name, fraction: 0 });
@@ -189,15 +191,29 @@ function FileView({ fileId, files, onNewFile }: { fileId: string; files: FileObj
 
   if (error) return <Notice>{error}</Notice>;
   if (!file) return <p class="muted">Loading…</p>;
-  const errors = report ? Object.values(report.counts).filter((count) => count.severity === "error").reduce((sum, count) => sum + count.count, 0) : 0;
-  const warnings = report ? Object.values(report.counts).filter((count) => count.severity === "warning").reduce((sum, count) => sum + count.count, 0) : 0;
+  const errors = report
+    ? Object.values(report.counts)
+        .filter((count) => count.severity === "error")
+        .reduce((sum, count) => sum + count.count, 0)
+    : 0;
+  const warnings = report
+    ? Object.values(report.counts)
+        .filter((count) => count.severity === "warning")
+        .reduce((sum, count) => sum + count.count, 0)
+    : 0;
   return (
     <div>
       <Section
         title={file.filename}
         id="file"
         actions={
-          <button type="button" class="button button-primary" disabled={!report?.ok} onClick={() => route(`/jobs/new?training_file=${file.id}`)} title={report?.ok ? "Start a job with this file" : "Fix the errors first: a file with errors cannot train"}>
+          <button
+            type="button"
+            class="button button-primary"
+            disabled={!report?.ok}
+            onClick={() => route(`/jobs/new?training_file=${file.id}`)}
+            title={report?.ok ? "Start a job with this file" : "Fix the errors first: a file with errors cannot train"}
+          >
             Use for training
           </button>
         }
@@ -226,7 +242,9 @@ function FileView({ fileId, files, onNewFile }: { fileId: string; files: FileObj
             </div>
           </div>
         </div>
-        {report && !report.ok && !report.needs_conversion ? <Notice kind="warning">This file has errors, so it cannot be used for training. Fix them in the file, or write a fixed copy below (the original is kept).</Notice> : null}
+        {report && !report.ok && !report.needs_conversion ? (
+          <Notice kind="warning">This file has errors, so it cannot be used for training. Fix them in the file, or write a fixed copy below (the original is kept).</Notice>
+        ) : null}
         {report?.ok && warnings > 0 ? <Notice kind="info">No errors: the file can train. The warnings below are worth a look but do not block.</Notice> : null}
       </Section>
       {!report ? (
@@ -234,7 +252,9 @@ function FileView({ fileId, files, onNewFile }: { fileId: string; files: FileObj
       ) : report.needs_conversion ? (
         <ColumnMapper fileId={file.id} sourceFormat={report.source_format ?? "csv"} onConverted={onNewFile} />
       ) : report.counts.binary_file || report.counts.empty_file ? (
-        <Notice>{report.problems[0]?.message}. {report.problems[0]?.fix}</Notice>
+        <Notice>
+          {report.problems[0]?.message}. {report.problems[0]?.fix}
+        </Notice>
       ) : (
         <>
           <ProblemList fileId={file.id} report={report} />

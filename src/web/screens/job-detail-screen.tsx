@@ -126,7 +126,11 @@ export function JobDetailScreen() {
       await source.act(action);
       setActionError(null);
     } catch (failure) {
-      setActionError(failure instanceof ApiError && failure.status === 409 ? `${ACTION_LABELS[action]} did not apply: ${failure.message} The job may have changed in another tab; this page shows its current state.` : (failure as Error).message);
+      setActionError(
+        failure instanceof ApiError && failure.status === 409
+          ? `${ACTION_LABELS[action]} did not apply: ${failure.message} The job may have changed in another tab; this page shows its current state.`
+          : (failure as Error).message,
+      );
     } finally {
       setBusy(false);
       await loadDetail();
@@ -136,7 +140,12 @@ export function JobDetailScreen() {
   const job = detail?.job;
   const x = xValues(series, xAxis);
   const checkpointX = checkpoints.map((checkpoint) => xAt(series, x, checkpoint.step_number)).filter((value): value is number => value !== null);
-  const points: CheckpointPoint[] = checkpoints.map((checkpoint) => ({ step: checkpoint.step_number, id: checkpoint.id, model: checkpoint.fine_tuned_model_checkpoint, ...(typeof checkpoint.metrics.valid_loss === "number" ? { validLoss: checkpoint.metrics.valid_loss } : {}) }));
+  const points: CheckpointPoint[] = checkpoints.map((checkpoint) => ({
+    step: checkpoint.step_number,
+    id: checkpoint.id,
+    model: checkpoint.fine_tuned_model_checkpoint,
+    ...(typeof checkpoint.metrics.valid_loss === "number" ? { validLoss: checkpoint.metrics.valid_loss } : {}),
+  }));
   const hint = overfittingHint(series.evaluations(), points);
   const step = series.step.at(-1) ?? 0;
   const total = series.totalSteps ?? (detail?.data_summary?.total_steps as number | undefined) ?? null;
@@ -176,7 +185,9 @@ export function JobDetailScreen() {
           Failed: {job.error.message} <span class="mono">({job.error.code})</span>
         </Notice>
       ) : null}
-      {eventsState === "reconnecting" ? <Notice kind="warning">Lost the connection to the server; reconnecting. Nothing is missed: the page resumes after the last event it showed.</Notice> : null}
+      {eventsState === "reconnecting" ? (
+        <Notice kind="warning">Lost the connection to the server; reconnecting. Nothing is missed: the page resumes after the last event it showed.</Notice>
+      ) : null}
       {job.fine_tuned_model ? (
         <Notice kind="success">
           Fine-tuned model: <span class="mono">{job.fine_tuned_model}</span>
@@ -199,7 +210,8 @@ export function JobDetailScreen() {
 
       {hint ? (
         <Notice kind="warning">
-          Validation loss has not improved for {hint.evaluationsSince} evaluations (best {formatNumber(hint.bestLoss)} at step {hint.bestStep}, now {formatNumber(hint.latestLoss)}): the model is likely overfitting.
+          Validation loss has not improved for {hint.evaluationsSince} evaluations (best {formatNumber(hint.bestLoss)} at step {hint.bestStep}, now {formatNumber(hint.latestLoss)}
+          ): the model is likely overfitting.
           {hint.checkpoint ? (
             <>
               {" "}
@@ -222,7 +234,15 @@ export function JobDetailScreen() {
               <option value="time">wall time (s)</option>
             </select>
             <label for="smoothing">smoothing {smoothing.toFixed(2)}</label>
-            <input id="smoothing" type="range" min="0" max="0.99" step="0.01" value={smoothing} onInput={(event) => setSmoothing(Number((event.target as HTMLInputElement).value))} />
+            <input
+              id="smoothing"
+              type="range"
+              min="0"
+              max="0.99"
+              step="0.01"
+              value={smoothing}
+              onInput={(event) => setSmoothing(Number((event.target as HTMLInputElement).value))}
+            />
             <label class="check">
               <input type="checkbox" checked={logScale} onChange={() => setLogScale(!logScale)} /> log scale
             </label>
@@ -256,32 +276,32 @@ export function JobDetailScreen() {
           <p class="muted">No checkpoint yet.</p>
         ) : (
           <div class="table-scroll" tabIndex={0} role="region" aria-label="Checkpoints, newest first">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Step</th>
-                <th scope="col">Model id</th>
-                <th scope="col">Train loss</th>
-                <th scope="col">Valid loss</th>
-                <th scope="col">Valid accuracy</th>
-                <th scope="col">Playground</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...checkpoints].reverse().map((checkpoint) => (
-                <tr key={checkpoint.id} class={hint?.checkpoint?.id === checkpoint.id ? "row-best" : undefined}>
-                  <td>{checkpoint.step_number}</td>
-                  <td class="mono">{checkpoint.fine_tuned_model_checkpoint}</td>
-                  <td>{formatNumber(checkpoint.metrics.train_loss)}</td>
-                  <td>{formatNumber(checkpoint.metrics.valid_loss ?? checkpoint.metrics.full_valid_loss)}</td>
-                  <td>{formatNumber(checkpoint.metrics.valid_mean_token_accuracy ?? checkpoint.metrics.full_valid_mean_token_accuracy)}</td>
-                  <td>
-                    <a href={`/playground?models=${encodeURIComponent(source.playgroundModels(job, checkpoint.fine_tuned_model_checkpoint).join(","))}`}>Open</a>
-                  </td>
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Step</th>
+                  <th scope="col">Model id</th>
+                  <th scope="col">Train loss</th>
+                  <th scope="col">Valid loss</th>
+                  <th scope="col">Valid accuracy</th>
+                  <th scope="col">Playground</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {[...checkpoints].reverse().map((checkpoint) => (
+                  <tr key={checkpoint.id} class={hint?.checkpoint?.id === checkpoint.id ? "row-best" : undefined}>
+                    <td>{checkpoint.step_number}</td>
+                    <td class="mono">{checkpoint.fine_tuned_model_checkpoint}</td>
+                    <td>{formatNumber(checkpoint.metrics.train_loss)}</td>
+                    <td>{formatNumber(checkpoint.metrics.valid_loss ?? checkpoint.metrics.full_valid_loss)}</td>
+                    <td>{formatNumber(checkpoint.metrics.valid_mean_token_accuracy ?? checkpoint.metrics.full_valid_mean_token_accuracy)}</td>
+                    <td>
+                      <a href={`/playground?models=${encodeURIComponent(source.playgroundModels(job, checkpoint.fine_tuned_model_checkpoint).join(","))}`}>Open</a>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           </div>
         )}
       </Section>
@@ -291,7 +311,11 @@ export function JobDetailScreen() {
           <LogPanel buffer={events} version={events.version} id="events" label="Events" />
         </Section>
         <Section title="Worker log" id="worker-log">
-          {source.followLog ? <LogPanel buffer={log} version={log.version} id="worker-log" label="Worker log" /> : <p class="muted">{provider} publishes no worker log: what it says about the job is in its events.</p>}
+          {source.followLog ? (
+            <LogPanel buffer={log} version={log.version} id="worker-log" label="Worker log" />
+          ) : (
+            <p class="muted">{provider} publishes no worker log: what it says about the job is in its events.</p>
+          )}
         </Section>
       </div>
 
@@ -328,8 +352,8 @@ export function JobDetailScreen() {
           </table>
           {detail.data_summary ? (
             <p class="muted">
-              {formatCount(detail.data_summary.train_examples as number)} training examples, {formatCount(detail.data_summary.trained_tokens as number)} trained tokens an epoch, {formatCount(detail.data_summary.truncated_examples as number)} truncated,{" "}
-              {formatCount(detail.data_summary.total_steps as number)} steps.
+              {formatCount(detail.data_summary.train_examples as number)} training examples, {formatCount(detail.data_summary.trained_tokens as number)} trained tokens an epoch,{" "}
+              {formatCount(detail.data_summary.truncated_examples as number)} truncated, {formatCount(detail.data_summary.total_steps as number)} steps.
             </p>
           ) : null}
         </Section>
@@ -373,7 +397,12 @@ function ResolvedConfig({ detail, provider }: { detail: JobDetail; provider: str
     ["max steps", training.max_steps ?? "–"],
     ["max sequence length", data.max_seq_len],
     ["packing", training.packing],
-    ["LoRA", training.method === "full" ? "–" : `r ${String(lora.r)}, alpha ${String(lora.alpha)}, dropout ${String(lora.dropout)}, ${Array.isArray(lora.target_modules) ? lora.target_modules.join(", ") : String(lora.target_modules)}`],
+    [
+      "LoRA",
+      training.method === "full"
+        ? "–"
+        : `r ${String(lora.r)}, alpha ${String(lora.alpha)}, dropout ${String(lora.dropout)}, ${Array.isArray(lora.target_modules) ? lora.target_modules.join(", ") : String(lora.target_modules)}`,
+    ],
     ["device", `${String(training.device)} (${String(training.precision)})`],
     ["seed", training.seed],
     ["parameters", `${formatCount(resolved.parameter_count as number)} (${formatCount(resolved.trainable_parameter_count as number)} trainable)`],

@@ -43,7 +43,11 @@ export function JobsScreen() {
       setActionError(null);
       await load();
     } catch (failure) {
-      setActionError(failure instanceof ApiError && failure.status === 409 ? `${ACTION_LABELS[action]} did not apply: ${failure.message} (it may have changed in another tab; the list is current now).` : (failure as Error).message);
+      setActionError(
+        failure instanceof ApiError && failure.status === 409
+          ? `${ACTION_LABELS[action]} did not apply: ${failure.message} (it may have changed in another tab; the list is current now).`
+          : (failure as Error).message,
+      );
       await load();
     } finally {
       setBusy(null);
@@ -170,7 +174,9 @@ function HostedJobs({ provider, label, status }: { provider: string; label: stri
       {jobs === null ? (
         <p class="muted">Loading…</p>
       ) : shown.length === 0 ? (
-        <p class="muted">No {status === "all" ? "" : `${status.replace("_", " ")} `}jobs on {label} from this project.</p>
+        <p class="muted">
+          No {status === "all" ? "" : `${status.replace("_", " ")} `}jobs on {label} from this project.
+        </p>
       ) : (
         <div class="table-wrap">
           <table>

@@ -12,10 +12,31 @@ import { formatBytes, formatCount, formatDuration, formatMoney, formatNumber } f
 import type { ConfigCheck, FileObject, FineTuningJob, HostedEstimate, JobDetail, ListPage, ModelInfo, TrainingEstimateView } from "../lib/wire.js";
 
 /** Fields shown first; every other `training` field (and the data limits) sits under Advanced. */
-const BASIC: string[][] = [["model"], ["data", "train"], ["data", "validation"], ["training", "method"], ["training", "epochs"], ["training", "batch_size"], ["training", "learning_rate"], ["output", "suffix"]];
-const ADVANCED_EXTRA: string[][] = [["data", "max_seq_len"], ["data", "chat_template"]];
+const BASIC: string[][] = [
+  ["model"],
+  ["data", "train"],
+  ["data", "validation"],
+  ["training", "method"],
+  ["training", "epochs"],
+  ["training", "batch_size"],
+  ["training", "learning_rate"],
+  ["output", "suffix"],
+];
+const ADVANCED_EXTRA: string[][] = [
+  ["data", "max_seq_len"],
+  ["data", "chat_template"],
+];
 /** A hosted provider takes OpenAI's parameters only: these fields, and supervised or DPO. */
-const HOSTED: string[][] = [["model"], ["data", "train"], ["data", "validation"], ["training", "epochs"], ["training", "batch_size"], ["training", "learning_rate_multiplier"], ["training", "seed"], ["output", "suffix"]];
+const HOSTED: string[][] = [
+  ["model"],
+  ["data", "train"],
+  ["data", "validation"],
+  ["training", "epochs"],
+  ["training", "batch_size"],
+  ["training", "learning_rate_multiplier"],
+  ["training", "seed"],
+  ["output", "suffix"],
+];
 const COMMANDS = [
   ["cli", "tunekit CLI"],
   ["curl", "curl"],
@@ -48,7 +69,12 @@ export function NewJobScreen() {
   useEffect(() => {
     void (async () => {
       try {
-        const [loadedSchema, page] = await Promise.all([api<JsonSchema>("/v1/tunekit/config/schema"), api<ListPage<FileObject>>("/v1/files?purpose=fine-tune"), loadBaseModels(), loadHostedProviders()]);
+        const [loadedSchema, page] = await Promise.all([
+          api<JsonSchema>("/v1/tunekit/config/schema"),
+          api<ListPage<FileObject>>("/v1/files?purpose=fine-tune"),
+          loadBaseModels(),
+          loadHostedProviders(),
+        ]);
         setSchema(loadedSchema);
         setFiles(page.data);
         const start = new ConfigDocument("# a Tunekit job: the form and this YAML edit the same config\n");
@@ -124,7 +150,10 @@ export function NewJobScreen() {
   const advanced = useMemo(() => {
     if (!schema) return [];
     const basicKeys = new Set(BASIC.map((path) => path.join(".")));
-    return [...fieldsUnder(schema, ["training"]).filter((field) => !basicKeys.has(field.path.join("."))), ...ADVANCED_EXTRA.map((path) => fieldSpec(schema, path)).filter((field): field is FieldSpec => field !== null)];
+    return [
+      ...fieldsUnder(schema, ["training"]).filter((field) => !basicKeys.has(field.path.join("."))),
+      ...ADVANCED_EXTRA.map((path) => fieldSpec(schema, path)).filter((field): field is FieldSpec => field !== null),
+    ];
   }, [schema]);
 
   const setField = (path: string[], value: unknown) => {
@@ -183,7 +212,18 @@ export function NewJobScreen() {
         />
       );
     }
-    return <ConfigField key={spec.id} spec={spec} value={value(path)} onChange={(next) => setField(path, next)} problems={problemsOf(path)} files={files} models={baseModels.value ?? []} serverDefault={serverDefaultAt(path)} />;
+    return (
+      <ConfigField
+        key={spec.id}
+        spec={spec}
+        value={value(path)}
+        onChange={(next) => setField(path, next)}
+        problems={problemsOf(path)}
+        files={files}
+        models={baseModels.value ?? []}
+        serverDefault={serverDefaultAt(path)}
+      />
+    );
   };
   return (
     <div>
@@ -205,7 +245,11 @@ export function NewJobScreen() {
               {HOSTED.slice(0, 3).map(renderField)}
               <div class="field">
                 <label for="field-hosted-method">Method</label>
-                <select id="field-hosted-method" value={value(["training", "method"]) === "dpo" ? "dpo" : "supervised"} onChange={(event) => setField(["training", "method"], (event.target as HTMLSelectElement).value === "dpo" ? "dpo" : undefined)}>
+                <select
+                  id="field-hosted-method"
+                  value={value(["training", "method"]) === "dpo" ? "dpo" : "supervised"}
+                  onChange={(event) => setField(["training", "method"], (event.target as HTMLSelectElement).value === "dpo" ? "dpo" : undefined)}
+                >
                   <option value="supervised">supervised: learn the answers in the examples</option>
                   <option value="dpo">dpo: prefer the chosen answer of each preference pair</option>
                 </select>
@@ -242,7 +286,15 @@ export function NewJobScreen() {
             <label for="config-yaml" class="visually-hidden">
               Job config as YAML
             </label>
-            <textarea id="config-yaml" class="code yaml" rows={18} spellcheck={false} value={text} onInput={(event) => onYaml((event.target as HTMLTextAreaElement).value)} aria-describedby="yaml-status" />
+            <textarea
+              id="config-yaml"
+              class="code yaml"
+              rows={18}
+              spellcheck={false}
+              value={text}
+              onInput={(event) => onYaml((event.target as HTMLTextAreaElement).value)}
+              aria-describedby="yaml-status"
+            />
             <div id="yaml-status" aria-live="polite">
               {yamlError ? (
                 <div class="field-message error">YAML: {yamlError}</div>
@@ -279,7 +331,23 @@ export function NewJobScreen() {
 }
 
 /** The base model: this server's catalogue, or a hosted provider's models (which sets `provider`). */
-function ModelPicker({ label, help, model, provider, models, problems, onChange }: { label: string; help: string; model: string; provider: string | null; models: ModelInfo[]; problems: Array<{ severity: string; message: string }>; onChange(provider: string | null, model: string): void }) {
+function ModelPicker({
+  label,
+  help,
+  model,
+  provider,
+  models,
+  problems,
+  onChange,
+}: {
+  label: string;
+  help: string;
+  model: string;
+  provider: string | null;
+  models: ModelInfo[];
+  problems: Array<{ severity: string; message: string }>;
+  onChange(provider: string | null, model: string): void;
+}) {
   const errors = problems.filter((problem) => problem.severity === "error");
   const value = provider ? `${provider}:${model}` : model;
   return (
@@ -299,7 +367,8 @@ function ModelPicker({ label, help, model, provider, models, problems, onChange 
         <optgroup label="This server">
           {models.map((entry) => (
             <option key={entry.id} value={entry.id}>
-              {entry.id} — {entry.parameters ? `${formatCount(entry.parameters)} parameters` : "size unknown"}, {entry.context_length ? `${formatCount(entry.context_length)} context` : "context unknown"}, {formatBytes(entry.bytes)}
+              {entry.id} — {entry.parameters ? `${formatCount(entry.parameters)} parameters` : "size unknown"},{" "}
+              {entry.context_length ? `${formatCount(entry.context_length)} context` : "context unknown"}, {formatBytes(entry.bytes)}
             </option>
           ))}
         </optgroup>
@@ -353,14 +422,18 @@ function EstimateView({ estimate, error, busy, valid }: { estimate: TrainingEsti
         <Stat label="Examples" value={`${formatCount(estimate.examples)} train, ${formatCount(estimate.valid_examples)} validation`} />
         <Stat label="Trained tokens" value={formatCount(estimate.tokens.trained_total)} />
         <Stat label="Time" value={estimate.time.seconds === null ? "not measured yet" : formatDuration(estimate.time.seconds)} title={estimate.time.basis} />
-        <Stat label="Memory" value={`${formatBytes(estimate.memory.peak_bytes)} of ${formatBytes(estimate.memory.available_bytes)} (${estimate.memory.device})`} title={estimate.memory.basis} />
+        <Stat
+          label="Memory"
+          value={`${formatBytes(estimate.memory.peak_bytes)} of ${formatBytes(estimate.memory.available_bytes)} (${estimate.memory.device})`}
+          title={estimate.memory.basis}
+        />
       </div>
-      <p class={estimate.memory.fits ? "muted" : "field-message error"}>{estimate.memory.fits ? "Fits in this machine's memory." : "Likely does not fit in memory: lower the micro-batch size or the max sequence length, or use LoRA."}</p>
+      <p class={estimate.memory.fits ? "muted" : "field-message error"}>
+        {estimate.memory.fits ? "Fits in this machine's memory." : "Likely does not fit in memory: lower the micro-batch size or the max sequence length, or use LoRA."}
+      </p>
       <p class="muted">{estimate.time.basis}.</p>
       {cheapest.length > 0 ? (
-        <p class="muted">
-          The same data on hosted fine-tuning: {cheapest.map((entry) => `${entry.model} ${formatMoney(entry.cost, entry.currency)}`).join(", ")}.
-        </p>
+        <p class="muted">The same data on hosted fine-tuning: {cheapest.map((entry) => `${entry.model} ${formatMoney(entry.cost, entry.currency)}`).join(", ")}.</p>
       ) : null}
     </div>
   );

@@ -19,7 +19,17 @@ interface PaneState {
   prompt: string | null;
 }
 
-const emptyPane = (model: string): PaneState => ({ model, text: "", status: "idle", error: null, firstTokenMs: null, totalMs: null, promptTokens: null, completionTokens: null, prompt: null });
+const emptyPane = (model: string): PaneState => ({
+  model,
+  text: "",
+  status: "idle",
+  error: null,
+  firstTokenMs: null,
+  totalMs: null,
+  promptTokens: null,
+  completionTokens: null,
+  prompt: null,
+});
 
 /**
  * Chat with 2 to 4 served models side by side (base, fine-tuned, a checkpoint, or any model id the
@@ -48,7 +58,11 @@ export function PlaygroundScreen() {
   useEffect(() => {
     void (async () => {
       try {
-        const [listed, jobs, fileList] = await Promise.all([api<ListPage<Model>>("/v1/models"), api<{ data: JobRow[] }>("/v1/tunekit/jobs?limit=20"), api<ListPage<FileObject>>("/v1/files?purpose=fine-tune")]);
+        const [listed, jobs, fileList] = await Promise.all([
+          api<ListPage<Model>>("/v1/models"),
+          api<{ data: JobRow[] }>("/v1/tunekit/jobs?limit=20"),
+          api<ListPage<FileObject>>("/v1/files?purpose=fine-tune"),
+        ]);
         const found: Array<{ id: string; group: string }> = listed.data.map((model) => ({ id: model.id, group: model.id.startsWith("ft:") ? "Fine-tuned" : "Base models" }));
         for (const job of jobs.data.slice(0, 10)) {
           const checkpoints = await api<ListPage<FineTuningJobCheckpoint>>(`/v1/fine_tuning/jobs/${job.id}/checkpoints?limit=20`).catch(() => null);
@@ -100,7 +114,12 @@ export function PlaygroundScreen() {
       // a hosted model answers through the server's hosted endpoint, under the provider's own id
       const { provider, model: providerModel } = splitModelId(model);
       const url = provider ? `/v1/tunekit/hosted/${encodeURIComponent(provider)}/chat/completions` : "/v1/chat/completions";
-      const response = await fetch(url, { method: "POST", headers: { ...authHeaders(), "content-type": "application/json", accept: "text/event-stream" }, body: JSON.stringify({ ...body, model: providerModel }), signal });
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { ...authHeaders(), "content-type": "application/json", accept: "text/event-stream" },
+        body: JSON.stringify({ ...body, model: providerModel }),
+        signal,
+      });
       if (!response.ok || !response.body) throw errorFromAnswer(response.status, await response.json().catch(() => null));
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
@@ -112,7 +131,11 @@ export function PlaygroundScreen() {
         if (done) break;
         for (const event of parser.feed(decoder.decode(value, { stream: true }))) {
           if (event.data === "[DONE]") continue;
-          const chunk = JSON.parse(event.data) as { choices?: Array<{ delta?: { content?: string } }>; usage?: { prompt_tokens: number; completion_tokens: number } | null; error?: { message: string } };
+          const chunk = JSON.parse(event.data) as {
+            choices?: Array<{ delta?: { content?: string } }>;
+            usage?: { prompt_tokens: number; completion_tokens: number } | null;
+            error?: { message: string };
+          };
           if (chunk.error) throw new Error(chunk.error.message);
           const piece = chunk.choices?.[0]?.delta?.content ?? "";
           if (piece) {
@@ -272,7 +295,9 @@ export function PlaygroundScreen() {
             <div class="pane-stats muted" data-testid={`pane-stats-${index}`}>
               {pane.firstTokenMs !== null ? `first token ${Math.round(pane.firstTokenMs)} ms` : ""}
               {pane.totalMs !== null ? ` · total ${Math.round(pane.totalMs)} ms` : ""}
-              {pane.completionTokens !== null && pane.totalMs !== null && pane.firstTokenMs !== null ? ` · ${formatNumber((pane.completionTokens / Math.max(1, pane.totalMs - pane.firstTokenMs)) * 1000, 3)} tokens/s` : ""}
+              {pane.completionTokens !== null && pane.totalMs !== null && pane.firstTokenMs !== null
+                ? ` · ${formatNumber((pane.completionTokens / Math.max(1, pane.totalMs - pane.firstTokenMs)) * 1000, 3)} tokens/s`
+                : ""}
               {pane.promptTokens !== null ? ` · ${pane.promptTokens} prompt + ${pane.completionTokens ?? 0} completion tokens` : ""}
             </div>
             <button type="button" class="button-small" onClick={() => void showPrompt(index)}>

@@ -33,7 +33,14 @@ const job = (overrides: Partial<FineTuningJob>): FineTuningJob =>
 describe("openAiJobSettings + mapJobSettings", () => {
   it("carries epochs, batch size, seed, suffix; resets the multiplier unless asked; tags the job with where it came from", () => {
     const settings = openAiJobSettings(job({}));
-    const mapped = mapJobSettings(settings, { model: "smollm2", trainingFile: "file-1", validationFile: null, keepLearningRateMultiplier: false, modelReason: "why", heldOutNote: null });
+    const mapped = mapJobSettings(settings, {
+      model: "smollm2",
+      trainingFile: "file-1",
+      validationFile: null,
+      keepLearningRateMultiplier: false,
+      modelReason: "why",
+      heldOutNote: null,
+    });
     expect(mapped.params).toEqual({
       model: "smollm2",
       training_file: "file-1",
@@ -42,7 +49,14 @@ describe("openAiJobSettings + mapJobSettings", () => {
       seed: 11,
       metadata: { migrated_from: "ftjob-abc", migrated_from_model: "ft:gpt-4o-mini-2024-07-18:acme:support:abc" },
     });
-    const kept = mapJobSettings(settings, { model: "smollm2", trainingFile: "file-1", validationFile: "file-2", keepLearningRateMultiplier: true, modelReason: "", heldOutNote: null });
+    const kept = mapJobSettings(settings, {
+      model: "smollm2",
+      trainingFile: "file-1",
+      validationFile: "file-2",
+      keepLearningRateMultiplier: true,
+      modelReason: "",
+      heldOutNote: null,
+    });
     expect(kept.params.method?.supervised?.hyperparameters?.learning_rate_multiplier).toBe(1.8);
     expect(kept.params.validation_file).toBe("file-2");
   });
@@ -57,9 +71,27 @@ describe("openAiJobSettings + mapJobSettings", () => {
 });
 
 describe("proposeBaseModel", () => {
-  const model = (id: string, parameters: number): ModelInfo => ({ id, source: id, kind: "hf-folder", architecture: "llama", parameters, bytes: 1, context_length: 8192, hidden_size: 1, layers: 1, vocab_size: 1, weights: null, created: 0 });
+  const model = (id: string, parameters: number): ModelInfo => ({
+    id,
+    source: id,
+    kind: "hf-folder",
+    architecture: "llama",
+    parameters,
+    bytes: 1,
+    context_length: 8192,
+    hidden_size: 1,
+    layers: 1,
+    vocab_size: 1,
+    weights: null,
+    created: 0,
+  });
   const estimate = (truncated: number, fits: boolean): TrainingEstimateView =>
-    ({ examples: 10, tokens: { per_epoch: 1, trained_per_epoch: 1, trained_total: 1, truncated_examples: truncated, max_seq_len: 2048 }, memory: { device: "cpu", peak_bytes: 1, available_bytes: 1, fits, basis: "planner" }, time: { seconds: 60, tokens_per_second: 1, basis: "" } }) as TrainingEstimateView;
+    ({
+      examples: 10,
+      tokens: { per_epoch: 1, trained_per_epoch: 1, trained_total: 1, truncated_examples: truncated, max_seq_len: 2048 },
+      memory: { device: "cpu", peak_bytes: 1, available_bytes: 1, fits, basis: "planner" },
+      time: { seconds: 60, tokens_per_second: 1, basis: "" },
+    }) as TrainingEstimateView;
 
   it("takes the largest model that fits memory, preferring one whose window holds every example", () => {
     const proposal = proposeBaseModel(
@@ -73,7 +105,9 @@ describe("proposeBaseModel", () => {
       "gpt-4o-mini-2024-07-18",
     )!;
     expect(proposal.model).toBe("mid");
-    expect(proposal.reason).toMatch(/^replaces gpt-4o-mini-2024-07-18: 1\.7B parameters, context 8,192 tokens; every example fits its 2,048-token training window; fits memory; the largest of 3/);
+    expect(proposal.reason).toMatch(
+      /^replaces gpt-4o-mini-2024-07-18: 1\.7B parameters, context 8,192 tokens; every example fits its 2,048-token training window; fits memory; the largest of 3/,
+    );
     expect(proposal.candidates.find((row) => row.model === "big-truncating")!.reason).toContain("3 of 10 example(s) are longer");
     expect(proposal.candidates.find((row) => row.model === "broken")).toMatchObject({ eligible: false, reason: expect.stringContaining("no tokenizer") });
   });

@@ -56,7 +56,13 @@ export function mapJobSettings(settings: OpenAiJobSettings, target: MapTarget): 
   };
   const changes: SettingChange[] = [
     { setting: "base model", openai: settings.baseModel, tunekit: target.model, changed: true, note: target.modelReason },
-    { setting: "method", openai: settings.method, tunekit: settings.method === "dpo" ? "dpo (LoRA adapter)" : "supervised (LoRA adapter)", changed: true, note: "OpenAI trains its model whole; Tunekit trains a LoRA adapter by default (set `tunekit.training.method: full` for a full fine-tune)" },
+    {
+      setting: "method",
+      openai: settings.method,
+      tunekit: settings.method === "dpo" ? "dpo (LoRA adapter)" : "supervised (LoRA adapter)",
+      changed: true,
+      note: "OpenAI trains its model whole; Tunekit trains a LoRA adapter by default (set `tunekit.training.method: full` for a full fine-tune)",
+    },
     { setting: "n_epochs", openai: show(settings.nEpochs), tunekit: show(settings.nEpochs), changed: false, note: "" },
     { setting: "batch_size", openai: show(settings.batchSize), tunekit: show(settings.batchSize), changed: false, note: "" },
     {
@@ -90,6 +96,7 @@ export function formatChanges(changes: readonly SettingChange[]): string {
     Math.max(6, ...changes.map((row) => row.openai.length)),
     Math.max(7, ...changes.map((row) => row.tunekit.length)),
   ] as const;
-  const line = (cells: readonly string[], mark: string) => `${mark} ${cells[0]!.padEnd(widths[0])}  ${cells[1]!.padEnd(widths[1])}  ${cells[2]!.padEnd(widths[2])}  ${cells[3]}`.trimEnd();
+  const line = (cells: readonly string[], mark: string) =>
+    `${mark} ${cells[0]!.padEnd(widths[0])}  ${cells[1]!.padEnd(widths[1])}  ${cells[2]!.padEnd(widths[2])}  ${cells[3]}`.trimEnd();
   return [line(["setting", "OpenAI", "Tunekit", "why"], " "), ...changes.map((row) => line([row.setting, row.openai, row.tunekit, row.note], row.changed ? "*" : " "))].join("\n");
 }

@@ -154,15 +154,33 @@ async function prepareData(source: OpenAIFineTuneProvider, settings: OpenAiJobSe
   const training = await download(source, settings.trainingFile, path.join(folder, "training.jsonl"));
   if (settings.validationFile !== null) {
     const validation = await download(source, settings.validationFile, path.join(folder, "validation.jsonl"));
-    return { training: training.file, validation: validation.file, trainOn: training.file, heldOut: validation.file, heldOutNote: "The job's own validation file: neither model trained on it." };
+    return {
+      training: training.file,
+      validation: validation.file,
+      trainOn: training.file,
+      heldOut: validation.file,
+      heldOutNote: "The job's own validation file: neither model trained on it.",
+    };
   }
   if (options.heldOut === 0) {
-    return { training: training.file, validation: null, trainOn: training.file, heldOut: null, heldOutNote: "No validation file and --held-out 0: there is nothing held out to compare on." };
+    return {
+      training: training.file,
+      validation: null,
+      trainOn: training.file,
+      heldOut: null,
+      heldOutNote: "No validation file and --held-out 0: there is nothing held out to compare on.",
+    };
   }
   const split = await splitDataset({ file: training.file, validation: options.heldOut, test: 0, seed: options.seed, outDir: folder });
   const heldOut = split.splits.validation;
   if (heldOut.file === null || heldOut.examples === 0) {
-    return { training: training.file, validation: null, trainOn: training.file, heldOut: null, heldOutNote: `No validation file, and ${split.examples} examples are too few to hold ${options.heldOut} out.` };
+    return {
+      training: training.file,
+      validation: null,
+      trainOn: training.file,
+      heldOut: null,
+      heldOutNote: `No validation file, and ${split.examples} examples are too few to hold ${options.heldOut} out.`,
+    };
   }
   return {
     training: training.file,
@@ -173,7 +191,13 @@ async function prepareData(source: OpenAIFineTuneProvider, settings: OpenAiJobSe
   };
 }
 
-async function migrateOne(job: FineTuningJob, source: OpenAIFineTuneProvider, target: OpenAIFineTuneProvider | null, options: MigrateOptions, log: (line: string) => void): Promise<MigratedJob> {
+async function migrateOne(
+  job: FineTuningJob,
+  source: OpenAIFineTuneProvider,
+  target: OpenAIFineTuneProvider | null,
+  options: MigrateOptions,
+  log: (line: string) => void,
+): Promise<MigratedJob> {
   const settings = openAiJobSettings(job);
   const folder = path.resolve(options.out, job.id);
   await mkdir(folder, { recursive: true });
@@ -203,7 +227,15 @@ async function migrateOne(job: FineTuningJob, source: OpenAIFineTuneProvider, ta
   const record: MigrationRecord = {
     version: MIGRATION_RECORD_VERSION,
     createdAt: new Date().toISOString(),
-    source: { provider: "openai", baseURL: source.client.baseURL, keyEnv: options.openai.keyEnv, jobId: job.id, baseModel: settings.baseModel, fineTunedModel: settings.fineTunedModel, settings: { ...settings } },
+    source: {
+      provider: "openai",
+      baseURL: source.client.baseURL,
+      keyEnv: options.openai.keyEnv,
+      jobId: job.id,
+      baseModel: settings.baseModel,
+      fineTunedModel: settings.fineTunedModel,
+      settings: { ...settings },
+    },
     files: {
       training: path.basename(data.training),
       validation: data.validation && path.basename(data.validation),
@@ -220,7 +252,14 @@ async function migrateOne(job: FineTuningJob, source: OpenAIFineTuneProvider, ta
 
   if (target === null) {
     const model = options.model!;
-    const { changes } = mapJobSettings(settings, { model, trainingFile: data.trainOn, validationFile: data.heldOut, keepLearningRateMultiplier: options.keepLearningRateMultiplier, modelReason: "chosen with --model", heldOutNote: data.validation === null && data.heldOut !== null ? data.heldOutNote : null });
+    const { changes } = mapJobSettings(settings, {
+      model,
+      trainingFile: data.trainOn,
+      validationFile: data.heldOut,
+      keepLearningRateMultiplier: options.keepLearningRateMultiplier,
+      modelReason: "chosen with --model",
+      heldOutNote: data.validation === null && data.heldOut !== null ? data.heldOutNote : null,
+    });
     const config = path.join(folder, "tunekit.yaml");
     await writeFile(
       config,
@@ -247,21 +286,38 @@ async function migrateOne(job: FineTuningJob, source: OpenAIFineTuneProvider, ta
   log(`  uploading to ${target.client.baseURL}`);
   const trainingFile = await upload(data.trainOn);
   const validationFile = data.heldOut === null ? null : await upload(data.heldOut);
-  const draft = mapJobSettings(settings, { model: "", trainingFile, validationFile, keepLearningRateMultiplier: options.keepLearningRateMultiplier, modelReason: "", heldOutNote: null }).params;
+  const draft = mapJobSettings(settings, {
+    model: "",
+    trainingFile,
+    validationFile,
+    keepLearningRateMultiplier: options.keepLearningRateMultiplier,
+    modelReason: "",
+    heldOutNote: null,
+  }).params;
   log(`  estimating on the server's base models`);
   const candidates = await candidatesFor(target, draft, options.model);
   const proposal = proposeBaseModel(candidates, settings.baseModel);
   if (proposal === null) {
-    throw new TunekitError(`no base model on ${target.client.baseURL} can train ${job.id}'s data: ${candidates.map((candidate) => `${candidate.model.id}: ${candidate.error ?? "does not fit memory"}`).join("; ")}`, {
-      kind: "usage",
-      code: "no_base_model",
-      field: "--model",
-      fix: "start the server with a model that fits (`tunekit server --model ...`), or lower the data's length",
-    });
+    throw new TunekitError(
+      `no base model on ${target.client.baseURL} can train ${job.id}'s data: ${candidates.map((candidate) => `${candidate.model.id}: ${candidate.error ?? "does not fit memory"}`).join("; ")}`,
+      {
+        kind: "usage",
+        code: "no_base_model",
+        field: "--model",
+        fix: "start the server with a model that fits (`tunekit server --model ...`), or lower the data's length",
+      },
+    );
   }
   const chosen = options.model ?? proposal.model;
   const reason = options.model ? `chosen with --model (${proposal.candidates.find((row) => row.model === chosen)?.reason ?? ""})` : proposal.reason;
-  const mapped = mapJobSettings(settings, { model: chosen, trainingFile, validationFile, keepLearningRateMultiplier: options.keepLearningRateMultiplier, modelReason: reason, heldOutNote: data.validation === null && data.heldOut !== null ? data.heldOutNote : null });
+  const mapped = mapJobSettings(settings, {
+    model: chosen,
+    trainingFile,
+    validationFile,
+    keepLearningRateMultiplier: options.keepLearningRateMultiplier,
+    modelReason: reason,
+    heldOutNote: data.validation === null && data.heldOut !== null ? data.heldOutNote : null,
+  });
   Object.assign(result, { proposal, changes: mapped.changes, newModel: chosen });
   Object.assign(record, { proposal, changes: mapped.changes });
   log(`  base model: ${chosen}: ${reason}`);
@@ -273,7 +329,15 @@ async function migrateOne(job: FineTuningJob, source: OpenAIFineTuneProvider, ta
 
   const created = await target.createJob(mapped.params);
   Object.assign(result, { newJobId: created.id, newStatus: created.status });
-  const serverTarget = { kind: "server" as const, baseURL: target.client.baseURL, jobId: created.id, model: chosen, fineTunedModel: created.fine_tuned_model, status: created.status, params: mapped.params as unknown as Record<string, unknown> };
+  const serverTarget = {
+    kind: "server" as const,
+    baseURL: target.client.baseURL,
+    jobId: created.id,
+    model: chosen,
+    fineTunedModel: created.fine_tuned_model,
+    status: created.status,
+    params: mapped.params as unknown as Record<string, unknown>,
+  };
   record.target = serverTarget;
   await writeRecord(folder, record);
   log(`  created ${created.id} on ${target.client.baseURL}`);
@@ -322,7 +386,22 @@ export async function migrateOpenAiJobs(options: MigrateOptions): Promise<Migrat
       results.push(await migrateOne(job, source, target, options, log));
     } catch (error) {
       log(`  failed: ${message(error)}`);
-      results.push({ jobId: job.id, folder: path.resolve(options.out, job.id), oldModel: job.fine_tuned_model, baseModel: job.model, warnings: [], proposal: null, changes: [], newJobId: null, newModel: null, newFineTunedModel: null, newStatus: null, localConfig: null, parity: null, error: message(error) });
+      results.push({
+        jobId: job.id,
+        folder: path.resolve(options.out, job.id),
+        oldModel: job.fine_tuned_model,
+        baseModel: job.model,
+        warnings: [],
+        proposal: null,
+        changes: [],
+        newJobId: null,
+        newModel: null,
+        newFineTunedModel: null,
+        newStatus: null,
+        localConfig: null,
+        parity: null,
+        error: message(error),
+      });
     }
   }
   return { source: source.client.baseURL, target: target?.client.baseURL ?? "local", out: path.resolve(options.out), jobs: results };
@@ -338,9 +417,17 @@ export function formatMigration(result: MigrationResult): string {
       lines.push("  base models on the server:");
       for (const row of job.proposal.candidates) lines.push(`  ${row.model === job.newModel ? "*" : " "} ${row.model}: ${row.reason}`);
     }
-    if (job.changes.length) lines.push("", ...formatChanges(job.changes).split("\n").map((line) => `  ${line}`), "  (* = changed)");
+    if (job.changes.length)
+      lines.push(
+        "",
+        ...formatChanges(job.changes)
+          .split("\n")
+          .map((line) => `  ${line}`),
+        "  (* = changed)",
+      );
     if (job.localConfig) lines.push("", `  train it: tunekit train -c ${job.localConfig}`);
-    if (job.newJobId) lines.push("", `  new job: ${job.newJobId} (${job.newStatus})${job.newStatus === "succeeded" ? "" : `; follow it with \`tunekit jobs events ${job.newJobId} --follow\``}`);
+    if (job.newJobId)
+      lines.push("", `  new job: ${job.newJobId} (${job.newStatus})${job.newStatus === "succeeded" ? "" : `; follow it with \`tunekit jobs events ${job.newJobId} --follow\``}`);
     if (job.parity) lines.push(`  parity: ${job.parity.conclusion}`, `  report: ${job.parity.report}`);
     else if (job.newJobId && job.oldModel && !job.error) lines.push(`  compare: tunekit migrate parity ${job.folder}`);
     if (job.error) lines.push(`  error: ${job.error}`);

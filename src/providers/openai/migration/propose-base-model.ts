@@ -37,7 +37,15 @@ function describe(candidate: ModelCandidate): CandidateRow {
   const { model, estimate } = candidate;
   const base = { model: model.id, parameters: model.parameters, contextLength: model.context_length };
   if (estimate === null) {
-    return { ...base, trainedSeqLen: null, truncatedExamples: null, fitsMemory: null, seconds: null, eligible: false, reason: `the server cannot train it on this data: ${candidate.error ?? "no estimate"}` };
+    return {
+      ...base,
+      trainedSeqLen: null,
+      truncatedExamples: null,
+      fitsMemory: null,
+      seconds: null,
+      eligible: false,
+      reason: `the server cannot train it on this data: ${candidate.error ?? "no estimate"}`,
+    };
   }
   const truncated = estimate.tokens.truncated_examples;
   const fits = estimate.memory.fits;
