@@ -7,10 +7,13 @@ python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--qua
 python -m tunekit_worker convert-gguf MODEL OUT.gguf [--quant f32]
 python -m tunekit_worker serve            (JSON Lines requests on stdin)
 python -m tunekit_worker plan SPEC.json   (data, resolved hyperparameters, steps, memory: no training)
+python -m tunekit_worker forkserver SOCKET (torch and transformers imported once; `train` runs fork
+                                          from it when TUNEKIT_FORKSERVER=SOCKET: forkserver.py)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 USAGE = "usage: python -m tunekit_worker train SPEC.json | count-tokens MODEL DATA.jsonl [MAX_SEQ_LEN]"
@@ -33,6 +36,10 @@ def main(argv: list[str]) -> int:
         from .plan import main as plan_main
 
         return plan_main(argv[1:])
+    if len(argv) >= 1 and argv[0] == "forkserver":
+        from .forkserver import main as forkserver_main
+
+        return forkserver_main(argv[1:])
     if len(argv) >= 1 and argv[0] == "count-tokens":
         from .count_tokens import main as count_tokens_main
 
@@ -44,6 +51,13 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return ExitCode.BAD_CONFIG
     stop_with_parent()
+    socket_path = os.environ.get("TUNEKIT_FORKSERVER")
+    if socket_path:
+        from .forkserver import run_through_server
+
+        code = run_through_server(socket_path, argv)
+        if code is not None:
+            exit_now(code)
     from .train import run_training
 
     code = run_training(argv[1])
