@@ -25,6 +25,7 @@ export const startedEvent = z.object({
   ...base,
   type: z.literal("started"),
   run_dir: z.string(),
+  /** the process the supervisor started (when the run forked from the fork server, that client; worker/tunekit_worker/forkserver.py) */
   pid: z.number().int(),
   device: z.string(),
   world_size: z.number().int().min(1),

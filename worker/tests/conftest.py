@@ -169,7 +169,35 @@ def make_spec(model: Path | str, train: Path, run_dir: Path, validation: Path | 
 
 
 def worker_environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(WORKER_ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    environment = {**os.environ, "PYTHONPATH": str(WORKER_ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if _forkserver_socket is not None:
+        environment["TUNEKIT_FORKSERVER"] = _forkserver_socket
+    return environment
+
+
+_forkserver_socket: str | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forkserver(tmp_path_factory):
+    """One fork server for the session, as `tunekit server` runs one: the worker processes the tests
+    spawn (`run_worker`, and every Popen given `worker_environment()`) fork from it instead of
+    importing torch each (tests/test_forkserver.py checks that a forked run equals one in its own
+    process). TUNEKIT_TEST_FORKSERVER=0 runs every worker in its own process instead."""
+    global _forkserver_socket
+    if os.environ.get("TUNEKIT_TEST_FORKSERVER") == "0":
+        yield None
+        return
+    socket_path = str(tmp_path_factory.mktemp("forkserver") / "worker.sock")
+    environment = {**os.environ, "PYTHONPATH": str(WORKER_ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    process = subprocess.Popen([sys.executable, "-m", "tunekit_worker", "forkserver", socket_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment, text=True)
+    ready = json.loads(process.stdout.readline() or "{}")
+    assert ready.get("forkserver") == "ready", "the fork server did not start"
+    _forkserver_socket = socket_path
+    yield socket_path
+    _forkserver_socket = None
+    process.stdin.close()
+    process.wait(timeout=60)
 
 
 def write_spec(spec: dict, path: Path) -> Path:

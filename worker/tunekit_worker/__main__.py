@@ -52,7 +52,8 @@ def main(argv: list[str]) -> int:
         return ExitCode.BAD_CONFIG
     stop_with_parent()
     socket_path = os.environ.get("TUNEKIT_FORKSERVER")
-    if socket_path:
+    # one process per run only: the ranks of a torchrun launch stay processes of their own
+    if socket_path and "TORCHELASTIC_RUN_ID" not in os.environ and "LOCAL_RANK" not in os.environ:
         from .forkserver import run_through_server
 
         code = run_through_server(socket_path, argv)

@@ -41,7 +41,14 @@ ENV_VAR = "TUNEKIT_FORKSERVER"
 # the variables that the preloaded libraries read when they are imported
 IMPORT_TIME_PREFIXES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "NVIDIA_", "OMP_", "MKL_", "TOKENIZERS_", "PYTHON", "ACCELERATE_", "PEFT_")
 MAX_MESSAGE = 1 << 20
+# in a forked child: the pid of the client, the process the supervisor started and signals
+_client_pid: int | None = None
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def worker_pid() -> int:
+    """The pid the supervisor knows this run by (events name it): the client's when forked."""
+    return _client_pid if _client_pid is not None else os.getpid()
 
 
 def import_time_environment(environment: dict[str, str]) -> dict[str, str]:
@@ -169,8 +176,10 @@ def refusal(request: dict, own_environment: dict[str, str], fingerprint: list[li
 
 def run_child(request: dict, fds: list[int]) -> None:
     """In the forked child: become the client's process (stdio, environment, folder), then run."""
+    global _client_pid
     code = 1
     try:
+        _client_pid = int(request["pid"]) if isinstance(request.get("pid"), int) else None
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -232,7 +241,7 @@ def run_through_server(socket_path: str, argv: list[str]) -> int | None:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.connect(socket_path)
-        request = {"argv": argv, "env": dict(os.environ), "cwd": os.getcwd(), "fingerprint": source_fingerprint()}
+        request = {"argv": argv, "env": dict(os.environ), "cwd": os.getcwd(), "pid": os.getpid(), "fingerprint": source_fingerprint()}
         socket.send_fds(connection, [json.dumps(request).encode()], [0, 1, 2])
         first = json.loads(connection.recv(MAX_MESSAGE) or b"{}")
     except (OSError, ValueError) as error:

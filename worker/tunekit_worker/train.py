@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import random
 import signal
 import sys
@@ -43,6 +42,7 @@ from .distributed import DistributedContext, context_from_environment, destroy_p
 from .errors import BadConfig, Diverged, WorkerError
 from .events import EventWriter, ExitCode
 from .examples import ExampleTokenizer, TokenizedExample, load_examples
+from .forkserver import worker_pid
 from .job_spec import JobSpec, load_job_spec
 from .model_loading import (
     attach_lora,
@@ -516,7 +516,7 @@ def _run_training(spec_path: str, cancel: CancelRequest) -> int:
         events.emit(
             "started",
             run_dir=spec.run_dir,
-            pid=os.getpid(),
+            pid=worker_pid(),
             device=f"{run.device.type} ({run.precision})",
             world_size=context.world_size,
             resumed_from=spec.resume_from,
