@@ -56,9 +56,10 @@ def import_time_environment(environment: dict[str, str]) -> dict[str, str]:
 
 
 def source_fingerprint() -> list[list[object]]:
-    """The worker's own modules as loaded (name, size, mtime): a changed file means a fresh process."""
+    """The Python and the worker's own modules as loaded (name, size, mtime): another venv or a
+    changed file means a process of its own."""
     package = Path(__file__).resolve().parent
-    return [[path.name, stat.st_size, stat.st_mtime_ns] for path in sorted(package.glob("*.py")) for stat in [path.stat()]]
+    return [[sys.prefix, sys.version], *([path.name, stat.st_size, stat.st_mtime_ns] for path in sorted(package.glob("*.py")) for stat in [path.stat()])]
 
 
 # ---- the server ---------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def refusal(request: dict, own_environment: dict[str, str], fingerprint: list[li
         differing = sorted(name for name in set(theirs) | set(own_environment) if theirs.get(name) != own_environment.get(name))
         return f"import-time environment differs ({', '.join(differing)})"
     if request.get("fingerprint") != fingerprint:
-        return "the worker's source files changed since the fork server loaded them"
+        return "another Python, or the worker's source files changed since the fork server loaded them"
     return None
 
 
