@@ -81,9 +81,10 @@ def serve_forever(socket_path: str) -> int:
     from .__main__ import stop_with_parent
 
     stop_with_parent()
+    # the environment as started: importing torch adds variables of its own (TORCHINDUCTOR_CACHE_DIR)
+    own_environment = import_time_environment(dict(os.environ))
     preload()
     fingerprint = source_fingerprint()
-    own_environment = import_time_environment(dict(os.environ))
     with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
