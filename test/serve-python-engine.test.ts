@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PythonWorkerBridge } from "../src/providers/local/python-worker.js";
 import { PythonWorkerEngine } from "../src/serve/python-worker-engine.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { GenerationRequest, InferenceMessage } from "../src/spec/inference-engine.js";
@@ -47,7 +48,7 @@ describe.skipIf(!haveWorker)("python worker engine", () => {
     ].join("\n");
     execFileSync(python, ["-c", build, join(workerRoot, "tests"), workDir], { env: environment, stdio: "ignore" });
     writeFileSync(join(workDir, "prompt.jsonl"), `${JSON.stringify({ messages })}\n`);
-    engine = new PythonWorkerEngine({ python, workerRoot, environment });
+    engine = new PythonWorkerEngine({ worker: new PythonWorkerBridge({ python, workerRoot, environment }) });
   }, 300_000);
 
   afterAll(async () => {

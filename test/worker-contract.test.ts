@@ -13,15 +13,15 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { WORKER_JOB_SPEC_SCHEMA_PATH, workerJobSpecJsonSchema, workerJobSpecSchema } from "../src/spec/job-spec.js";
+import { WORKER_JOB_SPEC_SCHEMA_PATH, workerJobSpecJsonSchema, workerJobSpecSchema } from "../src/core/worker-job-spec.js";
 import type { WorkerEvent } from "../src/spec/worker-events.js";
 import type { JobOptions } from "../src/jobs/create-job-params.js";
 import { mapWorkerEvent } from "../src/jobs/worker-event-mapper.js";
-import { BASE_LEARNING_RATE, buildWorkerJobSpec } from "../src/jobs/worker-job-spec.js";
+import { BASE_LEARNING_RATE, jobWorkerSpec } from "../src/jobs/worker-job-spec.js";
 import { haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
 function apiJobSpec(methodType: "supervised" | "dpo", multiplier: number | "auto", method?: "lora" | "full") {
-  return buildWorkerJobSpec({
+  return jobWorkerSpec({
     runDir: "/tmp/tunekit-contract/run",
     modelSource: "/tmp/tunekit-contract/model",
     trainingPath: "/tmp/tunekit-contract/train.jsonl",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toRunOutcome } from "../src/jobs/local-job-runner.js";
-import type { WorkerOutcome } from "../src/providers/local/worker-process.js";
+import type { WorkerOutcome } from "../src/providers/local/python-worker.js";
 import { WORKER_EXIT_TABLE, type WorkerStatus } from "../src/spec/worker-exit.js";
 
 function outcome(status: WorkerStatus, cancelRequested: boolean): WorkerOutcome {

@@ -14,6 +14,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
+import { PythonWorkerBridge } from "../../src/providers/local/python-worker.js";
 import { createChatService } from "../../src/serve/create-chat-service.js";
 import { buildStandaloneChatServer } from "../../src/server/build-standalone-chat-server.js";
 
@@ -75,6 +76,7 @@ const QUESTIONS = [
 
 const chat = createChatService({
   engine: "llama-cpp",
+  worker: new PythonWorkerBridge(),
   parallelism: Math.max(...levels),
   maxQueue: 1024,
   contextSize: 512,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type DataConfig, dataSchema, type TrainingConfig, trainingSchema } from "../core/config-schema.js";
+import { type DataConfig, dataSchema, type TrainingConfig, trainingSchema } from "./config-schema.js";
 
 /**
  * The job spec the supervisor hands to the Python worker (as a JSON file whose path is the
@@ -7,6 +7,9 @@ import { type DataConfig, dataSchema, type TrainingConfig, trainingSchema } from
  * toolkit's dataset-size rule before launch; `batch_size`, `micro_batch_size`,
  * `learning_rate` and `learning_rate_multiplier` may still be `auto`: the worker resolves them
  * from the model's size and reports the resolved spec in its `config` event.
+ *
+ * It lives next to the run-config schema it is built from (core depends on nothing); the
+ * interfaces of src/spec refer to the spec's file (`<run_dir>/job.json`), not to this type.
  */
 export interface WorkerJobSpec {
   v: 1;
@@ -16,6 +19,40 @@ export interface WorkerJobSpec {
   training: Omit<TrainingConfig, "epochs"> & { epochs: number };
   /** checkpoint folder to resume from, or null for a fresh run */
   resume_from: string | null;
+}
+
+export interface WorkerJobSpecInput {
+  runDir: string;
+  /** what the worker loads: an absolute path (HF folder or .gguf) or a hub id */
+  model: string;
+  /** the training file (absolute path) */
+  train: string;
+  /** the validation file (absolute path), or null */
+  validation: string | null;
+  /** the run's data settings; its own file fields (train, validation, test) are not read */
+  data: Pick<DataConfig, "format" | "chat_template" | "max_seq_len">;
+  /** the run's training settings; `epochs` is replaced by the resolved count below */
+  training: TrainingConfig;
+  /** epochs for this dataset, resolved before launch (data/estimate/resolve-epochs.ts) */
+  epochs: number;
+  /** checkpoint folder to resume from, or null for a fresh run */
+  resumeFrom: string | null;
+}
+
+/**
+ * The one builder of the worker's job spec: `tunekit train` (a run config) and the server (an API
+ * job, src/jobs/worker-job-spec.ts) both build the spec they launch with it, and the server's
+ * estimate builds the spec it plans with it.
+ */
+export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
+  return {
+    v: 1,
+    run_dir: input.runDir,
+    model: input.model,
+    data: { train: input.train, validation: input.validation, format: input.data.format, chat_template: input.data.chat_template, max_seq_len: input.data.max_seq_len },
+    training: { ...input.training, epochs: input.epochs },
+    resume_from: input.resumeFrom,
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { WorkerJobSpec } from "../spec/job-spec.js";
+import type { WorkerJobSpec } from "../core/worker-job-spec.js";
 import type { WorkerEvent } from "../spec/worker-events.js";
 
 /**

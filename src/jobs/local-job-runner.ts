@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import { TunekitError } from "../core/errors.js";
-import { ensureWorkerEnvironment } from "../providers/local/worker-environment.js";
-import { JOB_FILE, startWorker, workerCommand, type WorkerOutcome } from "../providers/local/worker-process.js";
+import { JOB_FILE, resolveWorker, startWorker, workerCommand, type WorkerOutcome } from "../providers/local/python-worker.js";
 import type { WorkerEvent } from "../spec/worker-events.js";
 import { exitMeaning } from "../spec/worker-exit.js";
 import type { JobRunHandle, JobRunner, JobRunOutcome, JobRunRequest } from "./job-runner.js";
@@ -16,33 +15,29 @@ export interface LocalJobRunnerOptions {
   environment?: NodeJS.ProcessEnv;
 }
 
-/** Runs jobs with Tunekit's own Python worker (src/providers/local/worker-process.ts). */
+/** Runs jobs with Tunekit's own Python worker (src/providers/local/python-worker.ts). */
 export class LocalJobRunner implements JobRunner {
   constructor(private readonly options: LocalJobRunnerOptions = {}) {}
 
   start(request: JobRunRequest, onEvent: (event: WorkerEvent) => void): JobRunHandle {
-    let python = this.options.python;
-    let root = this.options.workerRoot;
-    if (!python || !root) {
-      try {
-        const environment = ensureWorkerEnvironment(this.options.environment);
-        python ??= environment.python;
-        root ??= environment.workerRoot;
-      } catch (error) {
-        const message = error instanceof TunekitError ? `${error.message}${error.fix ? `; ${error.fix}` : ""}` : String(error);
-        const outcome: JobRunOutcome = {
-          status: "failed",
-          message,
-          errorCode: "worker_environment",
-          retryable: false,
-          checkpointPath: null,
-          adapterPath: null,
-          mergedPath: null,
-          trainedTokens: null,
-        };
-        const finished = Promise.resolve(outcome);
-        return { finished, cancel: () => finished, pause: () => finished };
-      }
+    let python: string;
+    let root: string;
+    try {
+      ({ python, workerRoot: root } = resolveWorker(this.options));
+    } catch (error) {
+      const message = error instanceof TunekitError ? `${error.message}${error.fix ? `; ${error.fix}` : ""}` : String(error);
+      const outcome: JobRunOutcome = {
+        status: "failed",
+        message,
+        errorCode: "worker_environment",
+        retryable: false,
+        checkpointPath: null,
+        adapterPath: null,
+        mergedPath: null,
+        trainedTokens: null,
+      };
+      const finished = Promise.resolve(outcome);
+      return { finished, cancel: () => finished, pause: () => finished };
     }
     const runDir = request.runDir;
     const worker = startWorker({

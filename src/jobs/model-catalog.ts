@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import type { BaseModelLookup } from "../spec/base-model-lookup.js";
 
 export interface BaseModel {
   /** the id users pass as `model` */
@@ -18,7 +19,7 @@ export interface ModelCatalogOptions {
 }
 
 /** The base models this server can train: configured ones plus what the models folder holds. */
-export class ModelCatalog {
+export class ModelCatalog implements BaseModelLookup {
   constructor(private readonly options: ModelCatalogOptions) {}
 
   baseModels(): BaseModel[] {

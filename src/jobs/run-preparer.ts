@@ -8,7 +8,7 @@ import type { JobRunRequest } from "./job-runner.js";
 import type { JobRow, JobStore } from "./job-store.js";
 import type { ModelCatalog } from "./model-catalog.js";
 import type { RunPreparation } from "./scheduler.js";
-import { BASE_LEARNING_RATE, buildWorkerJobSpec } from "./worker-job-spec.js";
+import { BASE_LEARNING_RATE, jobWorkerSpec } from "./worker-job-spec.js";
 
 export interface RunPreparerOptions {
   dataDir: string;
@@ -38,7 +38,7 @@ export class RunPreparer implements RunPreparation {
     const hyperparameters = JSON.parse(job.hyperparameters) as SupervisedHyperparameters;
     const runDir = job.run_dir ?? join(this.options.dataDir, "runs", job.id);
     const checkpoint = job.last_checkpoint_path ?? (await this.store.latestCheckpoint(job.id))?.path ?? null;
-    const spec = buildWorkerJobSpec({
+    const spec = jobWorkerSpec({
       runDir,
       modelSource: base.source,
       trainingPath: this.files.pathOf(job.training_file),

@@ -1,18 +1,21 @@
 import { createHash } from "node:crypto";
-import { freemem, totalmem } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
+import { freemem, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
 import { estimateTraining } from "../data/estimate/estimate-training.js";
 import { defaultPriceTable } from "../data/estimate/price-table.js";
 import { TiktokenCounter } from "../data/tokens/tiktoken-counter.js";
+import type { WorkerJobSpec } from "../core/worker-job-spec.js";
+import { writeJobFile } from "../spec/run-folder.js";
 import type { TrainingEstimateView } from "../spec/tunekit-wire.js";
 import type { TrainingPlanner, WorkerPlan } from "../spec/worker-plan.js";
 import { jobOptionsOf, parseCreateJobParams } from "./create-job-params.js";
 import type { FileStore } from "./file-store.js";
 import type { JobStore } from "./job-store.js";
 import type { ModelCatalog } from "./model-catalog.js";
-import { buildWorkerJobSpec } from "./worker-job-spec.js";
+import { jobWorkerSpec } from "./worker-job-spec.js";
 
 export interface TrainingEstimatorOptions {
   dataDir: string;
@@ -22,7 +25,7 @@ export interface TrainingEstimatorOptions {
 
 /**
  * Estimates a job the way it would run: the job spec is built exactly as for a launch
- * (buildWorkerJobSpec) and handed to the worker's `plan` command, which reads the data with the
+ * (jobWorkerSpec, the one spec builder) and handed to the worker's `plan` command, which reads the data with the
  * model's tokenizer and resolves `auto` values with the run's own code. Time comes from measured
  * throughput only (never a guess); plans are cached by spec and file contents.
  */
@@ -61,7 +64,7 @@ export class TrainingEstimator {
     }
     const validation = input.validationFile ? await this.files.get(projectId, input.validationFile, "validation_file") : null;
     const options = { training: input.options.training, data: input.options.data };
-    const spec = buildWorkerJobSpec({
+    const spec = jobWorkerSpec({
       runDir: join(this.options.dataDir, "plans"),
       modelSource: base.source,
       trainingPath: this.files.pathOf(training.object.id),
@@ -78,7 +81,7 @@ export class TrainingEstimator {
     const key = createHash("sha256").update(JSON.stringify(spec)).digest("hex");
     let planned = this.plans.get(key);
     if (!planned) {
-      planned = this.planner(spec);
+      planned = this.plan(spec);
       planned.catch(() => this.plans.delete(key));
       this.plans.set(key, planned);
     }
@@ -127,6 +130,16 @@ export class TrainingEstimator {
       },
       hosted,
     };
+  }
+
+  /** The planner reads the spec from a job.json of its own, in a folder removed after the plan. */
+  private async plan(spec: WorkerJobSpec): Promise<WorkerPlan> {
+    const folder = await mkdtemp(join(tmpdir(), "tunekit-plan-"));
+    try {
+      return await this.planner(writeJobFile(folder, spec));
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   }
 
   /** The newest throughput measured for this base model and method. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { defaultConfig, type TrainingConfig } from "../core/config-schema.js";
 import { resolveEpochs } from "../data/estimate/resolve-epochs.js";
-import type { WorkerJobSpec } from "../spec/job-spec.js";
+import { buildWorkerJobSpec, type WorkerJobSpec } from "../core/worker-job-spec.js";
 import type { DpoHyperparameters } from "../spec/openai-wire.js";
 import type { JobOptions } from "./create-job-params.js";
 
@@ -29,7 +29,7 @@ export function baseLearningRate(method: string, parameterCount: number): number
 /** The base rates of models under 1B parameters (for worker events that carry no parameter count). */
 export const BASE_LEARNING_RATE = { adapter: baseLearningRate("lora", 0), full: baseLearningRate("full", 0) } as const;
 
-export interface WorkerJobSpecInput {
+export interface JobWorkerSpecInput {
   runDir: string;
   modelSource: string;
   trainingPath: string;
@@ -48,8 +48,12 @@ export interface WorkerJobSpecInput {
   jobOptions?: JobOptions;
 }
 
-/** The worker's job spec for one API job. */
-export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
+/**
+ * The worker's job spec for one API job: the job's OpenAI hyperparameters and `tunekit` options
+ * over the server's settings, as run settings for the one spec builder (core/worker-job-spec.ts)
+ * that `tunekit train` uses too.
+ */
+export function jobWorkerSpec(input: JobWorkerSpecInput): WorkerJobSpec {
   const defaults = defaultConfig();
   const own = input.jobOptions?.training ?? {};
   const training: TrainingConfig = {
@@ -60,13 +64,12 @@ export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
   };
   const method: TrainingConfig["method"] = input.methodType === "dpo" ? "dpo" : training.method === "dpo" ? "lora" : training.method;
   const multiplier = input.hyperparameters.learning_rate_multiplier ?? "auto";
-  return {
-    v: 1,
-    run_dir: input.runDir,
+  return buildWorkerJobSpec({
+    runDir: input.runDir,
     model: input.modelSource,
+    train: input.trainingPath,
+    validation: input.validationPath,
     data: {
-      train: input.trainingPath,
-      validation: input.validationPath,
       format: "auto",
       chat_template: input.jobOptions?.data.chat_template ?? null,
       max_seq_len: input.jobOptions?.data.max_seq_len ?? input.maxSeqLen ?? defaults.data.max_seq_len,
@@ -74,7 +77,6 @@ export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
     training: {
       ...training,
       method,
-      epochs: resolveEpochs(Math.max(1, input.trainingExamples), input.hyperparameters.n_epochs ?? "auto"),
       batch_size: input.hyperparameters.batch_size ?? "auto",
       // a multiplier scales the worker's `auto` rate for the model's size and the method (it wins over `learning_rate`)
       learning_rate: multiplier === "auto" ? training.learning_rate : "auto",
@@ -83,6 +85,7 @@ export function buildWorkerJobSpec(input: WorkerJobSpecInput): WorkerJobSpec {
       dpo_beta: typeof input.hyperparameters.beta === "number" ? input.hyperparameters.beta : training.dpo_beta,
       seed: input.seed,
     },
-    resume_from: input.resumeFrom,
-  };
+    epochs: resolveEpochs(Math.max(1, input.trainingExamples), input.hyperparameters.n_epochs ?? "auto"),
+    resumeFrom: input.resumeFrom,
+  });
 }

@@ -1,6 +1,7 @@
-import type { ModelCatalog } from "../jobs/model-catalog.js";
+import type { BaseModelLookup } from "../spec/base-model-lookup.js";
 import type { FineTunedModelLookup } from "../spec/fine-tuned-model-lookup.js";
 import type { InferenceEngine, ServedModel } from "../spec/inference-engine.js";
+import type { PythonWorker } from "../spec/python-worker.js";
 import { ChatService } from "./chat-service.js";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
 import { ModelRegistry, type EngineKind } from "./model-registry.js";
@@ -25,20 +26,20 @@ export interface ServeOptions {
   vllmUrl?: string;
   /** models served under fixed ids (`tunekit serve`) */
   fixed?: ServedModel[];
-  /** the worker's Python and package folder (default: the `tunekit setup` venv) */
-  worker?: { python: string; workerRoot: string };
 }
 
 export interface ChatServiceWiring extends ServeOptions {
-  catalog?: ModelCatalog | null;
+  /** the Python worker (the python engine, conversions and exports), wired by the composition root */
+  worker: PythonWorker;
+  catalog?: BaseModelLookup | null;
   fineTuned?: FineTunedModelLookup | null;
   cacheDir: string;
   exporter?: WorkerExporter;
 }
 
-export function createEngine(options: ServeOptions): InferenceEngine {
+export function createEngine(options: ServeOptions & { worker: PythonWorker }): InferenceEngine {
   const kind = options.engine ?? "llama-cpp";
-  if (kind === "python") return new PythonWorkerEngine({ parallelism: options.parallelism, ...options.worker });
+  if (kind === "python") return new PythonWorkerEngine({ parallelism: options.parallelism, worker: options.worker });
   if (kind === "vllm") return new VllmEngine({ url: options.vllmUrl, parallelism: options.parallelism });
   return new LlamaCppEngine({ parallelism: options.parallelism, contextSize: options.contextSize, maxContexts: options.maxContexts, threads: options.threads });
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { TunekitError } from "../core/errors.js";
-import type { ModelCatalog } from "../jobs/model-catalog.js";
+import type { BaseModelLookup } from "../spec/base-model-lookup.js";
 import type { FineTunedModelLookup } from "../spec/fine-tuned-model-lookup.js";
 import type { ServedModel } from "../spec/inference-engine.js";
 import { ADAPTER_CONFIG_FILE, RUN_FOLDERS } from "../spec/run-folder.js";
@@ -13,7 +13,7 @@ export type EngineKind = "llama-cpp" | "python" | "vllm";
 export interface ModelRegistryOptions {
   engine: EngineKind;
   /** base models by id (the server's catalog) */
-  catalog?: ModelCatalog | null;
+  catalog?: BaseModelLookup | null;
   /** `ft:` ids of succeeded jobs (and their checkpoints) resolve to run folders through it (the job store) */
   fineTuned?: FineTunedModelLookup | null;
   /** models served under fixed ids (`tunekit serve MODEL`) */

@@ -1,13 +1,12 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import { TunekitError } from "../core/errors.js";
-import { ensureWorkerEnvironment } from "../providers/local/worker-environment.js";
 import type { GenerationRequest, GenerationResult, InferenceEngine, ServedModel } from "../spec/inference-engine.js";
+import type { PythonWorker } from "../spec/python-worker.js";
 
 export interface PythonWorkerEngineOptions {
-  python?: string;
-  workerRoot?: string;
-  environment?: NodeJS.ProcessEnv;
+  /** the Python worker (src/spec/python-worker.ts), wired by the composition root */
+  worker: PythonWorker;
   /** the worker answers one request at a time; more wait in the route's queue */
   parallelism?: number;
 }
@@ -36,7 +35,7 @@ export class PythonWorkerEngine implements InferenceEngine {
   private nextId = 0;
   private stderrTail = "";
 
-  constructor(private readonly options: PythonWorkerEngineOptions = {}) {
+  constructor(private readonly options: PythonWorkerEngineOptions) {
     this.parallelism = options.parallelism ?? 1;
   }
 
@@ -83,17 +82,7 @@ export class PythonWorkerEngine implements InferenceEngine {
 
   private worker(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
-    let python = this.options.python;
-    let root = this.options.workerRoot;
-    if (!python || !root) {
-      const environment = ensureWorkerEnvironment(this.options.environment);
-      python ??= environment.python;
-      root ??= environment.workerRoot;
-    }
-    const child = spawn(python, ["-m", "tunekit_worker", "serve"], {
-      shell: false,
-      env: { ...(this.options.environment ?? process.env), PYTHONPATH: root, TOKENIZERS_PARALLELISM: "false" },
-    });
+    const child = this.options.worker.spawn(["serve"]);
     this.child = child;
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (this.stderrTail = (this.stderrTail + chunk).slice(-4000)));
     createInterface({ input: child.stdout }).on("line", (line) => this.onLine(line));

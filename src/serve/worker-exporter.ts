@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { runWorkerJson } from "../providers/local/worker-command.js";
+import type { PythonWorker } from "../spec/python-worker.js";
 
 export type ExportFormat = "hf" | "gguf" | "ollama" | "gguf-adapter";
 export type ExportQuant = "f32" | "f16" | "q8_0" | "q4_k_m";
@@ -21,12 +21,6 @@ export interface ExportResult {
   modelfile_adapter?: string;
   template_family?: string | null;
   stop?: string[];
-}
-
-export interface WorkerExporterOptions {
-  python?: string;
-  workerRoot?: string;
-  environment?: NodeJS.ProcessEnv;
 }
 
 /** The environment variable that tells the worker where llama.cpp's libraries are (worker/tunekit_worker/llama_quantize.py). */
@@ -60,7 +54,8 @@ export function llamaLibraryFolder(): string | undefined {
 
 /** Runs the worker's export entry points (the tensor math lives in Python) without a shell. */
 export class WorkerExporter {
-  constructor(private readonly options: WorkerExporterOptions = {}) {}
+  /** `worker`: the Python worker (src/spec/python-worker.ts), wired by the composition root */
+  constructor(private readonly worker: PythonWorker) {}
 
   exportRun(runDir: string, format: ExportFormat, out: string, options: { quant?: ExportQuant; model?: string | null; keepF16?: boolean } = {}): Promise<ExportResult> {
     const args = ["export", runDir, "--format", format, "--out", out, "--quant", options.quant ?? "f16"];
@@ -74,12 +69,8 @@ export class WorkerExporter {
   }
 
   private run(args: string[]): Promise<ExportResult> {
-    const environment: NodeJS.ProcessEnv = { ...(this.options.environment ?? process.env) };
-    // q4_k_m is quantized by llama.cpp itself, through the libraries node-llama-cpp ships
-    if (!environment[LLAMA_LIBRARY_DIR_VARIABLE]) {
-      const folder = llamaLibraryFolder();
-      if (folder) environment[LLAMA_LIBRARY_DIR_VARIABLE] = folder;
-    }
-    return runWorkerJson<ExportResult>(args, { python: this.options.python, workerRoot: this.options.workerRoot, environment, label: "export" });
+    // q4_k_m is quantized by llama.cpp itself, through the libraries node-llama-cpp ships (unless the environment names others)
+    const folder = llamaLibraryFolder();
+    return this.worker.runJson<ExportResult>(args, { label: "export", environmentDefaults: folder ? { [LLAMA_LIBRARY_DIR_VARIABLE]: folder } : {} });
   }
 }

@@ -25,8 +25,8 @@ import { RUN_FILES } from "../spec/run-folder.js";
 import { JobInsight } from "../jobs/job-insight.js";
 import { TrainingEstimator } from "../jobs/training-estimate.js";
 import { bundledModel } from "../providers/local/bundled-model.js";
+import { PythonWorkerBridge, type PythonWorkerOptions } from "../providers/local/python-worker.js";
 import { packageRoot } from "../providers/local/worker-environment.js";
-import { localTrainingPlanner } from "../providers/local/worker-plan.js";
 import type { TrainingPlanner } from "../spec/worker-plan.js";
 
 export interface ServerOptions {
@@ -42,7 +42,7 @@ export interface ServerOptions {
   bundledModel?: boolean;
   /** the built web UI (default <package>/dist/web); null serves the API only */
   webRoot?: string | null;
-  /** plans jobs for estimates (default: the local worker's `plan` command) */
+  /** plans jobs for estimates (default: the Python worker's `plan` command) */
   planner?: TrainingPlanner;
   /** hosted fine-tuning providers offered next to local training (`--hosted openai`) */
   hosted?: HostedProvider[];
@@ -56,8 +56,8 @@ export interface ServerOptions {
   trainingDefaults?: Partial<TrainingConfig>;
   maxSeqLen?: number;
   logger?: boolean;
-  /** chat completions: engine, parallelism, queue bound (src/serve) */
-  serve?: ServeOptions;
+  /** chat completions: engine, parallelism, queue bound (src/serve); `worker`: the Python and package folder it runs the worker with (default: the `tunekit setup` venv) */
+  serve?: ServeOptions & { worker?: Pick<PythonWorkerOptions, "python" | "workerRoot"> };
 }
 
 export interface RunningServer {
@@ -110,10 +110,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     sweepMs: options.heartbeatMs,
     baseLearningRate: runs.baseLearningRate(),
   });
-  const chat = createChatService({ ...options.serve, catalog, fineTuned: store, cacheDir: join(dataDir, "serve-cache") });
+  // the one bridge to the Python worker, for the estimates' plans and for serving
+  const worker = new PythonWorkerBridge();
+  const { worker: serveWorker, ...serve } = options.serve ?? {};
+  const chat = createChatService({
+    ...serve,
+    worker: serveWorker ? new PythonWorkerBridge(serveWorker) : worker,
+    catalog,
+    fineTuned: store,
+    cacheDir: join(dataDir, "serve-cache"),
+  });
   const workbench = new FileWorkbench(files, catalog);
   const insight = new JobInsight(store, files, { defaultMethod: options.trainingDefaults?.method, logFileOf: (runDir) => join(runDir, RUN_FILES.workerLog) });
-  const estimator = new TrainingEstimator(files, catalog, store, options.planner ?? localTrainingPlanner(), {
+  const estimator = new TrainingEstimator(files, catalog, store, options.planner ?? ((specFile, signal) => worker.plan(specFile, signal)), {
     dataDir,
     trainingDefaults: options.trainingDefaults,
     maxSeqLen: options.maxSeqLen,

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -34,6 +34,17 @@ export const RUN_FOLDERS = {
   merged: "merged",
   export: "export",
 } as const;
+
+/**
+ * Write a job spec (core/worker-job-spec.ts, built by its one builder) as `<run_dir>/job.json`, the
+ * file a launch names; returns its path. The run folder is created when it does not exist.
+ */
+export function writeJobFile(runDir: string, spec: unknown): string {
+  mkdirSync(runDir, { recursive: true });
+  const path = join(runDir, RUN_FILES.job);
+  writeFileSync(path, `${JSON.stringify(spec, null, 2)}\n`);
+  return path;
+}
 
 /** What a PEFT adapter folder (adapter/ or a LoRA checkpoint) holds besides its weights. */
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";

@@ -1,5 +1,3 @@
-import type { WorkerJobSpec } from "./job-spec.js";
-
 /**
  * What `python -m tunekit_worker plan SPEC.json` answers (worker/tunekit_worker/plan.py): the run a
  * job spec would make, without training. Version 1.
@@ -43,5 +41,8 @@ export interface WorkerPlan {
   };
 }
 
-/** Plans a worker job spec (the local worker's `plan` command, wired by the composition root). */
-export type TrainingPlanner = (spec: WorkerJobSpec, signal?: AbortSignal) => Promise<WorkerPlan>;
+/**
+ * Plans the worker job spec in `specFile` (a job.json: spec/run-folder.ts writeJobFile): the Python
+ * worker's `plan` command, wired by the composition root.
+ */
+export type TrainingPlanner = (specFile: string, signal?: AbortSignal) => Promise<WorkerPlan>;

@@ -59,8 +59,9 @@ export async function serveLocalModels(loaded: LoadedConfig, strategies: readonl
   if (!needsBase && !needsFineTuned) return { loaded, close: async () => {} };
 
   const { WorkerExporter } = await import("../../serve/worker-exporter.js");
+  const { PythonWorkerBridge } = await import("../../providers/local/python-worker.js");
   const { startServer } = await import("../../server/tunekit-server.js");
-  const exporter = new WorkerExporter();
+  const exporter = new WorkerExporter(new PythonWorkerBridge());
   const workDir = mkdtempSync(path.join(tmpdir(), "tunekit-eval-serve-"));
   // llama.cpp serves GGUF: an HF folder base is converted once (kept next to the run when there is one)
   let baseGguf = base;

@@ -80,7 +80,8 @@ export function registerExport(program: Command): void {
         const runDir = await runDirOf(jobOrRun, options.dataDir);
         const out = resolve(options.out ?? join(runDir, RUN_FOLDERS.export, options.format));
         const { WorkerExporter } = await import("../../serve/worker-exporter.js");
-        const result = await new WorkerExporter().exportRun(runDir, options.format as "hf" | "gguf" | "ollama", out, {
+        const { PythonWorkerBridge } = await import("../../providers/local/python-worker.js");
+        const result = await new WorkerExporter(new PythonWorkerBridge()).exportRun(runDir, options.format as "hf" | "gguf" | "ollama", out, {
           quant: options.quant as ExportQuant,
           model: options.model,
           keepF16: options.keepF16,

@@ -85,13 +85,16 @@ export function registerServe(program: Command): void {
         const { createChatService } = await import("../../serve/create-chat-service.js");
         const { ModelRegistry } = await import("../../serve/model-registry.js");
         const { WorkerExporter } = await import("../../serve/worker-exporter.js");
+        const { PythonWorkerBridge } = await import("../../providers/local/python-worker.js");
         const { standaloneModels } = await import("../../serve/standalone-models.js");
         const { buildStandaloneChatServer } = await import("../../server/build-standalone-chat-server.js");
-        const exporter = new WorkerExporter();
+        const worker = new PythonWorkerBridge();
+        const exporter = new WorkerExporter(worker);
         const registry = new ModelRegistry({ engine, cacheDir: resolve(options.cacheDir), exporter });
         const fixed = await standaloneModels(registry, engine, model, adapters, options.name);
         const chat = createChatService({
           engine,
+          worker,
           fixed,
           cacheDir: resolve(options.cacheDir),
           exporter,

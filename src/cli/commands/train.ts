@@ -5,8 +5,7 @@ import { TunekitError, isTunekitError } from "../../core/errors.js";
 import { dataChecker } from "../../providers/local/data-check.js";
 import { launchRun, prepareResume, prepareRun, type PreparedRun } from "../../providers/local/local-training.js";
 import { latestCheckpoint } from "../../providers/local/run-directory.js";
-import { ensureWorkerEnvironment } from "../../providers/local/worker-environment.js";
-import type { WorkerOutcome, WorkerProcess } from "../../providers/local/worker-process.js";
+import { resolveWorker, type WorkerOutcome, type WorkerProcess } from "../../providers/local/python-worker.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { trainExitCode } from "../../spec/worker-exit.js";
 import { action, repeatable } from "../output.js";
@@ -300,7 +299,7 @@ async function train(options: TrainOptions): Promise<number> {
     if (options.server !== undefined || loaded.config.provider !== "local") return trainHosted(loaded, options);
     prepared = await prepareRun(loaded, dataChecker(loaded.config.data.format));
   }
-  const environment = ensureWorkerEnvironment();
+  const environment = resolveWorker();
 
   const json = options.json;
   const reporter = json ? null : new HumanReporter(progressEvery, options.verbose);

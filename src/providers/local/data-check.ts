@@ -1,9 +1,61 @@
+import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import type { ProblemDetail } from "../../core/errors.js";
+import { resolveConfigPath, type LoadedConfig } from "../../core/config-load.js";
+import { TunekitError, type ProblemDetail } from "../../core/errors.js";
 import type { DatasetFormat } from "../../spec/dataset.js";
-import type { ValidationProblem } from "../../data/validate/problem-codes.js";
+import { withFix, type ValidationProblem } from "../../data/validate/problem-codes.js";
 import { validateFile } from "../../data/validate/validate-file.js";
-import type { DataCheck } from "./local-training.js";
+
+/** What the dataset toolkit found in the training (and validation) file. */
+export interface DataCheck {
+  /** usable training examples */
+  trainExamples: number;
+  validationExamples: number | null;
+  /** problems that block training; empty when the data is usable */
+  errors: ProblemDetail[];
+  /** every blocking problem, when `errors` lists only the first ones */
+  errorCount?: number;
+  warnings: ProblemDetail[];
+}
+
+export type DataValidator = (train: string, validation: string | null, model: string) => Promise<DataCheck>;
+
+/**
+ * The config's training and validation files, resolved, present and checked with the dataset
+ * toolkit: a TunekitError naming the field (missing file) or listing every blocking problem.
+ * Shared by local runs and jobs submitted to a server or hosted provider.
+ */
+export async function checkTrainingData(loaded: LoadedConfig, validateData: DataValidator, model: string): Promise<{ train: string; validation: string | null; data: DataCheck }> {
+  const { config } = loaded;
+  const train = resolveConfigPath(loaded, config.data.train);
+  const validation = config.data.validation === null ? null : resolveConfigPath(loaded, config.data.validation);
+  for (const [field, path] of [
+    ["data.train", train],
+    ["data.validation", validation],
+  ] as const) {
+    if (path !== null && !existsSync(path)) {
+      throw new TunekitError(`\`${field}\` file ${path} does not exist`, {
+        kind: "data",
+        code: "data_not_found",
+        field,
+        file: path,
+        fix: `fix \`${field}\` in ${loaded.path ?? "the config"} (paths are relative to the config file)`,
+      });
+    }
+  }
+  const data = await validateData(train, validation, model);
+  if (data.errors.length > 0) {
+    const count = data.errorCount ?? data.errors.length;
+    throw new TunekitError(`the training data has ${count} problem${count === 1 ? "" : "s"} that block training`, {
+      kind: "data",
+      code: "invalid_data",
+      field: "data.train",
+      problems: data.errors.map(withFix),
+      fix: "fix the lines above (`tunekit data validate <file>` shows every problem and warning), then run `tunekit train` again",
+    });
+  }
+  return { train, validation, data };
+}
 
 /** Problems listed in the error (all are counted); `tunekit data validate` shows every one. */
 export const MAX_LISTED_PROBLEMS = 20;

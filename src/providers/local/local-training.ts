@@ -1,34 +1,21 @@
 import { existsSync } from "node:fs";
-import { withFix } from "../../data/validate/problem-codes.js";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { resolveConfigPath, type LoadedConfig } from "../../core/config-load.js";
-import { TunekitError, type ProblemDetail } from "../../core/errors.js";
+import { TunekitError } from "../../core/errors.js";
+import { buildWorkerJobSpec, type WorkerJobSpec } from "../../core/worker-job-spec.js";
 import { resolveEpochs } from "../../data/estimate/resolve-epochs.js";
-import type { WorkerJobSpec } from "../../spec/job-spec.js";
+import { writeJobFile } from "../../spec/run-folder.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
+import { checkTrainingData, type DataCheck, type DataValidator } from "./data-check.js";
+import { PythonWorkerBridge, type ProtocolError, type ResolvedWorker, type WorkerProcess } from "./python-worker.js";
 import { latestCheckpoint, newRunDirectory, readJobSpec } from "./run-directory.js";
-import type { WorkerEnvironment } from "./worker-environment.js";
-import { JOB_FILE, startWorker, workerCommand, type ProtocolError, type WorkerProcess } from "./worker-process.js";
 
 /**
- * Local training as a service: turn a loaded config into a run folder and a job spec (after the
- * dataset toolkit has checked the data), or pick a run back up from its latest checkpoint; then
- * launch the worker. The CLI (and later the job scheduler) only render what happens.
+ * `tunekit train` on this machine: turn a loaded config into a run folder and a job spec (after
+ * the dataset toolkit has checked the data) with the one spec builder the server uses too
+ * (core/worker-job-spec.ts), or pick a run back up from its latest checkpoint; then launch the
+ * worker. The CLI only renders what happens.
  */
-
-/** What the dataset toolkit found in the training (and validation) file. */
-export interface DataCheck {
-  /** usable training examples */
-  trainExamples: number;
-  validationExamples: number | null;
-  /** problems that block training; empty when the data is usable */
-  errors: ProblemDetail[];
-  /** every blocking problem, when `errors` lists only the first ones */
-  errorCount?: number;
-  warnings: ProblemDetail[];
-}
-
-export type DataValidator = (train: string, validation: string | null, model: string) => Promise<DataCheck>;
 
 export interface PreparedRun {
   runDir: string;
@@ -50,43 +37,6 @@ export function resolveModel(loaded: LoadedConfig, model: string): string {
 }
 
 /**
- * The config's training and validation files, resolved, present and checked with the dataset
- * toolkit: a TunekitError naming the field (missing file) or listing every blocking problem.
- * Shared by local runs and jobs submitted to a server or hosted provider.
- */
-export async function checkTrainingData(loaded: LoadedConfig, validateData: DataValidator, model: string): Promise<{ train: string; validation: string | null; data: DataCheck }> {
-  const { config } = loaded;
-  const train = resolveConfigPath(loaded, config.data.train);
-  const validation = config.data.validation === null ? null : resolveConfigPath(loaded, config.data.validation);
-  for (const [field, path] of [
-    ["data.train", train],
-    ["data.validation", validation],
-  ] as const) {
-    if (path !== null && !existsSync(path)) {
-      throw new TunekitError(`\`${field}\` file ${path} does not exist`, {
-        kind: "data",
-        code: "data_not_found",
-        field,
-        file: path,
-        fix: `fix \`${field}\` in ${loaded.path ?? "the config"} (paths are relative to the config file)`,
-      });
-    }
-  }
-  const data = await validateData(train, validation, model);
-  if (data.errors.length > 0) {
-    const count = data.errorCount ?? data.errors.length;
-    throw new TunekitError(`the training data has ${count} problem${count === 1 ? "" : "s"} that block training`, {
-      kind: "data",
-      code: "invalid_data",
-      field: "data.train",
-      problems: data.errors.map(withFix),
-      fix: "fix the lines above (`tunekit data validate <file>` shows every problem and warning), then run `tunekit train` again",
-    });
-  }
-  return { train, validation, data };
-}
-
-/**
  * A fresh run: check provider and data, resolve epochs, pick the run folder. Nothing is written
  * until the worker is launched; data errors are a TunekitError listing every problem.
  */
@@ -104,16 +54,17 @@ export async function prepareRun(loaded: LoadedConfig, validateData: DataValidat
   const { train, validation, data } = await checkTrainingData(loaded, validateData, model);
   const epochs = resolveEpochs(data.trainExamples, config.training.epochs);
   const runDir = newRunDirectory(resolveConfigPath(loaded, config.output.dir), config.output.name, config.model, now);
-  const { test: _test, ...dataSpec } = config.data;
-  const spec: WorkerJobSpec = {
-    v: 1,
-    run_dir: runDir,
+  const spec = buildWorkerJobSpec({
+    runDir,
     model,
-    data: { ...dataSpec, train, validation },
+    train,
+    validation,
+    data: config.data,
     // `learning_rate_multiplier` is for hosted and `--server` jobs; a local run uses `learning_rate`
-    training: { ...config.training, epochs, learning_rate_multiplier: "auto" },
-    resume_from: null,
-  };
+    training: { ...config.training, learning_rate_multiplier: "auto" },
+    epochs,
+    resumeFrom: null,
+  });
   return { runDir, spec, resumedFrom: null, data, epochs: { requested: config.training.epochs, resolved: epochs } };
 }
 
@@ -155,13 +106,7 @@ export interface LaunchCallbacks {
 }
 
 /** Write <run_dir>/job.json and start the worker (through torchrun when num_processes > 1). */
-export function launchRun(prepared: PreparedRun, environment: WorkerEnvironment, callbacks: LaunchCallbacks = {}): WorkerProcess {
-  const specPath = join(prepared.runDir, JOB_FILE);
-  return startWorker({
-    command: workerCommand(environment.python, specPath, prepared.spec.training.num_processes),
-    runDir: prepared.runDir,
-    spec: prepared.spec,
-    pythonPath: environment.workerRoot,
-    ...callbacks,
-  });
+export function launchRun(prepared: PreparedRun, worker: ResolvedWorker, callbacks: LaunchCallbacks = {}): WorkerProcess {
+  const specFile = writeJobFile(prepared.runDir, prepared.spec);
+  return new PythonWorkerBridge(worker).train({ runDir: prepared.runDir, specFile, numProcesses: prepared.spec.training.num_processes }, callbacks);
 }

@@ -1,8 +1,8 @@
-"""A protocol fixture for worker-process.test.ts: a tiny process that speaks worker protocol v1
+"""A protocol fixture for python-worker.test.ts: a tiny process that speaks worker protocol v1
 the way the real worker does (events on stdout, logs on stderr, contract exit codes) so the
 supervisor's outcome mapping is tested against real child processes. Not a training engine.
 
-usage: python worker-process.fixture.py MODE SPEC_PATH
+usage: python python-worker.fixture.py MODE SPEC_PATH
 """
 import json
 import os

@@ -3,14 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import type { WorkerJobSpec } from "../../spec/job-spec.js";
+import type { WorkerJobSpec } from "../../core/worker-job-spec.js";
 import { defaultConfig } from "../../core/config-schema.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { packageRoot } from "./worker-environment.js";
-import { EVENTS_FILE, JOB_FILE, WORKER_LOG_FILE, startWorker, workerCommand, type StartWorkerOptions } from "./worker-process.js";
+import { EVENTS_FILE, JOB_FILE, WORKER_LOG_FILE, startWorker, workerCommand, type StartWorkerOptions } from "./python-worker.js";
 
 const python = join(packageRoot(), ".venv", "bin", "python");
-const fixture = fileURLToPath(new URL("./worker-process.fixture.py", import.meta.url));
+const fixture = fileURLToPath(new URL("./python-worker.fixture.py", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "tunekit-worker-process-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -1,18 +1,64 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, type WriteStream } from "node:fs";
 import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { constants as osConstants } from "node:os";
-import type { WorkerJobSpec } from "../../spec/job-spec.js";
-import { RUN_FILES } from "../../spec/run-folder.js";
+import { TunekitError } from "../../core/errors.js";
+import type { PythonWorker, PythonWorkerCall } from "../../spec/python-worker.js";
+import { RUN_FILES, writeJobFile } from "../../spec/run-folder.js";
 import { workerStatusOf, type WorkerStatus } from "../../spec/worker-exit.js";
 import { WorkerExitCode, parseWorkerEvent, type DoneEvent, type WorkerEvent } from "../../spec/worker-events.js";
+import type { WorkerPlan } from "../../spec/worker-plan.js";
+import { ensureWorkerEnvironment } from "./worker-environment.js";
 
 /**
- * Runs one worker process (or a torchrun launcher) and turns its stdout into typed events, its
- * exit status into an outcome. Protocol v1 (src/spec/worker-events.ts).
+ * The one bridge between the TypeScript side and Tunekit's Python worker (`python -m
+ * tunekit_worker <command>`, never through a shell):
+ *
+ * - environment: which interpreter and package folder run it (`resolveWorker`: the ones given,
+ *   else the `tunekit setup` venv, checked and never installed);
+ * - spawning: `train` as a supervised process whose stdout is protocol v1 events (WorkerProcess),
+ *   the short commands that answer one JSON object (`plan`, `export`, `convert-gguf`: runWorkerJson),
+ *   and the long-lived `serve` (PythonWorkerBridge.spawn);
+ * - the /proc scan for the workers of a run folder (`workerProcesses`), which recovery uses;
+ * - exit codes: an ended worker becomes a WorkerStatus through the one table of spec/worker-exit.ts.
+ *
+ * PythonWorkerBridge is the spec/python-worker.ts interface that serve uses; the local execution
+ * backend (local-execution-backend.ts) trains through it.
  */
+
+export interface PythonWorkerOptions {
+  /** the worker's Python; default: the `tunekit setup` venv (checked when a command starts) */
+  python?: string;
+  /** folder holding the `tunekit_worker` package; default: the one shipped with Tunekit */
+  workerRoot?: string;
+  /** the environment the worker starts from (and where TUNEKIT_VENV is read); default process.env */
+  environment?: NodeJS.ProcessEnv;
+}
+
+export interface ResolvedWorker {
+  python: string;
+  workerRoot: string;
+}
+
+/**
+ * The interpreter and package folder of the worker: the ones given, else those of the `tunekit
+ * setup` venv (ensureWorkerEnvironment: a TunekitError naming `tunekit setup` when it is missing
+ * or stale). Checked at every call, so a `tunekit setup` run meanwhile counts.
+ */
+export function resolveWorker(options: PythonWorkerOptions = {}): ResolvedWorker {
+  let python = options.python;
+  let root = options.workerRoot;
+  if (!python || !root) {
+    const environment = ensureWorkerEnvironment(options.environment);
+    python ??= environment.python;
+    root ??= environment.workerRoot;
+  }
+  return { python, workerRoot: root };
+}
+
+// --- train: one supervised worker process (protocol v1, src/spec/worker-events.ts)
 
 export type { WorkerStatus };
 
@@ -61,8 +107,8 @@ export function workerCommand(python: string, specPath: string, numProcesses = 1
 export interface StartWorkerOptions {
   command: WorkerCommand;
   runDir: string;
-  /** written to <run_dir>/job.json before launch; the command should name that file */
-  spec?: WorkerJobSpec;
+  /** written to <run_dir>/job.json before launch (writeJobFile); the command should name that file */
+  spec?: unknown;
   /** prepended to PYTHONPATH */
   pythonPath?: string;
   environment?: NodeJS.ProcessEnv;
@@ -134,7 +180,7 @@ export class WorkerProcess {
   constructor(private readonly options: StartWorkerOptions) {
     const { runDir } = options;
     mkdirSync(runDir, { recursive: true });
-    if (options.spec) writeFileSync(join(runDir, JOB_FILE), `${JSON.stringify(options.spec, null, 2)}\n`);
+    if (options.spec) writeJobFile(runDir, options.spec);
     const eventsFile: WriteStream = createWriteStream(join(runDir, EVENTS_FILE), { flags: "a" });
     const logFile: WriteStream = createWriteStream(join(runDir, WORKER_LOG_FILE), { flags: "a" });
     const environment: NodeJS.ProcessEnv = { ...(options.environment ?? process.env), PYTHONUNBUFFERED: "1" };
@@ -280,4 +326,139 @@ function closeStream(stream: WriteStream): Promise<void> {
 
 export function startWorker(options: StartWorkerOptions): WorkerProcess {
   return new WorkerProcess(options);
+}
+
+// --- the short commands: one JSON answer (plan, export, convert-gguf)
+
+export interface WorkerCommandOptions extends PythonWorkerOptions, PythonWorkerCall {}
+
+/**
+ * Runs one short worker command (`python -m tunekit_worker <args>`, no shell) that answers with
+ * one JSON object on its last stdout line, or an `error` event ({"type": "error", code, message,
+ * field}) and a non-zero exit. Exit 2 (bad input) becomes a usage error, anything else a worker
+ * error carrying the end of stderr.
+ */
+export function runWorkerJson<T>(args: readonly string[], options: WorkerCommandOptions): Promise<T> {
+  const { python, workerRoot: root } = resolveWorker(options);
+  const base = options.environment ?? process.env;
+  const environment: NodeJS.ProcessEnv = { ...base };
+  for (const [name, value] of Object.entries(options.environmentDefaults ?? {})) if (!environment[name]) environment[name] = value;
+  Object.assign(environment, { PYTHONPATH: root, TOKENIZERS_PARALLELISM: "false" });
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, ["-m", "tunekit_worker", ...args], { shell: false, env: environment, stdio: ["ignore", "pipe", "pipe"], signal: options.signal });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+    child.on("error", (error) => {
+      if ((error as { name?: string }).name === "AbortError") reject(new TunekitError(`${options.label} was cancelled`, { kind: "worker", code: `${options.label}_cancelled` }));
+      else
+        reject(new TunekitError(`cannot start the worker's Python ${python}: ${error.message}`, { kind: "environment", code: "worker_env_missing", fix: "run `tunekit setup`" }));
+    });
+    child.on("close", (code) => {
+      const last = stdout.trim().split("\n").at(-1) ?? "";
+      let answer: { type?: string; code?: string; message?: string; field?: string | null; error?: { code: string; message: string; field: string | null } } & Record<
+        string,
+        unknown
+      >;
+      try {
+        answer = JSON.parse(last) as typeof answer;
+      } catch {
+        reject(
+          new TunekitError(`${options.label} failed (exit ${code}) without an answer: ${stderr.trim().split("\n").slice(-5).join(" | ")}`, {
+            kind: "worker",
+            code: `${options.label}_failed`,
+          }),
+        );
+        return;
+      }
+      const problem =
+        answer.error ??
+        (answer.type === "error" ? { code: answer.code ?? `${options.label}_failed`, message: answer.message ?? `exit ${code}`, field: answer.field ?? null } : null);
+      if (problem || code !== 0) {
+        const reported = problem ?? { code: `${options.label}_failed`, message: `exit ${code}`, field: null };
+        reject(new TunekitError(reported.message, { kind: code === 2 ? "usage" : "worker", code: reported.code, field: reported.field ?? undefined }));
+        return;
+      }
+      resolve(answer as T);
+    });
+  });
+}
+
+// --- the /proc scan: workers of a run folder that outlived their supervisor
+
+/**
+ * Live worker processes of a run dir: those whose command line names `<run_dir>/job.json` after
+ * `tunekit_worker train` (the worker itself, or torchrun and its ranks: workerCommand). Linux
+ * (/proc); elsewhere none are found and recovery relies on the worker stopping with its supervisor.
+ */
+export function workerProcesses(runDir: string, specFile: string = RUN_FILES.job): number[] {
+  const spec = join(runDir, specFile);
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const train = argv.indexOf("train");
+    if (train > 0 && argv.includes("tunekit_worker") && argv.slice(train + 1).includes(spec)) found.push(Number(entry));
+  }
+  return found;
+}
+
+// --- the bridge as one object
+
+export interface TrainObservers {
+  onEvent?: (event: WorkerEvent) => void;
+  onProtocolError?: (error: ProtocolError) => void;
+  onStderr?: (line: string) => void;
+  cancelTimeoutMs?: number;
+}
+
+/** The worker of one interpreter and package folder (default: the `tunekit setup` venv). */
+export class PythonWorkerBridge implements PythonWorker {
+  constructor(readonly options: PythonWorkerOptions = {}) {}
+
+  /** The interpreter and package folder (a TunekitError naming `tunekit setup` when the venv is missing). */
+  resolve(): ResolvedWorker {
+    return resolveWorker(this.options);
+  }
+
+  runJson<T>(args: readonly string[], call: PythonWorkerCall): Promise<T> {
+    return runWorkerJson<T>(args, { ...this.options, ...call });
+  }
+
+  spawn(args: readonly string[]): ChildProcessWithoutNullStreams {
+    const { python, workerRoot } = this.resolve();
+    return spawn(python, ["-m", "tunekit_worker", ...args], {
+      shell: false,
+      env: { ...(this.options.environment ?? process.env), PYTHONPATH: workerRoot, TOKENIZERS_PARALLELISM: "false" },
+    });
+  }
+
+  /** `plan SPEC_FILE`: the run a job spec would make, without training (the server's estimates). */
+  plan(specFile: string, signal?: AbortSignal): Promise<WorkerPlan> {
+    return this.runJson<WorkerPlan>(["plan", specFile], { label: "plan", signal });
+  }
+
+  /** `train SPEC_FILE` in its run folder (through torchrun for several processes); the spec file is written already. */
+  train(run: { runDir: string; specFile: string; numProcesses: number }, observers: TrainObservers = {}): WorkerProcess {
+    const { python, workerRoot } = this.resolve();
+    return startWorker({
+      command: workerCommand(python, run.specFile, run.numProcesses),
+      runDir: run.runDir,
+      pythonPath: workerRoot,
+      environment: this.options.environment,
+      ...observers,
+    });
+  }
 }

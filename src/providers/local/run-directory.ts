@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { TunekitError } from "../../core/errors.js";
-import type { WorkerJobSpec } from "../../spec/job-spec.js";
+import type { WorkerJobSpec } from "../../core/worker-job-spec.js";
 import { latestCompleteCheckpoint, RUN_FILES } from "../../spec/run-folder.js";
 
 const JOB_FILE = RUN_FILES.job;
