@@ -2,19 +2,18 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parquetWriteFile } from "hyparquet-writer";
 import { afterAll, describe, expect, it } from "vitest";
 
-/** `tunekit data convert` through the real CLI (from source, through tsx): exit codes, --json, files. */
+/** `tunekit data convert` through the real CLI (dist/cli/main.js, built by `make build`): exit codes, --json, files. */
 const root = fileURLToPath(new URL("..", import.meta.url));
 const fixtures = join(root, "test", "fixtures", "convert");
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const scratch = mkdtempSync(join(tmpdir(), "tunekit-convert-e2e-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function tunekit(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args], {
+  const result = spawnSync(process.execPath, [join(root, "dist", "cli", "main.js"), ...args], {
     cwd: scratch,
     encoding: "utf8",
     timeout: 60_000,

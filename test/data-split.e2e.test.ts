@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
 /**
@@ -11,7 +11,6 @@ import { afterAll, describe, expect, it } from "vitest";
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
 const recipes = join(root, "examples", "recipes");
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const scratch = mkdtempSync(join(tmpdir(), "tunekit-split-e2e-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -20,7 +19,7 @@ function run(args: string[]): { code: number | null; stdout: string; stderr: str
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-const tunekit = (args: string[]) => run(["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args]);
+const tunekit = (args: string[]) => run([join(root, "dist", "cli", "main.js"), ...args]);
 const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter(Boolean);
 const SPLITS = ["train", "validation", "test"] as const;
 

@@ -5,13 +5,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
-// End to end: the real CLI (src/cli/main.ts through tsx), the real tokenizers, a small file.
+// End to end: the real CLI (dist/cli/main.js, built by `make build`), the real tokenizers, a small file.
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const folder = mkdtempSync(path.join(os.tmpdir(), "tunekit-stats-e2e-"));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 function tunekit(...args: string[]) {
-  const result = spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "src", "cli", "main.ts"), ...args], {
+  const result = spawnSync(process.execPath, [path.join(repoRoot, "dist", "cli", "main.js"), ...args], {
     cwd: repoRoot,
     encoding: "utf8",
     env: { ...process.env, HF_HUB_CACHE: path.join(folder, "empty-hub-cache") },

@@ -6,12 +6,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 
-// End to end: the real CLI (src/cli/main.ts through tsx) on real files.
+// End to end: the real CLI (dist/cli/main.js, built by `make build`) on real files.
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const fixtures = path.join(repoRoot, "test", "fixtures", "validate");
 const folder = mkdtempSync(path.join(os.tmpdir(), "tunekit-validate-e2e-"));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
-const cliArgs = ["--import", "tsx", path.join(repoRoot, "src", "cli", "main.ts")];
+const cliArgs = [path.join(repoRoot, "dist", "cli", "main.js")];
 
 function tunekit(...args: string[]) {
   const result = spawnSync(process.execPath, [...cliArgs, ...args], { cwd: repoRoot, encoding: "utf8" });

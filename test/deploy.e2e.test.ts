@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 
@@ -13,7 +13,6 @@ import { expectJsonOutput } from "./helpers/cli-json-contract.js";
  * answers like Azure Resource Manager and records the requests: the shape must be Azure's.
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const scratch = mkdtempSync(join(tmpdir(), "tunekit-deploy-"));
 let server: Server;
 let endpoint: string;
@@ -23,7 +22,7 @@ function tunekit(args: string[], environment: NodeJS.ProcessEnv = {}): Promise<{
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args],
+      [join(root, "dist", "cli", "main.js"), ...args],
       { cwd: scratch, env: { ...process.env, AZURE_MANAGEMENT_TOKEN: "", AZURE_SUBSCRIPTION_ID: "", ...environment }, timeout: 60_000 },
       (error, stdout, stderr) => {
         done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });

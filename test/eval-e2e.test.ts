@@ -1,5 +1,5 @@
 /**
- * `tunekit eval` and `tunekit assess` end to end: the real CLI (from source, through tsx) against
+ * `tunekit eval` and `tunekit assess` end to end: the real CLI (dist/cli/main.js, built by `make build`) against
  * `tunekit server`'s OpenAI-compatible chat completions, serving a tiny random Llama as the base
  * model and a LoRA fine-tune of it trained through the server's own job API (it learns to answer
  * every color question with "red"). The three report files are written and report.html is opened
@@ -21,7 +21,6 @@ import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { buildTinyLlama, python, workerRoot } from "./helpers/tiny-llama.js";
 
 const root = resolve(".");
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tests", "conftest.py"));
 
 const THINGS = ["apple", "sky", "grass", "banana", "coal", "snow", "plum", "carrot"];
@@ -56,7 +55,7 @@ function tunekit(args: string[]): Promise<{ code: number; stdout: string; stderr
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args],
+      [join(root, "dist", "cli", "main.js"), ...args],
       { cwd: workDir, env: { ...process.env, OPENAI_API_KEY: "" }, timeout: 240_000 },
       (error, stdout, stderr) => done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );

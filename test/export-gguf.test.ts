@@ -9,7 +9,6 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
@@ -19,7 +18,6 @@ const root = resolve(".");
 const python = join(root, ".venv", "bin", "python");
 const workerRoot = join(root, "worker");
 const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "export.py"));
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const environment = { ...process.env, PYTHONPATH: workerRoot, OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false" };
 
 const THINGS = ["apple", "sky", "grass", "coal", "snow", "ocean"];
@@ -90,11 +88,10 @@ describe.skipIf(!haveWorker)("exported GGUF answers like the PyTorch model", () 
     ].join("\n");
     execFileSync(python, ["-c", build, join(workerRoot, "tests"), workDir], { env: environment, stdio: "ignore" });
     writeFileSync(join(workDir, "prompts.jsonl"), prompts.map((messages) => JSON.stringify({ messages })).join("\n") + "\n");
-    const cli = execFileSync(
-      process.execPath,
-      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "export", join(workDir, "run"), "--format", "gguf", "--quant", "f32", "--json"],
-      { encoding: "utf8", env: { ...process.env, TUNEKIT_VENV: join(root, ".venv") } },
-    );
+    const cli = execFileSync(process.execPath, [join(root, "dist", "cli", "main.js"), "export", join(workDir, "run"), "--format", "gguf", "--quant", "f32", "--json"], {
+      encoding: "utf8",
+      env: { ...process.env, TUNEKIT_VENV: join(root, ".venv") },
+    });
     exported = expectJsonOutput<typeof exported>("export", cli);
     tunedReference = pytorchGreedy(join(workDir, "run", "adapter"));
     baseReference = pytorchGreedy(null);

@@ -9,7 +9,6 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
@@ -20,7 +19,6 @@ const root = resolve(".");
 const python = join(root, ".venv", "bin", "python");
 const workerRoot = join(root, "worker");
 const haveWorker = existsSync(python) && existsSync(join(workerRoot, "tunekit_worker", "llama_quantize.py"));
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const environment = { ...process.env, PYTHONPATH: `${workerRoot}:${join(workerRoot, "tests")}`, OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false" };
 
 const THINGS = ["apple", "sky", "grass", "coal", "snow", "ocean"];
@@ -44,7 +42,7 @@ const engine = new LlamaCppEngine({ parallelism: 1, contextSize: 512, threads: 1
 function exportRun(quant: string): Exported {
   const stdout = execFileSync(
     process.execPath,
-    ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), "export", join(workDir, "run"), "--format", "gguf", "--quant", quant, "--out", join(workDir, quant), "--json"],
+    [join(root, "dist", "cli", "main.js"), "export", join(workDir, "run"), "--format", "gguf", "--quant", quant, "--out", join(workDir, quant), "--json"],
     { encoding: "utf8", env: { ...process.env, TUNEKIT_VENV: join(root, ".venv") } },
   );
   return expectJsonOutput<Exported>("export", stdout);

@@ -29,7 +29,7 @@ export async function setup(): Promise<() => Promise<void>> {
 }
 
 async function startForkServer(socketPath: string): Promise<() => Promise<void>> {
-  const environment = { ...process.env, PYTHONPATH: [workerRoot, process.env.PYTHONPATH].filter(Boolean).join(":"), PYTHONUNBUFFERED: "1" };
+  const environment: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: [workerRoot, process.env.PYTHONPATH].filter(Boolean).join(":"), PYTHONUNBUFFERED: "1" };
   delete environment.TUNEKIT_FORKSERVER;
   const server = spawn(python, ["-m", "tunekit_worker", "forkserver", socketPath], { env: environment, stdio: ["pipe", "pipe", "inherit"] });
   const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));

@@ -2,14 +2,13 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectJsonOutput } from "./helpers/cli-json-contract.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 
-/** `tunekit keys|files|jobs|server` through the real CLI (from source, through tsx) against a real server. */
+/** `tunekit keys|files|jobs|server` through the real CLI (dist/cli/main.js, built by `make build`) against a real server. */
 const root = fileURLToPath(new URL("..", import.meta.url));
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const scratch = mkdtempSync(join(tmpdir(), "tunekit-server-cli-"));
 const dataDir = join(scratch, "data");
 let server: RunningServer;
@@ -20,7 +19,7 @@ function tunekit(args: string[], environment: NodeJS.ProcessEnv = {}): Promise<{
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args],
+      [join(root, "dist", "cli", "main.js"), ...args],
       { cwd: scratch, env: { ...process.env, TUNEKIT_API_KEY: "", TUNEKIT_SERVER: "", ...environment }, timeout: 60_000 },
       (error, stdout, stderr) => {
         resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -122,21 +121,7 @@ describe("tunekit files / jobs / keys", () => {
     writeFileSync(join(scratch, "tiny-base", "config.json"), "{}");
     const child = spawn(
       process.execPath,
-      [
-        "--import",
-        tsxLoader,
-        join(root, "src", "cli", "main.ts"),
-        "server",
-        "--no-auth",
-        "--port",
-        "0",
-        "--data-dir",
-        join(scratch, "open-data"),
-        "--model",
-        "tiny-base",
-        "--open",
-        "--json",
-      ],
+      [join(root, "dist", "cli", "main.js"), "server", "--no-auth", "--port", "0", "--data-dir", join(scratch, "open-data"), "--model", "tiny-base", "--open", "--json"],
       {
         cwd: scratch,
         // no desktop session: xdg-open falls back to $BROWSER

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import OpenAI, { toFile } from "openai";
 import type { FineTuningJob } from "openai/resources/fine-tuning/jobs/jobs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,10 +14,9 @@ import { buildTinyLlama, haveWorker } from "./helpers/tiny-llama.js";
 /**
  * `kill -9` of the fine-tuning server in the middle of a real training job, then a restart on the
  * same data dir: the job must end `succeeded` with nothing lost and nothing trained twice. The
- * server is the real CLI (`tunekit server`, from source through tsx) in a child process; the job is
+ * server is the real CLI (`tunekit server`, dist/cli/main.js) in a child process; the job is
  * a tiny random Llama trained by the real Python worker.
  */
-const tsxLoader = pathToFileURL(resolve("node_modules", "tsx", "dist", "loader.mjs")).href;
 
 const STEPS = 40;
 const CHECKPOINT_EVERY = 4; // and at each epoch end: 32 examples in batches of 8 are 4 steps
@@ -47,9 +45,7 @@ async function startServer(): Promise<{ child: ChildProcess; client: OpenAI; rec
     "data.max_seq_len=64",
   ];
   const args = [
-    "--import",
-    tsxLoader,
-    resolve("src/cli/main.ts"),
+    resolve("dist/cli/main.js"),
     "server",
     "--port",
     "0",

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectJsonLines } from "./helpers/cli-json-contract.js";
@@ -16,7 +16,6 @@ import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-l
  * follows it to the end; the server trains a tiny random Llama with the real worker.
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
 let scratch: string;
 let server: RunningServer;
@@ -27,7 +26,7 @@ function tunekit(args: string[], environment: NodeJS.ProcessEnv = {}): Promise<{
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args],
+      [join(root, "dist", "cli", "main.js"), ...args],
       { cwd: scratch, env: { ...process.env, TUNEKIT_API_KEY: "", TUNEKIT_SERVER: "", ...environment }, timeout: 120_000 },
       (error, stdout, stderr) => {
         done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });

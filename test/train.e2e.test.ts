@@ -2,17 +2,16 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectJsonLines } from "./helpers/cli-json-contract.js";
 
 /**
- * `tunekit train` end to end: the real CLI (from source, through tsx), the real worker in the
+ * `tunekit train` end to end: the real CLI (dist/cli/main.js, built by `make build`), the real worker in the
  * project venv, a tiny random Llama built at test time by the worker's own test helper.
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
 const python = join(root, ".venv", "bin", "python");
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const scratch = mkdtempSync(join(tmpdir(), "tunekit-train-e2e-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -31,7 +30,7 @@ const workerEnvironment = { ...process.env, OMP_NUM_THREADS: "1", TOKENIZERS_PAR
  */
 function tunekit(args: string[], options: { env?: NodeJS.ProcessEnv; onStdoutLine?: (line: string) => "interrupt" | "kill" | void } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", tsxLoader, join(root, "src", "cli", "main.ts"), ...args], {
+    const child = spawn(process.execPath, [join(root, "dist", "cli", "main.js"), ...args], {
       cwd: scratch,
       env: options.env ?? workerEnvironment,
       stdio: ["ignore", "pipe", "pipe"],
