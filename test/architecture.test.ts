@@ -60,9 +60,7 @@ const ALLOWED: Record<Room, readonly Room[]> = {
 };
 
 /** Edges DESIGN.md does not allow that exist today; each one is to go, none is to be added. */
-const KNOWN: readonly string[] = [
-  "jobs -> providers/local", // issue 14 item 2: to remove (the runner moves behind its interface in spec)
-];
+const KNOWN: readonly string[] = [];
 
 function roomOf(file: string): Room | undefined {
   const parts = path.relative(sourceRoot, file).split(path.sep);

@@ -28,7 +28,7 @@ type DistillSummary = {
   cost: { this_run: number | null; basis: string };
   requests_per_second: number;
 };
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
@@ -79,7 +79,7 @@ describe.skipIf(!haveWorker)("tunekit data distill from a Tunekit server's model
       dataDir: join(workDir, "data"),
       noAuth: true,
       models: [join(workDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       maxSeqLen: 64,
       // one request runs, one waits, the next is refused with 429 + Retry-After
       serve: { threads: 1, parallelism: 1, maxQueue: 1 },

@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import OpenAI, { toFile } from "openai";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import type { EvalReport } from "../src/eval/run-eval.js";
 import { roundMoney, type SnakeCased } from "../src/core/json-style.js";
@@ -74,7 +74,7 @@ describe.skipIf(!haveWorker)("tunekit eval and assess against tunekit server", (
       dataDir: join(workDir, "data"),
       noAuth: true,
       models: [join(workDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       trainingDefaults: { device: "cpu", threads: 1, learning_rate: 2e-2, eval_every: 1000, checkpoint_every: 1000 },
       maxSeqLen: 64,
       serve: { parallelism: 1, maxQueue: 8, contextSize: 2048 },

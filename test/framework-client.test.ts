@@ -12,7 +12,7 @@ import { generateObject, generateText, streamText } from "ai";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
@@ -31,7 +31,7 @@ describe.skipIf(!haveWorker)("the Vercel AI SDK against a Tunekit server", () =>
       port: 0,
       dataDir: join(workDir, "data"),
       models: [join(workDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       trainingDefaults: { device: "cpu", threads: 1, max_steps: 6, checkpoint_every: 100 },
       maxSeqLen: 64,
       serve: { threads: 1 },

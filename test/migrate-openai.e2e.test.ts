@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectJsonOutput } from "./helpers/cli-json-contract.js";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
@@ -73,7 +73,7 @@ async function serverWith(dataDir: string, models: string[]): Promise<RunningSer
     port: 0,
     dataDir,
     models,
-    runner: new LocalJobRunner({ python, workerRoot }),
+    backend: new LocalExecutionBackend({ python, workerRoot }),
     trainingDefaults: { device: "cpu", threads: 1, max_steps: 6, checkpoint_every: 100 },
     maxSeqLen: 64,
     serve: { threads: 1 },

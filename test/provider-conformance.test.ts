@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema } from "../src/core/config-schema.js";
-import { LocalFineTuneProvider } from "../src/jobs/local-fine-tune-provider.js";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { JobServiceProvider } from "../src/jobs/job-service-provider.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { createAzureProvider } from "../src/providers/azure/azure-fine-tune-provider.js";
 import { createOpenAIProvider } from "../src/providers/openai/openai-fine-tune-provider.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
@@ -40,11 +40,11 @@ beforeAll(async () => {
     port: 0,
     dataDir: join(workDir, "data"),
     models: [join(workDir, "tiny-llama")],
-    runner: new LocalJobRunner({ python, workerRoot }),
+    backend: new LocalExecutionBackend({ python, workerRoot }),
     trainingDefaults: { device: "cpu", max_steps: 6, checkpoint_every: 2, eval_every: 2, threads: 1 },
     maxSeqLen: 64,
   });
-  for (const project of ["local", "openai", "azure"]) keys[project] = (await server.services.keys.createKey(`conformance-${project}`)).key;
+  for (const project of ["tunekit", "openai", "azure"]) keys[project] = (await server.services.keys.createKey(`conformance-${project}`)).key;
 }, 120_000);
 
 afterAll(async () => {
@@ -54,7 +54,7 @@ afterAll(async () => {
 
 const common = { model: "tiny-llama", trainingJsonl, timeoutMs: 120_000 };
 
-describe.skipIf(!haveWorker)("FineTuneProvider conformance: local (the job service in process)", () => {
+describe.skipIf(!haveWorker)("FineTuneProvider conformance: tunekit (the job service in process)", () => {
   let provider: FineTuneProvider | null = null;
   fineTuneProviderConformance({
     ...common,
@@ -64,8 +64,8 @@ describe.skipIf(!haveWorker)("FineTuneProvider conformance: local (the job servi
     },
   });
   beforeAll(async () => {
-    const project = await server.services.keys.authenticate(keys.local as string);
-    provider = new LocalFineTuneProvider(server.services.jobs, server.services.files, project!);
+    const project = await server.services.keys.authenticate(keys.tunekit as string);
+    provider = new JobServiceProvider(server.services.jobs, server.services.files, project!);
   });
 });
 

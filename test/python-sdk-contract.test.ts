@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { OpenApiContract } from "./helpers/openapi-contract.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -166,7 +166,7 @@ describe.skipIf(!havePythonSdk)("the OpenAI contract through the official Python
       dataDir: join(workDir, "data"),
       models: [join(workDir, MODEL)],
       webRoot: null,
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       trainingDefaults: { device: "cpu", threads: 1, max_steps: 4, checkpoint_every: 2, eval_every: 2 },
       maxSeqLen: 64,
       // one slot and a queue of one per model: the script provokes a 429 by holding the slot

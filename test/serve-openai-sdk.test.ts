@@ -9,7 +9,7 @@ import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpenApiContract } from "./helpers/openapi-contract.js";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import type { LlamaCppEngine } from "../src/serve/llama-cpp-engine.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -91,7 +91,7 @@ describe.skipIf(!haveWorker)("chat completions through tunekit server with the o
       dataDir: join(workDir, "data"),
       noAuth: true,
       models: [join(workDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       trainingDefaults: {
         device: "cpu",
         threads: 1,

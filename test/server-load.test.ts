@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
@@ -107,7 +107,7 @@ describe.skipIf(!haveWorker)("the server under load", () => {
       dataDir: join(workDir, "data"),
       noAuth: true,
       models: [join(workDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       maxConcurrentJobs: MAX_CONCURRENT_JOBS,
       trainingDefaults: { device: "cpu", max_steps: 1, threads: 1 },
       maxSeqLen: 64,

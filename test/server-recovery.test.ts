@@ -7,7 +7,8 @@ import type { FineTuningJob } from "openai/resources/fine-tuning/jobs/jobs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import SqliteDatabase from "better-sqlite3";
 import { JOURNAL_FILE } from "../src/jobs/event-journal.js";
-import { processGone, workerProcesses } from "../src/jobs/run-owner.js";
+import { workerProcesses } from "../src/providers/local/python-worker.js";
+import { processGone } from "../src/jobs/run-owner.js";
 import { DATABASE_FILE } from "../src/jobs/store/database.js";
 import { buildTinyLlama, haveWorker } from "./helpers/tiny-llama.js";
 

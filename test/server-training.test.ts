@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { OpenApiContract } from "./helpers/openapi-contract.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -26,7 +26,7 @@ async function start(maxSteps: number): Promise<RunningServer> {
     dataDir: join(workDir, "data"),
     noAuth: true,
     models: [join(workDir, "tiny-llama")],
-    runner: new LocalJobRunner({ python, workerRoot }),
+    backend: new LocalExecutionBackend({ python, workerRoot }),
     trainingDefaults: { device: "cpu", max_steps: maxSteps, checkpoint_every: 2, eval_every: 2, threads: 1 },
     maxSeqLen: 64,
   });

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectJsonLines } from "./helpers/cli-json-contract.js";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
@@ -52,7 +52,7 @@ beforeAll(async () => {
     port: 0,
     dataDir: join(scratch, "data"),
     models: [join(scratch, "tiny-llama")],
-    runner: new LocalJobRunner({ python, workerRoot }),
+    backend: new LocalExecutionBackend({ python, workerRoot }),
     trainingDefaults: { device: "cpu", max_steps: 4, checkpoint_every: 2, eval_every: 2, threads: 1 },
     maxSeqLen: 64,
   });

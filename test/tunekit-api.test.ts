@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { parquetWriteFile } from "hyparquet-writer";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer } from "../src/server/tunekit-server.js";
 import { OpenApiContract } from "./helpers/openapi-contract.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -77,7 +77,7 @@ describe.skipIf(!haveWorker)("/v1/tunekit against a real server and worker", () 
       port: 0,
       dataDir: join(workDir, "data"),
       models: [join(workDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       trainingDefaults: { device: "cpu", threads: 1, eval_every: 2, checkpoint_every: 2 },
       maxSeqLen: 64,
       serve: { threads: 1 },

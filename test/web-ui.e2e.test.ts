@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LocalJobRunner } from "../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { startServer, type RunningServer, type ServerOptions } from "../src/server/tunekit-server.js";
 import { guardedPage, haveChromium, launchChromium, seriousAccessibilityViolations, type GuardedPage } from "./helpers/browser.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
@@ -134,7 +134,7 @@ describe.skipIf(!ready)("the web UI in chromium against a real server and worker
       port: await freePort(),
       dataDir: join(workDir, "data"),
       models: [join(workDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       trainingDefaults: { device: "cpu", threads: 1, eval_every: 20, checkpoint_every: 100 },
       maxSeqLen: 64,
       maxUploadMb: 4,
@@ -537,7 +537,7 @@ describe.skipIf(!ready)("hosted fine-tuning through the web UI, with a second Tu
       port: 0,
       dataDir: join(hostedDir, "provider"),
       models: [join(hostedDir, "tiny-llama")],
-      runner: new LocalJobRunner({ python, workerRoot }),
+      backend: new LocalExecutionBackend({ python, workerRoot }),
       trainingDefaults: { device: "cpu", threads: 1, max_steps: 60, eval_every: 10, checkpoint_every: 20 },
       maxSeqLen: 64,
       serve: { threads: 1 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { toRunOutcome } from "../src/jobs/local-job-runner.js";
+import { toRunOutcome } from "../src/providers/local/local-execution-backend.js";
 import type { WorkerOutcome } from "../src/providers/local/python-worker.js";
 import { WORKER_EXIT_TABLE, type WorkerStatus } from "../src/spec/worker-exit.js";
 

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import OpenAI from "openai";
-import { LocalJobRunner } from "../../src/jobs/local-job-runner.js";
+import { LocalExecutionBackend } from "../../src/providers/local/local-execution-backend.js";
 import { startServer } from "../../src/server/tunekit-server.js";
 import { buildTinyLlama, python, workerRoot } from "../../test/helpers/tiny-llama.js";
 
@@ -44,7 +44,7 @@ const server = await startServer({
   dataDir: join(workDir, "data"),
   noAuth: true,
   models: [join(workDir, "tiny-llama")],
-  runner: new LocalJobRunner({ python, workerRoot }),
+  backend: new LocalExecutionBackend({ python, workerRoot }),
   maxSeqLen: 64,
   serve: { threads: 1, parallelism: PARALLELISM, maxQueue: MAX_QUEUE },
   webRoot: null,

@@ -4,7 +4,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { completeCheckpoints, JOURNAL_FILE, planRecovery, readJournal, retireJournal, retrainedMessage, type DiskCheckpoint, type RecoveryPlan } from "./event-journal.js";
 import { checkpointModelId, type JobOutcomes } from "./job-outcome.js";
 import type { JobPatch, JobRow, JobStore, NewCheckpoint, NewJobEvent, RecoveryWrite } from "./job-store.js";
-import { ownerIsGone, readRunOwner, workerProcesses } from "./run-owner.js";
+import type { LeftoverWorkers } from "../spec/execution-backend.js";
+import { ownerIsGone, readRunOwner } from "./run-owner.js";
 import { mapWorkerEvent } from "./worker-event-mapper.js";
 import { BASE_LEARNING_RATE } from "./worker-job-spec.js";
 
@@ -25,6 +26,11 @@ export interface JobRecoveryOptions {
   sweepMs?: number;
   /** the learning rate `learning_rate_multiplier` 1.0 means (RunPreparer.baseLearningRate) */
   baseLearningRate?: number;
+  /**
+   * the workers a dead server left running in a run folder (the local backend's /proc scan, wired
+   * by the composition root); without it none are seen and recovery does not wait for them
+   */
+  leftoverWorkers?: LeftoverWorkers;
 }
 
 /** Jobs by what one recovery pass did with them. */
@@ -48,13 +54,16 @@ export class JobRecovery {
   private pass: Promise<RecoveryReport> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly leftoverWorkers: LeftoverWorkers;
 
   constructor(
     private readonly store: JobStore,
     private readonly scheduler: RecoveryScheduler,
     private readonly outcomes: JobOutcomes,
     private readonly options: JobRecoveryOptions = {},
-  ) {}
+  ) {
+    this.leftoverWorkers = options.leftoverWorkers ?? (() => []);
+  }
 
   /** Run the first pass now, then sweep every `sweepMs` until `stop`. */
   async start(): Promise<RecoveryReport> {
@@ -121,7 +130,7 @@ export class JobRecovery {
 
   /** Recover now, or in the background once the job's old worker has exited (then it is `waiting`). */
   private async takeOver(job: JobRow, waiting: string[], recover: () => Promise<void>): Promise<void> {
-    const workers = job.run_dir ? workerProcesses(job.run_dir) : [];
+    const workers = job.run_dir ? this.leftoverWorkers(job.run_dir) : [];
     if (workers.length > 0) {
       this.recoverWhenWorkersExit(job.id, job.run_dir as string, workers);
       waiting.push(job.id);
@@ -144,7 +153,7 @@ export class JobRecovery {
       let killed = false;
       for (;;) {
         if (this.stopped) return;
-        const alive = workerProcesses(runDir);
+        const alive = this.leftoverWorkers(runDir);
         if (alive.length === 0) break;
         if (Date.now() > deadline && !killed) {
           for (const pid of alive) signalProcess(pid, "SIGKILL");

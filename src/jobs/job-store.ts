@@ -289,6 +289,18 @@ export class JobStore implements FineTunedModelLookup {
     return row?.data ? (JSON.parse(row.data) as Record<string, unknown>) : null;
   }
 
+  /** How many of the job's events carry one of these messages (the scheduler numbers its launches with it). */
+  async countEvents(jobId: string, messages: readonly string[]): Promise<number> {
+    if (messages.length === 0) return 0;
+    const row = await this.database
+      .selectFrom("job_events")
+      .select((expression) => expression.fn.countAll<number>().as("count"))
+      .where("job_id", "=", jobId)
+      .where("message", "in", [...messages])
+      .executeTakeFirst();
+    return Number(row?.count ?? 0);
+  }
+
   /** Queued jobs of every project in launch order (the scheduler starts the oldest first). */
   async queueOrder(): Promise<string[]> {
     return (await this.database.selectFrom("jobs").select("id").where("status", "=", "queued").orderBy("created_at", "asc").orderBy("id", "asc").execute()).map((row) => row.id);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { RUN_FILES } from "../spec/run-folder.js";
@@ -71,32 +71,4 @@ export function processGone(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "ESRCH";
   }
-}
-
-/**
- * Live worker processes of a run dir: those whose command line names `<run_dir>/job.json` after
- * `tunekit_worker train` (the worker itself, or torchrun and its ranks). Linux (/proc); elsewhere
- * none are found and recovery relies on the worker stopping with its supervisor.
- */
-export function workerProcesses(runDir: string, specFile: string = RUN_FILES.job): number[] {
-  const spec = join(runDir, specFile);
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return [];
-  }
-  const found: number[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-    } catch {
-      continue;
-    }
-    const train = argv.indexOf("train");
-    if (train > 0 && argv.includes("tunekit_worker") && argv.slice(train + 1).includes(spec)) found.push(Number(entry));
-  }
-  return found;
 }

@@ -2,12 +2,12 @@ import { join } from "node:path";
 import type { TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
 import type { DpoHyperparameters, SupervisedHyperparameters } from "../spec/openai-wire.js";
+import { writeJobFile } from "../spec/run-folder.js";
 import { jobOptionsOf } from "./create-job-params.js";
 import type { FileStore } from "./file-store.js";
-import type { JobRunRequest } from "./job-runner.js";
 import type { JobRow, JobStore } from "./job-store.js";
 import type { ModelCatalog } from "./model-catalog.js";
-import type { RunPreparation } from "./scheduler.js";
+import type { PreparedLaunch, RunPreparation } from "./scheduler.js";
 import { BASE_LEARNING_RATE, jobWorkerSpec } from "./worker-job-spec.js";
 
 export interface RunPreparerOptions {
@@ -17,7 +17,10 @@ export interface RunPreparerOptions {
   maxSeqLen?: number;
 }
 
-/** Turns a queued job into the worker request the scheduler launches: model, files, resume checkpoint, spec. */
+/**
+ * Turns a queued job into the launch the scheduler starts: model, files, resume checkpoint, and its
+ * spec, built with the one spec builder and written to `<run_dir>/job.json`.
+ */
 export class RunPreparer implements RunPreparation {
   constructor(
     private readonly store: JobStore,
@@ -26,7 +29,7 @@ export class RunPreparer implements RunPreparation {
     private readonly options: RunPreparerOptions,
   ) {}
 
-  async prepare(job: JobRow): Promise<JobRunRequest> {
+  async prepare(job: JobRow): Promise<PreparedLaunch> {
     const base = this.catalog.resolve(job.model);
     if (!base) throw new TunekitError(`model \`${job.model}\` is no longer available on this server`, { kind: "usage", code: "model_not_available", field: "model" });
     const training = await this.files.get(job.project_id, job.training_file, "training_file");
@@ -52,7 +55,8 @@ export class RunPreparer implements RunPreparation {
       maxSeqLen: this.options.maxSeqLen,
       jobOptions: jobOptionsOf(job),
     });
-    return { jobId: job.id, runDir, spec };
+    const specFile = writeJobFile(runDir, spec);
+    return { jobId: job.id, runDir, specFile, numProcesses: spec.training.num_processes, spec };
   }
 
   /** The learning rate `learning_rate_multiplier` 1.0 means, for worker events that carry no parameter count. */

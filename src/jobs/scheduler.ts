@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { TunekitError } from "../core/errors.js";
+import type { WorkerJobSpec } from "../core/worker-job-spec.js";
+import type { ExecutionBackend, LaunchRequest, RunHandle, RunOutcome } from "../spec/execution-backend.js";
 import type { WorkerEvent } from "../spec/worker-events.js";
-import type { JobRunHandle, JobRunner, JobRunOutcome, JobRunRequest } from "./job-runner.js";
 import { isTerminal, type JobStatus } from "./job-state-machine.js";
 import type { JobRow, JobStore } from "./job-store.js";
 import { LAUNCH_MESSAGES, retireJournal } from "./event-journal.js";
@@ -9,10 +10,15 @@ import { registerLiveInstance, unregisterLiveInstance, writeRunOwner } from "./r
 import { checkpointModelId, type JobFailure, type JobOutcomes } from "./job-outcome.js";
 import { mapWorkerEvent } from "./worker-event-mapper.js";
 
-/** How the scheduler gets a queued job's worker request (run-preparer.ts implements it). */
+/** A job ready to launch: its spec written to `specFile`; the scheduler adds the attempt id. */
+export interface PreparedLaunch extends Omit<LaunchRequest, "attemptId"> {
+  spec: WorkerJobSpec;
+}
+
+/** How the scheduler gets a queued job's launch (run-preparer.ts implements it). */
 export interface RunPreparation {
-  /** resolve files, model and resume checkpoint of a job that is about to run */
-  prepare(job: JobRow): Promise<JobRunRequest>;
+  /** resolve files, model and resume checkpoint of a job that is about to run, and write its spec */
+  prepare(job: JobRow): Promise<PreparedLaunch>;
   /** the learning rate `learning_rate_multiplier` 1.0 means for this job (to report the resolved multiplier) */
   baseLearningRate(job: JobRow): number | null;
 }
@@ -28,7 +34,7 @@ export interface SchedulerOptions {
 }
 
 interface RunningJob {
-  handle: JobRunHandle | null;
+  handle: RunHandle | null;
   /** what the user asked for while it ran */
   stopping: "cancel" | "pause" | "shutdown" | null;
   totalSteps: number | null;
@@ -36,8 +42,10 @@ interface RunningJob {
 }
 
 /**
- * Starts queued jobs in creation order while fewer than `maxConcurrentJobs` run, feeds their
- * worker events into the store and moves them to their final status when the worker ends.
+ * Starts queued jobs in creation order while fewer than `maxConcurrentJobs` run, through the
+ * execution backend (spec/execution-backend.ts), feeds their worker events into the store and moves
+ * them to their final status when the worker ends. Each launch is an attempt `<job id>/<n>`, n
+ * counting the job's launches (its `started`/`resumed` events, which are never deleted).
  */
 export class Scheduler {
   /** names this scheduler in the run dirs of the jobs it launches (<run_dir>/owner.json) */
@@ -53,7 +61,7 @@ export class Scheduler {
 
   constructor(
     private readonly store: JobStore,
-    private readonly runner: JobRunner,
+    private readonly backend: ExecutionBackend,
     private readonly options: SchedulerOptions,
   ) {
     this.maxConcurrentJobs = options.maxConcurrentJobs ?? 1;
@@ -159,11 +167,13 @@ export class Scheduler {
       if (error instanceof TunekitError && error.kind === "conflict") return;
       throw error;
     }
-    let request: JobRunRequest;
+    let request: LaunchRequest;
     try {
-      request = await this.options.runs.prepare(job);
-      if (request.runDir !== queued.run_dir) writeRunOwner(request.runDir, this.instanceId);
-      await this.store.updateJob(job.id, { run_dir: request.runDir });
+      const { spec: _spec, ...prepared } = await this.options.runs.prepare(job);
+      if (prepared.runDir !== queued.run_dir) writeRunOwner(prepared.runDir, this.instanceId);
+      await this.store.updateJob(job.id, { run_dir: prepared.runDir });
+      const attempt = await this.store.countEvents(job.id, Object.values(LAUNCH_MESSAGES));
+      request = { attemptId: `${job.id}/${attempt}`, ...prepared };
     } catch (error) {
       this.running.delete(job.id);
       await this.fail(job.id, { code: "job_setup_failed", message: (error as Error).message, param: null });
@@ -173,7 +183,7 @@ export class Scheduler {
     const onEvent = (event: WorkerEvent) => {
       eventChain.tail = eventChain.tail.then(() => this.record(job, entry, event)).catch((error: unknown) => process.emitWarning(`job ${job.id}: ${(error as Error).message}`));
     };
-    entry.handle = this.runner.start(request, onEvent);
+    entry.handle = this.backend.launch(request, onEvent);
     if (entry.stopping && entry.stopping !== "shutdown") void (entry.stopping === "cancel" ? entry.handle.cancel() : entry.handle.pause());
     const finishing = entry.handle.finished
       .then(async (outcome) => {
@@ -203,7 +213,7 @@ export class Scheduler {
     if (mapped.event) await this.store.addEvent(job.id, mapped.event);
   }
 
-  private async finish(jobId: string, entry: RunningJob, outcome: JobRunOutcome): Promise<void> {
+  private async finish(jobId: string, entry: RunningJob, outcome: RunOutcome): Promise<void> {
     const job = await this.store.getJob(null, jobId);
     if (outcome.checkpointPath && outcome.checkpointPath !== job.last_checkpoint_path) await this.store.updateJob(jobId, { last_checkpoint_path: outcome.checkpointPath });
     const status = job.status as JobStatus;

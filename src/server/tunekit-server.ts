@@ -4,12 +4,10 @@ import type { TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
 import { ApiKeyStore, DEFAULT_PROJECT } from "../jobs/api-key-store.js";
 import { FileStore } from "../jobs/file-store.js";
-import type { JobRunner } from "../jobs/job-runner.js";
 import { JobOutcomes } from "../jobs/job-outcome.js";
 import { JobRecovery, type RecoveryReport } from "../jobs/job-recovery.js";
 import { JobService } from "../jobs/job-service.js";
 import { JobStore } from "../jobs/job-store.js";
-import { LocalJobRunner } from "../jobs/local-job-runner.js";
 import { ModelCatalog } from "../jobs/model-catalog.js";
 import { RunPreparer } from "../jobs/run-preparer.js";
 import { Scheduler } from "../jobs/scheduler.js";
@@ -25,7 +23,9 @@ import { RUN_FILES } from "../spec/run-folder.js";
 import { JobInsight } from "../jobs/job-insight.js";
 import { TrainingEstimator } from "../jobs/training-estimate.js";
 import { bundledModel } from "../providers/local/bundled-model.js";
-import { PythonWorkerBridge, type PythonWorkerOptions } from "../providers/local/python-worker.js";
+import { LocalExecutionBackend } from "../providers/local/local-execution-backend.js";
+import { PythonWorkerBridge, workerProcesses, type PythonWorkerOptions } from "../providers/local/python-worker.js";
+import type { ExecutionBackend } from "../spec/execution-backend.js";
 import { packageRoot } from "../providers/local/worker-environment.js";
 import type { TrainingPlanner } from "../spec/worker-plan.js";
 
@@ -51,8 +51,8 @@ export interface ServerOptions {
   maxConcurrentJobs?: number;
   heartbeatMs?: number;
   staleHeartbeatMs?: number;
-  /** the training backend (default: Tunekit's local Python worker) */
-  runner?: JobRunner;
+  /** where jobs' workers run (default: the local execution backend, Tunekit's Python worker on this machine) */
+  backend?: ExecutionBackend;
   trainingDefaults?: Partial<TrainingConfig>;
   maxSeqLen?: number;
   logger?: boolean;
@@ -98,7 +98,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const catalog = new ModelCatalog({ models: bundled ? [bundled] : (options.models ?? []), modelsDir: options.modelsDir ?? join(dataDir, "models") });
   const runs = new RunPreparer(store, files, catalog, { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
   const outcomes = new JobOutcomes(store, files);
-  const scheduler = new Scheduler(store, options.runner ?? new LocalJobRunner(), {
+  const scheduler = new Scheduler(store, options.backend ?? new LocalExecutionBackend(), {
     maxConcurrentJobs: options.maxConcurrentJobs ?? 1,
     heartbeatMs: options.heartbeatMs,
     runs,
@@ -109,6 +109,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     staleHeartbeatMs: options.staleHeartbeatMs,
     sweepMs: options.heartbeatMs,
     baseLearningRate: runs.baseLearningRate(),
+    // the workers of a dead server on this machine (the Python-worker bridge's /proc scan)
+    leftoverWorkers: workerProcesses,
   });
   // the one bridge to the Python worker, for the estimates' plans and for serving
   const worker = new PythonWorkerBridge();

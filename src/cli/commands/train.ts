@@ -5,7 +5,8 @@ import { TunekitError, isTunekitError } from "../../core/errors.js";
 import { dataChecker } from "../../providers/local/data-check.js";
 import { launchRun, prepareResume, prepareRun, type PreparedRun } from "../../providers/local/local-training.js";
 import { latestCheckpoint } from "../../providers/local/run-directory.js";
-import { resolveWorker, type WorkerOutcome, type WorkerProcess } from "../../providers/local/python-worker.js";
+import { LocalExecutionBackend, type LocalRunHandle } from "../../providers/local/local-execution-backend.js";
+import { resolveWorker, type WorkerOutcome } from "../../providers/local/python-worker.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { trainExitCode } from "../../spec/worker-exit.js";
 import { action, repeatable } from "../output.js";
@@ -242,8 +243,8 @@ function printHumanResult(prepared: PreparedRun, outcome: WorkerOutcome): void {
   process.stderr.write(`fix: ${fix}\n`);
 }
 
-/** Run the worker to its end, forwarding Ctrl-C (SIGINT) and SIGTERM as a clean cancel. */
-async function supervise(worker: WorkerProcess, onFirstInterrupt: () => void, onSecondInterrupt: () => void): Promise<{ outcome: WorkerOutcome; interrupted: boolean }> {
+/** Run the worker to its end, forwarding Ctrl-C (SIGINT) and SIGTERM as a clean cancel (a second one kills it). */
+async function supervise(worker: LocalRunHandle, onFirstInterrupt: () => void, onSecondInterrupt: () => void): Promise<{ outcome: WorkerOutcome; interrupted: boolean }> {
   let interrupts = 0;
   const interrupt = () => {
     interrupts += 1;
@@ -256,7 +257,7 @@ async function supervise(worker: WorkerProcess, onFirstInterrupt: () => void, on
   process.on("SIGTERM", interrupt);
   process.on("exit", killOnExit);
   try {
-    const outcome = await worker.finished;
+    const outcome = await worker.workerOutcome;
     return { outcome, interrupted: interrupts > 0 };
   } finally {
     process.off("SIGINT", interrupt);
@@ -332,7 +333,8 @@ async function train(options: TrainOptions): Promise<number> {
     else process.stderr.write(`warning: ${untemplated.message}\n  fix: ${untemplated.fix}\n`);
   }
 
-  const worker = launchRun(prepared, environment, {
+  // the same local execution backend the server launches through, on the interpreter checked above
+  const worker = launchRun(prepared, new LocalExecutionBackend({ python: environment.python, workerRoot: environment.workerRoot }), {
     onEvent: (event) => (json ? emit(event as unknown as Record<string, unknown>) : reporter!.event(event)),
     onProtocolError: (problem) => (json ? emit({ type: "protocol_error", message: problem.message, line: problem.line }) : reporter!.line(`protocol error: ${problem.message}`)),
     onStderr: (line) => reporter?.stderr(line),

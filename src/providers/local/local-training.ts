@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { basename, isAbsolute, resolve } from "node:path";
 import { resolveConfigPath, type LoadedConfig } from "../../core/config-load.js";
 import { TunekitError } from "../../core/errors.js";
 import { buildWorkerJobSpec, type WorkerJobSpec } from "../../core/worker-job-spec.js";
@@ -7,7 +7,8 @@ import { resolveEpochs } from "../../data/estimate/resolve-epochs.js";
 import { writeJobFile } from "../../spec/run-folder.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { checkTrainingData, type DataCheck, type DataValidator } from "./data-check.js";
-import { PythonWorkerBridge, type ProtocolError, type ResolvedWorker, type WorkerProcess } from "./python-worker.js";
+import type { LocalExecutionBackend, LocalRunHandle } from "./local-execution-backend.js";
+import type { ProtocolError } from "./python-worker.js";
 import { latestCheckpoint, newRunDirectory, readJobSpec } from "./run-directory.js";
 
 /**
@@ -102,11 +103,25 @@ export interface LaunchCallbacks {
   onEvent?: (event: WorkerEvent) => void;
   onProtocolError?: (error: ProtocolError) => void;
   onStderr?: (line: string) => void;
-  cancelTimeoutMs?: number;
 }
 
-/** Write <run_dir>/job.json and start the worker (through torchrun when num_processes > 1). */
-export function launchRun(prepared: PreparedRun, worker: ResolvedWorker, callbacks: LaunchCallbacks = {}): WorkerProcess {
+/**
+ * Write <run_dir>/job.json and launch the worker through the local execution backend, as the
+ * server's scheduler does (torchrun when num_processes > 1). The attempt is the run folder's name
+ * and `start`, or the checkpoint it resumes from.
+ */
+export function launchRun(prepared: PreparedRun, backend: LocalExecutionBackend, callbacks: LaunchCallbacks = {}): LocalRunHandle {
   const specFile = writeJobFile(prepared.runDir, prepared.spec);
-  return new PythonWorkerBridge(worker).train({ runDir: prepared.runDir, specFile, numProcesses: prepared.spec.training.num_processes }, callbacks);
+  const run = basename(prepared.runDir);
+  return backend.launch(
+    {
+      attemptId: `${run}/${prepared.resumedFrom === null ? "start" : basename(prepared.resumedFrom)}`,
+      jobId: run,
+      runDir: prepared.runDir,
+      specFile,
+      numProcesses: prepared.spec.training.num_processes,
+    },
+    callbacks.onEvent ?? (() => undefined),
+    { onProtocolError: callbacks.onProtocolError, onStderr: callbacks.onStderr },
+  );
 }

@@ -451,8 +451,8 @@ export class PythonWorkerBridge implements PythonWorker {
   }
 
   /** `train SPEC_FILE` in its run folder (through torchrun for several processes); the spec file is written already. */
-  train(run: { runDir: string; specFile: string; numProcesses: number }, observers: TrainObservers = {}): WorkerProcess {
-    const { python, workerRoot } = this.resolve();
+  train(run: { runDir: string; specFile: string; numProcesses: number }, observers: TrainObservers = {}, resolved: ResolvedWorker = this.resolve()): WorkerProcess {
+    const { python, workerRoot } = resolved;
     return startWorker({
       command: workerCommand(python, run.specFile, run.numProcesses),
       runDir: run.runDir,

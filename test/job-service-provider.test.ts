@@ -2,17 +2,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ApiKeyStore } from "./api-key-store.js";
-import { FileStore } from "./file-store.js";
-import { JobOutcomes } from "./job-outcome.js";
-import { JobService } from "./job-service.js";
-import { JobStore } from "./job-store.js";
-import { LocalFineTuneProvider } from "./local-fine-tune-provider.js";
-import { LocalJobRunner } from "./local-job-runner.js";
-import { ModelCatalog } from "./model-catalog.js";
-import { RunPreparer } from "./run-preparer.js";
-import { Scheduler } from "./scheduler.js";
-import { openDatabase, type StoreDatabase } from "./store/database.js";
+import { ApiKeyStore } from "../src/jobs/api-key-store.js";
+import { FileStore } from "../src/jobs/file-store.js";
+import { JobOutcomes } from "../src/jobs/job-outcome.js";
+import { JobService } from "../src/jobs/job-service.js";
+import { JobStore } from "../src/jobs/job-store.js";
+import { JobServiceProvider } from "../src/jobs/job-service-provider.js";
+import { ModelCatalog } from "../src/jobs/model-catalog.js";
+import { RunPreparer } from "../src/jobs/run-preparer.js";
+import { Scheduler } from "../src/jobs/scheduler.js";
+import { openDatabase, type StoreDatabase } from "../src/jobs/store/database.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 
 let dataDir: string;
 let database: StoreDatabase;
@@ -30,16 +30,16 @@ afterEach(async () => {
 
 const examples = Array.from({ length: 10 }, (_, index) => JSON.stringify({ prompt: `2+${index}=`, completion: String(2 + index) })).join("\n") + "\n";
 
-describe("LocalFineTuneProvider", () => {
+describe("JobServiceProvider", () => {
   it("uploads, creates, lists, cancels, and refuses illegal transitions like the HTTP API", async () => {
     const store = new JobStore(database);
     const files = new FileStore(database, dataDir, 1 << 20);
     const catalog = new ModelCatalog({ models: ["tiny-base"] });
     const outcomes = new JobOutcomes(store, files);
-    scheduler = new Scheduler(store, new LocalJobRunner(), { maxConcurrentJobs: 0, runs: new RunPreparer(store, files, catalog, { dataDir }), outcomes });
+    scheduler = new Scheduler(store, new LocalExecutionBackend(), { maxConcurrentJobs: 0, runs: new RunPreparer(store, files, catalog, { dataDir }), outcomes });
     const jobs = new JobService(store, files, catalog, scheduler, outcomes);
     const project = await new ApiKeyStore(database).ensureProject("alpha");
-    const provider = new LocalFineTuneProvider(jobs, files, project);
+    const provider = new JobServiceProvider(jobs, files, project);
 
     const file = await provider.uploadFile({ filename: "math.jsonl", purpose: "fine-tune", content: Buffer.from(examples) });
     expect(file.status).toBe("processed");

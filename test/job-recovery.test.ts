@@ -4,12 +4,13 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ApiKeyStore } from "./api-key-store.js";
-import { FileStore } from "./file-store.js";
-import { JobOutcomes } from "./job-outcome.js";
-import { JobRecovery, type RecoveryScheduler } from "./job-recovery.js";
-import { JobStore, type JobRow } from "./job-store.js";
-import { openDatabase, type StoreDatabase } from "./store/database.js";
+import { ApiKeyStore } from "../src/jobs/api-key-store.js";
+import { FileStore } from "../src/jobs/file-store.js";
+import { JobOutcomes } from "../src/jobs/job-outcome.js";
+import { JobRecovery, type RecoveryScheduler } from "../src/jobs/job-recovery.js";
+import { JobStore, type JobRow } from "../src/jobs/job-store.js";
+import { openDatabase, type StoreDatabase } from "../src/jobs/store/database.js";
+import { workerProcesses } from "../src/providers/local/python-worker.js";
 
 let dataDir: string;
 let database: StoreDatabase;
@@ -148,7 +149,7 @@ describe("JobRecovery", () => {
     await until(async () => worker.pid !== undefined);
     await sleep(200); // the process has exec'd with its command line
     const scheduler = recordingScheduler();
-    const recovery = new JobRecovery(store, scheduler, outcomes);
+    const recovery = new JobRecovery(store, scheduler, outcomes, { leftoverWorkers: workerProcesses });
     expect((await recovery.recover()).waiting).toEqual([job.id]);
     expect(scheduler.held).toEqual([job.id]);
     await until(async () => (await statusOf(job.id)) === "failed");
@@ -160,7 +161,7 @@ describe("JobRecovery", () => {
     const job = await orphanedJob("ftjob-stubborn0000000");
     fakeWorker(job.run_dir!, true);
     await sleep(300);
-    const recovery = new JobRecovery(store, recordingScheduler(), outcomes, { orphanWorkerTimeoutMs: 60_000 });
+    const recovery = new JobRecovery(store, recordingScheduler(), outcomes, { orphanWorkerTimeoutMs: 60_000, leftoverWorkers: workerProcesses });
     expect((await recovery.recover()).waiting).toEqual([job.id]);
     await recovery.stop();
     expect(await statusOf(job.id)).toBe("running");

@@ -8,11 +8,13 @@ import { parsePageParams } from "./page-params.js";
 
 /**
  * Tunekit's own job service as a FineTuneProvider, acting for one project: what the server's
- * routes do, without HTTP (for in-process callers and the provider conformance suite).
+ * routes do, without HTTP (for in-process callers and the provider conformance suite). Named
+ * `tunekit`, like the same service over HTTP (providers/openai/tunekit-server-provider.ts): its jobs
+ * run on whatever execution backend the scheduler has, local or not.
  */
-export class LocalFineTuneProvider implements FineTuneProvider {
+export class JobServiceProvider implements FineTuneProvider {
   readonly version = FINE_TUNE_PROVIDER_VERSION;
-  readonly name = "local";
+  readonly name = "tunekit";
 
   constructor(
     private readonly jobs: JobService,
