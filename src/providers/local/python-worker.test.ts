@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,7 +7,7 @@ import type { WorkerJobSpec } from "../../core/worker-job-spec.js";
 import { defaultConfig } from "../../core/config-schema.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { packageRoot } from "./worker-environment.js";
-import { EVENTS_FILE, JOB_FILE, WORKER_LOG_FILE, startWorker, workerCommand, type StartWorkerOptions } from "./python-worker.js";
+import { EVENTS_FILE, JOB_FILE, PythonWorkerBridge, WORKER_LOG_FILE, startWorker, workerCommand, type StartWorkerOptions } from "./python-worker.js";
 
 const python = join(packageRoot(), ".venv", "bin", "python");
 const fixture = fileURLToPath(new URL("./python-worker.fixture.py", import.meta.url));
@@ -169,5 +169,67 @@ describe("WorkerProcess against real child processes", () => {
     const outcome = await startWorker({ command: { command: join(scratch, "missing-python"), args: [] }, runDir }).finished;
     expect(outcome.status).toBe("failed");
     expect(outcome.message).toContain("missing-python");
+  });
+});
+
+describe("PythonWorkerBridge (the spec/python-worker.ts side serve uses)", () => {
+  // a stand-in worker package: `answer` prints what it was started with as its JSON answer,
+  // `refuse` answers with an error event and exit 2, `serve` echoes stdin lines
+  const root = join(scratch, "stand-in-worker");
+  mkdirSync(join(root, "tunekit_worker"), { recursive: true });
+  writeFileSync(join(root, "tunekit_worker", "__init__.py"), "");
+  writeFileSync(
+    join(root, "tunekit_worker", "__main__.py"),
+    [
+      "import json, os, sys",
+      "command = sys.argv[1]",
+      "if command == 'answer':",
+      "    print('progress on stdout before the answer')",
+      "    print(json.dumps({'args': sys.argv[2:], 'llama': os.environ.get('TUNEKIT_TEST_DEFAULT'), 'pythonpath': os.environ['PYTHONPATH']}))",
+      "elif command == 'refuse':",
+      "    print(json.dumps({'type': 'error', 'code': 'bad_input', 'message': '`--format` is unknown', 'field': '--format'}))",
+      "    sys.exit(2)",
+      "elif command == 'serve':",
+      "    for line in sys.stdin:",
+      "        print(json.dumps({'echo': line.strip()}), flush=True)",
+      "",
+    ].join("\n"),
+  );
+
+  it("runs a short command and reads its JSON answer; environment defaults fill only what the environment lacks", async () => {
+    const bridge = new PythonWorkerBridge({ python, workerRoot: root, environment: { ...process.env, TUNEKIT_TEST_DEFAULT: "" } });
+    const answer = await bridge.runJson<{ args: string[]; llama: string | null; pythonpath: string }>(["answer", "a b"], {
+      label: "export",
+      environmentDefaults: { TUNEKIT_TEST_DEFAULT: "lib" },
+    });
+    expect(answer).toEqual({ args: ["a b"], llama: "lib", pythonpath: root });
+    const kept = new PythonWorkerBridge({ python, workerRoot: root, environment: { ...process.env, TUNEKIT_TEST_DEFAULT: "mine" } });
+    expect((await kept.runJson<{ llama: string }>(["answer"], { label: "export", environmentDefaults: { TUNEKIT_TEST_DEFAULT: "lib" } })).llama).toBe("mine");
+  });
+
+  it("turns the worker's own error with exit 2 into a usage error naming the field", async () => {
+    const bridge = new PythonWorkerBridge({ python, workerRoot: root });
+    await expect(bridge.runJson(["refuse"], { label: "export" })).rejects.toMatchObject({ kind: "usage", code: "bad_input", field: "--format" });
+  });
+
+  it("spawns a long-lived command that speaks JSON Lines on stdin and stdout", async () => {
+    const child = new PythonWorkerBridge({ python, workerRoot: root }).spawn(["serve"]);
+    const line = new Promise<string>((resolve) => child.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString().trim())));
+    child.stdin.write("hello\n");
+    expect(JSON.parse(await line)).toEqual({ echo: "hello" });
+    child.stdin.end();
+    await new Promise((resolve) => child.once("close", resolve));
+  });
+
+  it("finds the `tunekit setup` venv when no interpreter is given, and names `tunekit setup` when it is missing", () => {
+    const bridge = new PythonWorkerBridge({ environment: { ...process.env, TUNEKIT_VENV: join(scratch, "no-venv") } });
+    let thrown: unknown;
+    try {
+      bridge.resolve();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ kind: "environment", code: "worker_env_missing", fix: expect.stringContaining("tunekit setup") });
+    expect(() => bridge.spawn(["serve"])).toThrow(/does not exist/);
   });
 });
