@@ -16,7 +16,7 @@ import type { Page } from "./page-params.js";
 export interface JobInsightOptions {
   /** the training method jobs without their own get */
   defaultMethod?: TrainingConfig["method"];
-  /** where a run folder keeps the worker's log (the runner's layout) */
+  /** where a run folder keeps the worker's log (the execution backend's layout) */
   logFileOf(runDir: string): string;
 }
 

@@ -2,10 +2,10 @@ import { WorkerExitCode } from "./worker-events.js";
 
 /**
  * The one table from how a worker ended to what that means everywhere: the job status and
- * retryability the server's scheduler records (JobRunOutcome), and the exit status of
- * `tunekit train`. The worker's exit codes are WorkerExitCode (worker/tunekit_worker/events.py
- * ExitCode); the supervisor turns exit code, signal and the worker's last events into a
- * WorkerStatus with `workerStatusOf`.
+ * retryability the server's scheduler records (RunOutcome of spec/execution-backend.ts), and the
+ * exit status of `tunekit train`. The worker's exit codes are WorkerExitCode
+ * (worker/tunekit_worker/events.py ExitCode); the supervisor turns exit code, signal and the
+ * worker's last events into a WorkerStatus with `workerStatusOf`.
  */
 export type WorkerStatus = "done" | "failed" | "bad_config" | "cancelled" | "diverged";
 

@@ -11,7 +11,7 @@ import { EVENTS_FILE, JOB_FILE, PythonWorkerBridge, WORKER_LOG_FILE, startWorker
 
 const python = join(packageRoot(), ".venv", "bin", "python");
 const fixture = fileURLToPath(new URL("./python-worker.fixture.py", import.meta.url));
-const scratch = mkdtempSync(join(tmpdir(), "tunekit-worker-process-"));
+const scratch = mkdtempSync(join(tmpdir(), "tunekit-python-worker-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 let runCounter = 0;
