@@ -137,3 +137,20 @@ def test_no_server_at_the_socket_means_the_client_runs_the_job(tiny_model, chat_
     assert "is not answering" in stderr and "running in this process" in stderr
     assert client.returncode == 0
     assert events_of(parse_events(stdout), "done")
+
+
+def test_which_environment_differences_refuse_a_run():
+    from tunekit_worker.forkserver import import_time_environment, refusal, source_fingerprint, thread_setting
+
+    server = {"PATH": "/usr/bin", "PYTHONPATH": "/w", "HF_HOME": "/hf"}
+    own, fingerprint = import_time_environment(server), source_fingerprint()
+
+    def request(**environment: str) -> dict:
+        return {"argv": ["train", "job.json"], "cwd": "/", "env": {**server, **environment}, "fingerprint": fingerprint}
+
+    # applied to the child (thread counts, unbuffered stdio) or torch's own default: forked
+    assert refusal(request(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", TORCHINDUCTOR_CACHE_DIR="/tmp/x", PATH="/bin", JOB="7"), own, fingerprint) is None
+    # read when the libraries are imported, or another sys.path: refused, with the names
+    assert refusal(request(HF_HOME="/other", PYTHONPATH="/w:/tests"), own, fingerprint) == "import-time environment differs (HF_HOME, PYTHONPATH)"
+    assert refusal({**request(), "fingerprint": [["/other-venv", "3.12"]]}, own, fingerprint).startswith("another Python")
+    assert thread_setting({"OMP_NUM_THREADS": "2"}) == 2 and thread_setting({"MKL_NUM_THREADS": "3"}) == 3 and thread_setting({"OMP_NUM_THREADS": "x"}) is None

@@ -7,8 +7,8 @@ python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--qua
 python -m tunekit_worker convert-gguf MODEL OUT.gguf [--quant f32]
 python -m tunekit_worker serve            (JSON Lines requests on stdin)
 python -m tunekit_worker plan SPEC.json   (data, resolved hyperparameters, steps, memory: no training)
-python -m tunekit_worker forkserver SOCKET (torch and transformers imported once; `train` runs fork
-                                          from it when TUNEKIT_FORKSERVER=SOCKET: forkserver.py)
+python -m tunekit_worker forkserver SOCKET (torch and transformers imported once; every command above
+                                          forks from it when TUNEKIT_FORKSERVER=SOCKET: forkserver.py)
 """
 
 from __future__ import annotations
@@ -20,6 +20,17 @@ USAGE = "usage: python -m tunekit_worker train SPEC.json | count-tokens MODEL DA
 
 
 def main(argv: list[str]) -> int:
+    socket_path = os.environ.get("TUNEKIT_FORKSERVER")
+    # through the fork server when there is one (forkserver.py); the ranks of a torchrun launch stay
+    # processes of their own
+    if socket_path and argv[:1] != ["forkserver"] and "TORCHELASTIC_RUN_ID" not in os.environ and "LOCAL_RANK" not in os.environ:
+        if argv[:1] == ["train"]:
+            stop_with_parent()
+        from .forkserver import run_through_server
+
+        code = run_through_server(socket_path, argv)
+        if code is not None:
+            exit_now(code)
     if len(argv) >= 1 and argv[0] == "generate":
         from .generate import main as generate_main
 
@@ -51,14 +62,6 @@ def main(argv: list[str]) -> int:
         print(USAGE, file=sys.stderr)
         return ExitCode.BAD_CONFIG
     stop_with_parent()
-    socket_path = os.environ.get("TUNEKIT_FORKSERVER")
-    # one process per run only: the ranks of a torchrun launch stay processes of their own
-    if socket_path and "TORCHELASTIC_RUN_ID" not in os.environ and "LOCAL_RANK" not in os.environ:
-        from .forkserver import run_through_server
-
-        code = run_through_server(socket_path, argv)
-        if code is not None:
-            exit_now(code)
     from .train import run_training
 
     code = run_training(argv[1])

@@ -1,4 +1,4 @@
-"""A fork server for single-process training runs: torch, transformers and peft imported once.
+"""A fork server for the worker's commands: torch, transformers and peft imported once.
 
 A tiny job on a CPU spends most of its life importing libraries (about 3 s of torch, transformers
 and peft on a 2-core machine, against a second of training). `tunekit server` starts one fork
@@ -7,8 +7,8 @@ server per Python environment:
     python -m tunekit_worker forkserver SOCKET
 
 It imports the training stack, then forks one child per run. The supervisor still spawns the
-usual `python -m tunekit_worker train SPEC.json`, with TUNEKIT_FORKSERVER=SOCKET in its
-environment: that process (the client, below) sends its stdin, stdout and stderr, its arguments,
+usual `python -m tunekit_worker train SPEC.json` (or `serve`, `export`, `plan` ...), with
+TUNEKIT_FORKSERVER=SOCKET in its environment: that process (the client, below) sends its stdin, stdout and stderr, its arguments,
 its environment and its working folder over the socket and proxies the run. The child takes them
 over, so its events reach the supervisor on the same pipe as before. The client forwards the
 signals it gets (SIGTERM, SIGINT, SIGHUP) to the child and exits with the child's exit status,
@@ -20,8 +20,9 @@ exactly as if the worker itself had been killed. When the server dies, its child
 (PR_SET_PDEATHSIG) and stop like a cancelled run.
 
 A run is forked only when every environment variable that the preloaded libraries read at import
-time (HF_*, TRANSFORMERS_*, TORCH*, PYTORCH_*, CUDA_*, OMP_*, MKL_*, TOKENIZERS_*, PYTHON*) equals
-the server's, and the worker's own source files are those it loaded; otherwise the server
+time (HF_*, TRANSFORMERS_*, TORCH*, PYTORCH_*, CUDA_*, OMP_*, MKL_*, PYTHON*) equals
+the server's (the thread counts and PYTHONUNBUFFERED are applied to the child instead), and the
+worker's own source files are those it loaded; otherwise the server
 refuses and the client runs the job itself, in its own process, as it would without a server.
 """
 
@@ -39,10 +40,16 @@ from pathlib import Path
 
 ENV_VAR = "TUNEKIT_FORKSERVER"
 # the variables that the preloaded libraries read when they are imported
-IMPORT_TIME_PREFIXES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "NVIDIA_", "OMP_", "MKL_", "TOKENIZERS_", "PYTHON", "ACCELERATE_", "PEFT_")
+IMPORT_TIME_PREFIXES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "NVIDIA_", "OMP_", "MKL_", "PYTHON", "ACCELERATE_", "PEFT_")
+# read after start-up, and applied to the child (its stdio is opened anew): no reason to refuse a run
+# (OMP_NUM_THREADS and MKL_NUM_THREADS become torch.set_num_threads; TORCHINDUCTOR_CACHE_DIR is torch's
+# own default, which a client forked from a Python that imported torch carries)
+RUN_TIME_VARIABLES = ("PYTHONUNBUFFERED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCHINDUCTOR_CACHE_DIR")
 MAX_MESSAGE = 1 << 20
 # in a forked child: the pid of the client, the process the supervisor started and signals
 _client_pid: int | None = None
+# torch's intra-op threads for a client that sets neither OMP_NUM_THREADS nor MKL_NUM_THREADS
+_default_threads = 1
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -52,7 +59,15 @@ def worker_pid() -> int:
 
 
 def import_time_environment(environment: dict[str, str]) -> dict[str, str]:
-    return {name: value for name, value in environment.items() if name.startswith(IMPORT_TIME_PREFIXES)}
+    return {name: value for name, value in environment.items() if name.startswith(IMPORT_TIME_PREFIXES) and name not in RUN_TIME_VARIABLES}
+
+
+def thread_setting(environment: dict[str, str] | os._Environ) -> int | None:
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = environment.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
 
 
 def source_fingerprint() -> list[list[object]]:
@@ -84,6 +99,10 @@ def serve_forever(socket_path: str) -> int:
     # the environment as started: importing torch adds variables of its own (TORCHINDUCTOR_CACHE_DIR)
     own_environment = import_time_environment(dict(os.environ))
     preload()
+    global _default_threads
+    import torch
+
+    _default_threads = len(os.sched_getaffinity(0)) if thread_setting(os.environ) else torch.get_num_threads()
     fingerprint = source_fingerprint()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)
@@ -150,6 +169,7 @@ def accept_run(connection: socket.socket, own_environment: dict[str, str], finge
     if reason is not None:
         for fd in fds:
             os.close(fd)
+        print(f"forkserver: ran no child for {' '.join(map(str, request.get('argv', [])))[:200]}: {reason}", file=sys.stderr, flush=True)
         send(connection, {"refused": reason})
         return None
     pid = os.fork()
@@ -189,12 +209,19 @@ def run_child(request: dict, fds: list[int]) -> None:
             os.dup2(fd, target)
             os.close(fd)
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # fds 0-2 live as long as the process
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+        unbuffered = bool(request["env"].get("PYTHONUNBUFFERED"))
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1 if unbuffered else -1)
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
+        if unbuffered:
+            sys.stdout.reconfigure(write_through=True)
+            sys.stderr.reconfigure(write_through=True)
         os.environ.clear()
         os.environ.update(request["env"])
         os.environ.pop(ENV_VAR, None)  # the child runs the job itself
         os.chdir(request["cwd"])
+        import torch
+
+        torch.set_num_threads(thread_setting(request["env"]) or _default_threads)
         sys.argv = ["tunekit_worker", *request["argv"]]
         from .__main__ import main
 
