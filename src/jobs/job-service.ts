@@ -145,7 +145,8 @@ export class JobService {
   async cancel(project: Project, jobId: string): Promise<FineTuningJob> {
     const job = await this.store.getJob(project.id, jobId);
     const updated = await this.store.transition(job.id, "cancelled", { message: "Fine-tuning job cancelled" }, { finished_at: Date.now(), estimated_finish: null });
-    if (job.status === "running") await this.queue.stop(job.id, "cancel");
+    // whatever status was read above: the scheduler may have launched the job since (stop is a no-op for a job it does not run)
+    await this.queue.stop(job.id, "cancel");
     return toJobObject(updated, project.id);
   }
 

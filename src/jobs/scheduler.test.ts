@@ -153,3 +153,36 @@ describe("Scheduler launches through the execution backend", () => {
     expect(events.map((event) => event.message)).toEqual(expect.arrayContaining(["Fine-tuning job started", "Fine-tuning job resumed"]));
   });
 });
+
+describe("Scheduler and a cancelled job", () => {
+  it("records nothing the stopping worker says after the cancellation: the job's events end with it", async () => {
+    const projectId = (await new ApiKeyStore(database).ensureProject("alpha")).id;
+    let say: ((event: WorkerEvent) => void) | null = null;
+    const backend: ExecutionBackend = {
+      ...recordingBackend(),
+      launch(request, onEvent) {
+        say = onEvent;
+        let end!: (outcome: RunOutcome) => void;
+        const finished = new Promise<RunOutcome>((resolve) => (end = resolve));
+        // a worker that was just starting: it reports its start while it stops
+        const stop = () => {
+          onEvent({ v: 1, type: "started", run_dir: request.runDir, pid: 4242, device: "cpu (fp32)", world_size: 1, resumed_from: null });
+          end({ ...stopped, message: "cancelled" });
+          return finished;
+        };
+        return { attemptId: request.attemptId, finished, cancel: stop, pause: stop };
+      },
+    };
+    scheduler = new Scheduler(store, backend, { runs: preparation, outcomes: new JobOutcomes(store, new FileStore(database, dataDir, 1 << 20)) });
+    const job = await queuedJob(projectId, "ftjob-cancelled00000");
+    scheduler.start();
+    await until(() => say !== null);
+    await store.transition(job.id, "cancelled", { message: "Fine-tuning job cancelled" });
+    await scheduler.stop(job.id, "cancel");
+    await scheduler.idle();
+    const messages = (await store.jobEvents(job.id)).map((event) => event.message);
+    expect(messages.at(-1)).toBe("Fine-tuning job cancelled");
+    expect(messages.some((message) => message.startsWith("Training started"))).toBe(false);
+    expect((await store.getJob(null, job.id)).status).toBe("cancelled");
+  });
+});

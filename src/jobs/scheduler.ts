@@ -210,7 +210,8 @@ export class Scheduler {
       const remainingMs = (event.elapsed_s * 1000 * (event.total_steps - event.step)) / event.step;
       await this.store.updateJob(job.id, { estimated_finish: Date.now() + Math.round(remainingMs) });
     }
-    if (mapped.event) await this.store.addEvent(job.id, mapped.event);
+    // a cancelled job's events end with its cancellation: what the stopping worker still says stays in its run folder
+    if (mapped.event && entry.stopping !== "cancel") await this.store.addEvent(job.id, mapped.event);
   }
 
   private async finish(jobId: string, entry: RunningJob, outcome: RunOutcome): Promise<void> {

@@ -1,6 +1,6 @@
 """The worker's job spec (job_spec.py) has the defaults and bounds of the TypeScript one.
 
-The zod schema in src/spec/job-spec.ts (built from the run-config schema, src/core/config-schema.ts)
+The zod schema in src/core/worker-job-spec.ts (built from the run-config schema, src/core/config-schema.ts)
 is the source; its JSON Schema is committed at tunekit_worker/schemas/job-spec.v1.schema.json
 (scripts/generate-worker-schemas.mjs writes it, test/worker-contract.test.ts fails while it is
 stale). Field by field, this test checks that the Python dataclasses hold the same fields with the

@@ -1,4 +1,4 @@
-"""The job spec (`src/spec/job-spec.ts`, WorkerJobSpec v1) as typed dataclasses.
+"""The job spec (`src/core/worker-job-spec.ts`, WorkerJobSpec v1) as typed dataclasses.
 
 `parse_job_spec` turns the JSON the supervisor wrote into a JobSpec and checks everything that can
 be checked without loading a model: types and ranges, methods this worker runs, files that must
