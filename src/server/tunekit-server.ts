@@ -53,6 +53,8 @@ export interface ServerOptions {
   staleHeartbeatMs?: number;
   /** where jobs' workers run (default: the local execution backend, Tunekit's Python worker on this machine) */
   backend?: ExecutionBackend;
+  /** the default backend forks single-process runs from one worker fork server (default true; `tunekit server --no-fork-server`) */
+  forkServer?: boolean;
   trainingDefaults?: Partial<TrainingConfig>;
   maxSeqLen?: number;
   logger?: boolean;
@@ -98,7 +100,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const catalog = new ModelCatalog({ models: bundled ? [bundled] : (options.models ?? []), modelsDir: options.modelsDir ?? join(dataDir, "models") });
   const runs = new RunPreparer(store, files, catalog, { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
   const outcomes = new JobOutcomes(store, files);
-  const scheduler = new Scheduler(store, options.backend ?? new LocalExecutionBackend(), {
+  // a long-lived server forks its runs from one worker fork server (torch imported once)
+  const backend = options.backend ?? new LocalExecutionBackend({ forkServer: options.forkServer ?? true });
+  const scheduler = new Scheduler(store, backend, {
     maxConcurrentJobs: options.maxConcurrentJobs ?? 1,
     heartbeatMs: options.heartbeatMs,
     runs,
@@ -168,6 +172,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         await recovery.stop();
         await app.close();
         await scheduler.close();
+        await backend.close?.();
         await jobs.settled();
         await chat.close();
         await database.destroy();

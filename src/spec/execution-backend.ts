@@ -72,6 +72,8 @@ export interface ExecutionBackend {
   cancel(attemptId: string, mode: StopMode): Promise<RunOutcome | null>;
   /** the worker's own log lines (its stderr) of this attempt, the last `tail` of them; empty for an unknown attempt */
   logs(attemptId: string, options?: { tail?: number }): Promise<string[]>;
+  /** release what the backend holds (the local one: its worker fork server); the server calls it when it closes */
+  close?(): Promise<void>;
 }
 
 /**

@@ -180,6 +180,7 @@ def accept_run(connection: socket.socket, own_environment: dict[str, str], finge
     for fd in fds:
         os.close(fd)
     send(connection, {"pid": pid})
+    print(json.dumps({"forked": pid, "command": str(request["argv"][0]) if request["argv"] else None}), flush=True)
     return pid
 
 

@@ -8,6 +8,7 @@ interface ServerCommandOptions {
   port: string;
   dataDir: string;
   auth: boolean;
+  forkServer: boolean;
   maxUploadMb: string;
   model: string[];
   modelsDir?: string;
@@ -80,6 +81,7 @@ export function registerServer(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option("--no-fork-server", "start every training run in a Python process of its own (default: fork them from one worker fork server, torch imported once)")
     .option("--open", "open the web UI in the default browser once the server listens", false)
     .option("--json", "print the listening address as JSON", false)
     .action(
@@ -107,6 +109,7 @@ export function registerServer(program: Command): void {
           models: options.model,
           modelsDir: options.modelsDir,
           maxConcurrentJobs: positiveNumber(options.maxConcurrentJobs, "--max-concurrent-jobs", true, 0),
+          forkServer: options.forkServer,
           trainingDefaults,
           maxSeqLen,
           hosted,

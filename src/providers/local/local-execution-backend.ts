@@ -14,13 +14,20 @@ import {
 import { RUN_FILES } from "../../spec/run-folder.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { exitMeaning } from "../../spec/worker-exit.js";
-import { PythonWorkerBridge, type ProtocolError, type PythonWorkerOptions, type ResolvedWorker, type WorkerOutcome } from "./python-worker.js";
+import { PythonWorkerBridge, trainEnvironment, type ProtocolError, type PythonWorkerOptions, type ResolvedWorker, type WorkerOutcome } from "./python-worker.js";
+import { FORK_SERVER_VARIABLE, WorkerForkServer } from "./worker-fork-server.js";
 
 export interface LocalExecutionBackendOptions extends PythonWorkerOptions {
   /** SIGKILL a worker that has not stopped this long after cancel/pause (default 10 minutes) */
   cancelTimeoutMs?: number;
   /** ended attempts kept for status, logs and repeated launches (default 100; running ones are always kept) */
   keepEndedAttempts?: number;
+  /**
+   * Fork single-process runs from one worker fork server (worker-fork-server.ts), started with the
+   * first launch and ended by close(): what a long-lived server wants (default false: `tunekit
+   * train` runs one job). An inherited TUNEKIT_FORKSERVER names a running one to use instead.
+   */
+  forkServer?: boolean;
 }
 
 /** What `tunekit train` watches besides the events. */
@@ -60,6 +67,7 @@ export class LocalExecutionBackend implements ExecutionBackend {
   readonly name = "local";
   private readonly worker: PythonWorkerBridge;
   private readonly attempts = new Map<string, Attempt>();
+  private forkServer: WorkerForkServer | null = null;
 
   constructor(private readonly options: LocalExecutionBackendOptions = {}) {
     this.worker = new PythonWorkerBridge({ python: options.python, workerRoot: options.workerRoot, environment: options.environment });
@@ -118,6 +126,7 @@ export class LocalExecutionBackend implements ExecutionBackend {
         cancelTimeoutMs: this.options.cancelTimeoutMs,
       },
       resolved,
+      this.forkServerEnvironment(resolved, request.numProcesses),
     );
     return {
       attemptId: request.attemptId,
@@ -127,6 +136,26 @@ export class LocalExecutionBackend implements ExecutionBackend {
       pause: () => worker.cancel().then(toRunOutcome),
       kill: () => worker.kill(),
     };
+  }
+
+  /** The fork server this backend started, if any (its forked-run count, or why it is not in use). */
+  get forkServerState(): { ready: boolean; forkedRuns: number; problem: string | null } | null {
+    return this.forkServer ? { ready: this.forkServer.ready !== null, forkedRuns: this.forkServer.forkedRuns, problem: this.forkServer.problem } : null;
+  }
+
+  /** End the fork server, if one was started (runs in flight finish first). */
+  async close(): Promise<void> {
+    await this.forkServer?.close();
+  }
+
+  /** TUNEKIT_FORKSERVER for a single-process run once this backend's fork server is ready (the first runs spawn while it starts). */
+  private forkServerEnvironment(resolved: ResolvedWorker, numProcesses: number): NodeJS.ProcessEnv {
+    const base = this.options.environment ?? process.env;
+    if (!this.options.forkServer || numProcesses > 1 || base[FORK_SERVER_VARIABLE]) return {};
+    this.forkServer ??= new WorkerForkServer({ python: resolved.python, environment: trainEnvironment(base, resolved.workerRoot) });
+    void this.forkServer.start();
+    const socket = this.forkServer.ready;
+    return socket ? { [FORK_SERVER_VARIABLE]: socket } : {};
   }
 
   private forgetEndedAttempts(): void {

@@ -169,6 +169,13 @@ export function classifyExit(
   });
 }
 
+/** The environment of a `train` worker (and of the fork server it may fork from: worker-fork-server.ts). */
+export function trainEnvironment(base: NodeJS.ProcessEnv | undefined, pythonPath: string | undefined): NodeJS.ProcessEnv {
+  const environment: NodeJS.ProcessEnv = { ...(base ?? process.env), PYTHONUNBUFFERED: "1" };
+  if (pythonPath) environment.PYTHONPATH = [pythonPath, environment.PYTHONPATH].filter(Boolean).join(delimiter);
+  return environment;
+}
+
 export class WorkerProcess {
   readonly pid: number | undefined;
   readonly finished: Promise<WorkerOutcome>;
@@ -183,8 +190,7 @@ export class WorkerProcess {
     if (options.spec) writeJobFile(runDir, options.spec);
     const eventsFile: WriteStream = createWriteStream(join(runDir, EVENTS_FILE), { flags: "a" });
     const logFile: WriteStream = createWriteStream(join(runDir, WORKER_LOG_FILE), { flags: "a" });
-    const environment: NodeJS.ProcessEnv = { ...(options.environment ?? process.env), PYTHONUNBUFFERED: "1" };
-    if (options.pythonPath) environment.PYTHONPATH = [options.pythonPath, environment.PYTHONPATH].filter(Boolean).join(delimiter);
+    const environment = trainEnvironment(options.environment, options.pythonPath);
 
     // own process group: a Ctrl-C in the terminal reaches the supervisor only, which forwards
     // SIGTERM once; the group lets a forced stop reach torchrun's children too
@@ -451,13 +457,18 @@ export class PythonWorkerBridge implements PythonWorker {
   }
 
   /** `train SPEC_FILE` in its run folder (through torchrun for several processes); the spec file is written already. */
-  train(run: { runDir: string; specFile: string; numProcesses: number }, observers: TrainObservers = {}, resolved: ResolvedWorker = this.resolve()): WorkerProcess {
+  train(
+    run: { runDir: string; specFile: string; numProcesses: number },
+    observers: TrainObservers = {},
+    resolved: ResolvedWorker = this.resolve(),
+    extraEnvironment: NodeJS.ProcessEnv = {},
+  ): WorkerProcess {
     const { python, workerRoot } = resolved;
     return startWorker({
       command: workerCommand(python, run.specFile, run.numProcesses),
       runDir: run.runDir,
       pythonPath: workerRoot,
-      environment: this.options.environment,
+      environment: { ...(this.options.environment ?? process.env), ...extraEnvironment },
       ...observers,
     });
   }
