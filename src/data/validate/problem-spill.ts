@@ -48,7 +48,7 @@ export class ProblemSpill {
   async writeReport(report: ValidationReport, out: Writable): Promise<void> {
     for (const severity of ["error", "warning"] as const) {
       this.flush(severity);
-      closeSync(this.files[severity].fd);
+      this.close(severity);
     }
     const write = async (text: string) => {
       if (!out.write(text)) await once(out, "drain");
@@ -67,13 +67,18 @@ export class ProblemSpill {
   }
 
   remove(): void {
-    for (const severity of ["error", "warning"] as const) {
-      try {
-        closeSync(this.files[severity].fd);
-      } catch {
-        // closed by writeReport
-      }
-    }
+    for (const severity of ["error", "warning"] as const) this.close(severity);
     rmSync(this.folder, { recursive: true, force: true });
+  }
+
+  /**
+   * Close a spill file once. A second close of the same number would close whatever the process
+   * opened with it since (here: writeReport's own read streams, which then failed with EBADF).
+   */
+  private close(severity: "error" | "warning"): void {
+    const file = this.files[severity];
+    if (file.fd < 0) return;
+    closeSync(file.fd);
+    file.fd = -1;
   }
 }
