@@ -154,3 +154,30 @@ def test_which_environment_differences_refuse_a_run():
     assert refusal(request(HF_HOME="/other", PYTHONPATH="/w:/tests"), own, fingerprint) == "import-time environment differs (HF_HOME, PYTHONPATH)"
     assert refusal({**request(), "fingerprint": [["/other-venv", "3.12"]]}, own, fingerprint).startswith("another Python")
     assert thread_setting({"OMP_NUM_THREADS": "2"}) == 2 and thread_setting({"MKL_NUM_THREADS": "3"}) == 3 and thread_setting({"OMP_NUM_THREADS": "x"}) is None
+
+
+def test_a_client_that_vanishes_mid_handshake_leaves_the_server_serving(server, tiny_model, chat_data, tmp_path):
+    import socket
+
+    process, socket_path = server
+    for attempt in range(6):
+        # a request with its descriptors, and gone before the answer (a client killed while connecting)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as vanishing:
+            vanishing.connect(socket_path)
+            from tunekit_worker.forkserver import source_fingerprint
+
+            # forked (a real request) or refused (another fingerprint): the answer finds nobody either way
+            fingerprint = source_fingerprint() if attempt % 2 == 0 else None
+            request = {"argv": ["count-tokens"], "env": base_environment(), "cwd": str(tmp_path), "pid": os.getpid(), "fingerprint": fingerprint}
+            with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
+                socket.send_fds(vanishing, [json.dumps(request).encode()], [null_in.fileno(), null_out.fileno(), null_out.fileno()])
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as garbage:
+            garbage.connect(socket_path)
+            garbage.send(b"not json")
+    assert process.poll() is None, "the fork server is still running"
+    train, _ = chat_data
+    spec = make_spec(tiny_model, train, tmp_path / "run", max_steps=2, device="cpu")
+    client = start_client(write_spec(spec, tmp_path / "job.json"), socket_path)
+    stdout, stderr = client.communicate(timeout=180)
+    assert client.returncode == 0 and "running in this process" not in stderr
+    assert events_of(parse_events(stdout), "done")

@@ -127,13 +127,17 @@ def serve_forever(socket_path: str) -> int:
                 break  # the supervisor closed our stdin: it is shutting down
             if listener in readable:
                 connection, _ = listener.accept()
-                child = accept_run(connection, own_environment, fingerprint, [listener, *children.values()])
+                try:
+                    child = accept_run(connection, own_environment, fingerprint, [listener, *children.values()])
+                except Exception as error:  # one client's trouble never ends the server
+                    print(f"forkserver: a request failed ({type(error).__name__}: {error})", file=sys.stderr, flush=True)
+                    child = None
                 if child is None:
                     connection.close()
                 else:
                     children[child] = connection
             for pid, connection in list(children.items()):
-                if connection in readable and not connection.recv(16):
+                if connection in readable and not receive_quietly(connection):
                     # the client is gone without a word (SIGKILL): so is its run
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
@@ -163,14 +167,16 @@ def accept_run(connection: socket.socket, own_environment: dict[str, str], finge
     if len(fds) != 3:
         for fd in fds:
             os.close(fd)
-        send(connection, {"refused": "the request did not carry stdin, stdout and stderr"})
+        with contextlib.suppress(OSError):
+            send(connection, {"refused": "the request did not carry stdin, stdout and stderr"})
         return None
     reason = refusal(request, own_environment, fingerprint)
     if reason is not None:
         for fd in fds:
             os.close(fd)
         print(f"forkserver: ran no child for {' '.join(map(str, request.get('argv', [])))[:200]}: {reason}", file=sys.stderr, flush=True)
-        send(connection, {"refused": reason})
+        with contextlib.suppress(OSError):
+            send(connection, {"refused": reason})
         return None
     pid = os.fork()
     if pid == 0:
@@ -179,7 +185,13 @@ def accept_run(connection: socket.socket, own_environment: dict[str, str], finge
         run_child(request, fds)  # never returns
     for fd in fds:
         os.close(fd)
-    send(connection, {"pid": pid})
+    try:
+        send(connection, {"pid": pid})
+    except OSError:
+        # the client died before it learnt the pid (killed while connecting): so does its run
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return None
     print(json.dumps({"forked": pid, "command": str(request["argv"][0]) if request["argv"] else None}), flush=True)
     return pid
 
@@ -258,6 +270,14 @@ def reap(children: dict[int, socket.socket]) -> None:
         connection.close()
 
 
+def receive_quietly(connection: socket.socket) -> bytes:
+    """What a client sent; empty once it is gone (closed or reset)."""
+    try:
+        return connection.recv(16)
+    except OSError:
+        return b""
+
+
 def send(connection: socket.socket, message: dict) -> None:
     connection.send(json.dumps(message).encode())
 
@@ -268,6 +288,17 @@ def send(connection: socket.socket, message: dict) -> None:
 def run_through_server(socket_path: str, argv: list[str]) -> int | None:
     """Run `argv` in a child of the fork server and proxy it; None when the server is not there or
     refuses (then the caller runs the job in this process)."""
+    child: int | None = None
+    pending: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        if child is None:
+            pending.append(signum)  # the child is not there yet: it gets the signal once it is
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.connect(socket_path)
@@ -276,20 +307,18 @@ def run_through_server(socket_path: str, argv: list[str]) -> int | None:
         first = json.loads(connection.recv(MAX_MESSAGE) or b"{}")
     except (OSError, ValueError) as error:
         connection.close()
+        restore_signals(previous, pending)
         print(f"note: the fork server at {socket_path} is not answering ({error}); running in this process", file=sys.stderr, flush=True)
         return None
     if "pid" not in first:
         connection.close()
+        restore_signals(previous, pending)
         print(f"note: the fork server ran no child ({first.get('refused', 'no reason given')}); running in this process", file=sys.stderr, flush=True)
         return None
     child = int(first["pid"])
-
-    def forward(signum: int, _frame: object) -> None:
+    for signum in pending:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
-
-    for signum in FORWARDED_SIGNALS:
-        signal.signal(signum, forward)
     while True:
         try:
             message = connection.recv(MAX_MESSAGE)
@@ -305,6 +334,14 @@ def run_through_server(socket_path: str, argv: list[str]) -> int | None:
         return int(ended["exit"])
     print("worker: the fork server ended before the run did", file=sys.stderr, flush=True)
     return 1
+
+
+def restore_signals(previous: dict, pending: list[int]) -> None:
+    """Back to the handlers from before the handshake; a signal that came during it is raised now."""
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+    for signum in pending:
+        os.kill(os.getpid(), signum)
 
 
 def main(argv: list[str]) -> int:
