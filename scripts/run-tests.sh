@@ -7,31 +7,43 @@ mkdir -p .tunekit
 vitest_report=.tunekit/vitest-report.json
 pytest_report=.tunekit/pytest-report.txt
 
-# formatting and lint, both sides: Prettier and ESLint for TypeScript, ruff for the Python worker
-# (`make format` rewrites what the format checks refuse)
-lint_status=0
-npx prettier --check --log-level warn . || lint_status=1
-npx eslint . || lint_status=1
-.venv/bin/ruff check worker || lint_status=1
-.venv/bin/ruff format --check worker || lint_status=1
-[ "$lint_status" -eq 0 ] || echo "lint: the findings above fail the run (make format fixes the formatting ones)" >&2
+# Three things at once on the cores (each is mostly one process that waits, or one thread), their
+# outputs printed after vitest's:
+# - the checks: formatting and lint on both sides (Prettier and ESLint for TypeScript, ruff for the
+#   Python worker; `make format` rewrites what the format checks refuse), and the type check of the
+#   test and bench sources (the build covers src/ only) and of the web UI (DOM, Preact JSX);
+# - the worker's pytest;
+# - vitest (below).
+checks_report=.tunekit/checks-report.txt
+(
+  status=0
+  npx prettier --check --log-level warn . || status=1
+  npx eslint . || status=1
+  .venv/bin/ruff check worker || status=1
+  .venv/bin/ruff format --check worker || status=1
+  [ "$status" -eq 0 ] || echo "lint: the findings above fail the run (make format fixes the formatting ones)"
+  npx tsc -p tsconfig.check.json || status=2
+  npx tsc -p src/web/tsconfig.json || status=2
+  exit "$status"
+) > "$checks_report" 2>&1 &
+checks_pid=$!
 
-# the test and bench sources are type-checked too (the build covers src/ only)
-npx tsc -p tsconfig.check.json
-typecheck_status=$?
-# the web UI has its own compiler settings (DOM, Preact JSX)
-npx tsc -p src/web/tsconfig.json || typecheck_status=1
-
-# the worker's tests run beside vitest's files (they fill the cores while those wait on servers,
-# CLIs and workers); their output follows vitest's
 PYTHONPATH=worker .venv/bin/python -m pytest worker/tests -q -p no:cacheprovider > "$pytest_report" 2>&1 &
 pytest_pid=$!
 
 npx vitest run --reporter=default --reporter=json --outputFile="$vitest_report"
 vitest_status=$?
 
+wait "$checks_pid"
+checks_status=$?
+echo "== lint and type checks (exit $checks_status)"
+cat "$checks_report"
+lint_status=$([ "$checks_status" -eq 0 ] && echo 0 || echo 1)
+typecheck_status=$lint_status
+
 wait "$pytest_pid"
 pytest_status=$?
+echo "== pytest"
 cat "$pytest_report"
 # pytest exits 5 when it collected nothing: that is not a pass
 [ "$pytest_status" -eq 5 ] && echo "pytest collected no tests" >&2
