@@ -61,8 +61,10 @@ export class WorkerForkServer {
     createInterface({ input: child.stderr! }).on("line", (line) => stderr.push(line) > 20 && stderr.shift());
     const lines = createInterface({ input: child.stdout! });
     const first = new Promise<string>((resolve) => lines.once("line", resolve));
-    const timeout = sleep(this.options.startTimeoutMs ?? 120_000).then(() => "did not get ready in time");
+    const waiting = new AbortController();
+    const timeout = sleep(this.options.startTimeoutMs ?? 120_000, "did not get ready in time", { signal: waiting.signal }).catch(() => "");
     const answer = await Promise.race([first, exited, timeout]);
+    waiting.abort(); // the timer must not hold the process open
     lines.on("line", (line) => {
       if (line.startsWith('{"forked"')) this.forkedRuns += 1;
     });
