@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { trainEnvironment } from "../src/providers/local/python-worker.js";
+import { FORK_SERVER_VARIABLE, WorkerForkServer } from "../src/providers/local/worker-fork-server.js";
 import { haveWorker, python, TINY_LLAMA_SHARED_VARIABLE, workerRoot } from "./helpers/tiny-llama.js";
 
 /**
@@ -21,26 +21,21 @@ import { haveWorker, python, TINY_LLAMA_SHARED_VARIABLE, workerRoot } from "./he
 export async function setup(): Promise<() => Promise<void>> {
   const folder = mkdtempSync(join(tmpdir(), "tunekit-test-shared-"));
   process.env[TINY_LLAMA_SHARED_VARIABLE] = folder;
-  const stopForkServer = haveWorker && process.env.TUNEKIT_TEST_FORKSERVER !== "0" ? await startForkServer(join(folder, "worker.sock")) : async () => {};
+  const stopForkServer = haveWorker && process.env.TUNEKIT_TEST_FORKSERVER !== "0" ? await startForkServer() : async () => {};
   return async () => {
     await stopForkServer();
     rmSync(folder, { recursive: true, force: true });
   };
 }
 
-async function startForkServer(socketPath: string): Promise<() => Promise<void>> {
-  const environment: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: [workerRoot, process.env.PYTHONPATH].filter(Boolean).join(":"), PYTHONUNBUFFERED: "1" };
-  delete environment.TUNEKIT_FORKSERVER;
-  const server = spawn(python, ["-m", "tunekit_worker", "forkserver", socketPath], { env: environment, stdio: ["pipe", "pipe", "inherit"] });
-  const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));
-  const lines = createInterface({ input: server.stdout! });
-  const ready = await Promise.race([new Promise<string>((resolve) => lines.once("line", resolve)), exited.then((code) => `exited ${code}`)]);
-  if (!ready.includes('"ready"')) throw new Error(`the worker fork server did not start: ${ready}`);
-  lines.on("line", () => {});
-  process.env.TUNEKIT_FORKSERVER = socketPath;
+async function startForkServer(): Promise<() => Promise<void>> {
+  // the server's own fork server class, with the environment Tunekit gives its `train` workers
+  const server = new WorkerForkServer({ python, environment: trainEnvironment(process.env, workerRoot) });
+  const socketPath = await server.start();
+  if (socketPath === null) throw new Error(server.problem ?? "the worker fork server did not start");
+  process.env[FORK_SERVER_VARIABLE] = socketPath;
   return async () => {
-    delete process.env.TUNEKIT_FORKSERVER;
-    server.stdin!.end();
-    await exited;
+    delete process.env[FORK_SERVER_VARIABLE];
+    await server.close();
   };
 }
