@@ -190,14 +190,19 @@ def forkserver(tmp_path_factory):
         return
     socket_path = str(tmp_path_factory.mktemp("forkserver") / "worker.sock")
     environment = {**os.environ, "PYTHONPATH": str(WORKER_ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    process = subprocess.Popen([sys.executable, "-m", "tunekit_worker", "forkserver", socket_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment, text=True)
-    ready = json.loads(process.stdout.readline() or "{}")
+    process, ready = start_forkserver(socket_path, environment)
     assert ready.get("forkserver") == "ready", "the fork server did not start"
     _forkserver_socket = socket_path
     yield socket_path
     _forkserver_socket = None
     process.stdin.close()
     process.wait(timeout=60)
+
+
+def start_forkserver(socket_path: str, environment: dict[str, str]) -> tuple[subprocess.Popen, dict]:
+    """`python -m tunekit_worker forkserver SOCKET`, and the line it prints once it is ready."""
+    process = subprocess.Popen([sys.executable, "-m", "tunekit_worker", "forkserver", socket_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment, text=True)
+    return process, json.loads(process.stdout.readline() or "{}")
 
 
 def write_spec(spec: dict, path: Path) -> Path:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import events_of, make_spec, parse_events, write_spec
+from conftest import events_of, make_spec, parse_events, start_forkserver, write_spec
 
 WORKER_ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,14 +26,7 @@ def base_environment() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     socket_path = str(tmp_path_factory.mktemp("forkserver") / "worker.sock")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tunekit_worker", "forkserver", socket_path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=base_environment(),
-        text=True,
-    )
-    ready = json.loads(process.stdout.readline())
+    process, ready = start_forkserver(socket_path, base_environment())
     assert ready == {"forkserver": "ready", "pid": process.pid, "socket": socket_path}
     yield process, socket_path
     process.stdin.close()
