@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { completeCheckpoints } from "../src/jobs/event-journal.js";
 import { latestCheckpoint } from "../src/providers/local/run-directory.js";
-import { CHECKPOINT_FILES, checkpointPath, completeCheckpointFolders, latestCompleteCheckpoint, RUN_FILES, RUN_FOLDERS } from "../src/spec/run-folder.js";
+import { CHECKPOINT_FILES, checkpointPath, COMPLETE_MARKER, completeCheckpointFolders, latestCompleteCheckpoint, RUN_FILES, RUN_FOLDERS } from "../src/spec/run-folder.js";
 import { writeCompleteCheckpoint } from "./helpers/checkpoint-folder.js";
 
 /**
@@ -30,9 +30,11 @@ print(json.dumps({
     "latest": None if latest is None else str(latest),
     "path_of_7": str(r.checkpoint_path(run_dir, 7)),
     "files": {"job": r.JOB_FILE, "events": r.EVENTS_FILE, "workerLog": r.WORKER_LOG_FILE, "journal": r.JOURNAL_FILE,
-              "retiredJournal": r.RETIRED_JOURNAL_FILE, "owner": r.OWNER_FILE, "summary": r.SUMMARY_FILE},
+              "retiredJournal": r.RETIRED_JOURNAL_FILE, "owner": r.OWNER_FILE, "summary": r.SUMMARY_FILE,
+              "stopRequest": r.STOP_REQUEST_FILE},
     "folders": {"checkpoints": r.CHECKPOINTS_DIR, "adapter": r.ADAPTER_DIR, "merged": r.MERGED_DIR, "export": r.EXPORT_DIR},
     "checkpoint_files": {"trainerState": r.TRAINER_STATE, "optimizer": r.OPTIMIZER_STATE, "scheduler": r.SCHEDULER_STATE, "rng": r.RNG_STATE},
+    "complete_marker": r.COMPLETE_MARKER,
 }))
 `;
 
@@ -43,6 +45,7 @@ interface PythonSide {
   files: Record<string, string>;
   folders: Record<string, string>;
   checkpoint_files: Record<string, string>;
+  complete_marker: string;
 }
 
 function pythonSide(runDir: string): PythonSide {
@@ -68,6 +71,10 @@ function mixedRunFolder(): string {
   // corrupt: an empty RNG state and no weights
   writeFileSync(join(writeCompleteCheckpoint(checkpointPath(runDir, 18), 18), CHECKPOINT_FILES.rng), "");
   unlinkSync(join(writeCompleteCheckpoint(checkpointPath(runDir, 20), 20), "adapter_model.safetensors"));
+  // incomplete: no completion marker (a crash right after the rename)
+  unlinkSync(join(writeCompleteCheckpoint(checkpointPath(runDir, 24), 24), COMPLETE_MARKER));
+  // incomplete: the marker names a weights file at another size (shared storage not yet caught up)
+  writeFileSync(join(writeCompleteCheckpoint(checkpointPath(runDir, 26), 26), "adapter_model.safetensors"), "xy");
   // not checkpoints at all
   writeFileSync(join(runDir, RUN_FOLDERS.checkpoints, "step-000022"), "a file");
   mkdirSync(join(runDir, RUN_FOLDERS.checkpoints, "notes"));
@@ -81,12 +88,13 @@ describe("the run folder contract", () => {
     expect(side.files).toEqual(RUN_FILES);
     expect(side.folders).toEqual(RUN_FOLDERS);
     expect(side.checkpoint_files).toEqual(CHECKPOINT_FILES);
+    expect(side.complete_marker).toBe(COMPLETE_MARKER);
     expect(side.path_of_7).toBe(checkpointPath(runDir, 7));
     expect(side.complete).toEqual([]);
     expect(side.latest).toBeNull();
   });
 
-  it("both sides count only complete checkpoints: not a staging folder, a missing marker or state, a cut or foreign trainer state, an empty file", () => {
+  it("both sides count only complete checkpoints: not a staging folder, a missing trainer state or completion marker, a file not at its marked size, a missing state, a cut or foreign trainer state, an empty file", () => {
     const runDir = mixedRunFolder();
     const expected: Array<[number, string]> = [
       [2, checkpointPath(runDir, 2)],

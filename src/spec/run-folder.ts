@@ -26,6 +26,8 @@ export const RUN_FILES = {
   retiredJournal: "event-journal.previous.jsonl",
   owner: "owner.json",
   summary: "summary.json",
+  /** written by a cluster backend (providers/cluster): the ranks stop after a checkpoint once it exists */
+  stopRequest: "stop-request.json",
 } as const;
 
 export const RUN_FOLDERS = {
@@ -59,6 +61,30 @@ export const CHECKPOINT_FILES = {
   scheduler: "scheduler.pt",
   rng: "rng.pt",
 } as const;
+
+/**
+ * Written into a checkpoint folder last, once it is in place and its files are fsynced:
+ * `{"step": N, "files": {name: bytes}}`. On shared storage a reader on another node may see the
+ * folder before its files; the marker says which files, at which sizes, make the checkpoint.
+ */
+export const COMPLETE_MARKER = "checkpoint-complete.json";
+
+/** The marker of a checkpoint folder's files as they are now (what the worker writes; tests use it too). */
+export function completionMarker(path: string, step: number): { step: number; files: Record<string, number> } {
+  const files: Record<string, number> = {};
+  for (const name of readdirSync(path).sort()) {
+    if (name === COMPLETE_MARKER) continue;
+    const stats = statSync(join(path, name));
+    if (stats.isFile()) files[name] = stats.size;
+  }
+  return { step, files };
+}
+
+function markerMatches(path: string, step: number): boolean {
+  const marker = JSON.parse(readFileSync(join(path, COMPLETE_MARKER), "utf8")) as { step?: unknown; files?: unknown } | null;
+  if (!marker || typeof marker !== "object" || marker.step !== step || !marker.files || typeof marker.files !== "object") return false;
+  return Object.entries(marker.files as Record<string, unknown>).every(([name, size]) => !name.includes("/") && statSync(join(path, name)).size === size);
+}
 
 /** `step-000050`. */
 export function checkpointFolderName(step: number): string {
@@ -101,13 +127,14 @@ function nonEmptyFile(path: string): boolean {
 
 /**
  * The one rule for a complete checkpoint: a folder `checkpoints/step-NNNNNN` (not a `.tmp` staging
- * folder) whose trainer_state.json (written last) reads back as JSON naming step NNNNNN, and whose
+ * folder) with its completion marker (COMPLETE_MARKER, written last, naming step NNNNNN and every
+ * file at its size), whose trainer_state.json reads back as JSON naming step NNNNNN, and whose
  * optimizer, scheduler and RNG states and at least one safetensors file are present and not empty.
  * Null when `path` is not a complete checkpoint.
  */
 export function readCompleteCheckpoint(path: string, step: number): CompleteCheckpoint | null {
   try {
-    if (!statSync(path).isDirectory()) return null;
+    if (!statSync(path).isDirectory() || !markerMatches(path, step)) return null;
     const files = readdirSync(path);
     if (!Object.values(CHECKPOINT_FILES).every((file) => nonEmptyFile(join(path, file)))) return null;
     if (!files.some((file) => file.endsWith(".safetensors") && nonEmptyFile(join(path, file)))) return null;

@@ -30,6 +30,8 @@ export const startedEvent = z.object({
   device: z.string(),
   world_size: z.number().int().min(1),
   resumed_from: z.string().nullable(),
+  /** where each rank runs (host name; node_id: the engine's node, Ray's node id or Slurm's node name, null locally), rank order */
+  nodes: z.array(z.object({ rank: z.number().int().min(0), host: z.string(), node_id: z.string().nullable() })).optional(),
 });
 
 export const configEvent = z.object({

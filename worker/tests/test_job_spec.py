@@ -90,7 +90,7 @@ def test_a_valid_spec_parses_into_typed_dataclasses(tmp_path, train_file) -> Non
 
 
 def test_resume_from_must_be_a_complete_checkpoint(tmp_path, train_file) -> None:
-    """The one rule of run_folder.py: a step folder with its marker but without its RNG state is refused."""
+    """The one rule of run_folder.py: a step folder with its trainer state but without its completion marker or RNG state is refused."""
     checkpoint = tmp_path / "run" / "checkpoints" / "step-000004"
     checkpoint.mkdir(parents=True)
     (checkpoint / "trainer_state.json").write_text('{"step": 4}')

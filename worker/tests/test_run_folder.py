@@ -13,6 +13,7 @@ def write_checkpoint(path: Path, step: int) -> Path:
     for name in ("adapter_model.safetensors", *states):
         (path / name).write_bytes(b"x")
     (path / run_folder.TRAINER_STATE).write_text(json.dumps({"step": step}))
+    (path / run_folder.COMPLETE_MARKER).write_text(json.dumps(run_folder.completion_marker(path, step)))
     return path
 
 
@@ -24,7 +25,9 @@ def test_only_complete_checkpoints_count(tmp_path: Path) -> None:
     def state_of(step: int) -> Path:
         return write_checkpoint(run_folder.checkpoint_path(tmp_path, step), step) / run_folder.TRAINER_STATE
 
-    state_of(9).unlink()  # no marker
+    state_of(9).unlink()  # no trainer state
+    (write_checkpoint(run_folder.checkpoint_path(tmp_path, 15), 15) / run_folder.COMPLETE_MARKER).unlink()  # no completion marker
+    (write_checkpoint(run_folder.checkpoint_path(tmp_path, 17), 17) / "optimizer.pt").write_bytes(b"xy")  # not at its marked size
     state_of(11).write_text('{"step": 1')  # cut short
     state_of(13).write_text('{"step": 12}')  # another step
     assert run_folder.complete_checkpoints(tmp_path) == [

@@ -6,6 +6,7 @@ python -m tunekit_worker generate MODEL DATA.jsonl [--adapter DIR] [--limit N]
 python -m tunekit_worker export RUN_DIR --format hf|gguf|ollama --out DIR [--quant f16]
 python -m tunekit_worker convert-gguf MODEL OUT.gguf [--quant f32]
 python -m tunekit_worker serve            (JSON Lines requests on stdin)
+python -m tunekit_worker ray-train SPEC.json --num-workers N ...  (a Ray job's driver: ray_train.py)
 python -m tunekit_worker plan SPEC.json   (data, resolved hyperparameters, steps, memory: no training)
 python -m tunekit_worker forkserver SOCKET (torch and transformers imported once; every command above
                                           forks from it when TUNEKIT_FORKSERVER=SOCKET: forkserver.py)
@@ -47,6 +48,10 @@ def main(argv: list[str]) -> int:
         from .plan import main as plan_main
 
         return plan_main(argv[1:])
+    if len(argv) >= 1 and argv[0] == "ray-train":
+        from .ray_train import main as ray_train_main
+
+        return ray_train_main(argv[1:])
     if len(argv) >= 1 and argv[0] == "forkserver":
         from .forkserver import main as forkserver_main
 

@@ -7,6 +7,7 @@ and renamed into place; what counts as complete is run_folder.read_complete_chec
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any
 import numpy
 import torch
 
-from .run_folder import OPTIMIZER_STATE, RNG_STATE, SCHEDULER_STATE, TRAINER_STATE
+from .run_folder import COMPLETE_MARKER, OPTIMIZER_STATE, RNG_STATE, SCHEDULER_STATE, TRAINER_STATE, completion_marker
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -60,9 +61,23 @@ def save_checkpoint(
     torch.save(scheduler.state_dict(), staging / SCHEDULER_STATE)
     torch.save(rng_states, staging / RNG_STATE)
     (staging / TRAINER_STATE).write_text(json.dumps(trainer_state, indent=2) + "\n")
+    for file in staging.iterdir():
+        _fsync(file)
     shutil.rmtree(path, ignore_errors=True)
     staging.rename(path)
+    # the completion marker last: the checkpoint counts (resume, retry, recovery) once it is there
+    marker = path / COMPLETE_MARKER
+    marker.write_text(json.dumps(completion_marker(path, trainer_state["step"])) + "\n")
+    _fsync(marker)
     return path
+
+
+def _fsync(file: Path) -> None:
+    descriptor = os.open(file, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def read_trainer_state(path: str | Path) -> dict[str, Any]:

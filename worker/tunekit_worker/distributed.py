@@ -39,15 +39,17 @@ def context_from_environment() -> DistributedContext:
 
 
 def init_process_group(context: DistributedContext, device: torch.device) -> None:
-    if not context.enabled:
+    """torchrun's ranks join through MASTER_ADDR/MASTER_PORT; under Ray Train the group already
+    exists (TorchTrainer set it up) and is used as it is."""
+    if not context.enabled or dist.is_initialized():
         return
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
 
 
-def destroy_process_group(context: DistributedContext) -> None:
-    if context.enabled and dist.is_initialized():
+def destroy_process_group(context: DistributedContext, owned: bool = True) -> None:
+    if owned and context.enabled and dist.is_initialized():
         dist.destroy_process_group()
 
 

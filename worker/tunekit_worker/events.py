@@ -86,6 +86,16 @@ def _object(fields: dict[str, Field]) -> Callable[[Any], str | None]:
     return check
 
 
+def _list_of(item: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return f"expected a list, got {json.dumps(value)}"
+        problems = [f"[{index}]: {problem}" for index, entry in enumerate(value) if (problem := item(entry))]
+        return "; ".join(problems) if problems else None
+
+    return check
+
+
 SUMMARY_FIELDS = {
     "trained_tokens": Field(INT),
     "train_runtime_s": Field(NUMBER),
@@ -108,6 +118,10 @@ EVENT_FIELDS: dict[str, dict[str, Field]] = {
         "device": Field(STRING),
         "world_size": Field(_int_at_least(1)),
         "resumed_from": Field(STRING, nullable=True),
+        "nodes": Field(
+            _list_of(_object({"rank": Field(_int_at_least(0)), "host": Field(STRING), "node_id": Field(STRING, nullable=True)})),
+            optional=True,
+        ),
     },
     "config": {"resolved": Field(UNKNOWN_RECORD)},
     "data": {

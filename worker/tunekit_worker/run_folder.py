@@ -21,6 +21,8 @@ JOURNAL_FILE = "event-journal.jsonl"
 RETIRED_JOURNAL_FILE = "event-journal.previous.jsonl"
 OWNER_FILE = "owner.json"
 SUMMARY_FILE = "summary.json"
+# written by the cluster backend (src/providers/cluster): the ranks stop after a checkpoint when it exists
+STOP_REQUEST_FILE = "stop-request.json"
 
 CHECKPOINTS_DIR = "checkpoints"
 ADAPTER_DIR = "adapter"
@@ -35,6 +37,10 @@ OPTIMIZER_STATE = "optimizer.pt"
 SCHEDULER_STATE = "scheduler.pt"
 RNG_STATE = "rng.pt"
 CHECKPOINT_FILES = (TRAINER_STATE, OPTIMIZER_STATE, SCHEDULER_STATE, RNG_STATE)
+# written last, once the folder is in place and its files are fsynced: {"step": N, "files": {name: bytes}}.
+# On shared storage (NFS, Lustre) a reader on another node may see the folder before its files; the
+# marker says which files, at which sizes, make the checkpoint.
+COMPLETE_MARKER = "checkpoint-complete.json"
 
 _STEP_NAME = re.compile(r"^step-(\d+)$")
 
@@ -60,14 +66,32 @@ def _non_empty_file(path: Path) -> bool:
         return False
 
 
+def completion_marker(path: Path, step: int) -> dict[str, Any]:
+    """What COMPLETE_MARKER records for the checkpoint folder `path`: its step and every file's size."""
+    files = {entry.name: entry.stat().st_size for entry in sorted(path.iterdir()) if entry.is_file() and entry.name != COMPLETE_MARKER}
+    return {"step": step, "files": files}
+
+
+def _marker_matches(path: Path, step: int) -> bool:
+    marker = json.loads((path / COMPLETE_MARKER).read_text(encoding="utf-8"))
+    if not isinstance(marker, dict) or marker.get("step") != step or not isinstance(marker.get("files"), dict):
+        return False
+    for name, size in marker["files"].items():
+        if "/" in name or (path / name).stat().st_size != size:
+            return False
+    return True
+
+
 def read_complete_checkpoint(path: str | Path, step: int) -> dict[str, Any] | None:
     """The one rule for a complete checkpoint: a folder `checkpoints/step-NNNNNN` (not a `.tmp`
-    staging folder) whose trainer_state.json (written last) reads back as JSON naming step NNNNNN,
-    and whose optimizer, scheduler and RNG states and at least one safetensors file are present and
-    not empty. Returns its trainer state, or None when `path` is not a complete checkpoint."""
+    staging folder) with its completion marker (checkpoint-complete.json, written last, naming step
+    NNNNNN and every file at its size), whose trainer_state.json reads back as JSON naming step
+    NNNNNN, and whose optimizer, scheduler and RNG states and at least one safetensors file are
+    present and not empty. Returns its trainer state, or None when `path` is not a complete
+    checkpoint."""
     path = Path(path)
     try:
-        if not path.is_dir():
+        if not path.is_dir() or not _marker_matches(path, step):
             return None
         if not all(_non_empty_file(path / name) for name in CHECKPOINT_FILES):
             return None

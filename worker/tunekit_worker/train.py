@@ -16,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
 import signal
+import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -38,7 +41,7 @@ from .checkpoint import (
     read_trainer_state,
     save_checkpoint,
 )
-from .distributed import DistributedContext, context_from_environment, destroy_process_group, init_process_group
+from .distributed import DistributedContext, context_from_environment, destroy_process_group, gather_objects, init_process_group
 from .errors import BadConfig, Diverged, WorkerError
 from .events import EventWriter, ExitCode
 from .examples import ExampleTokenizer, TokenizedExample, load_examples
@@ -55,7 +58,7 @@ from .model_loading import (
     weights_dtype,
 )
 from .objectives import MicroBatcher, Sums, choose_objective
-from .run_folder import ADAPTER_DIR, MERGED_DIR, SUMMARY_FILE, checkpoint_folder_name, checkpoint_path
+from .run_folder import ADAPTER_DIR, MERGED_DIR, STOP_REQUEST_FILE, SUMMARY_FILE, checkpoint_folder_name, checkpoint_path
 from .schedule import learning_rate_multiplier
 from .topology import choose_topology
 
@@ -66,11 +69,17 @@ VALIDATION_SAMPLE = 256  # periodic evaluations use this many validation example
 
 
 class CancelRequest:
-    """SIGTERM/SIGINT only set a flag; the loop finishes its optimizer step, checkpoints and exits 3."""
+    """SIGTERM/SIGINT only set a flag; the loop finishes its optimizer step, checkpoints and exits 3.
+    On a cluster the stop comes as a file instead (`<run_dir>/stop-request.json`, which the cluster
+    backend writes on storage every rank reads): signals reach Ray Train's workers as a kill, and a
+    train function that Ray runs in a thread cannot install handlers at all."""
 
     def __init__(self) -> None:
         self.requested = False
-        self.previous = {number: signal.signal(number, self._handle) for number in (signal.SIGTERM, signal.SIGINT)}
+        self.stop_file: Path | None = None
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        numbers = (signal.SIGTERM, signal.SIGINT) if in_main_thread else ()
+        self.previous = {number: signal.signal(number, self._handle) for number in numbers}
 
     def _handle(self, signal_number: int, frame: Any) -> None:
         self.requested = True
@@ -78,6 +87,13 @@ class CancelRequest:
     def restore(self) -> None:
         for number, handler in self.previous.items():
             signal.signal(number, handler)
+
+    def watch(self, run_dir: str) -> None:
+        self.stop_file = Path(run_dir) / STOP_REQUEST_FILE
+
+    def asked(self) -> bool:
+        """A signal arrived, or the stop request file exists (one stat per step)."""
+        return self.requested or (self.stop_file is not None and self.stop_file.exists())
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -405,7 +421,7 @@ class Run:
         last_checkpoint: str | None = None
         order = batching.epoch_order(len(self.train_examples), training.seed, state.epoch)
         while state.step < self.total_steps:
-            if self.topology.any_rank(self.cancel.requested):
+            if self.topology.any_rank(self.cancel.asked()):
                 return self.stop_cancelled(last_checkpoint)
             indices = batching.global_batch(order, training.batch_size, state.batch_in_epoch)
             learning_rate = self.optimizer.param_groups[0]["lr"]
@@ -509,10 +525,13 @@ def _run_training(spec_path: str, cancel: CancelRequest) -> int:
         return _report(events, error)
     run = Run(spec, context, events, cancel)
     torch.set_num_threads(cpu_threads(spec.training.threads, context.local_world_size))
+    owns_process_group = not torch.distributed.is_initialized()  # Ray Train's group is Ray's to end
     init_process_group(context, run.device)
     try:
         Path(spec.run_dir).mkdir(parents=True, exist_ok=True)
         events.open_journal(spec.run_dir)  # every event from here on also lands in the run dir
+        cancel.watch(spec.run_dir)
+        here = {"rank": context.rank, "host": socket.gethostname(), "node_id": os.environ.get("TUNEKIT_NODE_ID") or None}
         events.emit(
             "started",
             run_dir=spec.run_dir,
@@ -520,6 +539,7 @@ def _run_training(spec_path: str, cancel: CancelRequest) -> int:
             device=f"{run.device.type} ({run.precision})",
             world_size=context.world_size,
             resumed_from=spec.resume_from,
+            nodes=gather_objects(here, context),  # collective: every rank says where it runs
         )
         return run.train()
     except WorkerError as error:
@@ -531,4 +551,4 @@ def _run_training(spec_path: str, cancel: CancelRequest) -> int:
         return _report(events, WorkerError("internal", f"{type(error).__name__}: {error}"))
     finally:
         events.close()
-        destroy_process_group(context)
+        destroy_process_group(context, owned=owns_process_group)
