@@ -77,16 +77,23 @@ async function orphanedJob(id: string): Promise<JobRow> {
     options: null,
     integrations: null,
     model_deleted_at: null,
+    execution_backend: null,
+    execution_nodes: null,
   };
   return store.insertJob(row, { message: "created" });
 }
 
 /** A process that looks like the job's worker to the /proc scan (`tunekit_worker train <run_dir>/job.json`). */
 function fakeWorker(runDir: string, ignoreSigterm: boolean): ChildProcess {
-  const script = ignoreSigterm ? "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)" : "setInterval(() => {}, 1000)";
-  const child = spawn(process.execPath, ["-e", script, "tunekit_worker", "train", join(runDir, "job.json")], { stdio: "ignore" });
+  // says `ready` once its SIGTERM handler is in place (node's start-up takes longer than any fixed sleep on a loaded machine)
+  const script = ignoreSigterm ? "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)" : "setInterval(() => {}, 1000)";
+  const child = spawn(process.execPath, ["-e", script, "tunekit_worker", "train", join(runDir, "job.json")], { stdio: ["ignore", "pipe", "ignore"] });
   children.push(child);
   return child;
+}
+
+function ready(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => child.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve()));
 }
 
 async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -159,8 +166,7 @@ describe("JobRecovery", () => {
 
   it("stop ends the wait for an old worker that ignores SIGTERM, leaving its job as it is", async () => {
     const job = await orphanedJob("ftjob-stubborn0000000");
-    fakeWorker(job.run_dir!, true);
-    await sleep(300);
+    await ready(fakeWorker(job.run_dir!, true));
     const recovery = new JobRecovery(store, recordingScheduler(), outcomes, { orphanWorkerTimeoutMs: 60_000, leftoverWorkers: workerProcesses });
     expect((await recovery.recover()).waiting).toEqual([job.id]);
     await recovery.stop();
@@ -172,7 +178,16 @@ describe("JobRecovery", () => {
     const byRecovery = await orphanedJob("ftjob-byrecovery00000");
     await outcomes.succeed(byScheduler, result);
     await outcomes.succeed(byRecovery, result, (outcome) =>
-      store.applyRecovery(byRecovery.id, { imports: [], notes: [], deleteEventIds: [], deleteCheckpointIds: [], to: outcome.to, event: outcome.event, patch: outcome.patch }),
+      store.applyRecovery(byRecovery.id, {
+        imports: [],
+        notes: [],
+        deleteEventIds: [],
+        deleteCheckpointIds: [],
+        to: outcome.to,
+        event: outcome.event,
+        then: outcome.then,
+        patch: outcome.patch,
+      }),
     );
     const view = async (id: string) => {
       const job = await store.getJob(null, id);

@@ -67,6 +67,8 @@ async function job(id: string, status: string, fineTunedModel: string | null): P
       options: null,
       integrations: null,
       model_deleted_at: null,
+      execution_backend: null,
+      execution_nodes: null,
     },
     { message: "created" },
   );

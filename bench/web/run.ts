@@ -194,6 +194,8 @@ async function seed(running: RunningServer, directory: string): Promise<Seeded> 
     options: null,
     integrations: null,
     model_deleted_at: null,
+    execution_backend: null,
+    execution_nodes: null,
     ...overrides,
   });
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dataSchema, trainingSchema, type TrainingConfig } from "../core/config-schema.js";
+import { dataSchema, executionSchema, trainingSchema, type ExecutionConfig, type TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
 import { invalidRequest } from "../core/request-problems.js";
 import type { FineTuningJobCreateParams, SupervisedHyperparameters } from "../spec/openai-wire.js";
@@ -42,12 +42,18 @@ export const jobOptionsSchema = z
       .optional()
       .describe("Run-config `training` fields (tunekit.yaml): method lora | qlora | full, learning_rate, lora, max_steps, ..."),
     data: dataSchema.pick({ max_seq_len: true, chat_template: true }).optional().describe("Run-config `data.max_seq_len` and `data.chat_template`."),
+    execution: executionSchema
+      .pick({ backend: true })
+      .partial()
+      .optional()
+      .describe("Run-config `execution.backend`: where this job trains (`local`, `ray`, `slurm`); the server's config holds each backend's settings."),
   })
   .describe("Tunekit extension: tunekit.yaml `training` and `data` fields this server job uses (the OpenAI SDKs send it as an extra body field).");
 
 export interface JobOptions {
   training: Partial<Omit<TrainingConfig, keyof typeof OPENAI_OWNED_TRAINING_FIELDS>>;
   data: { max_seq_len?: number; chat_template?: string | null };
+  execution?: { backend?: ExecutionConfig["backend"] };
 }
 
 /** Body of POST /v1/fine_tuning/jobs: the single source for validation and the OpenAPI document. */
@@ -165,10 +171,12 @@ function refuseOpenAiOwnedFields(body: unknown): void {
 /** The parsed extension with only the fields the request gave (zod fills defaults; the server's config fills those instead). */
 function presentOptions(body: unknown, parsed: z.output<typeof jobOptionsSchema> | undefined): JobOptions {
   const raw = (body as { tunekit?: { training?: Record<string, unknown>; data?: Record<string, unknown> } } | null)?.tunekit;
-  return {
+  const options: JobOptions = {
     training: pickPresent(parsed?.training, raw?.training) as JobOptions["training"],
     data: pickPresent(parsed?.data, raw?.data) as JobOptions["data"],
   };
+  if (parsed?.execution?.backend) options.execution = { backend: parsed.execution.backend };
+  return options;
 }
 
 function pickPresent(parsed: unknown, raw: unknown): Record<string, unknown> {

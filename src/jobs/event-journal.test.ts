@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { writeCompleteCheckpoint } from "../../test/helpers/checkpoint-folder.js";
 import type { WorkerEvent } from "../spec/worker-events.js";
 import { ApiKeyStore } from "./api-key-store.js";
 import { completeCheckpoints, JOURNAL_FILE, LAUNCH_MESSAGES, planRecovery, readJournal, RETIRED_JOURNAL_FILE, retireJournal, type StoredEvent } from "./event-journal.js";
@@ -27,10 +28,8 @@ function checkpointPath(step: number): string {
 }
 
 function writeCheckpoint(step: number, leaveOut: string | null = null): string {
-  const path = checkpointPath(step);
-  mkdirSync(path, { recursive: true });
-  for (const file of ["adapter_model.safetensors", "optimizer.pt", "scheduler.pt", "rng.pt"]) if (file !== leaveOut) writeFileSync(join(path, file), "x");
-  writeFileSync(join(path, "trainer_state.json"), JSON.stringify({ step, metrics_history: [{ step, train_loss: loss(step), train_mean_token_accuracy: 0.5 }], last_eval: {} }));
+  const path = writeCompleteCheckpoint(checkpointPath(step), step, { metrics_history: [{ step, train_loss: loss(step), train_mean_token_accuracy: 0.5 }], last_eval: {} });
+  if (leaveOut) unlinkSync(join(path, leaveOut));
   return path;
 }
 
@@ -211,6 +210,8 @@ function jobRow(projectId: string, id: string): JobRow {
     options: null,
     integrations: null,
     model_deleted_at: null,
+    execution_backend: null,
+    execution_nodes: null,
   };
 }
 
@@ -366,6 +367,8 @@ describe("JobRecovery with a journal", () => {
       options: null,
       integrations: null,
       model_deleted_at: null,
+      execution_backend: null,
+      execution_nodes: null,
     };
     const aliveDir = join(runDir, "alive");
     const deadDir = join(runDir, "dead");

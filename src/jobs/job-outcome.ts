@@ -31,6 +31,8 @@ export interface JobFailure {
 export interface OutcomeWrite {
   to: "succeeded" | "failed";
   event: NewJobEvent;
+  /** events after `event`, written with it */
+  then?: NewJobEvent[];
   patch: JobPatch;
 }
 
@@ -47,12 +49,17 @@ export class JobOutcomes {
     private readonly files: FileStore,
   ) {}
 
-  /** Mark the job succeeded with its fine-tuned model, write its result file, and say so. */
+  /**
+   * Mark the job succeeded with its fine-tuned model and say so, then write its result file. Both
+   * events go in with the status: an event stream ends once the job has ended and nothing is left,
+   * so an event written after the status would be missed by a stream that looked in between.
+   */
   async succeed(job: JobRow, result: RunResult, write: OutcomeWriter = (outcome) => this.transition(job.id, outcome)): Promise<void> {
     const model = fineTunedModelId(job);
     await write({
       to: "succeeded",
       event: { message: `New fine-tuned model created: ${model}` },
+      then: [{ message: "The job has successfully completed" }],
       patch: {
         fine_tuned_model: model,
         finished_at: Date.now(),
@@ -65,7 +72,6 @@ export class JobOutcomes {
     await this.writeResultFile(job).catch((error: unknown) =>
       this.store.addEvent(job.id, { level: "warn", message: `could not write the result file: ${(error as Error).message}` }),
     );
-    await this.store.addEvent(job.id, { message: "The job has successfully completed" });
   }
 
   /** Mark the job failed with `error`; a job that already ended is left as it is. */
@@ -113,6 +119,6 @@ export class JobOutcomes {
   }
 
   private async transition(jobId: string, outcome: OutcomeWrite): Promise<void> {
-    await this.store.transition(jobId, outcome.to, outcome.event, outcome.patch);
+    await this.store.transition(jobId, outcome.to, outcome.event, outcome.patch, outcome.then);
   }
 }

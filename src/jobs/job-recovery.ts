@@ -259,6 +259,7 @@ export class JobRecovery {
           deleteCheckpointIds: [],
           to: outcome.to,
           event: outcome.event,
+          then: outcome.then,
           patch: { ...patch, ...outcome.patch, ...resumeFrom },
         });
         retire();
@@ -291,6 +292,7 @@ export class JobRecovery {
         deleteCheckpointIds: [],
         to: outcome.to,
         event: outcome.event,
+        then: outcome.then,
         patch: { ...patch, ...outcome.patch },
       }),
     );

@@ -19,7 +19,7 @@ export interface JobRequestBody {
   suffix?: string;
   seed?: number;
   method: { type: "supervised" | "dpo"; supervised?: { hyperparameters: Record<string, unknown> }; dpo?: { hyperparameters: Record<string, unknown> } };
-  tunekit?: { training?: Record<string, unknown>; data?: Record<string, unknown> };
+  tunekit?: { training?: Record<string, unknown>; data?: Record<string, unknown>; execution?: { backend: string } };
 }
 
 export interface ConfigProblem extends ProblemDetail {
@@ -56,6 +56,8 @@ const UNUSED_BY_SERVER_JOBS: Record<string, string> = {
   eval: "evaluation runs with `tunekit eval`",
   openai: "settings of `provider: openai`",
   azure: "settings of `provider: azure`",
+  "execution.ray": "the server's own config holds each execution backend's settings; a job picks one with `execution.backend`",
+  "execution.slurm": "the server's own config holds each execution backend's settings; a job picks one with `execution.backend`",
   version: "",
 };
 
@@ -192,9 +194,11 @@ export function checkJobConfig(input: { yaml?: string; config?: Record<string, u
     ...(typeof training.seed === "number" ? { seed: training.seed } : {}),
     method: { type: method, [method]: { hyperparameters } },
   };
+  const backend = section(raw, "execution").backend;
   const tunekit = {
     ...(Object.keys(extensionTraining).length > 0 ? { training: extensionTraining } : {}),
     ...(Object.keys(extensionData).length > 0 ? { data: extensionData } : {}),
+    ...(typeof backend === "string" ? { execution: { backend } } : {}),
   };
   if (Object.keys(tunekit).length > 0 && provider === null) request.tunekit = tunekit;
   return { ok, problems, config: raw, request, ...endpoints, commands: jobCommands(request, raw, server.url, provider) };

@@ -21,6 +21,8 @@ export interface JobQueue {
   /** look at the queue again */
   wake(): unknown;
   stop(jobId: string, mode: "cancel" | "pause"): Promise<void>;
+  /** throws when a job asks for an execution backend the server does not have */
+  checkBackend?(requested: string | undefined): void;
 }
 
 /**
@@ -50,6 +52,7 @@ export class JobService {
         fix: known.length > 0 ? `use one of ${known.join(", ")} (GET /v1/models)` : "start the server with `--model <folder|.gguf|hub id>` or put models in its `--models-dir`",
       });
     }
+    this.queue.checkBackend?.(input.options.execution?.backend);
     const training = await this.files.get(project.id, input.trainingFile, "training_file");
     const validation = input.validationFile ? await this.files.get(project.id, input.validationFile, "validation_file") : null;
     assertUsable(training, "training_file");
@@ -86,9 +89,12 @@ export class JobService {
       run_dir: null,
       last_checkpoint_path: null,
       adapter_path: null,
-      options: Object.keys(input.options.training).length + Object.keys(input.options.data).length > 0 ? JSON.stringify(input.options) : null,
+      // a job that only picks its execution backend has options too
+      options: Object.keys(input.options.training).length + Object.keys(input.options.data).length > 0 || input.options.execution?.backend ? JSON.stringify(input.options) : null,
       integrations: input.integrations ? JSON.stringify(input.integrations) : null,
       model_deleted_at: null,
+      execution_backend: null,
+      execution_nodes: null,
     };
     await this.store.insertJob(row, { message: `Validating training file: ${training.object.id}${validation ? ` and validation file: ${validation.object.id}` : ""}` });
     this.validateInBackground(id, input.methodType);

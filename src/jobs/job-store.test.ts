@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
@@ -7,10 +7,12 @@ import { ApiKeyStore } from "./api-key-store.js";
 import { FileStore } from "./file-store.js";
 import { JobOutcomes } from "./job-outcome.js";
 import { JobRecovery } from "./job-recovery.js";
+import { JobService } from "./job-service.js";
 import { JobStore, type JobRow } from "./job-store.js";
 import { ModelCatalog } from "./model-catalog.js";
 import { RunPreparer } from "./run-preparer.js";
 import { openDatabase } from "./store/database.js";
+import { writeCompleteCheckpoint } from "../../test/helpers/checkpoint-folder.js";
 
 let dataDir: string;
 
@@ -48,17 +50,15 @@ function jobRow(projectId: string, id: string, overrides: Partial<JobRow> = {}):
     options: null,
     integrations: null,
     model_deleted_at: null,
+    execution_backend: null,
+    execution_nodes: null,
     ...overrides,
   };
 }
 
 /** The files of a complete worker checkpoint at `step` (recovery resumes only from complete ones). */
-function writeCompleteCheckpoint(runDir: string, step: number): string {
-  const path = join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`);
-  mkdirSync(path, { recursive: true });
-  for (const file of ["adapter_model.safetensors", "optimizer.pt", "scheduler.pt", "rng.pt"]) writeFileSync(join(path, file), "x");
-  writeFileSync(join(path, "trainer_state.json"), JSON.stringify({ step, metrics_history: [{ step, train_loss: 1.25 }], last_eval: {} }));
-  return path;
+function writeCheckpointAt(runDir: string, step: number): string {
+  return writeCompleteCheckpoint(join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), step, { metrics_history: [{ step, train_loss: 1.25 }], last_eval: {} });
 }
 
 describe("job store", () => {
@@ -113,6 +113,33 @@ describe("job store", () => {
     await database.destroy();
   });
 
+  it("a job's event stream that sees it succeed has every event of its success, however long the result file takes", async () => {
+    const database = await openDatabase(dataDir);
+    const project = await new ApiKeyStore(database).ensureProject("alpha");
+    const store = new JobStore(database);
+    // the result file is written after the status change; on a loaded machine that takes a while
+    const files = new (class extends FileStore {
+      override async storeGenerated(...args: Parameters<FileStore["storeGenerated"]>) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        return super.storeGenerated(...args);
+      }
+    })(database, dataDir, 1 << 20);
+    const job = await store.insertJob(jobRow(project.id, "ftjob-streamend000000"), { message: "Fine-tuning job started" });
+    await store.addEvent(job.id, { type: "metrics", message: "Step 1/1: training loss=1.0", data: { step: 1, train_loss: 1 } });
+    const queue = { enqueue: async () => undefined, stop: async () => undefined, cancel: async () => undefined } as unknown as ConstructorParameters<typeof JobService>[3];
+    const outcomes = new JobOutcomes(store, files);
+    const service = new JobService(store, files, new ModelCatalog({}), queue, outcomes);
+    const streamed: string[] = [];
+    const stream = (async () => {
+      for await (const event of service.streamEvents(project, job.id, null, new AbortController().signal, 20)) streamed.push(event.message);
+    })();
+    await outcomes.succeed(job, { trainedTokens: 10, adapterPath: null, mergedPath: null });
+    await stream;
+    expect(streamed.slice(-2)).toEqual([expect.stringMatching(/^New fine-tuned model created: /), "The job has successfully completed"]);
+    expect(JSON.parse((await store.getJob(project.id, job.id)).result_files)).toHaveLength(1);
+    await database.destroy();
+  });
+
   it("recovery resumes a dead server's running job from its checkpoint and fails one without", async () => {
     const database = await openDatabase(dataDir);
     const project = await new ApiKeyStore(database).ensureProject("alpha");
@@ -123,7 +150,7 @@ describe("job store", () => {
     const old = Date.now() - 120_000;
     const file = await files.upload(project.id, { filename: "t.jsonl", purpose: "fine-tune", content: [Buffer.from('{"text": "hello"}\n')] });
     const runDir = join(dataDir, "runs", "ftjob-withcheckpoint0");
-    const checkpoint = writeCompleteCheckpoint(runDir, 10);
+    const checkpoint = writeCheckpointAt(runDir, 10);
     await store.insertJob(jobRow(project.id, "ftjob-withcheckpoint0", { heartbeat_at: old, run_dir: runDir, last_checkpoint_path: checkpoint, training_file: file.id }), {
       message: "created",
     });

@@ -42,6 +42,8 @@ export interface RecoveryWrite {
   /** the new status and its event; absent: the status stays */
   to?: JobStatus;
   event?: NewJobEvent;
+  /** events after the status change's own, in the same transaction (a stream that sees the job end has them all) */
+  then?: NewJobEvent[];
   patch: JobPatch;
 }
 
@@ -115,9 +117,10 @@ export class JobStore implements FineTunedModelLookup {
 
   /**
    * Move a job to `to` through the state machine (409 when the edge is not whitelisted), apply
-   * `patch` and record `event`, atomically. Returns the updated row.
+   * `patch` and record `event`, then the events of `then`, atomically (a reader who sees the new
+   * status sees them too). Returns the updated row.
    */
-  async transition(jobId: string, to: JobStatus, event: NewJobEvent, patch: JobPatch = {}): Promise<JobRow> {
+  async transition(jobId: string, to: JobStatus, event: NewJobEvent, patch: JobPatch = {}, then: NewJobEvent[] = []): Promise<JobRow> {
     return this.database.transaction().execute(async (transaction) => {
       const row = await transaction.selectFrom("jobs").selectAll().where("id", "=", jobId).executeTakeFirstOrThrow();
       assertTransition(jobId, row.status as JobStatus, to);
@@ -127,6 +130,7 @@ export class JobStore implements FineTunedModelLookup {
         .where("id", "=", jobId)
         .execute();
       await insertEvent(transaction, jobId, event);
+      for (const next of then) await insertEvent(transaction, jobId, next);
       return { ...row, ...patch, status: to };
     });
   }
@@ -220,6 +224,7 @@ export class JobStore implements FineTunedModelLookup {
           .where("id", "=", jobId)
           .execute();
       if (write.event) await insertEvent(transaction, jobId, write.event);
+      for (const next of write.then ?? []) await insertEvent(transaction, jobId, next);
       return { ...row, ...write.patch, status };
     });
   }
@@ -438,5 +443,6 @@ export function toJobObject(row: JobRow, organizationId: string): FineTuningJob 
     metadata: row.metadata ? (JSON.parse(row.metadata) as Record<string, string>) : null,
     method: methodWithResolved,
     user_provided_suffix: row.suffix,
+    execution: { backend: row.execution_backend, nodes: row.execution_nodes ? (JSON.parse(row.execution_nodes) as string[]) : [] },
   };
 }

@@ -15,6 +15,11 @@ export interface RunPreparerOptions {
   /** server-wide training settings passed to every worker (device, max_steps, checkpoint_every ...) */
   trainingDefaults?: Partial<TrainingConfig>;
   maxSeqLen?: number;
+  /**
+   * The training processes of a launch on `backend` (a job's own, or undefined for the server's
+   * default): Ray's `num_workers`, Slurm's nodes; null keeps the spec's `training.num_processes`.
+   */
+  processesOf?: (backend: string | undefined) => number | null;
 }
 
 /**
@@ -56,7 +61,8 @@ export class RunPreparer implements RunPreparation {
       jobOptions: jobOptionsOf(job),
     });
     const specFile = writeJobFile(runDir, spec);
-    return { jobId: job.id, runDir, specFile, numProcesses: spec.training.num_processes, spec };
+    const backend = jobOptionsOf(job).execution?.backend;
+    return { jobId: job.id, runDir, specFile, numProcesses: this.options.processesOf?.(backend) ?? spec.training.num_processes, spec, ...(backend ? { backend } : {}) };
   }
 
   /** The learning rate `learning_rate_multiplier` 1.0 means, for worker events that carry no parameter count. */

@@ -10,8 +10,9 @@ import { ApiKeyStore } from "./api-key-store.js";
 import { FileStore } from "./file-store.js";
 import { JobOutcomes } from "./job-outcome.js";
 import { JobStore, type JobRow } from "./job-store.js";
-import { Scheduler, type PreparedLaunch, type RunPreparation } from "./scheduler.js";
+import { RETRY_MESSAGE, Scheduler, type PreparedLaunch, type RunPreparation } from "./scheduler.js";
 import { openDatabase, type StoreDatabase } from "./store/database.js";
+import { writeCompleteCheckpoint } from "../../test/helpers/checkpoint-folder.js";
 
 let dataDir: string;
 let database: StoreDatabase;
@@ -111,6 +112,8 @@ async function queuedJob(projectId: string, id: string): Promise<JobRow> {
       options: null,
       integrations: null,
       model_deleted_at: null,
+      execution_backend: null,
+      execution_nodes: null,
     },
     { message: "queued" },
   );
@@ -184,5 +187,81 @@ describe("Scheduler and a cancelled job", () => {
     expect(messages.at(-1)).toBe("Fine-tuning job cancelled");
     expect(messages.some((message) => message.startsWith("Training started"))).toBe(false);
     expect((await store.getJob(null, job.id)).status).toBe("cancelled");
+  });
+});
+
+describe("Scheduler and a failed attempt", () => {
+  /** A backend whose attempts fail as a lost node does (retryable), after the first one wrote a marked checkpoint; the last attempt succeeds when `succeedAt` is reached. */
+  function flakyBackend(succeedAt: number | null): ExecutionBackend & { launches: LaunchRequest[] } {
+    const base = recordingBackend();
+    return {
+      ...base,
+      name: "ray",
+      launch(request, onEvent) {
+        base.launches.push(request);
+        if (base.launches.length === 1) writeCompleteCheckpoint(join(request.runDir, "checkpoints", "step-000004"), 4);
+        onEvent({
+          v: 1,
+          type: "started",
+          run_dir: request.runDir,
+          pid: 1,
+          device: "cpu (fp32)",
+          world_size: 2,
+          resumed_from: null,
+          nodes: [
+            { rank: 0, host: "head", node_id: "a1" },
+            { rank: 1, host: "worker", node_id: "b2" },
+          ],
+        });
+        const outcome: RunOutcome =
+          base.launches.length === succeedAt
+            ? { ...stopped, status: "succeeded", message: "done", checkpointPath: null, retryable: false }
+            : { ...stopped, status: "failed", message: "node b2 died", errorCode: "cluster_attempt_failed", checkpointPath: null };
+        return { attemptId: request.attemptId, finished: Promise.resolve(outcome), cancel: async () => outcome, pause: async () => outcome };
+      },
+    };
+  }
+
+  it("queues the job again from the newest marked checkpoint while it has retries, then fails it; the job records backend and nodes", async () => {
+    const projectId = (await new ApiKeyStore(database).ensureProject("alpha")).id;
+    const backend = flakyBackend(null);
+    const outcomes = new JobOutcomes(store, new FileStore(database, dataDir, 1 << 20));
+    scheduler = new Scheduler(store, backend, { runs: preparation, outcomes, maxRetries: { ray: 2 } });
+    const job = await queuedJob(projectId, "ftjob-retried0000000");
+    scheduler.start();
+    await until(async () => (await store.getJob(null, job.id)).status === "failed");
+    await scheduler.idle();
+    expect(backend.launches.map((launch) => launch.attemptId)).toEqual(["ftjob-retried0000000/1", "ftjob-retried0000000/2", "ftjob-retried0000000/3"]);
+    const checkpoint = join(dataDir, "runs", job.id, "checkpoints", "step-000004");
+    const row = await store.getJob(null, job.id);
+    expect(row.last_checkpoint_path).toBe(checkpoint);
+    expect(row.execution_backend).toBe("ray");
+    expect(JSON.parse(row.execution_nodes!)).toEqual(["head (a1)", "worker (b2)"]);
+    const events = await store.jobEvents(job.id);
+    const retries = events.filter((event) => event.message === RETRY_MESSAGE);
+    expect(retries.map((event) => JSON.parse(event.data!) as unknown)).toEqual([
+      { retry: 1, max_retries: 2, resume_from: checkpoint, error_code: "cluster_attempt_failed" },
+      { retry: 2, max_retries: 2, resume_from: checkpoint, error_code: "cluster_attempt_failed" },
+    ]);
+    expect(JSON.parse(row.error!)).toMatchObject({ code: "cluster_attempt_failed", message: "node b2 died" });
+  });
+
+  it("a retried attempt that succeeds makes the job succeed; without retries the first failure fails it", async () => {
+    const projectId = (await new ApiKeyStore(database).ensureProject("alpha")).id;
+    const outcomes = new JobOutcomes(store, new FileStore(database, dataDir, 1 << 20));
+    const backend = flakyBackend(2);
+    scheduler = new Scheduler(store, backend, { runs: preparation, outcomes, maxRetries: { ray: 3 } });
+    const job = await queuedJob(projectId, "ftjob-recovers000000");
+    scheduler.start();
+    await until(async () => (await store.getJob(null, job.id)).status === "succeeded");
+    expect(backend.launches).toHaveLength(2);
+    await scheduler.close();
+
+    const once = flakyBackend(null);
+    scheduler = new Scheduler(store, once, { runs: preparation, outcomes });
+    const other = await queuedJob(projectId, "ftjob-noretries00000");
+    scheduler.start();
+    await until(async () => (await store.getJob(null, other.id)).status === "failed");
+    expect(once.launches).toHaveLength(1);
   });
 });

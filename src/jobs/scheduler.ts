@@ -9,6 +9,7 @@ import { LAUNCH_MESSAGES, retireJournal } from "./event-journal.js";
 import { registerLiveInstance, unregisterLiveInstance, writeRunOwner } from "./run-owner.js";
 import { checkpointModelId, type JobFailure, type JobOutcomes } from "./job-outcome.js";
 import { mapWorkerEvent } from "./worker-event-mapper.js";
+import { latestCompleteCheckpoint } from "../spec/run-folder.js";
 
 /** A job ready to launch: its spec written to `specFile`; the scheduler adds the attempt id. */
 export interface PreparedLaunch extends Omit<LaunchRequest, "attemptId"> {
@@ -31,10 +32,22 @@ export interface SchedulerOptions {
   runs: RunPreparation;
   /** writes a job's final status (job-outcome.ts) */
   outcomes: Pick<JobOutcomes, "succeed" | "fail">;
+  /** the execution backends jobs may ask for (`tunekit.execution.backend`); default: only the backend's own name */
+  backendNames?: readonly string[];
+  /**
+   * Attempts after a retryable failure (a lost node, a killed rank), per backend name; each resumes
+   * from the newest marked checkpoint in the run folder. Default 0 (the job fails).
+   */
+  maxRetries?: Readonly<Record<string, number>>;
 }
+
+/** The message of the event that queues a job again after a failed attempt (counted to bound the retries). */
+export const RETRY_MESSAGE = "Fine-tuning job queued again after a failed attempt";
 
 interface RunningJob {
   handle: RunHandle | null;
+  /** the execution backend of this attempt */
+  backend: string;
   /** what the user asked for while it ran */
   stopping: "cancel" | "pause" | "shutdown" | null;
   totalSteps: number | null;
@@ -73,6 +86,18 @@ export class Scheduler {
     this.heartbeatTimer = setInterval(() => void this.beat(), interval);
     this.heartbeatTimer.unref();
     this.wake();
+  }
+
+  /** A TunekitError naming `tunekit.execution.backend` when a job asks for a backend this server does not have. */
+  checkBackend(requested: string | undefined): void {
+    const names = this.options.backendNames ?? [this.backend.name];
+    if (requested === undefined || names.includes(requested)) return;
+    throw new TunekitError(`this server has no \`${requested}\` execution backend (it has ${names.map((name) => `\`${name}\``).join(", ")})`, {
+      kind: "usage",
+      code: "unknown_execution_backend",
+      field: "tunekit.execution.backend",
+      fix: `ask for one of ${names.join(", ")}, or start the server with a --config whose \`execution.backend\` is \`${requested}\``,
+    });
   }
 
   get isClosed(): boolean {
@@ -145,7 +170,7 @@ export class Scheduler {
   }
 
   private async launch(queued: JobRow): Promise<void> {
-    const entry: RunningJob = { handle: null, stopping: null, totalSteps: null, startedAt: Date.now() };
+    const entry: RunningJob = { handle: null, backend: this.backend.name, stopping: null, totalSteps: null, startedAt: Date.now() };
     this.running.set(queued.id, entry);
     let job: JobRow;
     try {
@@ -174,6 +199,8 @@ export class Scheduler {
       await this.store.updateJob(job.id, { run_dir: prepared.runDir });
       const attempt = await this.store.countEvents(job.id, Object.values(LAUNCH_MESSAGES));
       request = { attemptId: `${job.id}/${attempt}`, ...prepared };
+      entry.backend = request.backend ?? this.backend.name;
+      await this.store.updateJob(job.id, { execution_backend: entry.backend, execution_nodes: null });
     } catch (error) {
       this.running.delete(job.id);
       await this.fail(job.id, { code: "job_setup_failed", message: (error as Error).message, param: null });
@@ -201,6 +228,11 @@ export class Scheduler {
 
   private async record(job: JobRow, entry: RunningJob, event: WorkerEvent): Promise<void> {
     const mapped = mapWorkerEvent(event, this.options.runs.baseLearningRate(job));
+    if (event.type === "started" && event.nodes) {
+      await this.store.updateJob(job.id, {
+        execution_nodes: JSON.stringify(event.nodes.map((node) => (node.node_id && node.node_id !== node.host ? `${node.host} (${node.node_id})` : node.host))),
+      });
+    }
     if (mapped.totalSteps !== null) entry.totalSteps = mapped.totalSteps;
     if (mapped.resolvedHyperparameters) await this.store.updateJob(job.id, { resolved_hyperparameters: JSON.stringify(mapped.resolvedHyperparameters) });
     if (mapped.checkpoint) {
@@ -240,7 +272,25 @@ export class Scheduler {
       await this.options.outcomes.succeed(job, outcome);
       return;
     }
+    if (outcome.status === "failed" && outcome.retryable && (await this.retry(job, entry, outcome))) return;
     await this.fail(jobId, { code: outcome.errorCode ?? "worker_failed", message: outcome.message, param: outcome.errorCode === "bad_config" ? "hyperparameters" : null });
+  }
+
+  /** Queue a job whose attempt failed but may succeed again, while it has retries left; false when it has none. */
+  private async retry(job: JobRow, entry: RunningJob, outcome: RunOutcome): Promise<boolean> {
+    const limit = this.options.maxRetries?.[entry.backend] ?? 0;
+    const used = await this.store.countEvents(job.id, [RETRY_MESSAGE]);
+    if (used >= limit) return false;
+    // the newest checkpoint with its completion marker; one without it may be cut short
+    const checkpoint = (job.run_dir ? latestCompleteCheckpoint(job.run_dir)?.path : null) ?? job.last_checkpoint_path;
+    await this.store.addEvent(job.id, { level: "warn", message: `Attempt failed on ${entry.backend}: ${outcome.message}` });
+    await this.store.transition(
+      job.id,
+      "queued",
+      { message: RETRY_MESSAGE, data: { retry: used + 1, max_retries: limit, resume_from: checkpoint, error_code: outcome.errorCode } },
+      { last_checkpoint_path: checkpoint, heartbeat_at: null },
+    );
+    return true;
   }
 
   private fail(jobId: string, error: JobFailure): Promise<void> {

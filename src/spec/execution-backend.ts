@@ -23,8 +23,10 @@ export interface LaunchRequest {
   runDir: string;
   /** the worker job spec (`<run_dir>/job.json`), written before launch with the one spec builder (core/worker-job-spec.ts) */
   specFile: string;
-  /** worker processes to start (one per GPU; torchrun when more than one) */
+  /** worker processes to start (one per GPU; torchrun when more than one; on a cluster, Ray workers or Slurm nodes) */
   numProcesses: number;
+  /** the execution backend the job asked for (`local`, `ray`, `slurm`); absent: the server's default */
+  backend?: string;
 }
 
 export interface RunOutcome {

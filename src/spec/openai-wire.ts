@@ -97,6 +97,13 @@ export const fineTuningJobSchema = z.object({
   metadata: z.record(z.string(), z.string()).nullable(),
   method: fineTuningMethodSchema,
   user_provided_suffix: z.string().nullable(),
+  execution: z
+    .object({
+      backend: z.string().nullable().describe("`local`, `ray` or `slurm`; null before the job's first launch"),
+      nodes: z.array(z.string()).describe("where each rank of the last attempt ran, rank order: host, with the engine's node id in parentheses"),
+    })
+    .optional()
+    .describe("Tunekit extension: the execution backend and nodes of the job's last attempt"),
 });
 export type FineTuningJob = z.infer<typeof fineTuningJobSchema>;
 

@@ -78,6 +78,10 @@ export interface JobsTable {
   integrations: string | null;
   /** when DELETE /v1/models/{model} removed the fine-tuned model (its job stays) */
   model_deleted_at: number | null;
+  /** the execution backend of the job's last attempt (`local`, `ray`, `slurm`); null before its first launch */
+  execution_backend: string | null;
+  /** JSON: the nodes its last attempt ran on, one entry per rank (`host` or `host (node id)`) */
+  execution_nodes: string | null;
 }
 
 export interface JobEventsTable {

@@ -103,6 +103,13 @@ const migrations: Record<string, Migration> = {
       await database.schema.alterTable("jobs").addColumn("model_deleted_at", "bigint").execute();
     },
   },
+  "0004_execution_backend": {
+    async up(database: Kysely<unknown>) {
+      // which execution backend ran the job's last attempt (local, ray, slurm) and on which nodes
+      await database.schema.alterTable("jobs").addColumn("execution_backend", "varchar(16)").execute();
+      await database.schema.alterTable("jobs").addColumn("execution_nodes", "text").execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
