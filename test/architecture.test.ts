@@ -14,7 +14,23 @@ const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 const sourceRoot = path.join(repositoryRoot, "src");
 const graphFile = path.join(repositoryRoot, "test-output", "architecture", "graph.md");
 
-type Room = "core" | "spec" | "data" | "eval" | "jobs" | "providers" | "providers/local" | "providers/openai" | "providers/azure" | "serve" | "server" | "cli" | "web";
+type Room =
+  | "core"
+  | "spec"
+  | "data"
+  | "eval"
+  | "jobs"
+  | "providers"
+  | "providers/local"
+  | "providers/cluster"
+  | "providers/ray"
+  | "providers/slurm"
+  | "providers/openai"
+  | "providers/azure"
+  | "serve"
+  | "server"
+  | "cli"
+  | "web";
 
 /** "core/ errors, ids, logging, config schema (zod) — depends on nothing else in src/" */
 const BOTTOM: Room[] = [];
@@ -27,7 +43,7 @@ const BOTTOM: Room[] = [];
  * it); it imports only core and spec itself, so no cycle can form through it.
  */
 const SERVICE_BASE: Room[] = ["core", "spec", "data"];
-const PROVIDERS: Room[] = ["providers", "providers/local", "providers/openai", "providers/azure"];
+const PROVIDERS: Room[] = ["providers", "providers/local", "providers/cluster", "providers/ray", "providers/slurm", "providers/openai", "providers/azure"];
 const SERVICES: Room[] = ["data", "jobs", ...PROVIDERS, "serve", "eval"];
 
 const ALLOWED: Record<Room, readonly Room[]> = {
@@ -41,6 +57,11 @@ const ALLOWED: Record<Room, readonly Room[]> = {
   serve: SERVICE_BASE,
   // "providers/ one folder per training backend implementing spec: local/, openai/, azure/"
   "providers/local": SERVICE_BASE,
+  // the execution backends on a cluster engine: cluster/ reconciles any engine of spec/cluster-engine.ts;
+  // ray/ and slurm/ implement that interface and import neither cluster/ nor each other
+  "providers/cluster": SERVICE_BASE,
+  "providers/ray": SERVICE_BASE,
+  "providers/slurm": SERVICE_BASE,
   "providers/openai": SERVICE_BASE,
   // Azure OpenAI is the OpenAI fine-tuning API at another endpoint: azure/ builds the openai/ provider
   // with an `AzureOpenAI` client (composition; "implementations do not inherit from each other")

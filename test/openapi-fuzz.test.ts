@@ -893,5 +893,6 @@ describe("property-based fuzz of every operation in /openapi.json", () => {
     const models = await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${ownKey}` }, signal: AbortSignal.timeout(5_000) });
     expect(models.status).toBe(200);
     expect(((await models.json()) as { data: Array<{ id: string }> }).data.map((model) => model.id)).toContain(BASE_MODEL);
-  });
+    // a machine busy with the cluster backends' tests (Ray's daemons share its cores) answers slower
+  }, 300_000);
 });

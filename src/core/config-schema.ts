@@ -292,6 +292,111 @@ export const azureProviderSchema = z
   })
   .describe("Settings of `provider: azure` (Azure OpenAI fine-tuning through the SDK's AzureOpenAI client).");
 
+export const placementStrategySchema = z
+  .enum(["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"])
+  .default("SPREAD")
+  .describe("Ray placement group strategy of the training workers: `STRICT_SPREAD` puts each on its own node, `PACK` as few nodes as possible.");
+
+const clusterWorkerSettings = {
+  python: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe(
+      "Python interpreter on the cluster's nodes that has torch and the worker's requirements; null uses the one `tunekit setup` installed (same machine or same shared path).",
+    ),
+  worker_root: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("Folder holding the `tunekit_worker` package on every node (PYTHONPATH); null uses this checkout's worker/ (it must be on shared storage)."),
+  socket_ifname: z
+    .string()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("Network interface the ranks talk over (GLOO_SOCKET_IFNAME and NCCL_SOCKET_IFNAME), e.g. `eth0`; null lets gloo pick, which on multi-node runs may be 127.0.1.1."),
+  env: z.record(z.string(), z.string()).default({}).describe("Extra environment variables for the training processes (NCCL_DEBUG, HF_HOME ...)."),
+  start_timeout_s: z
+    .number()
+    .positive()
+    .default(900)
+    .describe("Seconds an attempt may wait for the cluster to start it; one still pending after that is stopped and fails (retryable), so it never holds resources later."),
+  poll_interval_s: z.number().positive().default(2).describe("Seconds between status polls of the engine (the reconciler) and reads of the run's event journal."),
+  stop_timeout_s: z.number().positive().default(120).describe("Seconds a stop request may take to end in a checkpoint before Tunekit stops the job on the engine itself."),
+};
+
+export const raySettingsSchema = z
+  .strictObject({
+    address: z
+      .string()
+      .min(1)
+      .default("http://127.0.0.1:8265")
+      .describe("Ray Jobs API address: the head node's dashboard (`http://head:8265`); with KubeRay, the RayCluster's `<name>-head-svc` service on port 8265."),
+    token_env: z
+      .string()
+      .min(1)
+      .nullable()
+      .default("RAY_AUTH_TOKEN")
+      .describe("Environment variable holding the cluster's auth token (sent as `Authorization: Bearer`); null sends none."),
+    allow_unauthenticated_remote: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Submit to a non-loopback address without a token. A Ray Jobs API without auth runs any command anyone sends it; leave this off unless the network is yours alone.",
+      ),
+    num_workers: z.number().int().min(1).max(1024).default(2).describe("Ray Train workers (one training process each; ScalingConfig.num_workers)."),
+    cpus_per_worker: z.number().positive().default(1).describe("CPUs each worker reserves (ScalingConfig.resources_per_worker)."),
+    gpus_per_worker: z.number().min(0).default(0).describe("GPUs each worker reserves; above 0 trains with CUDA and NCCL."),
+    placement_strategy: placementStrategySchema,
+    ...clusterWorkerSettings,
+  })
+  .describe("Settings of `execution.backend: ray` (Ray Jobs API; Ray Train's TorchTrainer inside the job).");
+
+export const slurmSettingsSchema = z
+  .strictObject({
+    partition: z.string().min(1).nullable().default(null).describe("Partition to submit to (`sbatch --partition`); null uses the cluster's default partition."),
+    nodes: z.number().int().min(1).max(4096).default(2).describe("Nodes of the job (`sbatch --nodes`); one torchrun per node."),
+    processes_per_node: z.number().int().min(1).max(64).default(1).describe("Training processes per node (`torchrun --nproc-per-node`; one per GPU)."),
+    cpus_per_task: z.number().int().min(1).default(1).describe("CPUs per node's task (`--cpus-per-task`, exported as SRUN_CPUS_PER_TASK for Slurm 22.05+)."),
+    gpus_per_node: z.number().int().min(0).default(0).describe("GPUs per node (`--gpus-per-node`); above 0 trains with CUDA and NCCL."),
+    time_limit: z.string().min(1).default("24:00:00").describe("Wall-clock limit (`sbatch --time`, e.g. `02:00:00`)."),
+    account: z.string().min(1).nullable().default(null).describe("Account to charge (`sbatch --account`); null for the user's default."),
+    rendezvous_port: z.number().int().min(1024).max(65535).default(29500).describe("Port of torchrun's c10d rendezvous on the job's first node."),
+    ssh: z.string().min(1).nullable().default(null).describe("Run sbatch/squeue/sacct/scancel over SSH on this login node (`user@login`); null runs them on this machine."),
+    ssh_options: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("Extra `ssh` arguments for the login node, e.g. [`-i`, `/home/me/.ssh/cluster`, `-p`, `2222`] or [`-J`, `me@bastion`]; ssh's own config applies too."),
+    sbatch_options: z.array(z.string().min(1)).default([]).describe("Extra `#SBATCH` options, e.g. [`--qos=high`, `--constraint=a100`]."),
+    ...clusterWorkerSettings,
+  })
+  .describe("Settings of `execution.backend: slurm` (sbatch with `srun torchrun` inside; status from squeue/sacct).");
+
+export const executionSchema = z
+  .strictObject({
+    backend: z
+      .enum(["local", "ray", "slurm"])
+      .default("local")
+      .describe("Where the worker runs: `local` (this machine), `ray` (a Ray cluster's Jobs API) or `slurm` (sbatch). The run folder must be on storage every node reads."),
+    max_retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(2)
+      .describe("`ray` and `slurm`: attempts after a retryable failure (a node lost, a rank killed), each resuming from the newest marked checkpoint. Local runs fail at once."),
+    ray: raySettingsSchema.prefault({}),
+    slurm: slurmSettingsSchema.prefault({}),
+  })
+  .describe("The execution backend of `provider: local` training.");
+
+export type ExecutionConfig = z.output<typeof executionSchema>;
+export type RaySettings = ExecutionConfig["ray"];
+export type SlurmSettings = ExecutionConfig["slurm"];
+
 export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1).describe("Config file version."),
@@ -307,6 +412,7 @@ export const configSchema = z
     eval: evalSchema.prefault({}),
     openai: openaiProviderSchema.prefault({}),
     azure: azureProviderSchema.prefault({}),
+    execution: executionSchema.prefault({}),
   })
   .describe("Tunekit run config (tunekit.yaml).");
 

@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import type { FastifyInstance } from "fastify";
-import type { TrainingConfig } from "../core/config-schema.js";
+import type { ExecutionConfig, TrainingConfig } from "../core/config-schema.js";
 import { TunekitError } from "../core/errors.js";
 import { ApiKeyStore, DEFAULT_PROJECT } from "../jobs/api-key-store.js";
 import { FileStore } from "../jobs/file-store.js";
@@ -14,6 +14,7 @@ import { Scheduler } from "../jobs/scheduler.js";
 import { openDatabase, type StoreDatabase } from "../jobs/store/database.js";
 import { isLoopbackHost } from "./auth.js";
 import { buildServer } from "./build-server.js";
+import { buildExecutionBackends } from "./execution-backends.js";
 import type { Services } from "./route-context.js";
 import { createChatService, type ServeOptions } from "../serve/create-chat-service.js";
 import { FileWorkbench } from "../jobs/file-workbench.js";
@@ -23,7 +24,6 @@ import { RUN_FILES } from "../spec/run-folder.js";
 import { JobInsight } from "../jobs/job-insight.js";
 import { TrainingEstimator } from "../jobs/training-estimate.js";
 import { bundledModel } from "../providers/local/bundled-model.js";
-import { LocalExecutionBackend } from "../providers/local/local-execution-backend.js";
 import { PythonWorkerBridge, workerProcesses, type PythonWorkerOptions } from "../providers/local/python-worker.js";
 import type { ExecutionBackend } from "../spec/execution-backend.js";
 import { packageRoot } from "../providers/local/worker-environment.js";
@@ -53,6 +53,8 @@ export interface ServerOptions {
   staleHeartbeatMs?: number;
   /** where jobs' workers run (default: the local execution backend, Tunekit's Python worker on this machine) */
   backend?: ExecutionBackend;
+  /** the execution backends (tunekit.yaml `execution`: local, ray, slurm and their settings); ignored when `backend` is given */
+  execution?: ExecutionConfig;
   /** the default backend forks single-process runs from one worker fork server (default true; `tunekit server --no-fork-server`) */
   forkServer?: boolean;
   trainingDefaults?: Partial<TrainingConfig>;
@@ -98,15 +100,22 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const store = new JobStore(database);
   const bundled = (options.models ?? []).length === 0 && options.bundledModel !== false ? bundledModel() : null;
   const catalog = new ModelCatalog({ models: bundled ? [bundled] : (options.models ?? []), modelsDir: options.modelsDir ?? join(dataDir, "models") });
-  const runs = new RunPreparer(store, files, catalog, { dataDir, trainingDefaults: options.trainingDefaults, maxSeqLen: options.maxSeqLen });
+  // local, ray and slurm behind one router, unless a test hands the server its own backend
+  const execution = options.backend ? null : buildExecutionBackends(options.execution, { forkServer: options.forkServer });
+  const backend = options.backend ?? execution!.backend;
+  const runs = new RunPreparer(store, files, catalog, {
+    dataDir,
+    trainingDefaults: options.trainingDefaults,
+    maxSeqLen: options.maxSeqLen,
+    ...(execution ? { processesOf: execution.processesOf } : {}),
+  });
   const outcomes = new JobOutcomes(store, files);
-  // a long-lived server forks its runs from one worker fork server (torch imported once)
-  const backend = options.backend ?? new LocalExecutionBackend({ forkServer: options.forkServer ?? true });
   const scheduler = new Scheduler(store, backend, {
     maxConcurrentJobs: options.maxConcurrentJobs ?? 1,
     heartbeatMs: options.heartbeatMs,
     runs,
     outcomes,
+    ...(execution ? { backendNames: execution.names, maxRetries: execution.maxRetries } : {}),
   });
   const jobs = new JobService(store, files, catalog, scheduler, outcomes);
   const recovery = new JobRecovery(store, scheduler, outcomes, {

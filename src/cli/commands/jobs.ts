@@ -23,6 +23,7 @@ function jobDetails(job: FineTuningJob): string {
     `  hyperparameters:  n_epochs=${job.hyperparameters.n_epochs} batch_size=${job.hyperparameters.batch_size} learning_rate_multiplier=${job.hyperparameters.learning_rate_multiplier}`,
     `  seed:             ${job.seed}`,
     `  trained tokens:   ${job.trained_tokens ?? "-"}`,
+    `  backend:          ${job.execution?.backend ?? "-"}${job.execution?.nodes.length ? ` on ${job.execution.nodes.join(", ")}` : ""}`,
     `  created:          ${time(job.created_at)}`,
     `  finished:         ${time(job.finished_at)}`,
   ];

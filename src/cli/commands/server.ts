@@ -113,6 +113,8 @@ export function registerServer(program: Command): void {
           trainingDefaults,
           maxSeqLen,
           hosted,
+          // execution.backend and the ray/slurm settings (their defaults without --config)
+          execution: config.execution,
         });
         const baseModels = server.services.jobs.catalog.baseModels();
         const { recovered } = server;
@@ -126,6 +128,13 @@ export function registerServer(program: Command): void {
               : `no base models yet: pass \`--model <folder|.gguf|hub id>\` or put model folders and .gguf files in ${options.modelsDir ?? `${options.dataDir}/models`}\n`,
           );
           for (const provider of hosted) process.stdout.write(`hosted fine-tuning: ${provider.label}, ${provider.models.length} base model(s)\n`);
+          if (config.execution.backend !== "local") {
+            const where =
+              config.execution.backend === "ray"
+                ? `Ray Jobs API ${config.execution.ray.address}`
+                : `Slurm${config.execution.slurm.ssh ? ` over ssh ${config.execution.slurm.ssh}` : ""}`;
+            process.stdout.write(`jobs train on ${config.execution.backend} by default (${where}); \`tunekit.execution.backend\` picks another per job\n`);
+          }
           process.stdout.write(
             options.auth
               ? "auth: every /v1 request needs `Authorization: Bearer <key>` (create one with `tunekit keys create`)\n"

@@ -298,6 +298,15 @@ async function train(options: TrainOptions): Promise<number> {
   } else {
     const loaded = loadConfig(options.config, options.set);
     if (options.server !== undefined || loaded.config.provider !== "local") return trainHosted(loaded, options);
+    if (loaded.config.execution.backend !== "local") {
+      // a cluster run outlives this process: the server's reconciler follows it, and resumes watching after a restart
+      throw new TunekitError(`\`execution.backend: ${loaded.config.execution.backend}\` trains through a Tunekit server, which submits the job and follows it on the cluster`, {
+        kind: "usage",
+        code: "cluster_needs_server",
+        field: "execution.backend",
+        fix: `start \`tunekit server --config ${options.config}\` and run \`tunekit train --server http://127.0.0.1:8000 -c ${options.config}\`, or set \`execution.backend: local\``,
+      });
+    }
     prepared = await prepareRun(loaded, dataChecker(loaded.config.data.format));
   }
   const environment = resolveWorker();

@@ -204,6 +204,8 @@ export function JobDetailScreen() {
           <Stat label="Train loss" value={formatNumber(series.latest("train_loss"))} />
           <Stat label="Valid loss" value={formatNumber(series.latest("valid_loss"))} />
           <Stat label="Trained tokens" value={formatCount(job.trained_tokens)} />
+          <Stat label="Backend" value={job.execution?.backend ?? "–"} />
+          <Stat label="Nodes" value={job.execution?.nodes.length ? job.execution.nodes.join(", ") : "–"} />
           <Stat label="Duration" value={formatDuration(detail.duration_s)} />
         </div>
       </Section>
