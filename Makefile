@@ -14,7 +14,7 @@ LLAMA_GPU ?= $(subst $(empty) $(empty),$(comma),$(strip $(if $(filter-out 0,$(CU
 NPM_STAMP := node_modules/.install-stamp$(if $(LLAMA_GPU),-$(subst $(comma),-,$(LLAMA_GPU)))
 VENV_STAMP := $(VENV)/.install-stamp
 
-.PHONY: demo test deps build venv test-ts test-py bench-data clean chromium format lint
+.PHONY: demo test deps build venv test-ts test-py bench-data clean chromium slurm format lint
 
 deps: $(NPM_STAMP) build venv
 
@@ -48,13 +48,19 @@ $(VENV_STAMP): worker/requirements-torch.txt worker/requirements.txt worker/requ
 demo: deps
 	bash scripts/demo.sh
 
-test: deps chromium
+test: deps chromium slurm
 	bash scripts/run-tests.sh
 
 # Debian's chromium for the HTML report test (test/report-html.test.ts, test/eval-e2e.test.ts drive it
 # through playwright-core; never a downloaded browser). Needs root (or sudo) and apt.
 chromium:
 	@command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; else sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi; }
+
+# Debian's slurm-wlm, munge and openssh-server for the Slurm backend's tests (test/slurm-backend.test.ts
+# starts a two-node cluster and its login node with scripts/slurm-cluster.sh; the Ray backend's cluster
+# comes from the venv's ray)
+slurm:
+	@bash scripts/install-cluster-packages.sh
 
 # what `make test` checks first (Prettier, ESLint, ruff), and the one command that fixes the formatting
 lint: deps

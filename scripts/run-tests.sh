@@ -56,6 +56,15 @@ const count = (word) => Number((pytest.match(new RegExp("(\\d+) " + word)) || [0
 const passed = vitest.numPassedTests + count("passed");
 const failed = Number(process.argv[3]) + vitest.numFailedTests + count("failed") + count("error");
 const skipped = vitest.numPendingTests + vitest.numTodoTests + count("skipped");
+// the failures again at the very end, where a CI log that keeps only its tail still shows them
+const firstLine = (text) => (text || "").split("\n")[0].slice(0, 300);
+for (const file of vitest.testResults) {
+  const name = file.name.replace(process.cwd() + "/", "");
+  const failedTests = file.assertionResults.filter((t) => t.status === "failed");
+  for (const test of failedTests) console.log(`FAILED ${name} > ${test.fullName}: ${firstLine(test.failureMessages[0])}`);
+  if (file.status === "failed" && failedTests.length === 0) console.log(`FAILED ${name}: ${firstLine(file.message)}`);
+}
+for (const line of pytest.split("\n").filter((l) => /^(FAILED|ERROR) /.test(l))) console.log(line);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' "$vitest_report" "$pytest_report" "$([ "$typecheck_status" -eq 0 ] && [ "$lint_status" -eq 0 ] && echo 0 || echo 1)"
 

@@ -1,0 +1,216 @@
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { executionSchema, slurmSettingsSchema } from "../src/core/config-schema.js";
+import { TunekitError } from "../src/core/errors.js";
+import { ClusterExecutionBackend, clusterSubmissionOf } from "../src/providers/cluster/cluster-execution-backend.js";
+import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
+import { SlurmEngine } from "../src/providers/slurm/slurm-engine.js";
+import { startServer } from "../src/server/tunekit-server.js";
+import { latestCompleteCheckpoint, RUN_FILES } from "../src/spec/run-folder.js";
+import type { RunOutcome } from "../src/spec/execution-backend.js";
+import type { WorkerEvent } from "../src/spec/worker-events.js";
+import { conformanceData, conformanceRequest, describeBackendConformance, lossCurve, until, type ConformanceTarget } from "./helpers/execution-backend-conformance.js";
+import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
+
+// The Slurm backend on a real Slurm cluster: scripts/slurm-cluster.sh starts munged, slurmctld and
+// two slurmd nodes (tk1, tk2), each in a network namespace of its own (own hostname and address),
+// so that torchrun's rendezvous and gloo cross a network as on two machines. Needs root and the apt
+// packages slurm-wlm and munge (the script installs them when missing); skipped without root or
+// without the worker's venv.
+const script = resolve("scripts/slurm-cluster.sh");
+const root = process.getuid?.() === 0;
+const runs = haveWorker && root && process.env.TUNEKIT_TEST_SLURM !== "0";
+const slurmDir = process.env.TUNEKIT_SLURM_DIR ?? "/tmp/tunekit-slurm";
+const env = { SLURM_CONF: join(slurmDir, "slurm.conf") };
+const cluster = (...args: string[]) =>
+  execFileSync("bash", [script, ...args], { env: { ...process.env, TUNEKIT_SLURM_DIR: slurmDir }, stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+
+const scratch = mkdtempSync(join(tmpdir(), "tunekit-slurm-conformance-"));
+const backendOptions = { pollIntervalMs: 500, startTimeoutMs: 120_000, stopTimeoutMs: 20_000, settleMs: 2000 };
+const engineOf = (settings: Record<string, unknown> = {}, extraEnv: Record<string, string> = {}) =>
+  new SlurmEngine(slurmSettingsSchema.parse({ partition: "tunekit", nodes: 2, processes_per_node: 1, socket_ifname: "tk0", time_limit: "00:30:00", ...settings }), {
+    python,
+    workerRoot,
+    env: { ...env, ...extraEnv },
+  });
+const engine = engineOf();
+const backend = new ClusterExecutionBackend(engine, backendOptions);
+const target: ConformanceTarget = {
+  backend,
+  name: "slurm",
+  processes: 2,
+  scratch,
+  refused: [
+    { label: "unknown partition", backend: new ClusterExecutionBackend(engineOf({ partition: "no-such-partition" }), backendOptions), field: "execution.slurm.partition" },
+    { label: "more nodes than the partition has", backend: new ClusterExecutionBackend(engineOf({ nodes: 3 }), backendOptions), field: "execution.slurm.nodes" },
+  ],
+};
+
+beforeAll(() => {
+  if (runs) cluster("start");
+}, 300_000);
+
+afterAll(async () => {
+  await backend.close();
+  if (runs) cluster("stop");
+  rmSync(scratch, { recursive: true, force: true });
+}, 120_000);
+
+describe.runIf(runs)("slurm backend", () => {
+  describeBackendConformance("slurm", () => target);
+
+  it("trains across two nodes (two hosts, world size 2) to the same loss curve as a 2-process torchrun here", async () => {
+    const events: WorkerEvent[] = [];
+    const outcome = await backend.launch(conformanceRequest(target, "slurm-curve"), (event) => events.push(event)).finished;
+    expect(outcome.status, outcome.message).toBe("succeeded");
+    const started = events.find((event) => event.type === "started");
+    expect(started).toMatchObject({ world_size: 2 });
+    const nodes = started?.type === "started" ? (started.nodes ?? []) : [];
+    expect(new Set(nodes.map((node) => node.host))).toEqual(new Set(["tk1", "tk2"]));
+    expect(new Set(nodes.map((node) => node.node_id))).toEqual(new Set(["tk1", "tk2"]));
+
+    const local = new LocalExecutionBackend();
+    const localEvents: WorkerEvent[] = [];
+    const localOutcome = await local.launch(conformanceRequest(target, "local-curve"), (event) => localEvents.push(event)).finished;
+    await local.close();
+    expect(localOutcome.status, localOutcome.message).toBe("succeeded");
+    const slurmCurve = lossCurve(events);
+    const localCurve = lossCurve(localEvents);
+    expect(slurmCurve.map(([step]) => step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(localCurve.map(([step]) => step)).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const [index, [, loss]] of slurmCurve.entries()) expect(Math.abs(loss - localCurve[index]![1])).toBeLessThanOrEqual(1e-5);
+  }, 300_000);
+
+  it("refuses a second submission of the same engine key (kind conflict)", async () => {
+    const request = conformanceRequest(target, "slurm-resubmit", { max_steps: 2 });
+    const submission = clusterSubmissionOf(request);
+    const jobId = await engine.submit(submission);
+    try {
+      const second = await engine.submit(submission).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(second).toBeInstanceOf(TunekitError);
+      expect((second as TunekitError).kind).toBe("conflict");
+      expect(await engine.find(submission.engineKey)).toBe(jobId);
+    } finally {
+      await engine.stop(jobId);
+    }
+    // a job that already ended stops without an error
+    await expect.poll(async () => (await engine.status(jobId)).state, { timeout: 60_000, interval: 500 }).toMatch(/stopped|succeeded|failed/);
+    await engine.stop(jobId);
+  }, 120_000);
+
+  it("a lost node fails the attempt as retryable; the next attempt resumes from the newest marked checkpoint", async () => {
+    const events: WorkerEvent[] = [];
+    const first = conformanceRequest(target, "slurm-lost-node", { max_steps: 300, checkpoint_every: 2 });
+    const handle = backend.launch(first, (event) => events.push(event));
+    await until(events, (event) => event.type === "checkpoint");
+    cluster("kill-node", "tk2");
+    let outcome: RunOutcome;
+    try {
+      outcome = await handle.finished;
+    } finally {
+      cluster("start-node", "tk2");
+    }
+    expect(outcome, outcome.message).toMatchObject({ status: "failed", retryable: true });
+    expect(events.some((event) => event.type === "done")).toBe(false);
+
+    const checkpoint = latestCompleteCheckpoint(first.runDir);
+    expect(checkpoint).not.toBeNull();
+    // as the scheduler does before it launches a job again: the next attempt's journal starts afresh
+    renameSync(join(first.runDir, RUN_FILES.journal), join(first.runDir, RUN_FILES.retiredJournal));
+    const resumedEvents: WorkerEvent[] = [];
+    const resumed = await backend.launch(
+      conformanceRequest(target, "slurm-lost-node", { max_steps: checkpoint!.step + 2, checkpoint_every: 2 }, checkpoint!.path, first.runDir, 2),
+      (event) => resumedEvents.push(event),
+    ).finished;
+    expect(resumed.status, resumed.message).toBe("succeeded");
+    expect(resumedEvents.find((event) => event.type === "started")).toMatchObject({ resumed_from: checkpoint!.path });
+    expect(lossCurve(resumedEvents)[0]?.[0]).toBe(checkpoint!.step + 1);
+  }, 300_000);
+
+  it("runs the Slurm commands on the login node over ssh (execution.slurm.ssh and ssh_options): an attempt submitted there trains, and a login node that cannot be reached is named", async () => {
+    // the cluster's login node: a real OpenSSH server in the controller's namespace, root with the cluster's key
+    const login = "root@10.77.0.2";
+    const sshOptions = cluster("ssh-options").trim().split("\n");
+    const viaSsh = engineOf({ ssh: login, ssh_options: sshOptions });
+    await viaSsh.check(2);
+    expect(await viaSsh.find("tunekit-no-such-attempt")).toBeNull();
+    await expect(engineOf({ ssh: login, ssh_options: sshOptions, partition: "no-such-partition" }).check(2)).rejects.toMatchObject({ field: "execution.slurm.partition" });
+
+    // a whole attempt through the login node: sbatch, squeue and the end of the job all over ssh
+    const sshLog = join(slurmDir, "ssh", "sshd.log");
+    const logins = () => (readFileSync(sshLog, "utf8").match(/Accepted publickey for root from 10\.77\.0\.1/g) ?? []).length;
+    const before = logins();
+    const events: WorkerEvent[] = [];
+    const request = conformanceRequest(target, "slurm-over-ssh", { max_steps: 2 });
+    const outcome = await new ClusterExecutionBackend(viaSsh, backendOptions).launch(request, (event) => events.push(event)).finished;
+    expect(outcome.status, outcome.message).toBe("succeeded");
+    expect(lossCurve(events).map(([step]) => step)).toEqual([1, 2]);
+    expect(logins() - before).toBeGreaterThanOrEqual(3);
+    // the job ran on the cluster's nodes, submitted from the login node (its hostname is tkctl)
+    const started = events.find((event) => event.type === "started");
+    expect(started?.type === "started" ? new Set((started.nodes ?? []).map((node) => node.host)) : null).toEqual(new Set(["tk1", "tk2"]));
+
+    // nothing listens on port 2 of the login node; a key it does not take; no Slurm commands here and no login node
+    const refused = await engineOf({ ssh: login, ssh_options: [...sshOptions, "-p", "2"] })
+      .check(2)
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ field: "execution.slurm.ssh", kind: "environment" });
+    expect((refused as TunekitError).message).toMatch(/root@10\.77\.0\.2.*(refused|port 2)/);
+    const otherKey = join(scratch, "other-key");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", otherKey]);
+    const withoutKey = sshOptions.map((option) => (option.endsWith("id_ed25519") ? otherKey : option));
+    await expect(engineOf({ ssh: login, ssh_options: withoutKey }).check(2)).rejects.toMatchObject({
+      field: "execution.slurm.ssh",
+      message: expect.stringMatching(/Permission denied/),
+    });
+    await expect(engineOf({}, { PATH: join(scratch, "empty-bin") }).check(2)).rejects.toMatchObject({ field: "execution.slurm.ssh" });
+  }, 180_000);
+
+  it('a job the openai Python SDK creates with `extra_body={"tunekit": {"execution": {"backend": "slurm"}}}` trains on both nodes, and the job it retrieves says so', async () => {
+    const model = join(scratch, "tiny-llama");
+    buildTinyLlama(model);
+    // the server finds the cluster as a user's shell does: SLURM_CONF in its environment
+    const previous = process.env.SLURM_CONF;
+    process.env.SLURM_CONF = env.SLURM_CONF;
+    const server = await startServer({
+      port: 0,
+      dataDir: join(scratch, "server"),
+      noAuth: true,
+      models: [model],
+      maxConcurrentJobs: 1,
+      trainingDefaults: { device: "cpu", max_steps: 3, threads: 1, batch_size: 4, micro_batch_size: 2 },
+      maxSeqLen: 64,
+      execution: executionSchema.parse({
+        backend: "local",
+        slurm: { partition: "tunekit", nodes: 2, processes_per_node: 1, socket_ifname: "tk0", time_limit: "00:30:00", poll_interval_s: 0.5 },
+      }),
+    });
+    try {
+      const { stdout } = await promisify(execFile)(python, [resolve("test/python/cluster_job.py"), server.url, "tiny-llama", conformanceData(join(scratch, "data")), "slurm"], {
+        timeout: 280_000,
+        maxBuffer: 16 << 20,
+      });
+      const { job, events } = JSON.parse(stdout) as {
+        job: { status: string; error: unknown; execution: { backend: string; nodes: string[] }; fine_tuned_model: string };
+        events: string[];
+      };
+      expect(job.status, JSON.stringify(job.error)).toBe("succeeded");
+      expect(job.execution.backend).toBe("slurm");
+      expect([...job.execution.nodes].sort()).toEqual(["tk1", "tk2"]);
+      expect(job.fine_tuned_model).toMatch(/^ft:tiny-llama:/);
+      expect(events.at(-1)).toBe("The job has successfully completed");
+      expect(events.some((message) => /Training started .* with 2 processes/.test(message))).toBe(true);
+    } finally {
+      await server.close();
+      if (previous === undefined) delete process.env.SLURM_CONF;
+      else process.env.SLURM_CONF = previous;
+    }
+  }, 300_000);
+});
