@@ -29,6 +29,8 @@ mkdir -p "$state"
 
 # Ray's usage stats would try to reach the internet; the machine has no route there anyway
 export RAY_USAGE_STATS_ENABLED=0
+# a test run's fork server belongs to that run, not to the cluster's nodes
+unset TUNEKIT_FORKSERVER
 # the second node's raylet: the one whose node manager port is ours
 worker_pids() { pgrep -f -- "--node_manager_port=${worker_node_manager_port}( |$)" || true; }
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executionSchema, raySettingsSchema } from "../src/core/config-schema.js";
 import { TunekitError } from "../src/core/errors.js";
-import { ClusterExecutionBackend, clusterSubmissionOf, engineKeyOf } from "../src/providers/cluster/cluster-execution-backend.js";
+import { clusterBackendOptions, ClusterExecutionBackend, clusterSubmissionOf, engineKeyOf } from "../src/providers/cluster/cluster-execution-backend.js";
 import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { venvPath, venvPython, workerRoot } from "../src/providers/local/worker-environment.js";
 import { RayEngine } from "../src/providers/ray/ray-engine.js";
@@ -34,11 +34,11 @@ function rayBackend(overrides: Partial<RaySettings> = {}): { engine: RayEngine; 
     placement_strategy: "STRICT_SPREAD",
     poll_interval_s: 0.5,
     stop_timeout_s: 90,
-    start_timeout_s: 180,
+    start_timeout_s: 420,
     ...overrides,
   });
   const engine = new RayEngine(settings, worker);
-  return { engine, backend: new ClusterExecutionBackend(engine, { pollIntervalMs: 500, startTimeoutMs: 180_000, stopTimeoutMs: 90_000 }) };
+  return { engine, backend: new ClusterExecutionBackend(engine, clusterBackendOptions(settings)) };
 }
 
 const { engine, backend } = rayBackend();
@@ -66,23 +66,27 @@ afterAll(async () => {
 
 let trainedEvents: WorkerEvent[] | null = null;
 
-describeBackendConformance("ray", () => ({
-  backend,
-  onTrained: (events) => (trainedEvents = events),
-  name: "ray",
-  processes: 2,
-  scratch,
-  refused: [
-    { label: "unreachable address", backend: rayBackend({ address: "http://127.0.0.1:9" }).backend, field: "execution.ray.address" },
-    // never sent anything: the refusal comes before any request
-    {
-      label: "remote address without a token",
-      backend: rayBackend({ address: "http://10.255.255.1:8265", token_env: "TUNEKIT_TEST_NO_SUCH_TOKEN" }).backend,
-      field: "execution.ray.token_env",
-    },
-    { label: "more than the cluster holds", backend: rayBackend({ cpus_per_worker: 2 }).backend, field: "execution.ray.num_workers" },
-  ],
-}));
+describeBackendConformance(
+  "ray",
+  () => ({
+    backend,
+    onTrained: (events) => (trainedEvents = events),
+    name: "ray",
+    processes: 2,
+    scratch,
+    refused: [
+      { label: "unreachable address", backend: rayBackend({ address: "http://127.0.0.1:9" }).backend, field: "execution.ray.address" },
+      // never sent anything: the refusal comes before any request
+      {
+        label: "remote address without a token",
+        backend: rayBackend({ address: "http://10.255.255.1:8265", token_env: "TUNEKIT_TEST_NO_SUCH_TOKEN" }).backend,
+        field: "execution.ray.token_env",
+      },
+      { label: "more than the cluster holds", backend: rayBackend({ cpus_per_worker: 2 }).backend, field: "execution.ray.num_workers" },
+    ],
+  }),
+  480_000,
+); // the first job's start (driver, placement group, two actors importing torch) is slow on two busy cores
 
 describe("ray backend on two nodes", () => {
   it("runs world size 2 on two Ray nodes with the same loss curve as a 2-process local torchrun, within 1e-5", async () => {

@@ -30,7 +30,7 @@ const cluster = (...args: string[]) =>
   execFileSync("bash", [script, ...args], { env: { ...process.env, TUNEKIT_SLURM_DIR: slurmDir }, stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
 
 const scratch = mkdtempSync(join(tmpdir(), "tunekit-slurm-conformance-"));
-const backendOptions = { pollIntervalMs: 500, startTimeoutMs: 120_000, stopTimeoutMs: 20_000, settleMs: 2000 };
+const backendOptions = { pollIntervalMs: 500, startTimeoutMs: 240_000, stopTimeoutMs: 20_000, settleMs: 2000 };
 const engineOf = (settings: Record<string, unknown> = {}, extraEnv: Record<string, string> = {}) =>
   new SlurmEngine(slurmSettingsSchema.parse({ partition: "tunekit", nodes: 2, processes_per_node: 1, socket_ifname: "tk0", time_limit: "00:30:00", ...settings }), {
     python,

@@ -22,9 +22,10 @@ USAGE = "usage: python -m tunekit_worker train SPEC.json | count-tokens MODEL DA
 
 def main(argv: list[str]) -> int:
     socket_path = os.environ.get("TUNEKIT_FORKSERVER")
-    # through the fork server when there is one (forkserver.py); the ranks of a torchrun launch stay
-    # processes of their own
-    if socket_path and argv[:1] != ["forkserver"] and "TORCHELASTIC_RUN_ID" not in os.environ and "LOCAL_RANK" not in os.environ:
+    # through the fork server when there is one (forkserver.py); the ranks of a torchrun launch and a
+    # Ray Train driver (whose ranks are Ray's actors) stay processes of their own
+    own_process = argv[:1] in (["forkserver"], ["ray-train"]) or "TORCHELASTIC_RUN_ID" in os.environ or "LOCAL_RANK" in os.environ
+    if socket_path and not own_process:
         if argv[:1] == ["train"]:
             stop_with_parent()
         from .forkserver import run_through_server
