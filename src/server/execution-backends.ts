@@ -1,6 +1,6 @@
-import { executionSchema, type ExecutionConfig, type RaySettings, type SlurmSettings } from "../core/config-schema.js";
+import { executionSchema, type ExecutionConfig } from "../core/config-schema.js";
 import { BackendRouter } from "../jobs/backend-router.js";
-import { ClusterExecutionBackend } from "../providers/cluster/cluster-execution-backend.js";
+import { clusterBackendOptions, ClusterExecutionBackend } from "../providers/cluster/cluster-execution-backend.js";
 import { LocalExecutionBackend } from "../providers/local/local-execution-backend.js";
 import { venvPath, venvPython, workerRoot } from "../providers/local/worker-environment.js";
 import { RayEngine } from "../providers/ray/ray-engine.js";
@@ -18,14 +18,6 @@ export interface ServerExecution {
   processesOf: (backend: string | undefined) => number | null;
 }
 
-function clusterOptions(settings: RaySettings | SlurmSettings) {
-  return {
-    pollIntervalMs: settings.poll_interval_s * 1000,
-    startTimeoutMs: settings.start_timeout_s * 1000,
-    stopTimeoutMs: settings.stop_timeout_s * 1000,
-  };
-}
-
 /**
  * The server's execution backends from its tunekit.yaml `execution` section: `local` (the worker
  * on this machine), `ray` (the Ray Jobs API at execution.ray.address) and `slurm` (sbatch, locally
@@ -40,8 +32,8 @@ export function buildExecutionBackends(execution: ExecutionConfig = executionSch
   const backends = new Map<string, ExecutionBackend>([
     // a long-lived server forks its runs from one worker fork server (torch imported once)
     ["local", options.local ?? new LocalExecutionBackend({ forkServer: options.forkServer ?? true })],
-    ["ray", new ClusterExecutionBackend(new RayEngine(ray, { python, workerRoot: root }), clusterOptions(ray))],
-    ["slurm", new ClusterExecutionBackend(new SlurmEngine(slurm, { python, workerRoot: root }), clusterOptions(slurm))],
+    ["ray", new ClusterExecutionBackend(new RayEngine(ray, { python, workerRoot: root }), clusterBackendOptions(ray))],
+    ["slurm", new ClusterExecutionBackend(new SlurmEngine(slurm, { python, workerRoot: root }), clusterBackendOptions(slurm))],
   ]);
   const router = new BackendRouter(backends, execution.backend);
   const processes: Record<string, number> = { ray: ray.num_workers, slurm: slurm.nodes * slurm.processes_per_node };

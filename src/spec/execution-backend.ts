@@ -64,6 +64,12 @@ export interface AttemptStatus {
   outcome: RunOutcome | null;
 }
 
+/** What a backend knows of an attempt it keeps in memory: unknown if never launched, running until its outcome is set. */
+export function attemptStatusOf(attemptId: string, attempt: { outcome: RunOutcome | null } | undefined): AttemptStatus {
+  if (!attempt) return { attemptId, state: "unknown", outcome: null };
+  return attempt.outcome ? { attemptId, state: attempt.outcome.status, outcome: attempt.outcome } : { attemptId, state: "running", outcome: null };
+}
+
 export interface ExecutionBackend {
   readonly version: typeof EXECUTION_BACKEND_VERSION;
   /** `local`, `ray`, `slurm` */

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { TunekitError } from "../../core/errors.js";
 import type { ClusterEngine, ClusterJobStatus, ClusterSubmission } from "../../spec/cluster-engine.js";
 import {
+  attemptStatusOf,
   EXECUTION_BACKEND_VERSION,
   type AttemptStatus,
   type ExecutionBackend,
@@ -26,6 +27,11 @@ export interface ClusterBackendOptions {
   stopTimeoutMs: number;
   /** how long to keep reading the journal after the engine says the job ended (shared storage may lag), default 3 s */
   settleMs?: number;
+}
+
+/** The backend's options from a cluster's settings (execution.ray or execution.slurm). */
+export function clusterBackendOptions(settings: { poll_interval_s: number; start_timeout_s: number; stop_timeout_s: number }): ClusterBackendOptions {
+  return { pollIntervalMs: settings.poll_interval_s * 1000, startTimeoutMs: settings.start_timeout_s * 1000, stopTimeoutMs: settings.stop_timeout_s * 1000 };
 }
 
 /** What `<run_dir>/attempts/<n>.json` records: which engine job an attempt is, so that a restarted server finds it. */
@@ -119,9 +125,7 @@ export class ClusterExecutionBackend implements ExecutionBackend {
   }
 
   async status(attemptId: string): Promise<AttemptStatus> {
-    const attempt = this.attempts.get(attemptId);
-    if (!attempt) return { attemptId, state: "unknown", outcome: null };
-    return attempt.outcome ? { attemptId, state: attempt.outcome.status, outcome: attempt.outcome } : { attemptId, state: "running", outcome: null };
+    return attemptStatusOf(attemptId, this.attempts.get(attemptId));
   }
 
   async cancel(attemptId: string, mode: StopMode): Promise<RunOutcome | null> {

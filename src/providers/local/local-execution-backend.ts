@@ -3,6 +3,7 @@ import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { TunekitError } from "../../core/errors.js";
 import {
+  attemptStatusOf,
   EXECUTION_BACKEND_VERSION,
   type AttemptStatus,
   type ExecutionBackend,
@@ -88,9 +89,7 @@ export class LocalExecutionBackend implements ExecutionBackend {
   }
 
   async status(attemptId: string): Promise<AttemptStatus> {
-    const attempt = this.attempts.get(attemptId);
-    if (!attempt) return { attemptId, state: "unknown", outcome: null };
-    return attempt.outcome ? { attemptId, state: attempt.outcome.status, outcome: attempt.outcome } : { attemptId, state: "running", outcome: null };
+    return attemptStatusOf(attemptId, this.attempts.get(attemptId));
   }
 
   async cancel(attemptId: string, mode: StopMode): Promise<RunOutcome | null> {
