@@ -60,5 +60,11 @@ export interface ClusterEngine {
   stop(engineJobId: string): Promise<void>;
   /** the job's log lines (driver/batch output), the last `tail` of them */
   logs(engineJobId: string, tail: number): Promise<string[]>;
+  /**
+   * Where the engine can read its log by position (Slurm: the job's output file on shared storage):
+   * up to `limit` bytes of it from byte `offset` on, so that a mirror of a long job's log reads
+   * only what is new. Engines without it (Ray's Jobs API returns the whole log) are read through `logs`.
+   */
+  readLog?(engineJobId: string, offset: number, limit: number): Promise<Buffer>;
   close?(): Promise<void>;
 }

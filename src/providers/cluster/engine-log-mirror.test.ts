@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClusterEngine } from "../../spec/cluster-engine.js";
 import { EngineLogMirror } from "./engine-log-mirror.js";
+import { readFileFrom } from "../../core/read-file-from.js";
 
 // The mirror's own rules, on a log that grows between reads as an engine's does (the Ray and Slurm
 // backend tests run it against the real engines).
@@ -52,5 +53,53 @@ describe("EngineLogMirror", () => {
       "last words",
       "",
     ]);
+  });
+
+  it("reads an engine's log by position where the engine can (Slurm's output file): from where the last read stopped, a line being written held back, a line longer than a read taken whole", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "tunekit-log-mirror-"));
+    runDirs.push(runDir);
+    const out = join(runDir, "slurm-7.out");
+    let bytesRead = 0;
+    const engine = {
+      logs: async () => {
+        throw new Error("an engine with readLog is never read whole");
+      },
+      readLog: async (_id: string, offset: number, limit: number) => {
+        const bytes = readFileFrom(out, offset, limit);
+        bytesRead += bytes.length;
+        return bytes;
+      },
+    } as unknown as ClusterEngine;
+    const mirror = new EngineLogMirror(engine, "7", runDir, "== attempt a/1: slurm job 7", 0);
+    const log = () => readFileSync(join(runDir, "worker.log"), "utf8");
+
+    await mirror.update(); // no output file yet
+    writeFileSync(out, "srun: starting\n[tunekit-worker] info: load");
+    await mirror.update();
+    expect(log()).toBe("== attempt a/1: slurm job 7\nsrun: starting\n");
+    const long = "x".repeat(1.5 * (1 << 20));
+    appendFileSync(out, `ing\n{"v": 1, "type": "metrics", "step": 1}\n${long}\n`);
+    await mirror.update();
+    appendFileSync(out, "exit 0, no newline");
+    await mirror.update();
+    await mirror.update(true);
+    await mirror.update(true);
+    const copied = log().split("\n");
+    // (compared without printing a 1.5 MB line when it fails)
+    expect(copied.map((line) => (line === long ? "<the long line, whole>" : line.slice(0, 80)))).toEqual([
+      "== attempt a/1: slurm job 7",
+      "srun: starting",
+      "[tunekit-worker] info: loading",
+      "<the long line, whole>",
+      "exit 0, no newline",
+      "",
+    ]);
+    // from where the last read stopped: at most the bytes after a read's last newline are read again,
+    // and a read of a log that did not grow reads nothing (a whole-log read would have read it all 5 times)
+    const size = readFileSync(out).length;
+    expect(bytesRead).toBeLessThan(2 * size);
+    const before = bytesRead;
+    await mirror.update(true);
+    expect(bytesRead).toBe(before);
   });
 });

@@ -5,6 +5,8 @@ import { RUN_FILES } from "../../spec/run-folder.js";
 
 /** The most lines one read asks the engine for. */
 const MAX_LINES = 1_000_000;
+/** The most bytes one positioned read takes in (engines with `readLog`). */
+const READ_CHUNK = 1 << 20;
 
 /** a worker event on the ranks' stdout (the journal has them; the events panel shows them), after Ray's `(RayTrainWorker pid=...)` prefix */
 const EVENT_LINE = /^(\([^)]*\)\s+)?\{"v": ?\d+, ?"type": ?"/;
@@ -13,12 +15,19 @@ const EVENT_LINE = /^(\([^)]*\)\s+)?\{"v": ?\d+, ?"type": ?"/;
  * Copies a cluster job's log (Ray's job log, the Slurm job's output file) into the run folder's
  * `worker.log` as it grows, the file a local run's worker writes its stderr to: the job page's
  * worker log and `GET /v1/tunekit/jobs/{id}/log` read that file whichever backend ran the job. An
- * engine's log only grows, so the lines past the ones already copied are the new ones; the ranks'
+ * engine's log only grows, so the lines past the ones already copied are the new ones: an engine
+ * that reads its log by position (`readLog`, Slurm's output file) is read from the byte after the
+ * last copied line, one that cannot (Ray's Jobs API) is read whole and counted by lines. The ranks'
  * event lines are left out (they are the journal's). A failed read is tried again at the next
  * one; the log is a convenience, the journal is the record.
  */
 export class EngineLogMirror {
+  /** lines copied (engines read whole) */
   private copied = 0;
+  /** bytes copied (engines read by position) */
+  private offset = 0;
+  /** the copy ends inside a line longer than one read (engines read by position) */
+  private midLine = false;
   private lastRead = 0;
   private readonly path: string;
   private wroteHeader = false;
@@ -43,15 +52,53 @@ export class EngineLogMirror {
     const now = Date.now();
     if (!final && now - this.lastRead < this.everyMs) return;
     this.lastRead = now;
-    const lines = await this.engine.logs(this.engineJobId, MAX_LINES).catch(() => null);
-    if (lines === null) return;
-    const complete = final ? lines.length : lines.length - 1;
-    if (complete <= this.copied) return;
-    const fresh = lines.slice(this.copied, complete).filter((line) => !EVENT_LINE.test(line));
-    this.copied = complete;
-    if (fresh.length === 0) return;
+    const text = this.engine.readLog ? await this.newTextByPosition(final) : await this.newTextByCount(final);
+    if (text === "") return;
     const header = this.wroteHeader ? "" : `${this.header}\n`;
     this.wroteHeader = true;
-    appendFileSync(this.path, `${header}${fresh.join("\n")}\n`);
+    appendFileSync(this.path, `${header}${text}`);
+  }
+
+  private async newTextByCount(final: boolean): Promise<string> {
+    const lines = await this.engine.logs(this.engineJobId, MAX_LINES).catch(() => null);
+    if (lines === null) return "";
+    const complete = final ? lines.length : lines.length - 1;
+    if (complete <= this.copied) return "";
+    const fresh = lines.slice(this.copied, complete).filter((line) => !EVENT_LINE.test(line));
+    this.copied = complete;
+    return fresh.map((line) => `${line}\n`).join("");
+  }
+
+  private async newTextByPosition(final: boolean): Promise<string> {
+    let text = "";
+    for (;;) {
+      const bytes = await this.engine.readLog!(this.engineJobId, this.offset, READ_CHUNK).catch(() => null);
+      if (bytes === null) return text;
+      const last = bytes.length < READ_CHUNK;
+      const newline = bytes.lastIndexOf(0x0a) + 1;
+      let take: number;
+      if (final && last)
+        take = bytes.length; // the job has ended: everything, an unterminated last line too
+      else if (newline > 0)
+        take = newline; // whole lines; the one after may still be being written
+      else take = last ? 0 : bytes.length; // no newline in a whole read: part of a line longer than a read
+      const pieces = bytes.subarray(0, take).toString("utf8").split("\n");
+      const partial = pieces.pop() ?? ""; // after the last newline
+      for (const [index, piece] of pieces.entries()) {
+        // a line's first piece is an event line or not; the rest of a long line is copied as it is
+        const continued = index === 0 && this.midLine;
+        if (continued || !EVENT_LINE.test(piece)) text += `${piece}\n`;
+      }
+      this.midLine = partial !== "" || (pieces.length === 0 && this.midLine);
+      text += partial;
+      this.offset += take;
+      if (last) {
+        if (final && this.midLine) {
+          text += "\n";
+          this.midLine = false;
+        }
+        return text;
+      }
+    }
   }
 }

@@ -1,7 +1,8 @@
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { RUN_FILES } from "../../spec/run-folder.js";
 import { parseWorkerEvent, type WorkerEvent } from "../../spec/worker-events.js";
+import { readFileFrom } from "../../core/read-file-from.js";
 
 /** The most one read takes in; the rest waits for the next read. */
 const READ_CHUNK = 1 << 20;
@@ -46,15 +47,7 @@ export class JournalTail {
     }
     if (size < this.offset) this.offset = 0;
     if (size === this.offset) return [];
-    const buffer = Buffer.alloc(Math.min(size - this.offset, READ_CHUNK));
-    const descriptor = openSync(this.path, "r");
-    let bytesRead: number;
-    try {
-      bytesRead = readSync(descriptor, buffer, 0, buffer.length, this.offset);
-    } finally {
-      closeSync(descriptor);
-    }
-    const text = buffer.subarray(0, bytesRead);
+    const text = readFileFrom(this.path, this.offset, Math.min(size - this.offset, READ_CHUNK));
     const end = text.lastIndexOf(0x0a);
     if (end < 0) return [];
     this.offset += end + 1;

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import type { SlurmSettings } from "../../core/config-schema.js";
 import { TunekitError } from "../../core/errors.js";
+import { readFileFrom } from "../../core/read-file-from.js";
 import { CLUSTER_ENGINE_VERSION, type ClusterEngine, type ClusterJobState, type ClusterJobStatus, type ClusterSubmission } from "../../spec/cluster-engine.js";
 
 /**
@@ -242,15 +243,27 @@ export class SlurmEngine implements ClusterEngine {
   }
 
   async logs(engineJobId: string, tail: number): Promise<string[]> {
+    const out = await this.outputFile(engineJobId);
+    if (!out || !existsSync(out)) return [];
+    const lines = readFileSync(out, "utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    return tail > 0 ? lines.slice(-tail) : [];
+  }
+
+  /** the job's output file from byte `offset` on: it is on shared storage, so a mirror of it reads only what is new */
+  async readLog(engineJobId: string, offset: number, limit: number): Promise<Buffer> {
+    const out = await this.outputFile(engineJobId);
+    return out ? readFileFrom(out, offset, limit) : Buffer.alloc(0);
+  }
+
+  /** the output file of a job this engine submitted, or of one still in the queue (a restarted server) */
+  private async outputFile(engineJobId: string): Promise<string | null> {
     let files = this.known.get(engineJobId)?.files ?? null;
     if (!files) {
       const queued = await this.queuedJob(engineJobId).catch(() => null);
       if (queued) files = this.remember(engineJobId, queued);
     }
-    if (!files || !existsSync(files.out)) return [];
-    const lines = readFileSync(files.out, "utf8").split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    return tail > 0 ? lines.slice(-tail) : [];
+    return files?.out ?? null;
   }
 
   /** the batch script of one attempt: one torchrun per node through srun */
