@@ -15,9 +15,10 @@ import { startServer } from "../src/server/tunekit-server.js";
 import type { RaySettings } from "../src/core/config-schema.js";
 import { latestCompleteCheckpoint } from "../src/spec/run-folder.js";
 import type { WorkerEvent } from "../src/spec/worker-events.js";
+import { untilEvent } from "./helpers/until-event.js";
 import { launchChromium, SCREENSHOTS } from "./helpers/browser.js";
 import { buildTinyLlama } from "./helpers/tiny-llama.js";
-import { conformanceData, conformanceRequest, describeBackendConformance, lossCurve, until } from "./helpers/execution-backend-conformance.js";
+import { conformanceData, conformanceRequest, describeBackendConformance, lossCurve } from "./helpers/execution-backend-conformance.js";
 
 // The Ray backend on a real two-node Ray cluster on this machine (scripts/ray-cluster.sh: a head and
 // a second node, one CPU each, on 127.0.0.1): the Jobs REST API, Ray Train's TorchTrainer with two
@@ -146,7 +147,7 @@ describe("ray backend on two nodes", () => {
     const events: WorkerEvent[] = [];
     const first = conformanceRequest({ scratch, processes: 2 }, "ray-lost-node", { max_steps: 2000, checkpoint_every: 2 });
     const handle = backend.launch(first, (event) => events.push(event));
-    await until(events, (event) => event.type === "checkpoint" && event.step >= 2);
+    await untilEvent(events, (event) => event.type === "checkpoint" && event.step >= 2);
     cluster("kill-worker");
     const failed = await handle.finished;
     expect(failed.status, failed.message).toBe("failed");

@@ -13,7 +13,8 @@ import { startServer } from "../src/server/tunekit-server.js";
 import { latestCompleteCheckpoint, RUN_FILES } from "../src/spec/run-folder.js";
 import type { RunOutcome } from "../src/spec/execution-backend.js";
 import type { WorkerEvent } from "../src/spec/worker-events.js";
-import { conformanceData, conformanceRequest, describeBackendConformance, lossCurve, until, type ConformanceTarget } from "./helpers/execution-backend-conformance.js";
+import { conformanceData, conformanceRequest, describeBackendConformance, lossCurve, type ConformanceTarget } from "./helpers/execution-backend-conformance.js";
+import { untilEvent } from "./helpers/until-event.js";
 import { buildTinyLlama, haveWorker, python, workerRoot } from "./helpers/tiny-llama.js";
 
 // The Slurm backend on a real Slurm cluster: scripts/slurm-cluster.sh starts munged, slurmctld and
@@ -109,7 +110,7 @@ describe.runIf(runs)("slurm backend", () => {
     const events: WorkerEvent[] = [];
     const first = conformanceRequest(target, "slurm-lost-node", { max_steps: 300, checkpoint_every: 2 });
     const handle = backend.launch(first, (event) => events.push(event));
-    await until(events, (event) => event.type === "checkpoint");
+    await untilEvent(events, (event) => event.type === "checkpoint");
     cluster("kill-node", "tk2");
     let outcome: RunOutcome;
     try {

@@ -6,6 +6,7 @@ import { buildWorkerJobSpec } from "../../src/core/worker-job-spec.js";
 import type { ExecutionBackend, LaunchRequest, RunOutcome } from "../../src/spec/execution-backend.js";
 import { checkpointStep, readCompleteCheckpoint, RUN_FILES, writeJobFile } from "../../src/spec/run-folder.js";
 import type { WorkerEvent } from "../../src/spec/worker-events.js";
+import { untilEvent } from "./until-event.js";
 import { buildTinyLlama } from "./tiny-llama.js";
 
 /**
@@ -94,21 +95,6 @@ export function conformanceRequest(
   };
 }
 
-export function until(events: WorkerEvent[], predicate: (event: WorkerEvent) => boolean, timeoutMs = 240_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (events.some(predicate)) {
-        clearInterval(poll);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(poll);
-        reject(new Error(`no such event within ${timeoutMs} ms; got ${events.map((event) => event.type).join(", ")}`));
-      }
-    }, 50);
-  });
-}
-
 /** The train_loss of each step, in step order. */
 export function lossCurve(events: WorkerEvent[]): Array<[number, number]> {
   return events.flatMap((event) => (event.type === "metrics" ? [[event.step, event.train_loss] as [number, number]] : []));
@@ -179,7 +165,7 @@ export function describeBackendConformance(label: string, get: () => Conformance
         const target = get();
         const events: WorkerEvent[] = [];
         const handle = target.backend.launch(conformanceRequest(target, `${target.name}-cancel`, { max_steps: 2000, checkpoint_every: 1000 }), (event) => events.push(event));
-        await until(events, (event) => event.type === "metrics" && event.step >= 2);
+        await untilEvent(events, (event) => event.type === "metrics" && event.step >= 2);
         const outcome: RunOutcome = await handle.cancel();
         expect(outcome.status, outcome.message).toBe("stopped");
         const step = expectMarkedCheckpoint(outcome.checkpointPath);
@@ -196,7 +182,7 @@ export function describeBackendConformance(label: string, get: () => Conformance
         const events: WorkerEvent[] = [];
         const first = conformanceRequest(target, `${target.name}-pause`, { max_steps: 2000, checkpoint_every: 1000 });
         const handle = target.backend.launch(first, (event) => events.push(event));
-        await until(events, (event) => event.type === "metrics" && event.step >= 2);
+        await untilEvent(events, (event) => event.type === "metrics" && event.step >= 2);
         const paused = await handle.pause();
         expect(paused.status, paused.message).toBe("stopped");
         const step = expectMarkedCheckpoint(paused.checkpointPath);

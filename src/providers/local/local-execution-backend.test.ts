@@ -11,6 +11,7 @@ import type { WorkerEvent } from "../../spec/worker-events.js";
 import { LocalExecutionBackend } from "./local-execution-backend.js";
 import { workerProcesses } from "./python-worker.js";
 import { packageRoot } from "./worker-environment.js";
+import { untilEvent } from "../../../test/helpers/until-event.js";
 
 // The real launch path (`python -m tunekit_worker train <run_dir>/job.json`) on a stand-in worker
 // package whose `train` is the protocol fixture of python-worker.test.ts, in the mode the
@@ -49,21 +50,6 @@ function launchRequest(name: string): LaunchRequest {
   return { attemptId: `ftjob-${name}/1`, jobId: `ftjob-${name}`, runDir, specFile: writeJobFile(runDir, spec), numProcesses: 1 };
 }
 
-function eventually(events: WorkerEvent[], predicate: (event: WorkerEvent) => boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (events.some(predicate)) {
-        clearInterval(poll);
-        resolve();
-      } else if (Date.now() - started > 20_000) {
-        clearInterval(poll);
-        reject(new Error("event never came"));
-      }
-    }, 20);
-  });
-}
-
 describe("LocalExecutionBackend", () => {
   it("is the `local` backend of version 1", () => {
     const backend = new LocalExecutionBackend();
@@ -80,7 +66,7 @@ describe("LocalExecutionBackend", () => {
     });
     expect(second).toBe(first);
     expect(first.attemptId).toBe("ftjob-twice/1");
-    await eventually(events, (event) => event.type === "log" && event.message === "ready");
+    await untilEvent(events, (event) => event.type === "log" && event.message === "ready", 20_000);
     expect(workerProcesses(request.runDir)).toHaveLength(1);
     expect(await backend.status(request.attemptId)).toEqual({ attemptId: request.attemptId, state: "running", outcome: null });
 

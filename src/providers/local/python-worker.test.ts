@@ -8,6 +8,7 @@ import { defaultConfig } from "../../core/config-schema.js";
 import type { WorkerEvent } from "../../spec/worker-events.js";
 import { packageRoot } from "./worker-environment.js";
 import { EVENTS_FILE, JOB_FILE, PythonWorkerBridge, WORKER_LOG_FILE, startWorker, workerCommand, type StartWorkerOptions } from "./python-worker.js";
+import { untilEvent } from "../../../test/helpers/until-event.js";
 
 const python = join(packageRoot(), ".venv", "bin", "python");
 const fixture = fileURLToPath(new URL("./python-worker.fixture.py", import.meta.url));
@@ -35,21 +36,6 @@ function launch(mode: string, extra: Partial<StartWorkerOptions> = {}) {
     ...extra,
   });
   return { worker, runDir, events };
-}
-
-function waitForEvent(events: WorkerEvent[], predicate: (event: WorkerEvent) => boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      if (events.some(predicate)) {
-        clearInterval(poll);
-        resolve();
-      } else if (Date.now() - started > 20_000) {
-        clearInterval(poll);
-        reject(new Error("event never came"));
-      }
-    }, 20);
-  });
 }
 
 describe("workerCommand", () => {
@@ -137,7 +123,7 @@ describe("WorkerProcess against real child processes", () => {
 
   it("cancel() sends SIGTERM and waits for the worker's checkpoint (exit 3 = cancelled)", async () => {
     const { worker, events } = launch("cancellable");
-    await waitForEvent(events, (event) => event.type === "log" && event.message === "ready");
+    await untilEvent(events, (event) => event.type === "log" && event.message === "ready", 20_000);
     const outcome = await worker.cancel();
     expect(outcome.status).toBe("cancelled");
     expect(outcome.exitCode).toBe(3);
@@ -148,7 +134,7 @@ describe("WorkerProcess against real child processes", () => {
 
   it("a second cancel() kills a worker that ignores SIGTERM; so does the cancel timeout", async () => {
     const first = launch("stubborn");
-    await waitForEvent(first.events, (event) => event.type === "log" && event.message === "ready");
+    await untilEvent(first.events, (event) => event.type === "log" && event.message === "ready", 20_000);
     const pending = first.worker.cancel();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(first.worker.running).toBe(true);
@@ -159,7 +145,7 @@ describe("WorkerProcess against real child processes", () => {
     expect(outcome.message).toContain("after cancel");
 
     const second = launch("stubborn", { cancelTimeoutMs: 300 });
-    await waitForEvent(second.events, (event) => event.type === "log" && event.message === "ready");
+    await untilEvent(second.events, (event) => event.type === "log" && event.message === "ready", 20_000);
     const timedOut = await second.worker.cancel();
     expect(timedOut.signal).toBe("SIGKILL");
   });
