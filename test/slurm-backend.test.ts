@@ -1,12 +1,13 @@
-import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executionSchema, slurmSettingsSchema } from "../src/core/config-schema.js";
 import { TunekitError } from "../src/core/errors.js";
-import { ClusterExecutionBackend, clusterSubmissionOf } from "../src/providers/cluster/cluster-execution-backend.js";
+import { ClusterExecutionBackend, clusterSubmissionOf, engineKeyOf } from "../src/providers/cluster/cluster-execution-backend.js";
 import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
 import { SlurmEngine } from "../src/providers/slurm/slurm-engine.js";
 import { startServer } from "../src/server/tunekit-server.js";
@@ -214,4 +215,96 @@ describe.runIf(runs)("slurm backend", () => {
       else process.env.SLURM_CONF = previous;
     }
   }, 300_000);
+  it("kill -9 of the server while its Slurm job trains: the next server stops the job it left, after a checkpoint, before it resumes the job as attempt 2 from that checkpoint, and the job succeeds", async () => {
+    const model = join(scratch, "tiny-llama");
+    if (!existsSync(join(model, "config.json"))) buildTinyLlama(model);
+    const dataDir = join(scratch, "crash-server");
+    // the real CLI in a child process, so that it can die as a crashed server does
+    const startCliServer = async () => {
+      const settings = [
+        "execution.backend=slurm",
+        "execution.slurm.partition=tunekit",
+        "execution.slurm.nodes=2",
+        "execution.slurm.processes_per_node=1",
+        "execution.slurm.socket_ifname=tk0",
+        "execution.slurm.time_limit=00:30:00",
+        "execution.slurm.poll_interval_s=0.5",
+        "execution.slurm.stop_timeout_s=60",
+        "training.device=cpu",
+        "training.max_steps=150",
+        "training.checkpoint_every=1000",
+        "training.threads=1",
+        "training.batch_size=4",
+        "training.micro_batch_size=2",
+        "data.max_seq_len=64",
+      ];
+      const args = ["dist/cli/main.js", "server", "--port", "0", "--json", "--no-auth", "--data-dir", dataDir, "--model", model, "--no-fork-server"];
+      for (const setting of settings) args.push("--set", setting);
+      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SLURM_CONF: env.SLURM_CONF } });
+      let stdout = "";
+      let stderr = "";
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const started = await new Promise<{ url: string; recovered: { waiting: string[] } }>((done, fail) => {
+        child.stdout!.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString();
+          try {
+            done(JSON.parse(stdout) as { url: string; recovered: { waiting: string[] } });
+          } catch {
+            // not all of it yet
+          }
+        });
+        child.on("exit", (code) => fail(new Error(`tunekit server exited ${code}: ${stderr}`)));
+      });
+      return { child, client: new OpenAI({ baseURL: `${started.url}/v1`, apiKey: "unused", maxRetries: 0 }), recovered: started.recovered };
+    };
+    const servers: ChildProcess[] = [];
+    try {
+      const first = await startCliServer();
+      servers.push(first.child);
+      const file = await first.client.files.create({ file: await toFile(readFileSync(conformanceData(join(scratch, "data"))), "train.jsonl"), purpose: "fine-tune" });
+      const job = await first.client.fineTuning.jobs.create({ model: "tiny-llama", training_file: file.id, hyperparameters: { n_epochs: 50 } });
+      const runDir = join(dataDir, "runs", job.id);
+      const firstKey = engineKeyOf(`${job.id}/1`);
+      await expect
+        .poll(
+          async () => {
+            const page = await first.client.fineTuning.jobs.listEvents(job.id, { limit: 100 });
+            return Math.max(0, ...page.data.filter((event) => event.type === "metrics").map((event) => (event.data as { step: number }).step));
+          },
+          { timeout: 240_000, interval: 500 },
+        )
+        .toBeGreaterThanOrEqual(2);
+      first.child.kill("SIGKILL");
+      await new Promise((done) => first.child.once("exit", done));
+
+      // the Slurm job does not know its server died: it trains on
+      const firstJobId = await engine.find(firstKey);
+      expect(firstJobId).not.toBeNull();
+      expect((await engine.status(firstJobId!)).state).toBe("running");
+
+      const second = await startCliServer();
+      servers.push(second.child);
+      expect(second.recovered.waiting).toEqual([job.id]);
+      // attempt 2 is submitted only once attempt 1 has ended on Slurm: never two attempts in one run folder
+      await expect.poll(() => existsSync(join(runDir, "attempts", "2.json")), { timeout: 240_000, interval: 200 }).toBe(true);
+      expect(["stopped", "failed", "succeeded"]).toContain((await engine.status(firstJobId!)).state);
+      let current = await second.client.fineTuning.jobs.retrieve(job.id);
+      for (let tries = 0; tries < 480 && !["succeeded", "failed", "cancelled"].includes(current.status); tries++) {
+        await new Promise((done) => setTimeout(done, 500));
+        current = await second.client.fineTuning.jobs.retrieve(job.id);
+      }
+      expect(current.status, JSON.stringify(current.error)).toBe("succeeded");
+      const messages: string[] = [];
+      for await (const event of second.client.fineTuning.jobs.listEvents(job.id, { limit: 100 })) messages.push(event.message);
+      // through Slurm, as on a cluster whose nodes are other hosts (here the ranks' processes are also
+      // on this host, where the local /proc scan would SIGTERM them; the event shows the engine's path ran)
+      expect(messages.some((message) => message.startsWith(`Stopping slurm job ${firstJobId} (attempt ${job.id}/1), left training by a server that stopped`))).toBe(true);
+      // attempt 2 went on from the checkpoint attempt 1 wrote when it was asked to stop, not from the start
+      const journal = readFileSync(join(runDir, RUN_FILES.journal), "utf8");
+      const resumed = journal.split("\n").find((line) => line.includes('"type": "started"') || line.includes('"type":"started"'));
+      expect(resumed).toMatch(/"resumed_from": ?"[^"]*checkpoint/);
+    } finally {
+      for (const child of servers) if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 420_000);
 });

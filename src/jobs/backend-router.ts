@@ -4,6 +4,7 @@ import {
   type AttemptStatus,
   type ExecutionBackend,
   type LaunchRequest,
+  type LeftoverAttempt,
   type RunHandle,
   type RunOutcome,
   type StopMode,
@@ -63,6 +64,11 @@ export class BackendRouter implements ExecutionBackend {
 
   async logs(attemptId: string, options?: { tail?: number }): Promise<string[]> {
     return (await this.launchedOn.get(attemptId)?.logs(attemptId, options)) ?? [];
+  }
+
+  /** The leftover attempt in `runDir` on the backend named `backend` (recovery's LeftoverAttempts); null for a backend without them, or one this server does not have. */
+  async leftoverAttemptOn(backend: string, runDir: string): Promise<LeftoverAttempt | null> {
+    return (await this.backends.get(backend)?.leftoverAttempt?.(runDir)) ?? null;
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { completeCheckpoints, JOURNAL_FILE, planRecovery, readJournal, retireJournal, retrainedMessage, type DiskCheckpoint, type RecoveryPlan } from "./event-journal.js";
 import { checkpointModelId, type JobOutcomes } from "./job-outcome.js";
 import type { JobPatch, JobRow, JobStore, NewCheckpoint, NewJobEvent, RecoveryWrite } from "./job-store.js";
-import type { LeftoverWorkers } from "../spec/execution-backend.js";
+import type { LeftoverAttempt, LeftoverAttempts, LeftoverWorkers } from "../spec/execution-backend.js";
 import { ownerIsGone, readRunOwner } from "./run-owner.js";
 import { mapWorkerEvent } from "./worker-event-mapper.js";
 import { BASE_LEARNING_RATE } from "./worker-job-spec.js";
@@ -31,6 +31,11 @@ export interface JobRecoveryOptions {
    * by the composition root); without it none are seen and recovery does not wait for them
    */
   leftoverWorkers?: LeftoverWorkers;
+  /**
+   * the attempt a dead server left on a cluster engine (the backend router, wired by the
+   * composition root); without it recovery does not look for one
+   */
+  leftoverAttempts?: LeftoverAttempts;
 }
 
 /** Jobs by what one recovery pass did with them. */
@@ -128,11 +133,21 @@ export class JobRecovery {
     return job.heartbeat_at <= Date.now() - (this.options.staleHeartbeatMs ?? 60_000);
   }
 
-  /** Recover now, or in the background once the job's old worker has exited (then it is `waiting`). */
+  /** Recover now, or in the background once the job's old worker or cluster attempt has ended (then it is `waiting`). */
   private async takeOver(job: JobRow, waiting: string[], recover: () => Promise<void>): Promise<void> {
     const workers = job.run_dir ? this.leftoverWorkers(job.run_dir) : [];
-    if (workers.length > 0) {
-      this.recoverWhenWorkersExit(job.id, job.run_dir as string, workers);
+    let attempt: LeftoverAttempt | null = null;
+    if (job.run_dir && job.execution_backend && this.options.leftoverAttempts) {
+      try {
+        attempt = await this.options.leftoverAttempts(job.run_dir, job.execution_backend);
+      } catch (error) {
+        // whether its attempt still trains is not known: resuming now could train it twice
+        process.emitWarning(`recovery of job ${job.id} waits for the next sweep: its ${job.execution_backend} attempt could not be looked up (${(error as Error).message})`);
+        return;
+      }
+    }
+    if (workers.length > 0 || attempt) {
+      this.recoverWhenStopped(job.id, job.run_dir as string, workers, attempt);
       waiting.push(job.id);
       return;
     }
@@ -144,10 +159,20 @@ export class JobRecovery {
     }
   }
 
-  /** SIGTERM the old workers (SIGKILL after `orphanWorkerTimeoutMs`), then recover the job; it is held off the queue meanwhile. */
-  private recoverWhenWorkersExit(jobId: string, runDir: string, pids: number[]): void {
+  /**
+   * Stop what the dead server left: its cluster attempt (a stop request, then the engine), and its
+   * workers on this host (SIGTERM, SIGKILL after `orphanWorkerTimeoutMs`); then recover the job. It
+   * is held off the queue meanwhile.
+   */
+  private recoverWhenStopped(jobId: string, runDir: string, pids: number[], attempt: LeftoverAttempt | null): void {
     this.recovering.add(jobId);
     const work = (async () => {
+      if (attempt) {
+        await this.store.addEvent(jobId, {
+          message: `Stopping ${attempt.engineJob} (attempt ${attempt.attemptId}), left training by a server that stopped; the job resumes from its checkpoint`,
+        });
+        await attempt.stop();
+      }
       for (const pid of pids) signalProcess(pid, "SIGTERM");
       const deadline = Date.now() + (this.options.orphanWorkerTimeoutMs ?? 600_000);
       let killed = false;

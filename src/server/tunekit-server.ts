@@ -124,6 +124,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     baseLearningRate: runs.baseLearningRate(),
     // the workers of a dead server on this machine (the Python-worker bridge's /proc scan)
     leftoverWorkers: workerProcesses,
+    // the attempts of a dead server still on a cluster engine (Ray, Slurm)
+    ...(execution ? { leftoverAttempts: (runDir: string, name: string) => execution.backend.leftoverAttemptOn(name, runDir) } : {}),
   });
   // the one bridge to the Python worker, for the estimates' plans and for serving
   const worker = new PythonWorkerBridge();

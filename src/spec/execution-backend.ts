@@ -82,7 +82,29 @@ export interface ExecutionBackend {
   logs(attemptId: string, options?: { tail?: number }): Promise<string[]>;
   /** release what the backend holds (the local one: its worker fork server); the server calls it when it closes */
   close?(): Promise<void>;
+  /**
+   * The attempt a dead server launched in this run folder that is still on the backend's engine (a
+   * cluster job outlives the server that followed it); null when none is left. Backends whose
+   * workers are processes on this host leave this out: recovery finds those with LeftoverWorkers.
+   * Rejects when the engine cannot be asked now (recovery then tries again at its next sweep).
+   */
+  leftoverAttempt?(runDir: string): Promise<LeftoverAttempt | null>;
 }
+
+/**
+ * An attempt of a dead server still on a cluster engine: recovery stops it, after a checkpoint,
+ * before it takes its job over, so that two attempts never train in one run folder.
+ */
+export interface LeftoverAttempt {
+  attemptId: string;
+  /** the engine's job, for the job's events: `ray job tunekit-ftjob-abc-1` */
+  engineJob: string;
+  /** ask its ranks to checkpoint and stop (the engine stops it after the stop timeout); resolves once it has ended */
+  stop(): Promise<void>;
+}
+
+/** The leftover attempt in a run folder on the backend a job last ran on (the job's execution backend); null when none. */
+export type LeftoverAttempts = (runDir: string, backend: string) => Promise<LeftoverAttempt | null>;
 
 /**
  * The workers a dead supervisor left running in a run folder (process ids on this host): recovery

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TunekitError } from "../../core/errors.js";
 import type { ClusterEngine, ClusterJobStatus, ClusterSubmission } from "../../spec/cluster-engine.js";
@@ -8,6 +8,7 @@ import {
   type AttemptStatus,
   type ExecutionBackend,
   type LaunchRequest,
+  type LeftoverAttempt,
   type RunHandle,
   type RunOutcome,
   type StopMode,
@@ -143,6 +144,28 @@ export class ClusterExecutionBackend implements ExecutionBackend {
     await this.engine.close?.();
   }
 
+  async leftoverAttempt(runDir: string): Promise<LeftoverAttempt | null> {
+    const record = newestAttemptRecord(runDir, this.name);
+    // one this server follows is not left over
+    if (!record || this.attempts.get(record.attempt_id)?.outcome === null) return null;
+    // "unknown" (Slurm's controller did not answer, Ray no longer has it) is not known to have ended
+    const { state } = await this.engine.status(record.engine_job_id);
+    if (isEnded(state)) return null;
+    return {
+      attemptId: record.attempt_id,
+      engineJob: `${this.name} job ${record.engine_job_id}`,
+      stop: async () => {
+        // the stop request on shared storage reaches the ranks whatever the engine says; a job still
+        // pending has no ranks to see it, and one that does not stop in time is stopped on the engine
+        writeFileSync(join(runDir, RUN_FILES.stopRequest), `${JSON.stringify({ mode: "pause", attempt_id: record.attempt_id, requested_at: Date.now() })}\n`);
+        if (state === "pending" || !(await this.waitEnded(record.engine_job_id))) {
+          await this.engine.stop(record.engine_job_id).catch(() => undefined);
+          await this.waitEnded(record.engine_job_id);
+        }
+      },
+    };
+  }
+
   private requestStop(attempt: Attempt, mode: StopMode): Promise<RunOutcome> {
     if (!attempt.outcome && !attempt.stop) {
       attempt.stop = mode;
@@ -249,9 +272,15 @@ export class ClusterExecutionBackend implements ExecutionBackend {
     return this.outcomeOf(attempt, status, seen, engineJobId);
   }
 
-  private async waitEnded(engineJobId: string): Promise<void> {
+  /** poll the engine until the job has ended (true) or the stop timeout has passed (false) */
+  private async waitEnded(engineJobId: string): Promise<boolean> {
     const until = Date.now() + this.options.stopTimeoutMs;
-    while (Date.now() < until && !isEnded((await this.engine.status(engineJobId)).state)) await new Promise((resolve) => setTimeout(resolve, this.options.pollIntervalMs));
+    for (;;) {
+      const state = (await this.engine.status(engineJobId).catch(() => null))?.state;
+      if (state && isEnded(state)) return true;
+      if (Date.now() >= until) return false;
+      await new Promise((resolve) => setTimeout(resolve, this.options.pollIntervalMs));
+    }
   }
 
   private sleep(attempt: Attempt): Promise<void> {
@@ -346,6 +375,26 @@ export function readAttemptRecord(runDir: string, attemptId: string): AttemptRec
   } catch {
     return null;
   }
+}
+
+/** The newest attempt this backend recorded in a run folder (the highest attempt number), null when none. */
+function newestAttemptRecord(runDir: string, backend: string): AttemptRecord | null {
+  let newest: AttemptRecord | null = null;
+  let newestNumber = -1;
+  const folder = join(runDir, "attempts");
+  for (const name of existsSync(folder) ? readdirSync(folder) : []) {
+    const number = Number(/^(\d+)\.json$/.exec(name)?.[1] ?? NaN);
+    if (!(number > newestNumber)) continue;
+    try {
+      const record = JSON.parse(readFileSync(join(folder, name), "utf8")) as AttemptRecord;
+      if (record.backend !== backend) continue;
+      newest = record;
+      newestNumber = number;
+    } catch {
+      // a record being written: the attempt of a live launch, not a leftover one
+    }
+  }
+  return newest;
 }
 
 function writeAttemptRecord(runDir: string, record: AttemptRecord): void {
