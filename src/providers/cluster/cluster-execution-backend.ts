@@ -148,9 +148,11 @@ export class ClusterExecutionBackend implements ExecutionBackend {
     const record = newestAttemptRecord(runDir, this.name);
     // one this server follows is not left over
     if (!record || this.attempts.get(record.attempt_id)?.outcome === null) return null;
-    // "unknown" (Slurm's controller did not answer, Ray no longer has it) is not known to have ended
     const { state } = await this.engine.status(record.engine_job_id);
     if (isEnded(state)) return null;
+    // "unknown": not known to have ended (Slurm's controller did not answer) or gone (a Ray cluster
+    // that was restarted); an engine that has no job under the attempt's key has nothing left
+    if (state === "unknown" && (await this.engine.find(record.engine_key)) === null) return null;
     return {
       attemptId: record.attempt_id,
       engineJob: `${this.name} job ${record.engine_job_id}`,
