@@ -159,7 +159,7 @@ export class ClusterExecutionBackend implements ExecutionBackend {
       stop: async () => {
         // the stop request on shared storage reaches the ranks whatever the engine says; a job still
         // pending has no ranks to see it, and one that does not stop in time is stopped on the engine
-        writeFileSync(join(runDir, RUN_FILES.stopRequest), `${JSON.stringify({ mode: "pause", attempt_id: record.attempt_id, requested_at: Date.now() })}\n`);
+        writeStopRequest(runDir, "pause", record.attempt_id);
         if (state === "pending" || !(await this.waitEnded(record.engine_job_id))) {
           await this.engine.stop(record.engine_job_id).catch(() => undefined);
           await this.waitEnded(record.engine_job_id);
@@ -171,8 +171,7 @@ export class ClusterExecutionBackend implements ExecutionBackend {
   private requestStop(attempt: Attempt, mode: StopMode): Promise<RunOutcome> {
     if (!attempt.outcome && !attempt.stop) {
       attempt.stop = mode;
-      const file = join(attempt.request.runDir, RUN_FILES.stopRequest);
-      writeFileSync(file, `${JSON.stringify({ mode, attempt_id: attempt.request.attemptId, requested_at: Date.now() })}\n`);
+      writeStopRequest(attempt.request.runDir, mode, attempt.request.attemptId);
       attempt.wake();
     }
     return attempt.handle.finished;
@@ -363,40 +362,40 @@ function failure(message: string, errorCode: string | null, retryable: boolean):
   return { status: "failed", message, errorCode, retryable, checkpointPath: null, adapterPath: null, mergedPath: null, trainedTokens: null };
 }
 
+/** `<run_dir>/stop-request.json`: every rank sees it at its next step, and they checkpoint and exit */
+function writeStopRequest(runDir: string, mode: StopMode, attemptId: string): void {
+  writeFileSync(join(runDir, RUN_FILES.stopRequest), `${JSON.stringify({ mode, attempt_id: attemptId, requested_at: Date.now() })}\n`);
+}
+
 function attemptRecordPath(runDir: string, attemptId: string): string {
   return join(runDir, "attempts", `${attemptId.split("/").at(-1) ?? attemptId}.json`);
 }
 
 /** The engine job an attempt was submitted as, from its run folder; null when it was not. */
 export function readAttemptRecord(runDir: string, attemptId: string): AttemptRecord | null {
-  const path = attemptRecordPath(runDir, attemptId);
-  if (!existsSync(path)) return null;
-  try {
-    const record = JSON.parse(readFileSync(path, "utf8")) as AttemptRecord;
-    return record.attempt_id === attemptId ? record : null;
-  } catch {
-    return null;
-  }
+  const record = readRecordFile(attemptRecordPath(runDir, attemptId));
+  return record?.attempt_id === attemptId ? record : null;
 }
 
 /** The newest attempt this backend recorded in a run folder (the highest attempt number), null when none. */
 function newestAttemptRecord(runDir: string, backend: string): AttemptRecord | null {
-  let newest: AttemptRecord | null = null;
-  let newestNumber = -1;
   const folder = join(runDir, "attempts");
-  for (const name of existsSync(folder) ? readdirSync(folder) : []) {
-    const number = Number(/^(\d+)\.json$/.exec(name)?.[1] ?? NaN);
-    if (!(number > newestNumber)) continue;
-    try {
-      const record = JSON.parse(readFileSync(join(folder, name), "utf8")) as AttemptRecord;
-      if (record.backend !== backend) continue;
-      newest = record;
-      newestNumber = number;
-    } catch {
-      // a record being written: the attempt of a live launch, not a leftover one
-    }
+  const numbers = (existsSync(folder) ? readdirSync(folder) : []).flatMap((name) => /^(\d+)\.json$/.exec(name)?.[1] ?? []).map(Number);
+  for (const number of numbers.sort((x, y) => y - x)) {
+    const record = readRecordFile(join(folder, `${number}.json`));
+    if (record?.backend === backend) return record;
   }
-  return newest;
+  return null;
+}
+
+/** null for a missing file, or one being written (the attempt of a live launch) */
+function readRecordFile(path: string): AttemptRecord | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as AttemptRecord;
+  } catch {
+    return null;
+  }
 }
 
 function writeAttemptRecord(runDir: string, record: AttemptRecord): void {

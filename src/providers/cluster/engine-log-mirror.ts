@@ -76,12 +76,11 @@ export class EngineLogMirror {
       if (bytes === null) return text;
       const last = bytes.length < READ_CHUNK;
       const newline = bytes.lastIndexOf(0x0a) + 1;
-      let take: number;
-      if (final && last)
-        take = bytes.length; // the job has ended: everything, an unterminated last line too
-      else if (newline > 0)
-        take = newline; // whole lines; the one after may still be being written
-      else take = last ? 0 : bytes.length; // no newline in a whole read: part of a line longer than a read
+      // whole lines while the job runs (the one after the last newline may still be being written),
+      // everything once it has ended; a whole read without a newline is part of a line longer than a read
+      let take = newline;
+      if (final && last) take = bytes.length;
+      else if (newline === 0) take = last ? 0 : bytes.length;
       const pieces = bytes.subarray(0, take).toString("utf8").split("\n");
       const partial = pieces.pop() ?? ""; // after the last newline
       for (const [index, piece] of pieces.entries()) {
