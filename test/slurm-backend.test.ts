@@ -5,10 +5,11 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executionSchema, slurmSettingsSchema } from "../src/core/config-schema.js";
+import { executionSchema, raySettingsSchema, slurmSettingsSchema } from "../src/core/config-schema.js";
 import { TunekitError } from "../src/core/errors.js";
 import { ClusterExecutionBackend, clusterSubmissionOf, engineKeyOf } from "../src/providers/cluster/cluster-execution-backend.js";
 import { LocalExecutionBackend } from "../src/providers/local/local-execution-backend.js";
+import { RayEngine } from "../src/providers/ray/ray-engine.js";
 import { SlurmEngine } from "../src/providers/slurm/slurm-engine.js";
 import { startServer } from "../src/server/tunekit-server.js";
 import { latestCompleteCheckpoint, RUN_FILES } from "../src/spec/run-folder.js";
@@ -174,6 +175,77 @@ describe.runIf(runs)("slurm backend", () => {
     });
     await expect(engineOf({}, { PATH: join(scratch, "empty-bin") }).check(2)).rejects.toMatchObject({ field: "execution.slurm.ssh" });
   }, 180_000);
+
+  it("a Ray address off this machine (a Jobs API stand-in in the controller's namespace) gets no request without a token; allow_unauthenticated_remote or a token lets it through", async () => {
+    // the stand-in answers like a Jobs API with token auth and writes down every request it gets, with its Authorization header
+    const requests = join(scratch, "ray-standin-requests.txt");
+    const standIn = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        "tkslurm-tkctl",
+        "python3",
+        "-c",
+        `
+import http.server, json, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        auth = self.headers.get("Authorization") or "-"
+        with open(sys.argv[1], "a") as log:
+            log.write(f"{self.path} {auth}\\n")
+        if auth != "Bearer s3cret":
+            body, status = b"missing or bad token", 401
+        elif self.path == "/api/version":
+            body, status = json.dumps({"ray_version": "2.60.0"}).encode(), 200
+        else:
+            node = {"node_id": "n1", "node_ip": "10.77.0.2", "state": "ALIVE", "resources_total": {"CPU": 1}}
+            body, status = json.dumps({"data": {"result": {"result": [node]}}}).encode(), 200
+        self.send_response(status)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("10.77.0.2", 18265), Handler)
+print("ready", flush=True)
+server.serve_forever()
+`,
+        requests,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    try {
+      await new Promise<void>((ready, fail) => {
+        standIn.stdout!.once("data", () => ready());
+        standIn.once("exit", (code) => fail(new Error(`the Jobs API stand-in exited with ${code}`)));
+      });
+      const seen = () => (existsSync(requests) ? readFileSync(requests, "utf8").trim().split("\n").filter(Boolean) : []);
+      const rayAt = (settings: Record<string, unknown>, environment: NodeJS.ProcessEnv = {}) =>
+        new RayEngine(raySettingsSchema.parse({ address: "http://10.77.0.2:18265", num_workers: 1, ...settings }), { python, workerRoot, environment });
+
+      const refused = await rayAt({})
+        .check(1)
+        .catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: "ray_token_required", field: "execution.ray.token_env" });
+      expect((refused as TunekitError).message).toMatch(/without a token: a Ray Jobs API without auth runs any command/);
+      expect((refused as TunekitError).fix).toMatch(/allow_unauthenticated_remote/);
+      await expect(rayAt({}).submit(clusterSubmissionOf(conformanceRequest(target, "ray-remote-no-token")))).rejects.toMatchObject({
+        code: "ray_token_required",
+      });
+      expect(seen()).toEqual([]);
+
+      // told the network is private: the request goes, without a token, and this cluster says no
+      await expect(rayAt({ allow_unauthenticated_remote: true }).check(1)).rejects.toMatchObject({ code: "ray_unauthorized", field: "execution.ray.token_env" });
+      expect(seen()).toEqual(["/api/version -"]);
+
+      // with the token from token_env it passes, as a bearer token on every request
+      await rayAt({ token_env: "TUNEKIT_TEST_RAY_TOKEN" }, { TUNEKIT_TEST_RAY_TOKEN: "s3cret" }).check(1);
+      expect(seen().slice(1)).toEqual(["/api/version Bearer s3cret", "/api/v0/nodes?limit=1000&detail=true Bearer s3cret"]);
+    } finally {
+      standIn.kill();
+    }
+  }, 60_000);
 
   it('a job the openai Python SDK creates with `extra_body={"tunekit": {"execution": {"backend": "slurm"}}}` trains on both nodes, and the job it retrieves says so', async () => {
     const model = join(scratch, "tiny-llama");
